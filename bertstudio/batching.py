@@ -1,0 +1,110 @@
+"""Batches for training and evaluation: length-grouped shuffling and dynamic padding."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import torch
+from torch.utils.data import Dataset, Sampler
+
+
+@dataclass
+class EncodedExamples(Dataset):
+    """Tokenized rows (no padding) plus their class ids; item i keeps its index for bookkeeping."""
+
+    input_ids: list[list[int]]
+    token_type_ids: list[list[int]]
+    labels: list[int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    def __getitem__(self, i: int) -> dict:
+        item = {"index": i, "input_ids": self.input_ids[i], "token_type_ids": self.token_type_ids[i]}
+        if self.labels is not None:
+            item["labels"] = self.labels[i]
+        return item
+
+    @property
+    def lengths(self) -> list[int]:
+        return [len(ids) for ids in self.input_ids]
+
+
+class LengthGroupedSampler(Sampler[int]):
+    """Shuffled indices arranged so each batch holds rows of similar length.
+
+    Rows are shuffled, cut into "mega-batches" of `group_batches` batches, each mega-batch sorted
+    by length and split into batches, and the batches shuffled again. Padding falls to a few
+    percent while every epoch still sees a different order (the Trainer's group_by_length idea).
+    The order depends only on (seed, epoch), so every process of a distributed run agrees on it.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, group_batches: int = 50):
+        self.lengths = list(lengths)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.group_batches = group_batches
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        order = torch.randperm(len(self.lengths), generator=generator).tolist()
+        mega = self.batch_size * self.group_batches
+        batches: list[list[int]] = []
+        for start in range(0, len(order), mega):
+            group = sorted(order[start:start + mega], key=lambda i: self.lengths[i], reverse=True)
+            batches.extend(group[i:i + self.batch_size] for i in range(0, len(group), self.batch_size))
+        # Keep the longest batch first: if memory runs out, it does so at step one, not hours in.
+        longest = max(range(len(batches)), key=lambda b: self.lengths[batches[b][0]]) if batches else 0
+        rest = [b for i, b in enumerate(batches) if i != longest]
+        shuffled = [rest[i] for i in torch.randperm(len(rest), generator=generator).tolist()]
+        ordered = ([batches[longest]] if batches else []) + shuffled
+        return iter([i for batch in ordered for i in batch])
+
+
+def length_sorted_indices(lengths: Sequence[int]) -> list[int]:
+    """Longest first: evaluation batches waste no padding and memory peaks at the first batch."""
+    return sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
+
+
+class PaddingCollator:
+    """Pads a list of rows to the longest in the batch, rounded up to a multiple of `pad_to`.
+
+    A multiple of 8 lets tensor cores work on every shape under mixed precision and keeps the
+    number of distinct shapes small. When no row needed padding, the attention mask is left out
+    so the model takes its faster all-ones path.
+    """
+
+    def __init__(self, pad_token_id: int, pad_to: int = 8) -> None:
+        self.pad_token_id = pad_token_id
+        self.pad_to = pad_to
+
+    def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        longest = max(len(r["input_ids"]) for r in rows)
+        width = int(math.ceil(longest / self.pad_to) * self.pad_to) if self.pad_to > 1 else longest
+        count = len(rows)
+        input_ids = torch.full((count, width), self.pad_token_id, dtype=torch.long)
+        token_type_ids = torch.zeros((count, width), dtype=torch.long)
+        attention_mask = torch.zeros((count, width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            n = len(row["input_ids"])
+            input_ids[i, :n] = torch.tensor(row["input_ids"], dtype=torch.long)
+            token_type_ids[i, :n] = torch.tensor(row["token_type_ids"], dtype=torch.long)
+            attention_mask[i, :n] = 1
+        batch = {"input_ids": input_ids, "token_type_ids": token_type_ids,
+                 "index": torch.tensor([r["index"] for r in rows], dtype=torch.long),
+                 # A plain int: counting real tokens on the device later would force a sync.
+                 "num_tokens": sum(len(r["input_ids"]) for r in rows)}
+        if width != longest or any(len(r["input_ids"]) != longest for r in rows):
+            batch["attention_mask"] = attention_mask
+        if "labels" in rows[0]:
+            batch["labels"] = torch.tensor([r["labels"] for r in rows], dtype=torch.long)
+        return batch

@@ -1,0 +1,302 @@
+"""`bertstudio inspect | tokenize | train | predict | runs`: the headless front door to the engine.
+
+Bad input anywhere prints one `error: …` line and exits 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from bertstudio.config import TRUNCATION_CHOICES, TrainConfig, base_type, field_specs
+from bertstudio.errors import StudioError
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one `error:` line like every other mistake."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"error: {message} (see '{self.prog} --help')", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field, from its metadata: help, type, choices and range."""
+    handled = {"data", "model", "text_column", "text_pair_column", "label_column", "validation_data"}
+    group = parser.add_argument_group("training settings (defaults come from --config, else the built-in defaults)")
+    for spec in field_specs():
+        if spec.name in handled or spec.metadata.get("cli") is False:
+            continue
+        meta = spec.metadata
+        kind = base_type(spec.type)
+        help_text = meta.get("help", "")
+        if "min" in meta and kind is not bool:
+            help_text += f" [{meta['min']:g}..{meta['max']:g}, default {spec.default}]"
+        else:
+            help_text += f" [default {spec.default}]"
+        if kind is bool:
+            group.add_argument(_flag(spec.name), dest=spec.name, action=argparse.BooleanOptionalAction,
+                               default=argparse.SUPPRESS, help=help_text)
+        else:
+            group.add_argument(_flag(spec.name), dest=spec.name, type=kind, choices=meta.get("choices"),
+                               default=argparse.SUPPRESS, help=help_text, metavar=None if meta.get("choices") else kind.__name__.upper())
+
+
+def _add_column_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--text-column", default=argparse.SUPPRESS, help="column holding the text")
+    parser.add_argument("--text-pair-column", default=argparse.SUPPRESS,
+                        help="optional second text column (sentence pairs)")
+    parser.add_argument("--label-column", default=argparse.SUPPRESS, help="column holding the label")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="bertstudio", description="Fine-tune BERT-family text classifiers on your own CSV.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    inspect = commands.add_parser("inspect", help="check a CSV/TSV: encoding, columns, labels, problems")
+    inspect.add_argument("file")
+    _add_column_flags(inspect)
+    inspect.add_argument("--json", action="store_true", help="print one JSON object")
+
+    tokenize = commands.add_parser("tokenize", help="show the WordPiece pieces, ids and truncation")
+    tokenize.add_argument("--model", required=True, help="hub id, local folder, or 'bundled'")
+    tokenize.add_argument("--text", required=True)
+    tokenize.add_argument("--text-pair")
+    tokenize.add_argument("--max-length", type=int, default=128)
+    tokenize.add_argument("--truncation", choices=TRUNCATION_CHOICES, default="start")
+    tokenize.add_argument("--json", action="store_true")
+
+    train = commands.add_parser("train", help="fine-tune a model; prints the run folder as the last line")
+    train.add_argument("--data", default=argparse.SUPPRESS, help="training CSV/TSV (or set it in --config)")
+    train.add_argument("--model", default=argparse.SUPPRESS, help="hub id, local folder, or 'bundled'")
+    train.add_argument("--validation-data", default=argparse.SUPPRESS, help="optional validation CSV/TSV")
+    _add_column_flags(train)
+    train.add_argument("--config", help="a config.json (e.g. from a run folder) to start from; flags override it")
+    _add_config_flags(train)
+
+    predict = commands.add_parser("predict", help="predict labels with a run or a saved model folder")
+    predict.add_argument("--model", required=True, help="run folder or saved model folder")
+    source = predict.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", action="append", help="a text to classify (repeatable)")
+    source.add_argument("--data", help="CSV/TSV to classify")
+    predict.add_argument("--text-pair", action="append", help="second text, one per --text")
+    predict.add_argument("--output", help="where to write the CSV with predictions (with --data)")
+    predict.add_argument("--text-column")
+    predict.add_argument("--text-pair-column")
+    predict.add_argument("--json", action="store_true")
+
+    listing = commands.add_parser("runs", help="list the runs in a runs folder")
+    listing.add_argument("--output-dir", default="runs")
+    listing.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {"inspect": _inspect, "tokenize": _tokenize, "train": _train, "predict": _predict,
+               "runs": _runs}[args.command]
+    try:
+        return handler(args)
+    except StudioError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+# --- inspect ------------------------------------------------------------------------------------
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from bertstudio.dataset import data_summary
+    from bertstudio.tabular import read_table
+
+    table = read_table(args.file)
+    columns = _column_choice(table, args)
+    summary = data_summary(table, columns)
+    problems = summary.get("problems", [])
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, default=str))
+    else:
+        _print_summary(summary)
+    if problems:
+        print(f"error: {problems[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    return 0
+
+
+def _column_choice(table, args: argparse.Namespace):
+    from bertstudio.dataset import ColumnChoice, suggest_columns
+
+    given = {k: getattr(args, k, None) for k in ("text_column", "text_pair_column", "label_column")}
+    if not any(given.values()):
+        return None
+    suggested = suggest_columns(table)
+    return ColumnChoice(text=given["text_column"] or suggested.text,
+                        label=given["label_column"] or suggested.label,
+                        text_pair=given["text_pair_column"] or None)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    delimiter = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(summary.get("delimiter"),
+                                                                               summary.get("delimiter"))
+    print(f"file:       {summary.get('file')}")
+    print(f"encoding:   {summary.get('encoding')}    delimiter: {delimiter}    "
+          f"header: {'yes' if summary.get('has_header') else 'no'}")
+    print(f"columns:    {', '.join(summary.get('columns', []))}")
+    print(f"text:       {summary.get('text_column')}"
+          + (f"    second text: {summary['text_pair_column']}" if summary.get("text_pair_column") else "")
+          + f"    label: {summary.get('label_column')}")
+    print(f"rows:       {summary.get('rows')} usable of {summary.get('rows_total')}")
+    for reason, count in (summary.get("dropped") or {}).items():
+        print(f"  dropped:  {count} ({reason})")
+    print("labels:")
+    for label, count in (summary.get("labels") or {}).items():
+        print(f"  {label}: {count}")
+    for note in summary.get("notes", []):
+        print(f"note:       {note}")
+
+
+# --- tokenize -----------------------------------------------------------------------------------
+
+
+def _tokenize(args: argparse.Namespace) -> int:
+    from bertstudio.models import load_tokenizer
+    from bertstudio.tokenization import preview
+
+    tokenizer = load_tokenizer(args.model)
+    result = preview(tokenizer, args.text, args.text_pair, max_length=args.max_length,
+                     truncation=args.truncation)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        return 0
+    kept = [p for p in result.tokens if p.kept]
+    dropped = [p for p in result.tokens if not p.kept]
+    print("pieces:  " + " ".join(p.text for p in kept))
+    print("ids:     " + " ".join(str(p.id) for p in kept))
+    if args.text_pair is not None:
+        print("segment: " + " ".join(str(p.segment) for p in kept))
+    print(f"length:  {result.kept_length} of {result.length} tokens kept (max length {args.max_length}, "
+          f"truncation {args.truncation})")
+    if dropped:
+        print("dropped: " + " ".join(p.text for p in dropped))
+    unknown = [p for p in result.tokens if p.is_unknown]
+    if unknown:
+        print(f"unknown: {len(unknown)} piece(s) became [UNK]")
+    return 0
+
+
+# --- train --------------------------------------------------------------------------------------
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Built-in defaults < --config file < flags given on the command line."""
+    base = TrainConfig.load(args.config).to_dict() if getattr(args, "config", None) else TrainConfig().to_dict()
+    names = {spec.name for spec in field_specs()}
+    overrides = {k: v for k, v in vars(args).items() if k in names}
+    config = TrainConfig.from_dict({**base, **overrides})
+    if not config.data:
+        raise StudioError("No training data given; pass --data FILE (a CSV or TSV).")
+    return config
+
+
+def _train(args: argparse.Namespace) -> int:
+    from bertstudio.events import CallbackSink
+    from bertstudio.progress import ConsoleProgress
+    from bertstudio.trainer import StopControl, train
+
+    config = config_from_args(args)
+    stop = StopControl()
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_interrupt(signum, frame):  # first Ctrl-C: finish the step and keep the model
+        print("\nstopping after this step (Ctrl-C again to abort)…", file=sys.stderr)
+        stop.request()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    progress = ConsoleProgress(sys.stderr)
+    try:
+        result = train(config, sink=CallbackSink(progress.handle), stop=stop)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        progress.close()
+    if not _is_main_process():
+        return 0 if result.status != "failed" else EXIT_FAILED
+    if result.status == "failed":
+        print(f"error: {result.message}", file=sys.stderr)
+        print(result.run_dir)
+        return EXIT_FAILED
+    print(result.run_dir)
+    return 0
+
+
+def _is_main_process() -> bool:
+    from accelerate.state import PartialState
+
+    return PartialState().is_main_process
+
+
+# --- predict ------------------------------------------------------------------------------------
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from bertstudio.predict import Predictor
+
+    if args.data and not args.output:
+        raise StudioError("Predicting a file needs --output FILE for the CSV with predictions.")
+    if args.text_pair and len(args.text_pair) != len(args.text or []):
+        raise StudioError("Give one --text-pair for every --text, or none.")
+    predictor = Predictor.load(args.model)
+    if args.data:
+        path = predictor.predict_csv(args.data, args.output, args.text_column, args.text_pair_column)
+        if args.json:
+            print(json.dumps({"output": str(path)}))
+        else:
+            print(path)
+        return 0
+    predictions = predictor.predict(args.text, args.text_pair)
+    if args.json:
+        print(json.dumps([{"text": t, **p.to_dict()} for t, p in zip(args.text, predictions)], ensure_ascii=False))
+        return 0
+    for text, prediction in zip(args.text, predictions):
+        others = ", ".join(f"{label} {prob:.3f}" for label, prob in prediction.probabilities.items())
+        print(f"{prediction.label}\t{prediction.confidence:.3f}\t{text}\t({others})")
+    return 0
+
+
+# --- runs ---------------------------------------------------------------------------------------
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from bertstudio.runs import list_runs
+
+    summaries = list_runs(args.output_dir)
+    if args.json:
+        print(json.dumps([{"run_id": s.run_id, "path": s.path, "status": s.status, "model": s.model,
+                           "data": s.data, "accuracy": s.metrics.get("accuracy"),
+                           "macro_f1": s.metrics.get("macro_f1")} for s in summaries]))
+        return 0
+    if not summaries:
+        print(f"no runs in {Path(args.output_dir)}")
+    for s in summaries:
+        accuracy = s.metrics.get("accuracy")
+        print(f"{s.run_id}\t{s.status}\t{s.model}\t{s.data}\t"
+              f"{'accuracy %.4f' % accuracy if isinstance(accuracy, float) else '-'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

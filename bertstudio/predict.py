@@ -1,0 +1,128 @@
+"""Predictions from a finished run (or any saved sequence-classification model folder)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from bertstudio.csvsafe import write_safe_csv
+from bertstudio.errors import StudioError
+from bertstudio.runs import CONFIG_FILE, DATA_FILE, model_dir_of
+
+
+@dataclass
+class Prediction:
+    label: str
+    confidence: float
+    probabilities: dict[str, float]  # every class, in label order
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "confidence": self.confidence, "probabilities": self.probabilities}
+
+
+class Predictor:
+    """Holds a loaded model and tokenizer; `predict` is batched, longest-first, no gradients."""
+
+    def __init__(self, model, tokenizer, labels: list[str], max_length: int, truncation: str,
+                 text_column: str | None = None, text_pair_column: str | None = None) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.labels = labels
+        self.max_length = max_length
+        self.truncation = truncation
+        self.text_column = text_column
+        self.text_pair_column = text_pair_column
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Predictor":
+        """A run folder (uses its model/, its max length, truncation and text columns) or a model folder."""
+        from bertstudio.models import load_trained
+
+        path = Path(path)
+        if not path.exists():
+            raise StudioError(f"There is no model at '{path}'; pass a run folder or a saved model folder.")
+        model, tokenizer = load_trained(model_dir_of(path))
+        id2label = model.config.id2label or {}
+        labels = [str(id2label.get(i, id2label.get(str(i), f"LABEL_{i}"))) for i in range(model.config.num_labels)]
+        run_config = _read_json(path / CONFIG_FILE)
+        data_info = _read_json(path / DATA_FILE)
+        columns = data_info.get("columns", {}) if data_info else {}
+        max_length = int(run_config.get("max_length", 0)) if run_config else 0
+        model_limit = getattr(model.config, "max_position_embeddings", 512)
+        return cls(model, tokenizer, labels,
+                   max_length=max_length or min(512, model_limit),
+                   truncation=run_config.get("truncation", "start") if run_config else "start",
+                   text_column=columns.get("text"), text_pair_column=columns.get("text_pair"))
+
+    @torch.no_grad()
+    def predict(self, texts: Sequence[str], pairs: Sequence[str] | None = None,
+                batch_size: int = 64) -> list[Prediction]:
+        from bertstudio.batching import EncodedExamples, PaddingCollator, length_sorted_indices
+        from bertstudio.tokenization import encode_examples
+
+        texts = ["" if t is None else str(t) for t in texts]
+        if pairs is not None:
+            pairs = ["" if p is None else str(p) for p in pairs]
+        if not texts:
+            return []
+        encoded = encode_examples(self.tokenizer, list(texts), list(pairs) if pairs is not None else None,
+                                  max_length=self.max_length, truncation=self.truncation)
+        dataset = EncodedExamples(encoded["input_ids"], encoded["token_type_ids"])
+        collate = PaddingCollator(self.tokenizer.pad_token_id or 0)
+        order = length_sorted_indices(dataset.lengths)
+        probs = torch.empty((len(texts), len(self.labels)))
+        device = next(self.model.parameters()).device
+        for start in range(0, len(order), batch_size):
+            batch = collate([dataset[i] for i in order[start:start + batch_size]])
+            index = batch.pop("index")
+            batch.pop("num_tokens")
+            logits = self.model(**{k: v.to(device) for k, v in batch.items()}).logits.float()
+            probs[index] = torch.softmax(logits, dim=-1).cpu()
+        results = []
+        for row in probs.tolist():
+            best = max(range(len(row)), key=row.__getitem__)
+            results.append(Prediction(self.labels[best], row[best], dict(zip(self.labels, row))))
+        return results
+
+    def predict_table(self, table, text_column: str | None = None, text_pair_column: str | None = None,
+                      batch_size: int = 64) -> tuple[list[str], list[list[str]]]:
+        """A table's rows with `predicted_label` and one `prob_<label>` column per class appended."""
+        text_column = text_column or self.text_column
+        text_pair_column = text_pair_column if text_pair_column is not None else self.text_pair_column
+        if not text_column or text_column not in table.columns:
+            if len(table.columns) == 1:
+                text_column = table.columns[0]
+            else:
+                wanted = f"'{text_column}'" if text_column else "a text column"
+                raise StudioError(f"The file has no column {wanted}; its columns are: "
+                                  f"{', '.join(table.columns)}. Choose the column that holds the text.")
+        if text_pair_column and text_pair_column not in table.columns:
+            raise StudioError(f"This model reads pairs of texts, but the file has no column "
+                              f"'{text_pair_column}'; its columns are: {', '.join(table.columns)}.")
+        text_at = table.columns.index(text_column)
+        pair_at = table.columns.index(text_pair_column) if text_pair_column else None
+        texts = [row[text_at] for row in table.rows]
+        pairs = [row[pair_at] for row in table.rows] if pair_at is not None else None
+        predictions = self.predict(texts, pairs, batch_size=batch_size)
+        header = list(table.columns) + ["predicted_label"] + [f"prob_{label}" for label in self.labels]
+        rows = [list(row) + [p.label] + [f"{p.probabilities[label]:.6f}" for label in self.labels]
+                for row, p in zip(table.rows, predictions)]
+        return header, rows
+
+    def predict_csv(self, source: str | Path, output: str | Path, text_column: str | None = None,
+                    text_pair_column: str | None = None) -> Path:
+        from bertstudio.tabular import read_table
+
+        header, rows = self.predict_table(read_table(source), text_column, text_pair_column)
+        return write_safe_csv(output, header, rows)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}

@@ -1,0 +1,81 @@
+"""Training events rendered for a terminal: a progress bar on a TTY, plain lines otherwise."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from bertstudio.events import Evaluation, Event, Failed, Finished, Notice, Started, Step, Stopped
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def describe_metrics(metrics: dict) -> str:
+    parts = [f"{key} {metrics[key]:.4f}" for key in ("accuracy", "macro_f1", "loss")
+             if isinstance(metrics.get(key), (int, float))]
+    return ", ".join(parts)
+
+
+class ConsoleProgress:
+    """Event callback for the CLI. Lines go to `stream` (stderr), keeping stdout for the run path."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.interactive = hasattr(stream, "isatty") and stream.isatty()
+        self._bar = None
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, Started):
+            self._line(f"run {event.run_id}: {event.train_size} training rows, {event.validation_size} "
+                       f"validation rows, {len(event.labels)} classes, {event.total_steps} steps on "
+                       f"{event.device} ({event.precision}, {event.num_processes} process(es))")
+            if self.interactive:
+                from tqdm import tqdm
+
+                self._close_bar()
+                self._bar = tqdm(total=event.total_steps, file=self.stream, unit="step", dynamic_ncols=True)
+        elif isinstance(event, Step):
+            text = (f"step {event.step}/{event.total_steps}  epoch {event.epoch:.2f}  loss {event.loss:.4f}  "
+                    f"lr {event.learning_rate:.2e}  {event.samples_per_second:.1f} samples/s  "
+                    f"eta {format_duration(event.eta_seconds)}")
+            if self._bar is not None:
+                self._bar.n = event.step
+                self._bar.set_postfix_str(f"loss {event.loss:.4f}", refresh=False)
+                self._bar.refresh()
+            else:
+                self._line(text)
+        elif isinstance(event, Evaluation):
+            self._line(f"evaluation at step {event.step}: {describe_metrics(event.metrics)}"
+                       + ("  (best so far)" if event.is_best else ""))
+        elif isinstance(event, Notice):
+            self._line(f"note: {event.message}")
+        elif isinstance(event, Finished):
+            self._close_bar()
+            self._line(f"finished in {format_duration(event.elapsed_seconds)}"
+                       + (" (stopped early: no improvement)" if event.stopped_early else "")
+                       + f": {describe_metrics(event.metrics)}")
+        elif isinstance(event, Stopped):
+            self._close_bar()
+            self._line(f"stopped at step {event.step}; the model so far was kept: {describe_metrics(event.metrics)}")
+        elif isinstance(event, Failed):
+            self._close_bar()
+
+    def _line(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.write(text, file=self.stream)
+        else:
+            print(text, file=self.stream, flush=True)
+
+    def _close_bar(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def close(self) -> None:
+        self._close_bar()
