@@ -138,15 +138,13 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _column_choice(table, args: argparse.Namespace):
-    from bertstudio.dataset import ColumnChoice, suggest_columns
+    """The columns the user named (checked against the file), the rest suggested; None if none named."""
+    from bertstudio.dataset import resolve_columns
 
     given = {k: getattr(args, k, None) for k in ("text_column", "text_pair_column", "label_column")}
     if not any(given.values()):
         return None
-    suggested = suggest_columns(table)
-    return ColumnChoice(text=given["text_column"] or suggested.text,
-                        label=given["label_column"] or suggested.label,
-                        text_pair=given["text_pair_column"] or None)
+    return resolve_columns(table, TrainConfig(**given))
 
 
 def _print_summary(summary: dict[str, Any]) -> None:

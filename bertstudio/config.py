@@ -80,7 +80,7 @@ class TrainConfig:
     # --- optimization -------------------------------------------------------------------------
     learning_rate: float = field(default=5e-5, metadata=_meta(
         "Learning rate", "How big each update is. BERT's authors recommend 5e-5, 3e-5 or 2e-5; lower "
-        "it if the loss jumps around or becomes NaN.", "optimization", min=1e-6, max=1e-3, log=True))
+        "it if the loss jumps around or becomes NaN.", "optimization", min=1e-6, max=1e-2, log=True))
     batch_size: int = field(default=32, metadata=_meta(
         "Batch size", "Rows per step on each device. 16 or 32 are the usual choices; lower it if "
         "memory runs out.", "optimization", min=1, max=256, step=1))

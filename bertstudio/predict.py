@@ -9,6 +9,7 @@ from typing import Sequence
 
 import torch
 
+from bertstudio.cleaning import CleaningOptions, clean_texts
 from bertstudio.csvsafe import write_safe_csv
 from bertstudio.errors import StudioError
 from bertstudio.runs import CONFIG_FILE, DATA_FILE, model_dir_of
@@ -28,7 +29,8 @@ class Predictor:
     """Holds a loaded model and tokenizer; `predict` is batched, longest-first, no gradients."""
 
     def __init__(self, model, tokenizer, labels: list[str], max_length: int, truncation: str,
-                 text_column: str | None = None, text_pair_column: str | None = None) -> None:
+                 text_column: str | None = None, text_pair_column: str | None = None,
+                 cleaning: CleaningOptions | None = None) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.labels = labels
@@ -36,16 +38,19 @@ class Predictor:
         self.truncation = truncation
         self.text_column = text_column
         self.text_pair_column = text_pair_column
+        # The same cleaning as in training: the model must see text the way it learned it.
+        self.cleaning = cleaning or CleaningOptions()
 
     @classmethod
     def load(cls, path: str | Path) -> "Predictor":
         """A run folder (uses its model/, its max length, truncation and text columns) or a model folder."""
-        from bertstudio.models import load_trained
+        from bertstudio.models import load_tokenizer, load_trained
 
         path = Path(path)
         if not path.exists():
             raise StudioError(f"There is no model at '{path}'; pass a run folder or a saved model folder.")
-        model, tokenizer = load_trained(model_dir_of(path))
+        folder = model_dir_of(path)
+        model, tokenizer = load_trained(folder), load_tokenizer(str(folder))
         id2label = model.config.id2label or {}
         labels = [str(id2label.get(i, id2label.get(str(i), f"LABEL_{i}"))) for i in range(model.config.num_labels)]
         run_config = _read_json(path / CONFIG_FILE)
@@ -53,10 +58,13 @@ class Predictor:
         columns = data_info.get("columns", {}) if data_info else {}
         max_length = int(run_config.get("max_length", 0)) if run_config else 0
         model_limit = getattr(model.config, "max_position_embeddings", 512)
+        cleaning = CleaningOptions(**{k: bool(run_config.get(f"clean_{k}", False))
+                                      for k in ("collapse_whitespace", "strip_html", "replace_urls", "nfkc")})
         return cls(model, tokenizer, labels,
                    max_length=max_length or min(512, model_limit),
                    truncation=run_config.get("truncation", "start") if run_config else "start",
-                   text_column=columns.get("text"), text_pair_column=columns.get("text_pair"))
+                   text_column=columns.get("text"), text_pair_column=columns.get("text_pair"),
+                   cleaning=cleaning)
 
     @torch.no_grad()
     def predict(self, texts: Sequence[str], pairs: Sequence[str] | None = None,
@@ -64,9 +72,9 @@ class Predictor:
         from bertstudio.batching import EncodedExamples, PaddingCollator, length_sorted_indices
         from bertstudio.tokenization import encode_examples
 
-        texts = ["" if t is None else str(t) for t in texts]
+        texts = clean_texts(["" if t is None else str(t) for t in texts], self.cleaning)
         if pairs is not None:
-            pairs = ["" if p is None else str(p) for p in pairs]
+            pairs = clean_texts(["" if p is None else str(p) for p in pairs], self.cleaning)
         if not texts:
             return []
         encoded = encode_examples(self.tokenizer, list(texts), list(pairs) if pairs is not None else None,

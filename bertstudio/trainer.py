@@ -86,16 +86,18 @@ def resolve_precision(requested: str) -> str:
 
 def _make_accelerator(config: TrainConfig):
     from accelerate import Accelerator
-    from accelerate.state import AcceleratorState, PartialState
+    from accelerate.state import AcceleratorState
 
     precision = resolve_precision(config.precision)
     state = AcceleratorState._shared_state
     # Accelerate keeps one process-wide state and refuses a second Accelerator with another
     # precision. A single-process app trains many runs in one process, so start each afresh;
-    # under `accelerate launch` the state belongs to the launcher and is left alone.
-    if state and PartialState().num_processes == 1 and state.get("_mixed_precision") != precision:
+    # under a distributed launcher the state belongs to the launch and is left alone.
+    if state and state.get("num_processes", 1) == 1 and state.get("_mixed_precision") != precision:
         AcceleratorState._reset_state()
-    return Accelerator(mixed_precision=precision,
+    # cpu=True without a GPU: under torchrun-style launchers (LOCAL_RANK set) that is what makes
+    # Accelerate start a gloo process group instead of silently running N independent copies.
+    return Accelerator(mixed_precision=precision, cpu=not torch.cuda.is_available(),
                        gradient_accumulation_steps=config.gradient_accumulation_steps)
 
 

@@ -1,0 +1,533 @@
+"""`Table` + columns to `PreparedData`: column suggestion, labels, drop reasons, split, report.
+
+Pure functions with the seed passed in: the same file, columns and settings always give the same
+examples, split and fingerprint. User mistakes (a missing column, one class only, a class too small
+to split) are refused with a StudioError naming what to change; `data_summary` reports the same
+problems as sentences instead, for `bertstudio inspect`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from bertstudio.cleaning import CleaningOptions, clean_texts
+from bertstudio.config import TrainConfig
+from bertstudio.errors import StudioError
+from bertstudio.tabular import Table, read_table
+
+MAX_LABELS = 50  # more distinct values than this reads as free text or a score, not classes
+_SUGGEST_SAMPLE_ROWS = 20_000  # enough to judge a column's kind; keeps suggestion fast on big files
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_INTEGER = re.compile(r"[+-]?\d+")
+
+_LABEL_NAMES = frozenset({
+    "label", "labels", "class", "classes", "category", "categories", "sentiment", "target", "y",
+    "v1", "quality", "gold_label", "polarity", "emotion", "intent", "topic", "tag", "stance",
+    "rating", "stars", "is_spam", "spam", "toxic", "fine_label", "coarse_label", "label_id",
+})
+_TEXT_NAMES = frozenset({
+    "text", "texts", "sentence", "review", "message", "content", "question", "v2", "body",
+    "comment", "tweet", "document", "description", "utterance", "query", "abstract", "headline",
+    "sms", "email", "post", "statement", "phrase", "review_text", "comment_text",
+})
+# Pairs that no naming rule finds; numbered (sentence1/sentence2, "#1 String"/"#2 String") and
+# lettered (text_a/text_b) names are recognised by `_names_pair`.
+_PAIR_NAMES = frozenset({("premise", "hypothesis"), ("question", "passage"), ("query", "passage"),
+                         ("question", "context"), ("claim", "evidence")})
+
+
+@dataclass(frozen=True)
+class ColumnChoice:
+    text: str
+    label: str
+    text_pair: str | None = None
+
+
+@dataclass
+class Examples:
+    texts: list[str]
+    pairs: list[str] | None  # the second texts, when a pair column is used
+    labels: list[int]        # class ids: index into PreparedData.labels
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+@dataclass
+class DataReport:
+    """What happened to the rows, for the UI's data tab, `inspect` and the run folder."""
+
+    rows_total: int                    # data rows in the training file
+    rows_kept: int                     # rows that go into training + validation
+    dropped: dict[str, int]            # reason -> rows removed ("empty text", "empty label")
+    label_counts: dict[str, int]       # over kept rows
+    duplicate_texts: int               # kept rows whose text (+pair) repeats an earlier one
+    overlap_train_validation: int      # validation rows whose text (+pair) is also in training
+    train_size: int
+    validation_size: int
+    train_label_counts: dict[str, int]
+    validation_label_counts: dict[str, int]
+    encoding: str
+    delimiter: str
+    has_header: bool
+    notes: list[str] = field(default_factory=list)
+    sampled_out: int = 0               # kept rows left out by the row limit (max_rows)
+    validation_source: str = "split"   # "split" or the validation file's name
+    validation_rows_total: int = 0     # data rows in the validation file, when there is one
+    validation_dropped: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class PreparedData:
+    train: Examples
+    validation: Examples
+    labels: list[str]  # sorted; index = class id
+    columns: ColumnChoice
+    report: DataReport
+    fingerprint: str
+
+
+# --- column suggestion -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Stats:
+    name: str
+    filled: int          # non-empty cells
+    distinct: int        # distinct non-empty values
+    mean_length: float   # over non-empty cells
+    numeric: bool        # every non-empty cell is a number
+    id_like: bool        # every non-empty cell is a different integer
+
+
+def _column_stats(table: Table) -> tuple[list[_Stats], int]:
+    """Per-column statistics over an evenly spread sample of rows, and the sample's size.
+
+    Spread, not the first rows: a file sorted by label would show only one class at the top.
+    """
+    step = -(-len(table.rows) // _SUGGEST_SAMPLE_ROWS)
+    sample = table.rows[::step] if step > 1 else table.rows
+    stats = []
+    for index, name in enumerate(table.columns):
+        values = [v for v in (row[index].strip() for row in sample) if v]
+        distinct = set(values)
+        numeric = bool(values) and all(_PLAIN_NUMBER.fullmatch(v) for v in distinct)
+        id_like = (numeric and len(distinct) == len(values) > 1
+                   and all(_INTEGER.fullmatch(v) for v in distinct))
+        if numeric and len(distinct) <= 10 * MAX_LABELS:
+            distinct = {normalize_label(v) for v in distinct}  # "1" and "1.0" are one class
+        mean = sum(map(len, values)) / len(values) if values else 0.0
+        stats.append(_Stats(name, len(values), len(distinct), mean, numeric, id_like))
+    return stats, len(sample)
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
+def _is_label_candidate(s: _Stats, rows: int) -> bool:
+    if s.id_like or s.filled * 2 < rows or not 2 <= s.distinct <= MAX_LABELS:
+        return False
+    # "Far fewer than rows": a column where half the rows are unique is text or an id. A column
+    # named like labels needs only some repeats, so tiny files still get a suggestion.
+    return s.distinct * 2 <= s.filled or (_key(s.name) in _LABEL_NAMES and s.distinct < s.filled)
+
+
+def _is_text_candidate(s: _Stats, rows: int) -> bool:
+    return s.filled * 2 >= rows and not s.numeric
+
+
+def suggest_columns(table: Table) -> ColumnChoice:
+    """A best guess at the text, label and (for sentence-pair files) second-text columns."""
+    return _complete_choice(table)
+
+
+def _complete_choice(table: Table, text: str | None = None, label: str | None = None,
+                     text_pair: str | None = None, pair_given: bool = False) -> ColumnChoice:
+    """Fill the columns the user left empty with suggestions that avoid the ones they chose."""
+    stats, rows = _column_stats(table)
+    usable = [s for s in stats if s.filled]
+    if len(usable) < 2 and not (text and label):
+        count = f"{len(usable)} column{'' if len(usable) == 1 else 's'}"
+        raise StudioError(f"'{table.name}' has only {count} with data; a classifier needs a text "
+                          "column and a label column.")
+    taken = {c for c in (text, label, text_pair) if c}
+
+    if label is None:
+        free = [s for s in usable if s.name not in taken]
+        candidates = [s for s in free if _is_label_candidate(s, rows)]
+        if candidates:
+            best = max(candidates, key=lambda s: (_key(s.name) in _LABEL_NAMES, -s.distinct,
+                                                  -s.mean_length))
+        else:
+            # Too many values to be classes, but repeated (multi-label ids like "3,17"): offer it
+            # so the user sees a choice, and the problems list explains what is wrong with it.
+            pool = [s for s in free if not s.id_like and s.distinct * 2 <= s.filled]
+            if not pool:
+                raise StudioError(f"No column in '{table.name}' looks like labels (a few values "
+                                  "repeated over many rows); choose the label column by name.")
+            best = min(pool, key=lambda s: (s.distinct, s.mean_length))
+        label = best.name
+        taken.add(label)
+
+    if text is None:
+        pair = None if pair_given else _suggest_pair(usable, taken, rows)
+        if pair:
+            text, text_pair = pair
+        else:
+            free = [s for s in usable if s.name not in taken]
+            pool = [s for s in free if _is_text_candidate(s, rows)] or free
+            if not pool:
+                raise StudioError(f"'{table.name}' has no column left for the text; choose the "
+                                  "text column by name.")
+            text = max(pool, key=lambda s: (_key(s.name) in _TEXT_NAMES, s.mean_length)).name
+    elif text_pair is None and not pair_given:
+        pair = _suggest_pair(usable, taken - {text}, rows)
+        if pair and pair[0] == text:
+            text_pair = pair[1]
+    return ColumnChoice(text=text, label=label, text_pair=text_pair)
+
+
+def _suggest_pair(stats: list[_Stats], taken: set[str], rows: int) -> tuple[str, str] | None:
+    """Two text columns whose names say they are a pair (sentence1/sentence2, premise/...)."""
+    names = [s.name for s in stats if s.name not in taken and _is_text_candidate(s, rows)]
+    for first in names:
+        for second in names:
+            if first != second and _names_pair(_key(first), _key(second)):
+                return first, second
+    return None
+
+
+def _names_pair(first: str, second: str) -> bool:
+    """Numbered ("sentence1"/"sentence2", "#1_string"/"#2_string"), lettered ("text_a"/"text_b")
+    or known ("premise"/"hypothesis") pairs of normalised names."""
+    if (first, second) in _PAIR_NAMES:
+        return True
+    if len(first) != len(second) or len(first) < 2:
+        return False
+    differ = [(a, b) for a, b in zip(first, second) if a != b]
+    if differ == [("1", "2")]:
+        return True
+    return first[:-1] == second[:-1] and first[-2:] == "_a" and second[-2:] == "_b"
+
+
+# --- labels ----------------------------------------------------------------------------------
+
+
+def normalize_label(value: str) -> str:
+    """Trimmed label; numbers in any spelling ("1", "1.0", "01", " 1 ") become one name ("1")."""
+    value = value.strip()
+    if not _PLAIN_NUMBER.fullmatch(value):
+        return value
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return value
+    if number == number.to_integral_value():
+        return str(int(number))
+    return format(number.normalize(), "f")
+
+
+def sort_labels(names: set[str] | list[str]) -> list[str]:
+    """Numerically when every label is a number, else alphabetically (case-insensitive first)."""
+    names = set(names)
+    if names and all(_PLAIN_NUMBER.fullmatch(n) for n in names):
+        return sorted(names, key=lambda n: (Decimal(n), n))
+    return sorted(names, key=lambda n: (n.casefold(), n))
+
+
+# --- rows to examples ------------------------------------------------------------------------
+
+
+@dataclass
+class _Rows:
+    """Usable rows of one table, with labels still as names."""
+
+    texts: list[str]
+    pairs: list[str] | None
+    labels: list[str]
+    dropped: dict[str, int]
+    total: int
+
+
+def _extract(table: Table, choice: ColumnChoice, options: CleaningOptions) -> _Rows:
+    ti = table.column_index(choice.text)
+    li = table.column_index(choice.label)
+    pi = table.column_index(choice.text_pair) if choice.text_pair else None
+    if len({ti, li, pi} - {None}) < (3 if pi is not None else 2):
+        raise StudioError("The same column is chosen twice; pick different columns for the text, "
+                          "the second text and the labels.")
+    texts = clean_texts([row[ti] for row in table.rows], options)
+    pairs = clean_texts([row[pi] for row in table.rows], options) if pi is not None else None
+    cache: dict[str, str] = {}
+    labels = [cache.get(v) or cache.setdefault(v, normalize_label(v)) for v in
+              (row[li] for row in table.rows)]
+
+    dropped: Counter[str] = Counter()
+    keep: list[int] = []
+    for i, (text, label) in enumerate(zip(texts, labels)):
+        if not text:
+            dropped["empty text"] += 1
+        elif pairs is not None and not pairs[i]:
+            dropped["empty second text"] += 1
+        elif not label:
+            dropped["empty label"] += 1
+        else:
+            keep.append(i)
+    if len(keep) != len(texts):
+        texts = [texts[i] for i in keep]
+        labels = [labels[i] for i in keep]
+        pairs = [pairs[i] for i in keep] if pairs is not None else None
+    return _Rows(texts, pairs, labels, dict(dropped), len(table.rows))
+
+
+def _sample(rows: _Rows, max_rows: int | None, seed: int) -> tuple[_Rows, int]:
+    """A seeded random `max_rows` of the rows, kept in file order; and how many were left out."""
+    n = len(rows.texts)
+    if max_rows is None or n <= max_rows:
+        return rows, 0
+    picked = sorted(random.Random(seed).sample(range(n), max_rows))
+    return _Rows([rows.texts[i] for i in picked],
+                 [rows.pairs[i] for i in picked] if rows.pairs is not None else None,
+                 [rows.labels[i] for i in picked], rows.dropped, rows.total), n - max_rows
+
+
+def _stratified_split(labels: list[str], share: float, seed: int) -> tuple[list[int], list[int]]:
+    """Train and validation indices; every class with 2+ rows gives at least one to each side."""
+    by_label: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        by_label.setdefault(label, []).append(i)
+    rng = random.Random(seed)
+    train: list[int] = []
+    validation: list[int] = []
+    for label in sort_labels(by_label):  # a fixed order, so the rng draws the same per class
+        indices = by_label[label]
+        rng.shuffle(indices)
+        n_val = min(max(1, round(len(indices) * share)), len(indices) - 1)
+        validation.extend(indices[:n_val])
+        train.extend(indices[n_val:])
+    return sorted(train), sorted(validation)
+
+
+def _keys(rows: _Rows, indices: list[int] | None = None) -> list[Any]:
+    idx = range(len(rows.texts)) if indices is None else indices
+    if rows.pairs is None:
+        return [rows.texts[i] for i in idx]
+    return [(rows.texts[i], rows.pairs[i]) for i in idx]
+
+
+def _problems(rows: _Rows, table: Table, choice: ColumnChoice, split: bool) -> list[str]:
+    """What makes these rows untrainable, as plain sentences; the first is the one to fix first."""
+    counts = Counter(rows.labels)
+    if not counts:
+        return [f"'{table.name}' has no rows with both a text and a label in columns "
+                f"'{choice.text}' and '{choice.label}'; choose other columns or fill them in."]
+    if len(counts) == 1:
+        only = next(iter(counts))
+        return [f"Column '{choice.label}' has only one label ('{only}'); a classifier needs at "
+                "least two different labels, so choose another label column or add examples."]
+    if len(counts) > MAX_LABELS and len(counts) * 2 > len(rows.labels):
+        return [f"Column '{choice.label}' has {len(counts)} different values in "
+                f"{len(rows.labels)} rows, which looks like text or an id rather than labels; "
+                "choose the column that holds the classes."]
+    problems = []
+    if split:
+        small = [label for label, n in counts.items() if n < 2]
+        if small:
+            names = ", ".join(repr(_short(label)) for label in sort_labels(small)[:5])
+            more = f" and {len(small) - 5} more" if len(small) > 5 else ""
+            problems.append(f"Each label needs at least 2 rows so one can go to validation and one "
+                            f"to training, but {names}{more} in column '{choice.label}' "
+                            f"{'has' if len(small) == 1 else 'have'} only 1 row; add rows, remove "
+                            f"{'that label' if len(small) == 1 else 'those labels'}, or give a "
+                            "separate validation file.")
+    return problems
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _ordered_counts(labels: list[str], order: list[str]) -> dict[str, int]:
+    counts = Counter(labels)
+    return {name: counts[name] for name in order if counts[name]}
+
+
+# --- public entry points ---------------------------------------------------------------------
+
+
+def resolve_columns(table: Table, config: TrainConfig) -> ColumnChoice:
+    """The columns to use: the ones named in the config (checked), the rest suggested."""
+    for name in (config.text_column, config.label_column, config.text_pair_column):
+        if name:
+            table.column_index(name)
+    return _complete_choice(table, text=config.text_column or None,
+                            label=config.label_column or None,
+                            text_pair=config.text_pair_column or None,
+                            pair_given=bool(config.text_pair_column))
+
+
+def prepare_data(config: TrainConfig, table: Table | None = None,
+                 validation_table: Table | None = None) -> PreparedData:
+    """Examples, label map, report and fingerprint for training; StudioError when untrainable."""
+    if table is None:
+        table = _load(config.data, "training")
+    if validation_table is None and config.validation_data:
+        validation_table = _load(config.validation_data, "validation")
+    choice = resolve_columns(table, config)
+    options = CleaningOptions.from_config(config)
+
+    rows, sampled_out = _sample(_extract(table, choice, options), config.max_rows, config.seed)
+    problems = _problems(rows, table, choice, split=validation_table is None)
+    if problems:
+        raise StudioError(problems[0])
+    labels = sort_labels(rows.labels)
+    class_id = {name: i for i, name in enumerate(labels)}
+
+    if validation_table is None:
+        train_idx, val_idx = _stratified_split(rows.labels, config.validation_split, config.seed)
+        val_rows, val_keys = rows, _keys(rows, val_idx)
+        validation_total, validation_dropped = 0, {}
+    else:
+        _check_same_columns(validation_table, choice)
+        val_rows = _extract(validation_table, choice, options)
+        if not val_rows.labels:
+            raise StudioError(f"The validation file '{validation_table.name}' has no rows with "
+                              "both a text and a label; fill them in or choose another file.")
+        unseen = sort_labels(set(val_rows.labels) - set(labels))
+        if unseen:
+            raise StudioError(
+                f"The validation file '{validation_table.name}' has labels that the training "
+                f"data does not have: {', '.join(repr(u) for u in unseen[:10])}; remove those rows "
+                "or add training examples with those labels.")
+        train_idx, val_idx = list(range(len(rows.labels))), list(range(len(val_rows.labels)))
+        val_keys = _keys(val_rows)
+        validation_total, validation_dropped = val_rows.total, val_rows.dropped
+
+    def examples(source: _Rows, indices: list[int]) -> Examples:
+        pairs = source.pairs
+        return Examples(texts=[source.texts[i] for i in indices],
+                        pairs=[pairs[i] for i in indices] if pairs is not None else None,
+                        labels=[class_id[source.labels[i]] for i in indices])
+
+    train, validation = examples(rows, train_idx), examples(val_rows, val_idx)
+    train_keys = set(_keys(rows, train_idx))
+    all_keys = _keys(rows)
+    notes = list(table.notes)
+    if validation_table is not None:
+        notes += [f"Validation file: {note}" for note in validation_table.notes]
+    report = DataReport(
+        rows_total=rows.total,
+        rows_kept=len(rows.labels),
+        dropped=rows.dropped,
+        label_counts=_ordered_counts(rows.labels, labels),
+        duplicate_texts=len(all_keys) - len(set(all_keys)),
+        overlap_train_validation=sum(1 for key in val_keys if key in train_keys),
+        train_size=len(train),
+        validation_size=len(validation),
+        train_label_counts=_ordered_counts([labels[i] for i in train.labels], labels),
+        validation_label_counts=_ordered_counts([labels[i] for i in validation.labels], labels),
+        encoding=table.encoding,
+        delimiter=table.delimiter,
+        has_header=table.has_header,
+        notes=notes,
+        sampled_out=sampled_out,
+        validation_source="split" if validation_table is None else validation_table.name,
+        validation_rows_total=validation_total,
+        validation_dropped=validation_dropped,
+    )
+    return PreparedData(train=train, validation=validation, labels=labels, columns=choice,
+                        report=report,
+                        fingerprint=fingerprint(table, choice, config, validation_table))
+
+
+def fingerprint(table: Table, choice: ColumnChoice, config: TrainConfig,
+                validation_table: Table | None = None) -> str:
+    """sha256 of the file bytes and every setting that changes the examples; stable across runs."""
+    options = {
+        "columns": [choice.text, choice.text_pair, choice.label],
+        "validation_split": None if validation_table is not None else config.validation_split,
+        "seed": config.seed,
+        "max_rows": config.max_rows,
+        "cleaning": CleaningOptions.from_config(config).to_dict(),
+    }
+    digest = hashlib.sha256()
+    digest.update(table.sha256.encode())
+    if validation_table is not None:
+        digest.update(b"|validation:" + validation_table.sha256.encode())
+    digest.update(b"|" + json.dumps(options, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def data_summary(table: Table, columns: ColumnChoice | None = None,
+                 options: CleaningOptions | None = None) -> dict[str, Any]:
+    """What `inspect` shows, never raising on untrainable data: the reasons go in `problems`."""
+    summary: dict[str, Any] = {
+        "file": table.name, "encoding": table.encoding, "delimiter": table.delimiter,
+        "has_header": table.has_header, "columns": list(table.columns),
+        "rows_total": len(table.rows), "notes": list(table.notes),
+        "suggested": None, "rows": 0, "dropped": {}, "labels": {}, "label_counts": {},
+        "problems": [],
+    }
+    try:
+        summary["suggested"] = asdict(suggest_columns(table))
+    except StudioError as exc:
+        if columns is None:
+            summary["problems"].append(exc.message)
+            return summary
+    choice = columns or ColumnChoice(**summary["suggested"])
+    try:
+        rows = _extract(table, choice, options or CleaningOptions())
+    except StudioError as exc:
+        summary["problems"].append(exc.message)
+        return summary
+    summary.update(text_column=choice.text, text_pair_column=choice.text_pair,
+                   label_column=choice.label)
+    summary["rows"] = len(rows.labels)
+    summary["dropped"] = rows.dropped
+    summary["label_counts"] = _ordered_counts(rows.labels, sort_labels(rows.labels))
+    summary["labels"] = summary["label_counts"]  # the name cli.py reads; keys in label-map order
+    keys = _keys(rows)
+    summary["duplicate_texts"] = len(keys) - len(set(keys))
+    summary["problems"] = _problems(rows, table, choice, split=True)
+    return summary
+
+
+def load_examples_for_prediction(table: Table, text_column: str,
+                                 text_pair_column: str | None = None,
+                                 options: CleaningOptions | None = None,
+                                 ) -> tuple[list[str], list[str] | None]:
+    """Every row's text (and second text), cleaned as in training; no row dropped, so outputs
+    line up with the input file."""
+    options = options or CleaningOptions()
+    texts = clean_texts(table.column(text_column), options)
+    pairs = clean_texts(table.column(text_pair_column), options) if text_pair_column else None
+    return texts, pairs
+
+
+def _load(path: str | None, role: str) -> Table:
+    if not path:
+        raise StudioError(f"No {role} file is set; choose a CSV or TSV file.")
+    if not Path(path).exists():
+        raise StudioError(f"The {role} file '{path}' does not exist; check the path.")
+    return read_table(path)
+
+
+def _check_same_columns(validation_table: Table, choice: ColumnChoice) -> None:
+    for name in (choice.text, choice.text_pair, choice.label):
+        if name and name not in validation_table.columns:
+            raise StudioError(
+                f"The validation file '{validation_table.name}' has no column '{name}', which the "
+                f"training file uses; its columns are: "
+                f"{', '.join(repr(c) for c in validation_table.columns)}.")

@@ -1,0 +1,436 @@
+"""Bytes to `Table`: gzip, encodings, delimiter and quoting, header detection, ragged rows and NULs.
+
+Everything here forgives what real exported files get wrong and writes each fix into `Table.notes`;
+what cannot be forgiven (an empty file, an image, a header with no rows) is refused with a
+StudioError that says what to do. Parsing is the csv module over the decoded string, so a
+200,000-row file costs one C-level pass plus one cheap pass over the rows.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import hashlib
+import io
+import re
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bertstudio.errors import StudioError
+
+DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB: the most a file may hold once decompressed
+DELIMITERS = ("\t", ",", ";", "|")  # order breaks ties when two fit a sample equally well
+_SNIFF_CHARS = 64 * 1024
+_SNIFF_ROWS = 50
+_HEADER_SAMPLE_ROWS = 200
+_GZIP_CHUNK = 1 << 20
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
+# A field wrapped in quotes the CSV way: the only quotes inside are doubled.
+_CSV_QUOTED = re.compile(r'"(?:[^"]|"")*"', re.DOTALL)
+
+# (prefix, what it is, what to do) for files that are plainly not text.
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image", "choose the CSV or TSV file with the data instead"),
+    (b"\xff\xd8\xff", "a JPEG image", "choose the CSV or TSV file with the data instead"),
+    (b"GIF87a", "a GIF image", "choose the CSV or TSV file with the data instead"),
+    (b"GIF89a", "a GIF image", "choose the CSV or TSV file with the data instead"),
+    (b"%PDF-", "a PDF file", "export the table from it as CSV and choose that file"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel file",
+     "open it in your spreadsheet program, save it as CSV and choose that file"),
+)
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A parsed file: header names and rows of strings, every row exactly as wide as the header."""
+
+    columns: list[str]          # header names (or "column_1".. when the file has no header)
+    rows: list[list[str]]       # every row padded/cut to len(columns); cells are not trimmed
+    encoding: str               # "utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1"
+    delimiter: str              # ",", ";", "\t", "|"
+    has_header: bool
+    name: str                   # file name shown to the user
+    sha256: str                 # hash of the raw file bytes (before decompression)
+    notes: list[str] = field(default_factory=list)  # forgiving fixes applied, one sentence each
+    quoting: str = "csv"        # "csv" (double quotes group cells) or "none" (quotes are text)
+    compressed: bool = False    # the file was gzip-compressed
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def column_index(self, column: str) -> int:
+        """Position of `column`; a StudioError that lists the real columns when it is not there."""
+        try:
+            return self.columns.index(column)
+        except ValueError:
+            raise StudioError(
+                f"There is no column '{column}' in '{self.name}'; the columns are: "
+                f"{', '.join(repr(c) for c in self.columns)}.") from None
+
+    def column(self, column: str) -> list[str]:
+        index = self.column_index(column)
+        return [row[index] for row in self.rows]
+
+
+def read_table(source: str | Path | bytes, *, name: str | None = None,
+               max_bytes: int = DEFAULT_MAX_BYTES) -> Table:
+    """Read a CSV/TSV file (a path or its bytes, plain or gzip) into a `Table`."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        raw = bytes(source)
+        name = name or "data"
+    else:
+        path = Path(source)
+        name = name or path.name
+        raw = _read_file(path, name, max_bytes)
+    sha256 = hashlib.sha256(raw).hexdigest()
+    notes: list[str] = []
+
+    compressed = raw[:2] == b"\x1f\x8b"
+    data = _gunzip(raw, name, max_bytes) if compressed else raw
+    if len(data) > max_bytes:
+        raise StudioError(f"'{name}' is larger than {_size(max_bytes)}; split it into smaller "
+                          "files or remove columns you do not need.")
+    if not data.strip():
+        raise StudioError(f"'{name}' is empty; choose a file with a header row and at least one "
+                          "row of data.")
+    _refuse_binary(data, name)
+
+    text, encoding = decode(data, name)
+    del data  # the decoded string replaces the bytes; keep memory in proportion to the file
+    nul_count = text.count("\x00")
+    if nul_count:
+        text = text.replace("\x00", "")
+        notes.append(f"Removed {nul_count} NUL character{_s(nul_count)}.")
+    if not text.strip():
+        raise StudioError(f"'{name}' is empty; choose a file with a header row and at least one "
+                          "row of data.")
+
+    delimiter = sniff_delimiter(text)
+    rows, quoting = _parse(text, delimiter, name)
+    del text
+    rows = _without_blank_rows(rows)
+    if not rows:
+        raise StudioError(f"'{name}' is empty; choose a file with a header row and at least one "
+                          "row of data.")
+    if quoting == "none":
+        notes.append("Double quotes were kept as ordinary characters, because reading them as "
+                     "CSV quoting would merge or change rows (common in GLUE TSV files).")
+
+    has_header = len(rows) < 2 or looks_like_header(rows[0], rows[1:_HEADER_SAMPLE_ROWS + 1])
+    header = rows[0] if has_header else []
+    body = rows[1:] if has_header else rows
+    if not body:
+        raise StudioError(f"'{name}' has a header row but no data rows; add rows below the header "
+                          "or choose another file.")
+    if not has_header:
+        notes.append("The first row looks like data, so the columns were named column_1, "
+                     "column_2, ...")
+
+    width = _width(header, body)
+    columns = _column_names(header, width)
+    _fit_rows(body, width, delimiter, columns, notes)
+    return Table(columns=columns, rows=body, encoding=encoding, delimiter=delimiter,
+                 has_header=has_header, name=name, sha256=sha256, notes=notes, quoting=quoting,
+                 compressed=compressed)
+
+
+# --- bytes -----------------------------------------------------------------------------------
+
+
+def _read_file(path: Path, name: str, max_bytes: int) -> bytes:
+    if not path.exists():
+        raise StudioError(f"The file '{path}' does not exist; check the path.")
+    if path.is_dir():
+        raise StudioError(f"'{path}' is a folder, not a file; choose the CSV or TSV file in it.")
+    try:
+        if path.stat().st_size > max_bytes:
+            raise StudioError(f"'{name}' is larger than {_size(max_bytes)}; split it into smaller "
+                              "files or remove columns you do not need.")
+        return path.read_bytes()
+    except OSError as exc:
+        raise StudioError(f"'{path}' cannot be read; check that you have permission to read it.",
+                          detail=str(exc)) from exc
+
+
+def _gunzip(raw: bytes, name: str, max_bytes: int) -> bytes:
+    """Decompress chunk by chunk and stop past `max_bytes`: a small .gz can unpack to terabytes."""
+    parts: list[bytes] = []
+    total = 0
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
+            while chunk := stream.read(_GZIP_CHUNK):
+                total += len(chunk)
+                if total > max_bytes:
+                    raise StudioError(
+                        f"'{name}' unpacks to more than {_size(max_bytes)}; split the data into "
+                        "smaller files or remove columns you do not need.")
+                parts.append(chunk)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise StudioError(f"'{name}' is a damaged or incomplete gzip file; compress it again or "
+                          "choose the uncompressed file.", detail=str(exc)) from exc
+    return b"".join(parts)
+
+
+def _refuse_binary(data: bytes, name: str) -> None:
+    for prefix, what, todo in _MAGIC:
+        if data.startswith(prefix):
+            raise StudioError(f"'{name}' looks like {what}, not a CSV or TSV file; {todo}.")
+    if data.startswith(_ZIP_MAGIC):
+        head = data[:4096]
+        office = b"[Content_Types].xml" in head and b"word/" not in head and b"ppt/" not in head
+        if b"xl/" in head or office:
+            raise StudioError(f"'{name}' looks like an Excel file, not a CSV or TSV file; open it "
+                              "in your spreadsheet program, save it as CSV and choose that file.")
+        raise StudioError(f"'{name}' looks like a ZIP archive, not a CSV or TSV file; unpack it "
+                          "and choose the CSV or TSV file inside.")
+    sample = data[:_SNIFF_CHARS]
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _utf16_without_bom(sample):
+        return  # UTF-16 text is half NUL bytes by nature
+    if sample.count(0) > len(sample) * 0.1:
+        raise StudioError(f"'{name}' is not a text file; choose a CSV or TSV file.")
+
+
+# --- text ------------------------------------------------------------------------------------
+
+
+def decode(data: bytes, name: str = "data") -> tuple[str, str]:
+    """Bytes to text and the encoding used: BOM first, then strict UTF-8, cp1252, latin-1."""
+    if data.startswith(codecs.BOM_UTF8):
+        try:
+            return data[len(codecs.BOM_UTF8):].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError:
+            data = data[len(codecs.BOM_UTF8):]  # a BOM over cp1252 bytes: fall through
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16", errors="replace"), "utf-16"
+    else:
+        guess = _utf16_without_bom(data[:_SNIFF_CHARS])
+        if guess:
+            return data.decode(guess, errors="replace"), guess
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        _refuse_control_heavy(text, name)
+        return text, encoding
+    text = data.decode("latin-1")  # never fails: every byte is a character
+    _refuse_control_heavy(text, name)
+    return text, "latin-1"
+
+
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """ASCII-range text in UTF-16 has a NUL in every other byte; which side says the byte order."""
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    even_nul, odd_nul = even.count(0) / len(even), odd.count(0) / len(odd)
+    if odd_nul > 0.4 and even_nul < 0.05:
+        return "utf-16-le"
+    if even_nul > 0.4 and odd_nul < 0.05:
+        return "utf-16-be"
+    return None
+
+
+def _refuse_control_heavy(text: str, name: str) -> None:
+    """Binary bytes decode as cp1252/latin-1 too; their many control characters give them away."""
+    sample = text[:_SNIFF_CHARS]
+    controls = sum(1 for ch in sample if (ch < " " and ch not in "\t\n\r\x0b\x0c\x00")
+                   or "\x7f" <= ch <= "\x9f")
+    if controls > len(sample) * 0.05:
+        raise StudioError(f"'{name}' is not a text file; choose a CSV or TSV file.")
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter that splits the first rows into the most consistent number (> 1) of cells.
+
+    Parsing with the csv module means delimiters inside quotes do not count. For tabs the
+    no-quoting reading is tried too, since GLUE TSVs have quotes that never close.
+    """
+    sample = text[:_SNIFF_CHARS]
+    if len(text) > _SNIFF_CHARS and "\n" in sample:
+        sample = sample[:sample.rindex("\n") + 1]  # a cut-off last line would look ragged
+    best: tuple[float, ...] | None = None
+    chosen = ","
+    for rank, delimiter in enumerate(DELIMITERS):
+        quotings = [csv.QUOTE_MINIMAL] + ([csv.QUOTE_NONE] if delimiter == "\t" else [])
+        for quoting in quotings:
+            counts = _field_counts(sample, delimiter, quoting)
+            if not counts:
+                continue
+            mode, hits = Counter(counts).most_common(1)[0]
+            if mode < 2:
+                continue
+            score = (hits / len(counts), counts[0] == mode, -rank)
+            if best is None or score > best:
+                best, chosen = score, delimiter
+    return chosen
+
+
+def _field_counts(sample: str, delimiter: str, quoting: int) -> list[int]:
+    counts: list[int] = []
+    try:
+        for row in _reader(sample, delimiter, quoting):
+            if row and any(row):
+                counts.append(len(row))
+                if len(counts) >= _SNIFF_ROWS:
+                    break
+    except csv.Error:
+        return []
+    return counts
+
+
+def _parse(text: str, delimiter: str, name: str) -> tuple[list[list[str]], str]:
+    """All rows, and "csv" or "none" for how quotes were read (see `_prefer_no_quoting`)."""
+    try:
+        rows = list(_reader(text, delimiter))
+    except csv.Error as exc:  # an unclosed quote ran past the csv module's cell size limit
+        if delimiter == "\t":
+            return list(_reader(text, "\t", csv.QUOTE_NONE)), "none"
+        raise StudioError(f"'{name}' has a quote (\") that is never closed, so the rest of the "
+                          "file runs into one cell; fix the quote or save the file as TSV.",
+                          detail=str(exc)) from exc
+    if delimiter == "\t" and '"' in text:
+        plain = list(_reader(text, "\t", csv.QUOTE_NONE))
+        if _prefer_no_quoting(rows, plain):
+            return plain, "none"
+    return rows, "csv"
+
+
+def _reader(text: str, delimiter: str, quoting: int = csv.QUOTE_MINIMAL):
+    # newline="" lets the csv module see \r, \n and \r\n itself, including inside quotes.
+    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
+
+
+def _prefer_no_quoting(quoted: list[list[str]], plain: list[list[str]]) -> bool:
+    """For TSVs: read quotes as text when CSV quoting merges rows or would change texts.
+
+    MRPC and STS-B have quotes that never close, which makes CSV quoting swallow rows; GoEmotions
+    has texts that start with a quote, which CSV quoting silently strips. A TSV that pandas wrote
+    (RTE) quotes the CSV way and is read with quoting.
+    """
+    ragged_quoted, ragged_plain = _ragged_count(quoted), _ragged_count(plain)
+    if ragged_plain < ragged_quoted:
+        return True
+    if ragged_plain > ragged_quoted:
+        return False
+    return any(cell.startswith('"') and not _CSV_QUOTED.fullmatch(cell)
+               for row in plain for cell in row)
+
+
+def _ragged_count(rows: list[list[str]]) -> int:
+    lengths = Counter(len(row) for row in rows if row)
+    if not lengths:
+        return 0
+    return sum(lengths.values()) - lengths.most_common(1)[0][1]
+
+
+def _without_blank_rows(rows: list[list[str]]) -> list[list[str]]:
+    # `[]` is a blank line; `["", ""]` is a line of bare delimiters. Neither carries data.
+    # Joining first keeps the test at C speed on big files.
+    return [row for row in rows if row and "".join(row).strip()]
+
+
+# --- header and shape ------------------------------------------------------------------------
+
+
+def is_number(value: str) -> bool:
+    return bool(_NUMBER.fullmatch(value.strip()))
+
+
+def looks_like_header(first: list[str], others: list[list[str]]) -> bool:
+    """False when the first row reads as data: a number atop a numeric column, or a value that
+    reappears below it in the same column (a label such as "spam" in a file with no header)."""
+    for index, cell in enumerate(first):
+        value = cell.strip()
+        if not value:
+            continue
+        below = [row[index].strip() for row in others if index < len(row) and row[index].strip()]
+        if not below:
+            continue
+        if is_number(value) and sum(map(is_number, below)) >= 0.8 * len(below):
+            return False
+        if value in below:
+            return False
+    return True
+
+
+def _width(header: list[str], body: list[list[str]]) -> int:
+    """How many columns the table gets.
+
+    The header's width, widened when most rows are wider (a header missing its last names) and
+    narrowed by trailing empty header names that no typical row fills (`v1,v2,,,` over 2-cell rows).
+    """
+    modal, hits = Counter(len(row) for row in body).most_common(1)[0]
+    if not header:
+        return modal
+    named = len(header)
+    while named and not header[named - 1].strip():
+        named -= 1
+    # Only a clear majority of wider rows says the header is short; a few are ragged rows.
+    if modal > named and (hits * 2 > len(body) or not named):
+        return modal
+    return named
+
+
+def _column_names(header: list[str], width: int) -> list[str]:
+    """Trimmed header names; empty ones become column_N and repeats get _2, _3 ..."""
+    names = [cell.strip() for cell in header] + [""] * (width - len(header))
+    names = [name or f"column_{i + 1}" for i, name in enumerate(names[:width])]
+    seen: set[str] = set()
+    result: list[str] = []
+    for name in names:
+        unique, n = name, 1
+        while unique in seen:
+            n += 1
+            unique = f"{name}_{n}"
+        seen.add(unique)
+        result.append(unique)
+    return result
+
+
+def _fit_rows(rows: list[list[str]], width: int, delimiter: str, columns: list[str],
+              notes: list[str]) -> None:
+    """Pad short rows with "" and fold extra cells of long rows back into the last column, in place.
+
+    Extra cells almost always come from an unquoted delimiter inside the last field, so joining
+    them with the delimiter restores the text; extra cells that are all empty are just cut.
+    """
+    padded = folded = cut = 0
+    for row in rows:
+        extra = len(row) - width
+        if not extra:
+            continue
+        if extra < 0:
+            row.extend([""] * -extra)
+            padded += 1
+        elif any(row[width:]):
+            row[width - 1:] = [delimiter.join(row[width - 1:])]
+            folded += 1
+        else:
+            del row[width:]
+            cut += 1
+    if padded:
+        notes.append(f"{padded} short row{_s(padded)} padded with empty cells.")
+    if folded:
+        notes.append(f"{folded} long row{_s(folded)} had extra cells joined into the last column "
+                     f"'{columns[-1]}'.")
+    if cut:
+        notes.append(f"{cut} row{_s(cut)} had extra empty cells removed.")
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
+
+
+def _size(n: int) -> str:
+    """1073741824 -> "1 GiB"; 1536 -> "1.5 KiB"."""
+    value, unit = float(n), "bytes"
+    for bigger in ("KiB", "MiB", "GiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f"{value:.1f}".removesuffix(".0") + f" {unit}"

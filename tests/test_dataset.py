@@ -1,0 +1,400 @@
+"""Tests for bertstudio.dataset: suggestion, labels, drops, split, report, fingerprint, summary."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from bertstudio.config import TrainConfig
+from bertstudio.dataset import (
+    ColumnChoice, data_summary, load_examples_for_prediction, normalize_label, prepare_data,
+    sort_labels, suggest_columns,
+)
+from bertstudio.errors import StudioError
+from bertstudio.tabular import Table, read_table
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def table_of(text: str, name: str = "data.csv") -> Table:
+    return read_table(text.encode(), name=name)
+
+
+def balanced(n_per_class: int = 10, labels: tuple[str, ...] = ("neg", "pos")) -> str:
+    lines = ["id,text,label"]
+    for i in range(n_per_class):
+        for label in labels:
+            lines.append(f"{len(lines)},a {label} text number {i},{label}")
+    return "\n".join(lines) + "\n"
+
+
+# --- column suggestion -----------------------------------------------------------------------
+
+
+def test_suggestion_picks_named_label_and_longest_text_and_skips_ids():
+    choice = suggest_columns(table_of(balanced()))
+    assert choice == ColumnChoice(text="text", label="label", text_pair=None)
+
+
+def test_suggestion_skips_id_like_integer_column_as_label_even_when_small():
+    table = table_of("id,review,stars\n1,long text here,a\n2,more text here,b\n3,x y z w,a\n"
+                     "4,another review,b\n")
+    assert suggest_columns(table).label == "stars"
+
+
+def test_suggestion_uses_few_valued_column_as_label_when_no_name_says_so():
+    table = table_of("1,Wall St. Bears Claw Back,Short sellers are seeing green again\n"
+                     "2,Sports roundup,The team won again on Sunday night\n"
+                     "1,Markets slide,Stocks fell sharply in early trading\n"
+                     "2,Cup final,A late goal settled the match\n")
+    assert suggest_columns(table) == ColumnChoice(text="column_3", label="column_1")
+
+
+def test_suggestion_prefers_text_names_and_sms_style_v1_v2():
+    table = table_of("v1,v2,,,\nham,hello there friend,,,\nspam,WIN a prize now call,,,\n"
+                     "ham,ok see you,,,\nspam,free entry text now,,,\n")
+    assert suggest_columns(table) == ColumnChoice(text="v2", label="v1")
+
+
+@pytest.mark.parametrize("first, second", [("sentence1", "sentence2"), ("question1", "question2"),
+                                           ("#1 String", "#2 String"), ("premise", "hypothesis"),
+                                           ("text_a", "text_b")])
+def test_suggestion_finds_pair_columns_by_name(first, second):
+    lines = [f"label,{first},{second}"] + [f"{i % 2},first text {i},second text {i}"
+                                             for i in range(8)]
+    choice = suggest_columns(table_of("\n".join(lines) + "\n"))
+    assert choice == ColumnChoice(text=first, label="label", text_pair=second)
+
+
+def test_two_long_text_columns_without_pair_names_give_no_pair():
+    lines = ["label,title,body"] + [f"{i % 2},title {i},a much longer body text {i}"
+                                    for i in range(8)]
+    choice = suggest_columns(table_of("\n".join(lines) + "\n"))
+    assert choice.text == "body" and choice.text_pair is None
+
+
+def test_numbered_id_columns_are_not_taken_as_a_text_pair():
+    lines = ["Quality,#1 ID,#2 ID,#1 String,#2 String"] + [
+        f"{i % 2},{100 + i},{200 + i},first sentence {i},second sentence {i}" for i in range(8)]
+    choice = suggest_columns(table_of("\n".join(lines) + "\n"))
+    assert choice == ColumnChoice(text="#1 String", label="Quality", text_pair="#2 String")
+
+
+def test_empty_trailing_columns_are_never_suggested():
+    table = table_of("review,sentiment,C,D\ngreat film,positive,,\nawful film,negative,,\n"
+                     "fine film,positive,,\nbad film,negative,,\n")
+    assert suggest_columns(table) == ColumnChoice(text="review", label="sentiment")
+
+
+def test_file_without_any_label_like_column_is_refused_with_advice():
+    table = table_of("index,text\n1,alpha one\n2,beta two\n3,gamma three\n4,delta four\n")
+    with pytest.raises(StudioError, match="choose the label column by name"):
+        suggest_columns(table)
+
+
+def test_single_column_file_is_refused_for_suggestion():
+    with pytest.raises(StudioError, match="only 1 column"):
+        suggest_columns(table_of("text\nhello\nworld\n"))
+
+
+# --- labels ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw, name", [("1", "1"), ("1.0", "1"), (" 01 ", "1"), ("-0", "0"),
+                                       ("2.50", "2.5"), ("1e1", "10"), (" pos ", "pos"),
+                                       ("nan", "nan"), ("1_000", "1_000")])
+def test_labels_are_trimmed_and_numbers_unified(raw, name):
+    assert normalize_label(raw) == name
+
+
+def test_label_map_sorts_numbers_numerically_and_words_alphabetically():
+    assert sort_labels({"10", "2", "1"}) == ["1", "2", "10"]
+    assert sort_labels({"b", "A", "c", "10"}) == ["10", "A", "b", "c"]
+
+
+def test_numeric_labels_in_mixed_spellings_become_one_class():
+    table = table_of("text,label\na,1\nb,1.0\nc, 1 \nd,0\ne,0.0\nf,0\n")
+    data = prepare_data(TrainConfig(), table=table)
+    assert data.labels == ["0", "1"]
+    assert data.report.label_counts == {"0": 3, "1": 3}
+
+
+def test_class_ids_follow_the_sorted_label_list():
+    data = prepare_data(TrainConfig(validation_split=0.5), table=table_of(balanced(4)))
+    assert data.labels == ["neg", "pos"]
+    for texts, ids in ((data.train.texts, data.train.labels),
+                       (data.validation.texts, data.validation.labels)):
+        for text, class_id in zip(texts, ids):
+            assert data.labels[class_id] in text
+
+
+# --- drops and cleaning ----------------------------------------------------------------------
+
+
+def test_rows_with_empty_text_or_label_are_dropped_and_counted_by_reason():
+    table = table_of("text,label\n  good ,pos\n   ,neg\n,pos\nbad,\nok,  \nfine,neg\nmeh,pos\n"
+                     "nice,neg\n")
+    data = prepare_data(TrainConfig(), table=table)
+    assert data.report.dropped == {"empty text": 2, "empty label": 2}
+    assert data.report.rows_total == 8
+    assert data.report.rows_kept == 4
+    assert sorted(data.train.texts + data.validation.texts) == ["fine", "good", "meh", "nice"]
+
+
+def test_empty_second_text_drops_the_row_when_a_pair_column_is_used():
+    table = table_of("sentence1,sentence2,label\na,b,0\nc,,1\nd,e,1\nf,g,0\nh,i,1\n")
+    data = prepare_data(TrainConfig(), table=table)
+    assert data.columns.text_pair == "sentence2"
+    assert data.report.dropped == {"empty second text": 1}
+    assert data.train.pairs is not None and data.validation.pairs is not None
+
+
+def test_cleaning_flags_are_applied_to_texts():
+    table = table_of('text,label\n"Hi<br/>there  http://a.io",pos\nb,neg\nc,pos\nd,neg\n')
+    config = TrainConfig(clean_strip_html=True, clean_replace_urls=True,
+                         clean_collapse_whitespace=True, validation_split=0.5)
+    data = prepare_data(config, table=table)
+    assert "Hi there URL" in data.train.texts + data.validation.texts
+
+
+def test_text_that_cleans_to_nothing_is_dropped_as_empty():
+    table = table_of('text,label\n"<br/>",pos\nb,neg\nc,pos\nd,neg\ne,pos\n')
+    data = prepare_data(TrainConfig(clean_strip_html=True), table=table)
+    assert data.report.dropped == {"empty text": 1}
+
+
+# --- refusals --------------------------------------------------------------------------------
+
+
+def test_unknown_column_name_is_refused_listing_the_real_columns():
+    with pytest.raises(StudioError, match="no column 'txt' in 'data.csv'.*'id', 'text', 'label'"):
+        prepare_data(TrainConfig(text_column="txt"), table=table_of(balanced()))
+
+
+def test_one_class_only_is_refused():
+    table = table_of("text,label\na,pos\nb,pos\nc,pos\n")
+    with pytest.raises(StudioError, match="only one label \\('pos'\\)"):
+        prepare_data(TrainConfig(), table=table)
+
+
+def test_class_with_a_single_row_is_refused_naming_it():
+    table = table_of("text,label\na,pos\nb,pos\nc,neg\nd,neg\ne,odd\n")
+    with pytest.raises(StudioError, match="'odd' in column 'label' has only 1 row") as info:
+        prepare_data(TrainConfig(label_column="label"), table=table)
+    assert "validation" in str(info.value)
+
+
+def test_no_training_file_is_refused():
+    with pytest.raises(StudioError, match="No training file"):
+        prepare_data(TrainConfig())
+
+
+def test_missing_training_file_is_refused_with_its_path(tmp_path):
+    missing = tmp_path / "gone.csv"
+    with pytest.raises(StudioError, match="gone.csv' does not exist"):
+        prepare_data(TrainConfig(data=str(missing)))
+
+
+def test_label_column_holding_free_text_is_refused():
+    lines = ["text,note"] + [f"text {i},note {i}" for i in range(60)]
+    with pytest.raises(StudioError, match="looks like text or an id"):
+        prepare_data(TrainConfig(text_column="text", label_column="note"),
+                     table=table_of("\n".join(lines) + "\n"))
+
+
+# --- split -----------------------------------------------------------------------------------
+
+
+def test_stratified_split_gives_every_class_training_and_validation_rows():
+    table = table_of(balanced(2, ("a", "b", "c")) + "".join(f"9{i},z {i},a\n" for i in range(20)))
+    data = prepare_data(TrainConfig(validation_split=0.1), table=table)
+    assert set(data.report.validation_label_counts) == {"a", "b", "c"}
+    assert set(data.report.train_label_counts) == {"a", "b", "c"}
+    assert data.report.validation_label_counts["a"] == 2  # 10% of 22, rounded
+    assert data.report.train_size + data.report.validation_size == data.report.rows_kept == 26
+
+
+def test_split_is_the_same_for_a_seed_and_differs_for_another():
+    table = table_of(balanced(20))
+    first = prepare_data(TrainConfig(seed=1), table=table)
+    again = prepare_data(TrainConfig(seed=1), table=table)
+    other = prepare_data(TrainConfig(seed=2), table=table)
+    assert first.validation.texts == again.validation.texts
+    assert first.validation.texts != other.validation.texts
+
+
+def test_train_and_validation_do_not_share_rows():
+    data = prepare_data(TrainConfig(validation_split=0.3), table=table_of(balanced(10)))
+    assert not set(data.train.texts) & set(data.validation.texts)
+    assert data.report.overlap_train_validation == 0
+
+
+def test_duplicates_and_train_validation_overlap_are_counted():
+    lines = ["text,label"] + ["same,pos"] * 4 + ["other,neg", "other,neg", "third,neg"]
+    data = prepare_data(TrainConfig(validation_split=0.5), table=table_of("\n".join(lines) + "\n"))
+    assert data.report.duplicate_texts == 4  # 3 repeats of "same", 1 of "other"
+    assert data.report.overlap_train_validation >= 1  # "same" must land on both sides
+
+
+def test_max_rows_takes_a_seeded_sample_before_splitting():
+    table = table_of(balanced(50))
+    config = TrainConfig(max_rows=20, seed=7)
+    data = prepare_data(config, table=table)
+    assert data.report.rows_kept == 20
+    assert data.report.sampled_out == 80
+    assert data.report.train_size + data.report.validation_size == 20
+    again = prepare_data(config, table=table)
+    assert sorted(again.train.texts + again.validation.texts) == \
+        sorted(data.train.texts + data.validation.texts)
+
+
+# --- separate validation file ----------------------------------------------------------------
+
+
+def test_separate_validation_file_is_used_as_is():
+    train = table_of(balanced(5), name="train.csv")
+    validation = table_of("id,text,label\n1,check pos,pos\n2,check neg,neg\n3,,pos\n",
+                          name="dev.csv")
+    data = prepare_data(TrainConfig(), table=train, validation_table=validation)
+    assert data.report.train_size == 10
+    assert data.validation.texts == ["check pos", "check neg"]
+    assert data.validation.labels == [1, 0]
+    assert data.report.validation_source == "dev.csv"
+    assert data.report.validation_dropped == {"empty text": 1}
+
+
+def test_validation_file_from_config_path_is_read(tmp_path):
+    train_path, dev_path = tmp_path / "train.csv", tmp_path / "dev.csv"
+    train_path.write_text(balanced(3))
+    dev_path.write_text("text,label\nx,pos\ny,neg\n")
+    data = prepare_data(TrainConfig(data=str(train_path), validation_data=str(dev_path)))
+    assert data.validation.texts == ["x", "y"]
+
+
+def test_validation_labels_unseen_in_training_are_refused_by_name():
+    validation = table_of("text,label\nx,pos\ny,maybe\nz,unsure\n", name="dev.csv")
+    with pytest.raises(StudioError, match="'maybe', 'unsure'"):
+        prepare_data(TrainConfig(), table=table_of(balanced(3)), validation_table=validation)
+
+
+def test_validation_file_missing_a_column_is_refused_naming_the_file():
+    validation = table_of("sentence,label\nx,pos\ny,neg\n", name="dev.csv")
+    with pytest.raises(StudioError, match="'dev.csv' has no column 'text'.*'sentence', 'label'"):
+        prepare_data(TrainConfig(), table=table_of(balanced(3)), validation_table=validation)
+
+
+def test_single_row_class_is_fine_with_a_separate_validation_file():
+    train = table_of("text,label\na,pos\nb,pos\nc,neg\n")
+    validation = table_of("text,label\nd,neg\n")
+    data = prepare_data(TrainConfig(), table=train, validation_table=validation)
+    assert data.report.train_label_counts == {"neg": 1, "pos": 2}
+
+
+# --- report and fingerprint ------------------------------------------------------------------
+
+
+def test_report_to_dict_is_json_ready_and_carries_file_facts():
+    data = prepare_data(TrainConfig(), table=table_of(balanced(5)))
+    report = json.loads(json.dumps(data.report.to_dict()))
+    assert report["encoding"] == "utf-8" and report["delimiter"] == ","
+    assert report["has_header"] is True
+    assert report["label_counts"] == {"neg": 5, "pos": 5}
+    assert report["rows_total"] == 10
+
+
+def test_fingerprint_is_stable_and_changes_with_data_options():
+    table = table_of(balanced(5))
+    base = prepare_data(TrainConfig(), table=table).fingerprint
+    assert base == prepare_data(TrainConfig(), table=table_of(balanced(5))).fingerprint
+    assert len(base) == 64
+    for change in ({"seed": 1}, {"validation_split": 0.2}, {"max_rows": 10},
+                   {"clean_nfkc": True}, {"text_column": "id"}):
+        assert prepare_data(TrainConfig(**change), table=table).fingerprint != base, change
+    other_bytes = table_of(balanced(5) + "99,extra,pos\n")
+    assert prepare_data(TrainConfig(), table=other_bytes).fingerprint != base
+
+
+def test_fingerprint_ignores_settings_that_do_not_touch_the_data():
+    table = table_of(balanced(5))
+    assert prepare_data(TrainConfig(), table=table).fingerprint == \
+        prepare_data(TrainConfig(learning_rate=1e-5, epochs=9), table=table).fingerprint
+
+
+# --- summary for inspect, prediction loading -------------------------------------------------
+
+
+def test_data_summary_reports_columns_rows_and_no_problems_for_good_data():
+    summary = data_summary(table_of("text,label\na,pos\n,neg\nb,neg\nc,pos\nd,neg\n"))
+    assert summary["suggested"] == {"text": "text", "label": "label", "text_pair": None}
+    assert summary["rows"] == 4
+    assert summary["dropped"] == {"empty text": 1}
+    assert list(summary["labels"]) == ["neg", "pos"]
+    assert summary["label_counts"] == {"neg": 2, "pos": 2}
+    assert (summary["text_column"], summary["label_column"]) == ("text", "label")
+    assert summary["problems"] == []
+    json.dumps(summary)
+
+
+def test_data_summary_lists_problems_instead_of_raising():
+    summary = data_summary(table_of("text,label\na,pos\nb,pos\nc,neg\n"))
+    assert len(summary["problems"]) == 1
+    assert "'neg'" in summary["problems"][0]
+    assert data_summary(table_of("text\nhello\nworld\n"))["problems"]
+
+
+def test_data_summary_honours_chosen_columns_and_reports_unknown_ones():
+    table = table_of(balanced(3))
+    assert data_summary(table, ColumnChoice(text="text", label="id"))["problems"]
+    bad = data_summary(table, ColumnChoice(text="nope", label="label"))
+    assert "no column 'nope'" in bad["problems"][0]
+
+
+def test_prediction_examples_keep_every_row_in_order():
+    table = table_of("text,label\n  a ,x\n,y\nc,\n")
+    texts, pairs = load_examples_for_prediction(table, "text")
+    assert texts == ["a", "", "c"]
+    assert pairs is None
+
+
+# --- scale and real files --------------------------------------------------------------------
+
+
+def test_two_hundred_thousand_row_file_loads_and_splits(tmp_path):
+    rng = random.Random(0)
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa".split()
+    labels = ("pos", "neg", "neu")
+    path = tmp_path / "big.csv"
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        handle.write("id,text,label\n")
+        for i in range(200_000):
+            text = " ".join(rng.choices(words, k=12))
+            handle.write(f'{i},"{text}, row {i}",{labels[i % 3]}\n')
+    data = prepare_data(TrainConfig(data=str(path)))
+    assert data.columns == ColumnChoice(text="text", label="label")
+    assert data.report.rows_total == 200_000
+    assert data.report.train_size + data.report.validation_size == 200_000
+    assert data.report.label_counts == {"neg": 66_667, "neu": 66_666, "pos": 66_667}
+    assert abs(data.report.validation_size - 20_000) <= 3
+    assert data.report.duplicate_texts == 0
+
+
+@pytest.mark.skipif(not (SHARED / "data").is_dir(), reason="shared data folder not present")
+def test_real_sms_spam_suggests_v2_text_and_v1_label():
+    table = read_table(SHARED / "data" / "sms_spam" / "spam.csv")
+    assert suggest_columns(table) == ColumnChoice(text="v2", label="v1")
+    data = prepare_data(TrainConfig(), table=table)
+    assert data.report.label_counts == {"ham": 4825, "spam": 747}
+
+
+@pytest.mark.skipif(not (SHARED / "data").is_dir(), reason="shared data folder not present")
+def test_real_mrpc_suggests_pair_columns_and_keeps_3668_rows():
+    table = read_table(SHARED / "data" / "mrpc" / "train.tsv")
+    assert suggest_columns(table) == ColumnChoice(text="#1 String", label="Quality",
+                                                  text_pair="#2 String")
+    data = prepare_data(TrainConfig(), table=table)
+    assert data.report.rows_kept == 3668
+    assert data.labels == ["0", "1"]
+    assert data.report.label_counts == {"0": 1194, "1": 2474}

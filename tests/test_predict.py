@@ -1,0 +1,70 @@
+import csv
+
+import pytest
+
+from bertstudio.config import TrainConfig
+from bertstudio.errors import StudioError
+from bertstudio.predict import Predictor
+from bertstudio.trainer import train
+from conftest import LEARNABLE_SETTINGS
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, tiny_model_dir, learnable_rows):
+    folder = tmp_path_factory.mktemp("predict")
+    data = folder / "train.csv"
+    with open(data, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([["text", "label"], *learnable_rows])
+    result = train(TrainConfig(data=str(data), model=str(tiny_model_dir), output_dir=str(folder / "runs"),
+                               **LEARNABLE_SETTINGS))
+    assert result.status == "finished"
+    return result.run_dir
+
+
+def test_predictions_carry_the_users_own_labels_and_probabilities(trained_run):
+    predictor = Predictor.load(trained_run)
+    results = predictor.predict(["the service was wonderful overall it was", "my order felt terrible"])
+    assert [r.label for r in results] == ["positive", "negative"]
+    for r in results:
+        assert set(r.probabilities) == {"negative", "neutral", "positive"}
+        assert sum(r.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+        assert r.confidence == max(r.probabilities.values())
+
+
+def test_batched_predictions_equal_one_by_one_predictions(trained_run):
+    predictor = Predictor.load(trained_run)
+    texts = ["the staff were lovely", "broken", "the parcel was plain and the delivery looked usual " * 3]
+    together = predictor.predict(texts, batch_size=2)
+    alone = [predictor.predict([t])[0] for t in texts]
+    for a, b in zip(together, alone):
+        assert a.label == b.label and a.confidence == pytest.approx(b.confidence, abs=1e-5)
+
+
+def test_transformers_pipeline_answers_with_the_users_label_names(trained_run):
+    from transformers import pipeline
+
+    classifier = pipeline("text-classification", model=f"{trained_run}/model")
+    assert classifier("the service was excellent")[0]["label"] == "positive"
+
+
+def test_csv_in_csv_out_adds_label_and_probability_columns_with_formulas_neutralised(trained_run, tmp_path):
+    source = tmp_path / "new.csv"
+    with open(source, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([["id", "text"], ["=1+1", "the staff were superb"], ["2", "awful"]])
+    output = Predictor.load(trained_run).predict_csv(source, tmp_path / "out.csv")
+    rows = list(csv.reader(open(output, encoding="utf-8")))
+    assert rows[0] == ["id", "text", "predicted_label", "prob_negative", "prob_neutral", "prob_positive"]
+    assert rows[1][0] == "'=1+1" and rows[1][2] == "positive" and rows[2][2] == "negative"
+
+
+def test_csv_without_the_trained_text_column_names_the_columns_it_has(trained_run, tmp_path):
+    source = tmp_path / "other.csv"
+    source.write_text("id,body\n1,hello\n2,bye\n", encoding="utf-8")
+    with pytest.raises(StudioError, match="id, body"):
+        Predictor.load(trained_run).predict_csv(source, tmp_path / "out.csv")
+    assert Predictor.load(trained_run).predict_csv(source, tmp_path / "out.csv", text_column="body").exists()
+
+
+def test_missing_model_folder_is_a_plain_error(tmp_path):
+    with pytest.raises(StudioError, match="no model"):
+        Predictor.load(tmp_path / "nowhere")
