@@ -20,6 +20,8 @@ def atomic_write(path: str | Path, *, newline: str | None = None) -> Iterator[Te
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    # mkstemp makes the file private (0600); a run's files are ordinary files, readable as usual.
+    os.chmod(tmp_name, 0o644)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
             yield handle

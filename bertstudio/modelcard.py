@@ -19,6 +19,11 @@ def _cell(value: Any) -> str:
     return _fmt(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _is_hub_id(name: str) -> bool:
+    """'bert-base-uncased' or 'org/name', not a local folder or the bundled model."""
+    return name != "bundled" and not name.startswith(("/", ".", "~")) and name.count("/") <= 1
+
+
 def reproduce_command(run_id: str, config: TrainConfig) -> str:
     return f"bertstudio train --config {shlex.quote(f'{config.output_dir}/{run_id}/config.json')}"
 
@@ -32,7 +37,7 @@ def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], me
         "---",
         "library_name: transformers",
         "pipeline_tag: text-classification",
-        f"base_model: {config.model}" if "/" not in config.model or not config.model.startswith(("/", ".")) else "",
+        *([f"base_model: {config.model}"] if _is_hub_id(config.model) else []),
         "tags: [bert-studio, text-classification]",
         "---",
         "",
@@ -83,8 +88,10 @@ def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], me
         lines.append("No evaluation was completed.")
 
     lines += ["", "## Training settings", "", "| setting | value |", "|---|---|"]
+    # Files and columns are told under Data, with the columns actually used rather than "auto".
+    skipped = {"data", "validation_data", "text_column", "text_pair_column", "label_column"}
     for spec in field_specs():
-        if spec.metadata.get("group") in ("data",) and spec.name in ("data", "validation_data"):
+        if spec.name in skipped:
             continue
         lines.append(f"| {spec.metadata.get('label', spec.name)} | {_cell(getattr(config, spec.name))} |")
 
@@ -94,4 +101,4 @@ def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], me
         if key in environment:
             lines.append(f"- {key}: {environment[key]}")
     lines += ["", "## Reproduce", "", "```bash", reproduce_command(run_id, config), "```", ""]
-    return "\n".join(line for line in lines if line is not None)
+    return "\n".join(lines)

@@ -1,0 +1,24 @@
+from bertstudio.config import TrainConfig
+from bertstudio.modelcard import render_model_card
+
+
+def test_card_has_data_metrics_per_class_settings_and_the_reproduce_command():
+    config = TrainConfig(model="bert-base-uncased", data="/d/train.csv", epochs=2, output_dir="runs")
+    data = {"file_name": "train.csv", "fingerprint": "f" * 64, "labels": ["neg", "pos"],
+            "columns": {"text": "review", "text_pair": None, "label": "stars"}, "train_size": 90,
+            "validation_size": 10, "report": {"dropped": {"empty text": 3}, "label_counts": {"neg": 50, "pos": 50}}}
+    metrics = {"accuracy": 0.9, "macro_f1": 0.89, "loss": 0.3,
+               "per_class": {"neg": {"precision": 0.8, "recall": 1.0, "f1": 0.89, "support": 5},
+                             "pos": {"precision": 1.0, "recall": 0.8, "f1": 0.89, "support": 5}}}
+    card = render_model_card("run-1", config, data, metrics, {"torch": "2.13", "device": "cpu"})
+    assert "base_model: bert-base-uncased" in card
+    assert "`review`" in card and "`stars`" in card and "3 (empty text)" in card
+    assert "| accuracy | 0.9000 |" in card and "| neg | 0.8000 | 1.0000 |" in card
+    assert "| Epochs | 2 |" in card and "- torch: 2.13" in card
+    assert "bertstudio train --config runs/run-1/config.json" in card
+
+
+def test_label_names_cannot_break_the_tables():
+    card = render_model_card("r", TrainConfig(model="bundled"), {"labels": ["a|b"], "columns": {}},
+                             {"per_class": {"a|b": {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1}}}, {})
+    assert "| a\\|b |" in card and "base_model" not in card
