@@ -160,7 +160,12 @@ class QueueSink:
 
 
 class JsonlSink:
-    """Appends one JSON line per event and flushes it, so a reader (or a crash) sees whole lines."""
+    """Appends one JSON line per event, written whole, so a reader (or a crash) sees whole lines.
+
+    Every line is flushed to the OS at once (readers in other threads or processes see it); only
+    the lines that end a run are also fsynced, because an fsync per step costs more than a small
+    model's training step.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -171,7 +176,8 @@ class JsonlSink:
         with self._lock, open(self.path, "a", encoding="utf-8") as handle:
             handle.write(line)
             handle.flush()
-            os.fsync(handle.fileno())
+            if event.type in TERMINAL_TYPES:
+                os.fsync(handle.fileno())
 
 
 class FanOut:
@@ -200,6 +206,29 @@ def read_events(path: str | Path, start: int = 0) -> tuple[list[Event], int]:
     end = chunk.rfind(b"\n") + 1
     events = [event_from_dict(json.loads(line)) for line in chunk[:end].splitlines() if line.strip()]
     return events, start + end
+
+
+def last_terminal_type(path: str | Path, tail_bytes: int = 65_536) -> str | None:
+    """The type of the event that ended a run ('finished', 'stopped', 'failed'), or None.
+
+    Only the end of the file is read: a run's status is asked for often (listings refresh) and
+    an end event, when there is one, is among the last lines.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    with open(path, "rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - tail_bytes))
+        tail = handle.read()
+    for line in reversed(tail.splitlines()):
+        try:
+            kind = json.loads(line).get("type")
+        except (json.JSONDecodeError, AttributeError):
+            continue  # a cut first line of the tail, or a line being written
+        if kind in TERMINAL_TYPES:
+            return kind
+    return None
 
 
 def iter_events(path: str | Path) -> Iterator[Event]:

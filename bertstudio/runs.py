@@ -26,7 +26,7 @@ from typing import Any
 from bertstudio.atomic import write_json_atomic, write_text_atomic
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
-from bertstudio.events import TERMINAL_TYPES, read_events
+from bertstudio.events import last_terminal_type
 
 CONFIG_FILE = "config.json"
 DATA_FILE = "data.json"
@@ -91,10 +91,9 @@ class RunFolder:
 
     def status(self) -> str:
         """'finished', 'stopped', 'failed', 'running', or 'interrupted' (process gone, no end event)."""
-        events, _ = read_events(self.file(EVENTS_FILE))
-        for event in reversed(events):
-            if event.type in TERMINAL_TYPES:
-                return event.type
+        ended = last_terminal_type(self.file(EVENTS_FILE))
+        if ended:
+            return ended
         return "running" if _process_alive(self.read_json(PROCESS_FILE)) else "interrupted"
 
 

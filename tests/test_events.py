@@ -46,3 +46,16 @@ def test_started_event_carries_sizes_and_steps():
     event = Started(run_id="r", run_dir="d", config={}, labels=["a", "b"], train_size=9, validation_size=1,
                     total_steps=3, steps_per_epoch=1, device="cpu", precision="no")
     assert event_from_dict(event.to_dict()).total_steps == 3
+
+
+def test_run_end_is_found_from_the_tail_of_a_long_log(tmp_path):
+    from bertstudio.events import Finished, last_terminal_type
+
+    path = tmp_path / "events.jsonl"
+    sink = JsonlSink(path)
+    assert last_terminal_type(path) is None
+    for n in range(3000):
+        sink.emit(_step(n))
+    assert last_terminal_type(path) is None
+    sink.emit(Finished(run_dir="d", metrics={}, steps=3000, elapsed_seconds=1.0))
+    assert path.stat().st_size > 65_536 and last_terminal_type(path) == "finished"

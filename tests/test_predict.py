@@ -23,7 +23,7 @@ def trained_run(tmp_path_factory, tiny_model_dir, learnable_rows):
 
 def test_predictions_carry_the_users_own_labels_and_probabilities(trained_run):
     predictor = Predictor.load(trained_run)
-    results = predictor.predict(["the service was wonderful overall it was", "my order felt terrible"])
+    results = predictor.predict(["wonderful, the service was overall it was", "terrible, my order felt"])
     assert [r.label for r in results] == ["positive", "negative"]
     for r in results:
         assert set(r.probabilities) == {"negative", "neutral", "positive"}
@@ -33,7 +33,7 @@ def test_predictions_carry_the_users_own_labels_and_probabilities(trained_run):
 
 def test_batched_predictions_equal_one_by_one_predictions(trained_run):
     predictor = Predictor.load(trained_run)
-    texts = ["the staff were lovely", "broken", "the parcel was plain and the delivery looked usual " * 3]
+    texts = ["lovely, the staff were", "broken", "usual, the parcel was plain and the delivery looked " * 3]
     together = predictor.predict(texts, batch_size=2)
     alone = [predictor.predict([t])[0] for t in texts]
     for a, b in zip(together, alone):
@@ -44,13 +44,13 @@ def test_transformers_pipeline_answers_with_the_users_label_names(trained_run):
     from transformers import pipeline
 
     classifier = pipeline("text-classification", model=f"{trained_run}/model")
-    assert classifier("the service was excellent")[0]["label"] == "positive"
+    assert classifier("excellent, the service was")[0]["label"] == "positive"
 
 
 def test_csv_in_csv_out_adds_label_and_probability_columns_with_formulas_neutralised(trained_run, tmp_path):
     source = tmp_path / "new.csv"
     with open(source, "w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows([["id", "text"], ["=1+1", "the staff were superb"], ["2", "awful"]])
+        csv.writer(handle).writerows([["id", "text"], ["=1+1", "superb, the staff were"], ["2", "awful"]])
     output = Predictor.load(trained_run).predict_csv(source, tmp_path / "out.csv")
     rows = list(csv.reader(open(output, encoding="utf-8")))
     assert rows[0] == ["id", "text", "predicted_label", "prob_negative", "prob_neutral", "prob_positive"]

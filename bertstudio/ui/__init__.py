@@ -1,0 +1,1 @@
+"""The Gradio studio: one module per tab, thin adapters over the engine, figures from pure functions."""

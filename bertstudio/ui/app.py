@@ -1,0 +1,300 @@
+"""The studio page: header, the six tabs in order, the wiring between them, theme and styles.
+
+Per-visitor objects live in a `SessionRegistry` keyed by gradio's session hash and are dropped on
+unload; the only object shared by visitors is the `JobManager`, because the device is shared.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Callable
+
+import gradio as gr
+
+from bertstudio.ui import data_tab, hyperparams_tab, predict_tab, runs_tab, tokenizer_tab, train_tab
+from bertstudio.ui.data_tab import DataTab
+from bertstudio.ui.form import ConfigForm
+from bertstudio.ui.hyperparams_tab import HyperparamsTab
+from bertstudio.ui.predict_tab import PredictTab
+from bertstudio.ui.runs_tab import RunsTab
+from bertstudio.ui.tokenizer_tab import TokenizerTab
+from bertstudio.ui.train_tab import TrainTab
+from bertstudio.ui.session import SessionObjects, SessionRegistry
+from bertstudio.worker import JobManager
+
+TITLE = "BERT Studio"
+STORAGE_KEY = "bertstudio-memory"
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    runs_dir: Path
+    private_runs: bool = False        # a shared deployment: each browser sees only its own runs
+    default_model: str = "bundled"    # works offline
+    example_data: Path | None = None
+
+
+def theme() -> gr.themes.Base:
+    return gr.themes.Soft(primary_hue="indigo", secondary_hue="amber", neutral_hue="slate",
+                          font=("ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"))
+
+
+CSS = """
+.gradio-container { max-width: 1280px !important; margin: 0 auto !important; }
+#studio-header h1 { margin-bottom: 0.1em; }
+#studio-header p { margin-top: 0; color: var(--body-text-color-subdued); }
+.tab-intro p { color: var(--body-text-color-subdued); margin: 0.2em 0 0.6em; }
+.preset-help p { font-size: 0.9em; color: var(--body-text-color-subdued); margin-top: -0.3em; }
+.value-note p { margin: -0.4em 0 0.4em 0.4em; font-size: 0.95em; }
+.problem { background: #fef2f2; border: 1px solid #fecaca; color: #991b1b; border-radius: 8px;
+           padding: 0.55em 0.8em; margin: 0.3em 0; line-height: 1.4; }
+.notice { background: #eef2ff; border: 1px solid #c7d2fe; color: #3730a3; border-radius: 8px; padding: 0.55em 0.8em; }
+.report ul { margin-top: 0.3em; }
+.run-state { border-radius: 10px; padding: 0.7em 0.9em; border: 1px solid var(--border-color-primary);
+             background: var(--block-background-fill); line-height: 1.5; }
+.run-state.waiting { background: #fffbeb; border-color: #fde68a; color: #92400e; }
+.run-state.failed { background: #fef2f2; border-color: #fecaca; color: #991b1b; }
+.run-state.finished { border-color: #a7f3d0; }
+.run-state .bar { height: 10px; background: #e0e7ff; border-radius: 999px; overflow: hidden; margin-bottom: 0.45em; }
+.run-state .fill { height: 100%; background: #4f46e5; transition: width 0.5s; }
+.run-state.finished .fill { background: #059669; }
+.tok-view { font-size: 14px; }
+.tok-summary { color: var(--body-text-color-subdued); margin-bottom: 0.45em; }
+.tok-line { display: flex; flex-wrap: wrap; gap: 6px 8px; align-items: center; line-height: 1; }
+.tok-word { display: inline-flex; gap: 1px; }
+.tok { display: inline-block; padding: 5px 7px; border-radius: 6px; background: #e0e7ff; color: #1e1b4b;
+       font-family: ui-monospace, Consolas, monospace; font-size: 13px; border: 1px solid #c7d2fe; cursor: default; }
+.tok-word .tok + .tok { border-top-left-radius: 0; border-bottom-left-radius: 0; }
+.tok-word .tok:has(+ .tok) { border-top-right-radius: 0; border-bottom-right-radius: 0; }
+.tok-cont { background: #c7d2fe; }
+.tok-special { background: #334155; color: #f8fafc; border-color: #334155; font-weight: 600; }
+.tok-b { background: #fef3c7; border-color: #fde68a; color: #78350f; }
+.tok-b.tok-cont { background: #fde68a; }
+.tok-unk { background: #fee2e2; border: 2px solid #dc2626; color: #991b1b; font-weight: 700; }
+.tok-dropped { opacity: 0.45; text-decoration: line-through; background: #f1f5f9; border-style: dashed; color: #64748b; }
+.tok-cut { color: #dc2626; font-weight: 700; font-size: 13px; padding: 0 2px; border-left: 2px dashed #dc2626; padding-left: 6px; }
+.tok-legend { margin-top: 0.8em; font-size: 12px; color: var(--body-text-color-subdued); display: flex;
+              flex-wrap: wrap; gap: 6px; align-items: center; }
+.tok-legend .tok { font-size: 11px; padding: 2px 5px; }
+.tok-row-title { font-weight: 600; margin: 0.3em 0 0.5em; }
+/* gradio sizes the tab bar by its content; capping it lets the overflow menu take the extra tabs */
+#studio-tabs { width: 100%; max-width: calc(100vw - 24px); }
+.tab-container:not(.visually-hidden) { min-width: 0 !important; }
+.table-wrap { max-width: calc(100vw - 28px); overflow-x: auto; }
+.align-end { align-self: flex-end; }
+#cfg-learning_rate .tab-like-container, #cfg-learning_rate .min_value, #cfg-learning_rate .max_value { display: none; }
+@media (max-width: 700px) {
+  .gradio-container { padding: 0 6px !important; }
+  .row { flex-wrap: wrap !important; }
+  .row > .column, .row > .block, .row > .form { min-width: 100% !important; flex-basis: 100% !important; }
+  .tok { font-size: 12px; }
+  body, .gradio-container { overflow-x: hidden; }
+}
+"""
+
+HEADER = f"""# {TITLE}
+Fine-tune a BERT text classifier on your own CSV, step by step: **1 Data** (your file and its columns) →
+**2 Tokenizer** (how the model reads your texts) → **3 Hyperparameters** → **4 Train** (live charts) →
+**5 Predict** → **6 Runs**."""
+
+
+def build_app(settings: AppSettings, jobs: JobManager) -> gr.Blocks:
+    """The whole page. Nothing heavy happens here: models load when a handler first needs one."""
+    registry: SessionRegistry[SessionObjects] = SessionRegistry(SessionObjects)
+    runs_dir = Path(settings.runs_dir)
+    example = settings.example_data or data_tab.example_path()
+
+    def objects(request: gr.Request) -> SessionObjects:
+        return registry.get(request.session_hash)
+
+    with gr.Blocks(title=TITLE, fill_width=False) as demo:
+        gr.Markdown(HEADER, elem_id="studio-header")
+        memory = gr.BrowserState({}, storage_key=STORAGE_KEY)
+        with gr.Tabs(elem_id="studio-tabs"):
+            with gr.Tab("1 · Data", id="data", elem_id="tab-data"):
+                data = data_tab.build()
+            with gr.Tab("2 · Tokenizer", id="tokenizer", elem_id="tab-tokenizer"):
+                tok = tokenizer_tab.build(settings.default_model)
+            with gr.Tab("3 · Hyperparameters", id="hyperparameters", elem_id="tab-hyperparameters"):
+                hp = hyperparams_tab.build()
+            with gr.Tab("4 · Train", id="train", elem_id="tab-train"):
+                train = train_tab.build()
+            with gr.Tab("5 · Predict", id="predict", elem_id="tab-predict") as predict_page:
+                predict = predict_tab.build()
+            with gr.Tab("6 · Runs", id="runs", elem_id="tab-runs") as runs_page:
+                runs = runs_tab.build()
+
+        form = config_form(data, tok, hp, runs_dir)
+        data_tab.wire(data, form, example)
+        _wire_tokenizer(demo, tok, data, hp, objects)
+        _wire_hyperparams(hp, data, tok, train, form, objects)
+        _wire_train(train, data, form, jobs, memory, objects, runs_dir)
+        _wire_predict(predict, predict_page, settings, memory, objects)
+        _wire_runs(runs, runs_page, settings, memory, objects)
+
+        def on_load(memory_value, request: gr.Request):
+            return train_tab.reattach(jobs, runs_dir, objects(request).downloads_dir, memory_value)
+
+        demo.load(on_load, [memory], [train.followed, memory, *train.view], show_progress="hidden")
+
+        def on_unload(request: gr.Request):
+            registry.drop(request.session_hash)
+
+        demo.unload(on_unload)
+    return demo
+
+
+def config_form(data: DataTab, tok: TokenizerTab, hp: HyperparamsTab, runs_dir: Path) -> ConfigForm:
+    """The one form over all tabs: every TrainConfig field the user sets, each with one control."""
+    return ConfigForm(controls=[*data.controls, *tok.controls, *hp.controls], output_dir=str(runs_dir))
+
+
+Objects = Callable[[gr.Request], SessionObjects]
+
+
+def _wire_tokenizer(demo: gr.Blocks, tok: TokenizerTab, data: DataTab, hp: HyperparamsTab,
+                    objects: Objects) -> None:
+    def on_tokens(model, text, pair, max_length, truncation, request: gr.Request, progress=gr.Progress()):
+        return tokenizer_tab.show_tokens(objects(request), model, text, pair, max_length, truncation, progress)
+
+    token_inputs = [tok.model.component, tok.text, tok.pair, tok.max_length.component, tok.truncation.component]
+    token_outputs = [tok.chips, tok.ids, tok.model_about, tok.model_problem]
+    gr.on([tok.model.component.change, tok.text.change, tok.pair.change, tok.max_length.component.change,
+           tok.truncation.component.change], on_tokens, token_inputs, token_outputs,
+          trigger_mode="always_last", show_progress="minimal")
+    demo.load(on_tokens, token_inputs, token_outputs, show_progress="hidden")  # works with no dataset
+
+    def on_measure(model, prepared, max_length, request: gr.Request, progress=gr.Progress()):
+        return tokenizer_tab.measure_dataset(objects(request), model, prepared, max_length, progress)
+
+    gr.on([data.prepared.change, tok.model.component.change], on_measure,
+          [tok.model.component, data.prepared, tok.max_length.component],
+          [tok.rows, tok.length_chart, tok.length_facts, tok.apply_suggested, tok.row_rank],
+          trigger_mode="always_last")
+    tok.max_length.component.change(tokenizer_tab.length_view, [tok.rows, tok.max_length.component],
+                                    [tok.length_chart, tok.length_facts, tok.apply_suggested],
+                                    show_progress="hidden", trigger_mode="always_last")
+    tok.apply_suggested.click(tokenizer_tab.suggested_length, tok.rows, tok.max_length.component)
+
+    def on_row(rows, rank, max_length, truncation, request: gr.Request):
+        return tokenizer_tab.show_row(objects(request), rows, rank, max_length, truncation)
+
+    gr.on([tok.rows.change, tok.row_rank.change, tok.max_length.component.change, tok.truncation.component.change],
+          on_row, [tok.rows, tok.row_rank, tok.max_length.component, tok.truncation.component], tok.row_chips,
+          trigger_mode="always_last", show_progress="hidden")
+    # One max length, two sliders: each follows the other. `.input` fires only on a person's own
+    # move, so a slider set by the other never echoes back.
+    tok.max_length.component.change(lambda v: v, tok.max_length.component, hp.max_length_mirror,
+                                    show_progress="hidden")
+    hp.max_length_mirror.input(lambda v: v, hp.max_length_mirror, tok.max_length.component,
+                               show_progress="hidden")
+
+
+def _wire_hyperparams(hp: HyperparamsTab, data: DataTab, tok: TokenizerTab, train: TrainTab, form: ConfigForm,
+                      objects: Objects) -> None:
+    for button in hp.presets:
+        button.click(partial(hyperparams_tab.apply_preset, form, button.value), None, form.inputs)
+    learning_rate = form.control("learning_rate").component
+    learning_rate.change(partial(hyperparams_tab.learning_rate_note, form), learning_rate, hp.learning_rate_note,
+                         show_progress="hidden")
+
+    def on_summary(loaded, prepared, rows, *values):
+        from bertstudio.errors import StudioError
+        from bertstudio.models import resolve_model
+
+        try:
+            folder = resolve_model(form.value_of("model", values))
+        except StudioError:
+            folder = None
+        mean = rows.stats.mean if rows is not None else None
+        return hyperparams_tab.summarize(form, loaded, prepared, mean, folder, *values)
+
+    triggers = [data.prepared.change, tok.rows.change] + [component.change for component in form.inputs]
+    gr.on(triggers, on_summary, [data.loaded, data.prepared, tok.rows, *form.inputs],
+          [hp.schedule_chart, hp.cost, hp.problem],
+          trigger_mode="always_last", show_progress="hidden")
+    gr.on(triggers, partial(train_tab.plan_text, form), [data.loaded, data.prepared, *form.inputs], train.plan,
+          trigger_mode="always_last", show_progress="hidden")
+
+    def on_command(request: gr.Request, loaded, *values):
+        return hyperparams_tab.show_command(form, objects(request).downloads_dir, loaded, *values)
+
+    hp.show_command.click(on_command, [data.loaded, *form.inputs],
+                          [hp.command, hp.accelerate_command, hp.config_file, hp.problem])
+    hp.config_upload.upload(partial(hyperparams_tab.load_config_file, form), [data.loaded, hp.config_upload],
+                            [*form.inputs, hp.problem])
+
+
+def _wire_train(train: TrainTab, data: DataTab, form: ConfigForm, jobs: JobManager, memory: gr.BrowserState,
+                objects: Objects, runs_dir: Path) -> None:
+    train.start.click(partial(train_tab.start, form, jobs), [data.loaded, memory, *form.inputs],
+                      [train.followed, memory, train.problem, *train.view])
+    train.stop.click(partial(train_tab.stop, jobs), [train.followed, memory], train.problem)
+
+    def on_tick(followed, request: gr.Request):
+        return train_tab.tick(jobs, objects(request).downloads_dir, followed)
+
+    train.timer.tick(on_tick, train.followed, train.view, show_progress="hidden")
+
+
+def _wire_predict(predict: PredictTab, page: gr.Tab, settings: AppSettings, memory: gr.BrowserState,
+                  objects: Objects) -> None:
+    runs_dir, private = Path(settings.runs_dir), settings.private_runs
+    refresh = partial(predict_tab.choices, runs_dir, private)
+    for trigger in (page.select, predict.refresh.click):
+        trigger(refresh, [memory, predict.picker], predict.picker, show_progress="hidden")
+
+    def on_pick(run_id, request: gr.Request, progress=gr.Progress()):
+        return predict_tab.describe(objects(request), runs_dir, run_id)
+
+    predict.picker.change(on_pick, predict.picker, [predict.about, predict.pair])
+
+    def on_text(run_id, text, pair, request: gr.Request, progress=gr.Progress()):
+        return predict_tab.predict_text(objects(request), runs_dir, run_id, text, pair, progress)
+
+    gr.on([predict.predict.click, predict.text.submit], on_text, [predict.picker, predict.text, predict.pair],
+          [predict.label, predict.problem])
+
+    def on_columns(run_id, path, request: gr.Request):
+        return predict_tab.file_columns(objects(request), runs_dir, run_id, path)
+
+    def on_file(run_id, path, column, request: gr.Request, progress=gr.Progress()):
+        if path and not column:
+            return gr.skip(), gr.skip(), gr.skip()  # the picker explains what is missing
+        return predict_tab.predict_file(objects(request), runs_dir, run_id, path, column, progress)
+
+    file_inputs = [predict.picker, predict.upload, predict.file_column]
+    file_outputs = [predict.result_file, predict.result_preview, predict.file_problem]
+    predict.upload.upload(on_columns, [predict.picker, predict.upload],
+                          [predict.file_column, predict.file_button, predict.file_problem]).then(
+        on_file, file_inputs, file_outputs)
+    predict.file_button.click(on_file, file_inputs, file_outputs)
+
+
+def _wire_runs(runs: RunsTab, page: gr.Tab, settings: AppSettings, memory: gr.BrowserState,
+               objects: Objects) -> None:
+    runs_dir, private = Path(settings.runs_dir), settings.private_runs
+    refresh = partial(runs_tab.refresh, runs_dir, private)
+    for trigger in (page.select, runs.refresh.click):
+        trigger(refresh, [memory, runs.picker], [runs.table, runs.picker], show_progress="hidden")
+
+    def on_open(memory_value, run_id, request: gr.Request):
+        return runs_tab.open_run(runs_dir, private, objects(request).downloads_dir, memory_value, run_id)
+
+    runs.picker.change(on_open, [memory, runs.picker], runs.detail_outputs)
+    runs.delete.click(runs_tab.ask_delete, runs.picker, [runs.confirm, runs.problem])
+    runs.confirm.click(partial(runs_tab.delete, runs_dir, private), [memory, runs.picker],
+                       [runs.problem, runs.confirm, runs.detail, memory]).then(
+        refresh, [memory, runs.picker], [runs.table, runs.picker])
+
+
+def launch_options() -> dict:
+    """Arguments for `Blocks.launch` that gradio 6 takes there rather than in `gr.Blocks()`."""
+    return {"theme": theme(), "css": CSS}
+
+
+def default_runs_dir() -> Path:
+    return Path(os.environ.get("BERTSTUDIO_RUNS_DIR") or "runs")

@@ -1,0 +1,200 @@
+"""Every figure the studio draws: pure functions from numbers or a `TrainHistory` to a plotly figure.
+
+No gradio here, so each chart is tested as data. plotly is imported inside the functions: building
+the page must not wait for it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from bertstudio.ui.history import TrainHistory
+
+PRIMARY = "#4f46e5"    # indigo 600: the theme's primary hue
+SECONDARY = "#f59e0b"  # amber 500: validation, contrasts with the primary on any screen
+MUTED = "#a5b4fc"      # indigo 300: raw, noisy series behind their smoothed line
+DANGER = "#dc2626"
+HEIGHT = 300
+SMOOTHING = 0.6        # exponential moving average weight, as TensorBoard's default slider
+
+
+def _figure(title: str, x_title: str = "", y_title: str = "", height: int = HEIGHT) -> "go.Figure":
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.update_layout(
+        title={"text": title, "x": 0.01, "font": {"size": 15}}, template="plotly_white",
+        height=height, margin={"l": 56, "r": 16, "t": 44, "b": 44},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+        xaxis_title=x_title, yaxis_title=y_title, hovermode="x unified",
+        font={"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
+    )
+    return fig
+
+
+def _empty(fig: "go.Figure", message: str) -> "go.Figure":
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                       font={"size": 13, "color": "#6b7280"})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def smooth(values: Sequence[float], weight: float = SMOOTHING) -> list[float]:
+    """Debiased exponential moving average: the first point is the first value, not pulled to 0."""
+    out: list[float] = []
+    average = 0.0
+    for i, value in enumerate(values, start=1):
+        average = weight * average + (1 - weight) * value
+        out.append(average / (1 - weight ** i))
+    return out
+
+
+# --- data tab -------------------------------------------------------------------------------------
+
+def label_distribution_figure(counts: dict[str, int], title: str = "Rows per label") -> "go.Figure":
+    import plotly.graph_objects as go
+
+    fig = _figure(title, y_title="rows")
+    if not counts:
+        return _empty(fig, "Choose a label column to see how the rows spread over the labels.")
+    labels = [str(label) for label in counts]
+    fig.add_trace(go.Bar(x=labels, y=list(counts.values()), marker_color=PRIMARY,
+                         text=list(counts.values()), textposition="outside", cliponaxis=False,
+                         hovertemplate="%{x}: %{y} rows<extra></extra>"))
+    fig.update_layout(hovermode="closest", showlegend=False)
+    fig.update_xaxes(type="category")
+    return fig
+
+
+# --- tokenizer tab --------------------------------------------------------------------------------
+
+def length_histogram_figure(edges: Sequence[float], counts: Sequence[int], max_length: int,
+                            suggested: int | None = None) -> "go.Figure":
+    """Token lengths per row as bars, split at `max_length`: bars past the line are truncated rows."""
+    import plotly.graph_objects as go
+
+    fig = _figure("Token length per row", x_title="tokens (special tokens included)", y_title="rows")
+    if not counts:
+        return _empty(fig, "Load a dataset on the Data tab to see its token lengths.")
+    centers = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])]
+    widths = [b - a for a, b in zip(edges[:-1], edges[1:])]
+    colors = [PRIMARY if center <= max_length else MUTED for center in centers]
+    fig.add_trace(go.Bar(x=centers, y=list(counts), width=widths, marker_color=colors,
+                         marker_line_width=0, name="rows",
+                         customdata=[[a, b] for a, b in zip(edges[:-1], edges[1:])],
+                         hovertemplate="%{customdata[0]:.0f}–%{customdata[1]:.0f} tokens: "
+                                       "%{y} rows<extra></extra>"))
+    fig.add_vline(x=max_length, line_color=DANGER, line_width=2,
+                  annotation_text=f"max length {max_length}", annotation_position="top right",
+                  annotation_font_color=DANGER)
+    if suggested is not None and suggested != max_length:
+        fig.add_vline(x=suggested, line_color="#059669", line_dash="dot", line_width=2,
+                      annotation_text=f"suggested {suggested}", annotation_position="top left",
+                      annotation_font_color="#059669")
+    fig.update_layout(hovermode="closest", showlegend=False, bargap=0.02)
+    return fig
+
+
+# --- hyperparameters tab --------------------------------------------------------------------------
+
+def schedule_figure(learning_rates: Sequence[float], warmup_steps: int = 0,
+                    steps: Sequence[int] | None = None) -> "go.Figure":
+    """The learning rate over the run's optimizer steps (every step, or the sampled `steps`)."""
+    import plotly.graph_objects as go
+
+    fig = _figure("Learning rate schedule", x_title="optimizer step", y_title="learning rate")
+    if not learning_rates:
+        return _empty(fig, "Load a dataset to see the schedule over the real number of steps.")
+    steps = list(steps) if steps is not None else list(range(1, len(learning_rates) + 1))
+    fig.add_trace(go.Scatter(x=steps, y=list(learning_rates), mode="lines", name="learning rate",
+                             line={"color": PRIMARY, "width": 2.5}, fill="tozeroy",
+                             fillcolor="rgba(79,70,229,0.08)",
+                             hovertemplate="step %{x}: %{y:.2e}<extra></extra>"))
+    if warmup_steps > 0:
+        fig.add_vrect(x0=0, x1=warmup_steps, fillcolor=SECONDARY, opacity=0.12, line_width=0,
+                      annotation_text="warmup", annotation_position="top left")
+    fig.update_yaxes(exponentformat="e", rangemode="tozero")
+    fig.update_layout(hovermode="closest", showlegend=False)
+    return fig
+
+
+# --- train tab ------------------------------------------------------------------------------------
+
+def loss_figure(history: "TrainHistory") -> "go.Figure":
+    """Training loss, raw and smoothed, with the validation loss on the same axes."""
+    import plotly.graph_objects as go
+
+    fig = _figure("Loss", x_title="step", y_title="loss")
+    if not history.step and not history.eval_step:
+        return _empty(fig, "The loss appears here after the first logged steps.")
+    if history.step:
+        fig.add_trace(go.Scatter(x=history.step, y=history.loss, mode="lines", name="training (raw)",
+                                 line={"color": MUTED, "width": 1}, opacity=0.7))
+        fig.add_trace(go.Scatter(x=history.step, y=smooth(history.loss), mode="lines",
+                                 name="training (smoothed)", line={"color": PRIMARY, "width": 2.5}))
+    points = [(s, v) for s, v in zip(history.eval_step, history.eval_loss) if v is not None]
+    if points:
+        fig.add_trace(go.Scatter(x=[s for s, _ in points], y=[v for _, v in points], mode="lines+markers",
+                                 name="validation", line={"color": SECONDARY, "width": 2.5},
+                                 marker={"size": 8}))
+    _step_axis(fig, history)
+    return fig
+
+
+def metrics_figure(history: "TrainHistory") -> "go.Figure":
+    import plotly.graph_objects as go
+
+    fig = _figure("Validation accuracy and F1", x_title="step", y_title="score")
+    if not history.eval_step:
+        return _empty(fig, "Accuracy and F1 appear after the first evaluation.")
+    fig.add_trace(go.Scatter(x=history.eval_step, y=history.eval_accuracy, mode="lines+markers",
+                             name="accuracy", line={"color": PRIMARY, "width": 2.5}, marker={"size": 8}))
+    fig.add_trace(go.Scatter(x=history.eval_step, y=history.eval_f1, mode="lines+markers",
+                             name="macro F1", line={"color": SECONDARY, "width": 2.5, "dash": "dash"},
+                             marker={"size": 8}))
+    fig.update_yaxes(range=[0, 1.05])
+    _step_axis(fig, history)
+    return fig
+
+
+def learning_rate_figure(history: "TrainHistory") -> "go.Figure":
+    import plotly.graph_objects as go
+
+    fig = _figure("Learning rate", x_title="step", y_title="learning rate")
+    if not history.step:
+        return _empty(fig, "The learning rate appears here after the first logged steps.")
+    fig.add_trace(go.Scatter(x=history.step, y=history.learning_rate, mode="lines", name="learning rate",
+                             line={"color": PRIMARY, "width": 2.5}))
+    fig.update_yaxes(exponentformat="e", rangemode="tozero")
+    fig.update_layout(showlegend=False)
+    _step_axis(fig, history)
+    return fig
+
+
+def _step_axis(fig: "go.Figure", history: "TrainHistory") -> None:
+    if history.total_steps:
+        fig.update_xaxes(range=[0, history.total_steps * 1.02])
+
+
+def confusion_figure(matrix: Sequence[Sequence[int]], labels: Sequence[str]) -> "go.Figure":
+    """Rows are the true labels, columns the predicted ones; the diagonal is what the model got right."""
+    import plotly.graph_objects as go
+
+    size = max(HEIGHT, min(640, 120 + 48 * len(labels)))
+    fig = _figure("Confusion matrix (validation)", x_title="predicted label", y_title="true label",
+                  height=size)
+    if not matrix or not labels:
+        return _empty(fig, "The confusion matrix appears when the run has been evaluated.")
+    names = [str(label) for label in labels]
+    fig.add_trace(go.Heatmap(z=[list(row) for row in matrix], x=names, y=names, colorscale="Blues",
+                             text=[[str(v) for v in row] for row in matrix], texttemplate="%{text}",
+                             showscale=False,
+                             hovertemplate="true %{y}, predicted %{x}: %{z} rows<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(type="category", side="bottom")
+    fig.update_layout(hovermode="closest")
+    return fig

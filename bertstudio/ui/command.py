@@ -1,0 +1,32 @@
+""""Show as command": the exact `bertstudio train …` line (and its `accelerate launch` twin) for a config."""
+
+from __future__ import annotations
+
+import shlex
+
+from bertstudio.config import TrainConfig, base_type, field_specs
+
+
+def train_arguments(config: TrainConfig) -> list[str]:
+    """`train` arguments that rebuild `config` through the CLI: data and model always, then every
+    setting that differs from its default, spelled as the CLI's own flags."""
+    defaults = TrainConfig()
+    args = ["train", "--data", str(config.data or ""), "--model", config.model]
+    for spec in field_specs():
+        if spec.name in ("data", "model"):
+            continue
+        value = getattr(config, spec.name)
+        if value == getattr(defaults, spec.name) or value is None:
+            continue
+        flag = "--" + spec.name.replace("_", "-")
+        if base_type(spec.type) is bool:
+            args.append(flag if value else "--no-" + flag[2:])
+        else:
+            args += [flag, repr(value) if isinstance(value, float) else str(value)]
+    return args
+
+
+def command_lines(config: TrainConfig) -> tuple[str, str]:
+    """(`bertstudio train …`, `accelerate launch -m bertstudio train …`), quoted for a POSIX shell."""
+    args = train_arguments(config)
+    return shlex.join(["bertstudio", *args]), shlex.join(["accelerate", "launch", "-m", "bertstudio", *args])

@@ -1,0 +1,112 @@
+"""What a config will cost before it runs: steps, the learning-rate schedule, rough time and GPU memory.
+
+Steps are counted the way the trainer counts them; the schedule comes from transformers' own
+`get_scheduler` on a throw-away optimizer, so the chart cannot drift from what training does.
+Time and memory are rough, order-of-magnitude guesses and are labelled as such on screen.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from bertstudio.config import TrainConfig
+
+SCHEDULE_POINTS = 400  # enough for a smooth line; the scheduler is sampled, not stepped, on long runs
+
+# Parameter counts of well-known checkpoints, for models whose config.json is not on disk.
+KNOWN_PARAMETERS = {
+    "bert-base-uncased": 110e6, "bert-base-cased": 108e6, "distilbert-base-uncased": 66e6,
+    "distilbert-base-cased": 65e6, "bert-base-multilingual-cased": 178e6, "bert-large-uncased": 335e6,
+    "roberta-base": 125e6, "distilroberta-base": 82e6, "google/electra-small-discriminator": 14e6,
+    "prajjwal1/bert-tiny": 4.4e6, "prajjwal1/bert-mini": 11e6, "prajjwal1/bert-small": 29e6,
+    "nreimers/MiniLM-L6-H384-uncased": 22.7e6, "microsoft/deberta-v3-small": 141e6,
+}
+DEFAULT_PARAMETERS = 110e6
+# Sustained training throughput, in floating-point operations per second. A CPU core manages a few
+# GFLOP/s on BERT's matrix sizes in fp32; a GPU tens of TFLOP/s in mixed precision.
+CPU_FLOPS_PER_CORE = 8e9
+GPU_FLOPS = 4e13
+
+
+@dataclass(frozen=True)
+class StepCount:
+    steps_per_epoch: int
+    total_steps: int
+    warmup_steps: int
+
+
+def count_steps(config: TrainConfig, train_rows: int, processes: int = 1) -> StepCount:
+    """Optimizer steps exactly as the trainer computes them (batches per process, then accumulation)."""
+    batches = math.ceil(train_rows / (config.batch_size * processes)) if train_rows else 0
+    per_epoch = math.ceil(batches / config.gradient_accumulation_steps)
+    total = per_epoch * config.epochs
+    return StepCount(per_epoch, total, int(config.warmup_ratio * total))
+
+
+def schedule_points(config: TrainConfig, total_steps: int) -> tuple[list[int], list[float]]:
+    """(steps, learning rates) from the real scheduler: the rate in effect after each optimizer step
+    (what the trainer logs, so this line and the live chart coincide), from step 0."""
+    if total_steps <= 0:
+        return [], []
+    import torch
+    from transformers import get_scheduler
+
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=config.learning_rate)
+    scheduler = get_scheduler(config.scheduler, optimizer,
+                              num_warmup_steps=int(config.warmup_ratio * total_steps),
+                              num_training_steps=total_steps)
+    every = max(1, math.ceil(total_steps / SCHEDULE_POINTS))
+    steps = sorted(set(range(0, total_steps + 1, every)) | {total_steps}
+                   | _near_warmup_end(config, total_steps))
+    # LambdaLR's multiplier is the scheduler's own formula; evaluating it at sampled steps gives
+    # the same values as stepping through a million-step run, without the million steps.
+    lr_lambda = scheduler.lr_lambdas[0]
+    return steps, [config.learning_rate * lr_lambda(step) for step in steps]
+
+
+def _near_warmup_end(config: TrainConfig, total_steps: int) -> set[int]:
+    warmup = int(config.warmup_ratio * total_steps)
+    return {s for s in (warmup, warmup + 1) if 0 <= s <= total_steps}
+
+
+def model_parameters(model: str, folder: str | Path | None = None) -> float:
+    """Parameter count from the model's config.json when it is on disk, else a known figure."""
+    for candidate in (folder, model):
+        if candidate and (Path(candidate) / "config.json").is_file():
+            try:
+                config = json.loads((Path(candidate) / "config.json").read_text(encoding="utf-8"))
+                return parameters_from_config(config)
+            except (OSError, ValueError, KeyError, TypeError):
+                break
+    return KNOWN_PARAMETERS.get(model, DEFAULT_PARAMETERS)
+
+
+def parameters_from_config(config: dict) -> float:
+    """Embeddings plus per-layer attention (4·h²) and feed-forward (2·h·ffn) weights."""
+    hidden = int(config.get("hidden_size") or config.get("dim"))
+    layers = int(config.get("num_hidden_layers") or config.get("n_layers"))
+    ffn = int(config.get("intermediate_size") or config.get("hidden_dim") or 4 * hidden)
+    vocab = int(config.get("vocab_size", 30522))
+    positions = int(config.get("max_position_embeddings", 512))
+    return float((vocab + positions) * hidden + layers * (4 * hidden * hidden + 2 * hidden * ffn))
+
+
+def estimate_seconds(parameters: float, train_rows: int, validation_rows: int, epochs: int,
+                     tokens_per_row: float, cpu_cores: int, gpu: bool) -> float:
+    """Training costs ~6 FLOPs per parameter per token (forward + backward), evaluation ~2."""
+    tokens = tokens_per_row * (train_rows * epochs)
+    eval_tokens = tokens_per_row * validation_rows * epochs
+    flops = 6 * parameters * tokens + 2 * parameters * eval_tokens
+    rate = GPU_FLOPS if gpu else CPU_FLOPS_PER_CORE * max(1, cpu_cores)
+    return flops / rate
+
+
+def estimate_gpu_memory_gb(parameters: float, batch_size: int, max_length: int, hidden: int = 768,
+                           layers: int = 12) -> float:
+    """AdamW in fp32 keeps ~16 bytes per parameter; activations grow with batch × length × layers."""
+    weights = 16 * parameters
+    activations = batch_size * max_length * hidden * layers * 34  # bytes, mixed precision rule of thumb
+    return (weights + activations) / 1e9 * 1.2  # plus the CUDA context and fragmentation

@@ -1,0 +1,178 @@
+"""Form controls generated from TrainConfig's field metadata, and the one function that reads them back.
+
+Each tab makes the controls for its own fields with `make_control`; the app joins them into one
+`ConfigForm`, whose `build_config` is the only place the UI turns widget values into a TrainConfig.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import gradio as gr
+
+from bertstudio.config import TrainConfig, base_type
+from bertstudio.errors import StudioError
+
+if TYPE_CHECKING:
+    from bertstudio.tabular import Table
+
+NO_COLUMN = "(none)"
+ALL_ROWS = "all"
+ROW_LIMITS = (ALL_ROWS, "200", "500", "1000", "2000", "5000", "10000", "20000", "50000", "100000")
+SLIDER_MAX_POSITIONS = 1000  # wider ranges (seed, eval steps) get a number box instead of a slider
+LOG_STEP = 0.01
+
+
+def _spec(name: str):
+    for spec in fields(TrainConfig):
+        if spec.name == name:
+            return spec
+    raise KeyError(name)
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+@dataclass(eq=False)
+class FieldControl:
+    """One TrainConfig field and the component that edits it, with the conversions both ways."""
+
+    name: str
+    component: gr.components.Component
+    read: Callable[[Any], Any] = _identity   # widget value -> config value
+    show: Callable[[Any], Any] = _identity   # config value -> widget value
+
+
+def make_control(name: str, **overrides: Any) -> FieldControl:
+    """The component for a field, chosen from its metadata: checkbox, radio, slider (log or linear),
+    number box or text box, labelled and explained by the metadata's label and help."""
+    spec = _spec(name)
+    meta = spec.metadata
+    kind = base_type(spec.type)
+    default = spec.default
+    common = dict(label=meta.get("label", name), info=meta.get("help"), elem_id=f"cfg-{name}")
+    common.update(overrides)
+    if kind is bool:
+        return FieldControl(name, gr.Checkbox(value=default, **common))
+    if "choices" in meta:
+        return FieldControl(name, gr.Radio(choices=list(meta["choices"]), value=default, **common))
+    if meta.get("log"):
+        low, high = math.log10(meta["min"]), math.log10(meta["max"])
+        common["label"] = f"{common['label']} (log₁₀ scale)"
+        return FieldControl(name, gr.Slider(low, high, value=log_value(default), step=LOG_STEP, **common),
+                            read=from_log, show=log_value)
+    if kind in (int, float) and "min" in meta:
+        step = meta.get("step", 1 if kind is int else 0.01)
+        to_number = int if kind is int else float
+        if (meta["max"] - meta["min"]) / step > SLIDER_MAX_POSITIONS:
+            return FieldControl(name, gr.Number(value=default, minimum=meta["min"], maximum=meta["max"],
+                                                precision=0 if kind is int else None, **common),
+                                read=lambda v, f=to_number: None if v is None else f(v))
+        return FieldControl(name, gr.Slider(meta["min"], meta["max"], value=default, step=step, **common),
+                            read=lambda v, f=to_number: f(v))
+    return FieldControl(name, gr.Textbox(value=default or "", **common),
+                        read=lambda v: (v or "").strip() or None, show=lambda v: v or "")
+
+
+def log_value(value: float) -> float:
+    return round(math.log10(value), 4)
+
+
+def from_log(value: float) -> float:
+    """Slider position back to a learning rate, rounded to two significant digits (3e-05, not 3.02e-05)."""
+    return float(f"{10 ** float(value):.2g}")
+
+
+def column_control(name: str, optional: bool = False, **overrides: Any) -> FieldControl:
+    """A column picker: a dropdown filled from the file's header (plus "(none)" when optional)."""
+    meta = _spec(name).metadata
+    settings = dict(label=meta.get("label", name), info=meta.get("help"), elem_id=f"cfg-{name}", interactive=True)
+    settings.update(overrides)
+    component = gr.Dropdown(choices=[NO_COLUMN] if optional else [], value=NO_COLUMN if optional else None,
+                            **settings)
+    return FieldControl(name, component, read=lambda v: None if v in (None, "", NO_COLUMN) else v,
+                        show=lambda v: v or (NO_COLUMN if optional else None))
+
+
+def row_limit_control(**overrides: Any) -> FieldControl:
+    meta = _spec("max_rows").metadata
+    component = gr.Dropdown(choices=[("All rows", ALL_ROWS)] + [(f"{int(v):,} rows", v) for v in ROW_LIMITS[1:]],
+                            value=ALL_ROWS, label=meta["label"], info=meta["help"], elem_id="cfg-max_rows",
+                            **overrides)
+    return FieldControl("max_rows", component,
+                        read=lambda v: None if v in (None, "", ALL_ROWS) else int(v),
+                        show=lambda v: ALL_ROWS if v is None else str(v))
+
+
+def column_choices(table: "Table | None", optional: bool) -> list[str]:
+    columns = list(table.columns) if table is not None else []
+    return ([NO_COLUMN] if optional else []) + columns
+
+
+@dataclass
+class ConfigForm:
+    """Every control that feeds the config, from all tabs, in one list; `inputs` is their order."""
+
+    controls: list[FieldControl]
+    output_dir: str
+    _by_name: dict[str, FieldControl] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_name = {control.name: control for control in self.controls}
+        unknown = set(self._by_name) - {f.name for f in fields(TrainConfig)}
+        if unknown:
+            raise ValueError(f"controls for unknown config fields: {sorted(unknown)}")
+
+    @property
+    def inputs(self) -> list[gr.components.Component]:
+        return [control.component for control in self.controls]
+
+    def control(self, name: str) -> FieldControl:
+        return self._by_name[name]
+
+    def value_of(self, name: str, values: Sequence[Any]) -> Any:
+        """One field's config value from a full list of widget values (for previews before a build)."""
+        control = self._by_name[name]
+        position = next(i for i, c in enumerate(self.controls) if c is control)
+        return control.read(values[position])
+
+    def build_config(self, data_path: str | None, validation_path: str | None,
+                     values: Sequence[Any]) -> TrainConfig:
+        """THE place the UI makes a TrainConfig: widget values in `inputs` order, plus the loaded
+        files and the app's runs folder; validated, so a bad value raises StudioError by name."""
+        if len(values) != len(self.controls):
+            raise ValueError(f"expected {len(self.controls)} form values, got {len(values)}")
+        raw = TrainConfig().to_dict()
+        for control, value in zip(self.controls, values):
+            try:
+                raw[control.name] = control.read(value)
+            except (TypeError, ValueError) as exc:
+                label = _spec(control.name).metadata.get("label", control.name)
+                raise StudioError(f"'{label}' has an unreadable value ({value!r}); set it again.") from exc
+        raw.update(data=data_path, validation_data=validation_path, output_dir=self.output_dir)
+        return TrainConfig.from_dict(raw)
+
+    def updates_for(self, config: TrainConfig, names: set[str] | None = None,
+                    table: "Table | None" = None) -> list[Any]:
+        """Widget values that show `config` (only `names`, the rest untouched), in `inputs` order.
+        Column pickers are only set to columns the loaded file really has."""
+        updates: list[Any] = []
+        for control in self.controls:
+            value = getattr(config, control.name)
+            if names is not None and control.name not in names:
+                updates.append(gr.skip())
+            elif control.name.endswith("_column") and not _column_fits(control.name, value, table):
+                updates.append(gr.skip())
+            else:
+                updates.append(control.show(value))
+        return updates
+
+
+def _column_fits(name: str, value: str | None, table: "Table | None") -> bool:
+    """A column setting can be shown when it names a real column, or clears the optional pair."""
+    if value is None:
+        return name == "text_pair_column"
+    return table is not None and value in table.columns

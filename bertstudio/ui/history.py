@@ -1,0 +1,136 @@
+"""A run's history as the Train tab follows it: points appended from new events only, no gradio."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from bertstudio.events import (Checkpoint, Evaluation, Event, Failed, Finished, Notice, Started, Step,
+                               Stopped, read_events)
+from bertstudio.progress import describe_metrics, format_duration
+
+LOG_LINES_KEPT = 300  # the on-screen log shows the latest lines; the file keeps them all
+
+
+@dataclass
+class TrainHistory:
+    """Everything the live charts and the progress line need, built by `add`-ing events in order."""
+
+    run_id: str = ""
+    labels: list[str] = field(default_factory=list)
+    total_steps: int = 0
+    steps_per_epoch: int = 0
+    train_size: int = 0
+    validation_size: int = 0
+    device: str = ""
+    # one entry per Step event
+    step: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    learning_rate: list[float] = field(default_factory=list)
+    # one entry per Evaluation event
+    eval_step: list[int] = field(default_factory=list)
+    eval_loss: list[float | None] = field(default_factory=list)
+    eval_accuracy: list[float] = field(default_factory=list)
+    eval_f1: list[float] = field(default_factory=list)
+    last: Step | None = None
+    last_metrics: dict[str, Any] = field(default_factory=dict)
+    ending: Event | None = None  # Finished, Stopped or Failed
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def started(self) -> bool:
+        return bool(self.run_id)
+
+    @property
+    def ended(self) -> bool:
+        return self.ending is not None
+
+    def add(self, events: Iterable[Event]) -> "TrainHistory":
+        for event in events:
+            self._add(event)
+        del self.log[:-LOG_LINES_KEPT]
+        return self
+
+    def _add(self, event: Event) -> None:
+        if isinstance(event, Started):
+            self.run_id, self.labels = event.run_id, list(event.labels)
+            self.total_steps, self.steps_per_epoch = event.total_steps, event.steps_per_epoch
+            self.train_size, self.validation_size = event.train_size, event.validation_size
+            self.device = event.device
+            precision = {"no": "fp32"}.get(event.precision, event.precision)
+            self._log(event, f"Started on {event.device} ({precision}): {event.train_size} "
+                             f"training rows, {event.validation_size} validation rows, "
+                             f"{len(event.labels)} classes, {event.total_steps} steps.")
+        elif isinstance(event, Step):
+            self.step.append(event.step)
+            self.loss.append(event.loss)
+            self.learning_rate.append(event.learning_rate)
+            self.total_steps = event.total_steps or self.total_steps
+            self.last = event
+            self._log(event, f"Step {event.step}/{event.total_steps}: loss {event.loss:.4f}, "
+                             f"learning rate {event.learning_rate:.2e}.")
+        elif isinstance(event, Evaluation):
+            metrics = event.metrics
+            self.eval_step.append(event.step)
+            self.eval_loss.append(metrics.get("loss"))
+            self.eval_accuracy.append(float(metrics.get("accuracy", 0.0)))
+            self.eval_f1.append(float(metrics.get("macro_f1", 0.0)))
+            self.last_metrics = metrics
+            self._log(event, f"Validation at step {event.step}: {_metric_words(metrics)}"
+                             + (" (best so far)." if event.is_best else "."))
+        elif isinstance(event, Checkpoint):
+            self._log(event, f"Model saved at step {event.step}.")
+        elif isinstance(event, Notice):
+            self._log(event, event.message)
+        elif isinstance(event, Finished):
+            self.ending = event
+            self.last_metrics = event.metrics or self.last_metrics
+            self._log(event, f"Finished in {format_duration(event.elapsed_seconds)}"
+                             + (" (stopped early: no more improvement)" if event.stopped_early else "")
+                             + f": {_metric_words(event.metrics)}.")
+        elif isinstance(event, Stopped):
+            self.ending = event
+            self.last_metrics = event.metrics or self.last_metrics
+            self._log(event, f"Stopped at step {event.step}; the model so far was kept.")
+        elif isinstance(event, Failed):
+            self.ending = event
+            self._log(event, f"Failed: {event.message}")
+
+    def _log(self, event: Event, text: str) -> None:
+        self.log.append(f"{time.strftime('%H:%M:%S', time.localtime(event.time))}  {text}")
+
+    @property
+    def status(self) -> str:
+        """'waiting', 'running', 'finished', 'stopped' or 'failed'."""
+        if self.ending is not None:
+            return self.ending.type
+        return "running" if self.started else "waiting"
+
+    @property
+    def progress(self) -> float:
+        if self.ending is not None and self.ending.type == "finished":
+            return 1.0
+        if not self.total_steps or self.last is None:
+            return 0.0
+        return min(1.0, self.last.step / self.total_steps)
+
+
+@dataclass
+class FollowedRun:
+    """A run the page follows: its events file, how far it has been read, and the history so far."""
+
+    run_id: str
+    events_path: str
+    offset: int = 0
+    history: TrainHistory = field(default_factory=TrainHistory)
+
+    def poll(self) -> bool:
+        """Read only the bytes added since the last poll; True when anything new arrived."""
+        events, self.offset = read_events(self.events_path, self.offset)
+        self.history.add(events)
+        return bool(events)
+
+
+def _metric_words(metrics: dict[str, Any]) -> str:
+    return describe_metrics(metrics) or "no metrics"

@@ -1,0 +1,177 @@
+"""Step 5, Predict: pick a finished run, classify a text (or pair), or add predictions to a CSV."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from bertstudio.errors import StudioError
+from bertstudio.ui import render
+from bertstudio.ui.results import run_choice_label
+from bertstudio.ui.runs_tab import visible_runs
+
+if TYPE_CHECKING:
+    from bertstudio.ui.session import SessionObjects
+
+PREVIEW_ROWS = 20
+
+
+@dataclass
+class PredictTab:
+    picker: gr.Dropdown
+    refresh: gr.Button
+    about: gr.Markdown
+    text: gr.Textbox
+    pair: gr.Textbox
+    predict: gr.Button
+    label: gr.Label
+    problem: gr.HTML
+    upload: gr.File
+    file_column: gr.Dropdown
+    file_button: gr.Button
+    file_problem: gr.HTML
+    result_file: gr.File
+    result_preview: gr.Dataframe
+
+
+def build() -> PredictTab:
+    gr.Markdown("Use a trained model: type a text to see what it predicts, or upload a CSV to get it back "
+                "with a prediction on every row.", elem_classes="tab-intro")
+    with gr.Row(equal_height=False):
+        picker = gr.Dropdown(label="Model (a finished run; the latest is chosen for you)", choices=[],
+                             value=None, scale=5, elem_id="predict-run")
+        refresh = gr.Button("Refresh list", size="md", scale=1, min_width=120, elem_classes="align-end")
+    about = gr.Markdown(elem_id="predict-about")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=300):
+            text = gr.Textbox(label="Text", lines=4, placeholder="Type or paste a text to classify…",
+                              elem_id="predict-text")
+            pair = gr.Textbox(label="Second text", lines=2, visible=False, elem_id="predict-pair")
+            predict = gr.Button("Predict", variant="primary", elem_id="predict-button")
+            problem = gr.HTML(elem_id="predict-problem")
+        with gr.Column(scale=2, min_width=280):
+            label = gr.Label(label="Prediction", num_top_classes=10, elem_id="predict-label")
+    gr.Markdown("### A whole file")
+    with gr.Row(equal_height=False):
+        with gr.Column(min_width=300):
+            upload = gr.File(label="CSV or TSV with a column of texts", file_types=[".csv", ".tsv", ".txt", ".gz"],
+                             elem_id="predict-upload", height=130)
+            with gr.Row(equal_height=False):
+                file_column = gr.Dropdown(label="Column with the texts", choices=[], value=None, visible=False,
+                                          scale=3, elem_id="predict-file-column")
+                file_button = gr.Button("Predict the file", visible=False, scale=1, min_width=140, size="md",
+                                        elem_id="predict-file-button", elem_classes="align-end")
+            file_problem = gr.HTML(elem_id="predict-file-problem")
+        with gr.Column(min_width=300):
+            result_file = gr.File(label="Your file with predictions added", interactive=False,
+                                  elem_id="predict-result")
+    result_preview = gr.Dataframe(label="First rows with predictions", interactive=False, wrap=True,
+                                  max_height=360, elem_id="predict-preview")
+    return PredictTab(picker=picker, refresh=refresh, about=about, text=text, pair=pair, predict=predict,
+                      label=label, problem=problem, upload=upload, file_column=file_column,
+                      file_button=file_button, file_problem=file_problem,
+                      result_file=result_file, result_preview=result_preview)
+
+
+# --- handlers ------------------------------------------------------------------------------------
+
+def choices(runs_dir: Path, private: bool, memory_value: Any, current: str | None) -> Any:
+    """Runs with a usable model (finished or stopped); keeps the picked one, else the latest."""
+    usable = [s for s in visible_runs(runs_dir, memory_value, private)
+              if s.status in ("finished", "stopped") and s.has_model]
+    ids = [s.run_id for s in usable]
+    value = current if current in ids else (ids[0] if ids else None)
+    return gr.update(choices=[(run_choice_label(s), s.run_id) for s in usable], value=value)
+
+
+def _predictor(objects: "SessionObjects", runs_dir: Path, run_id: str | None, progress: Any = None):
+    """The picked run's Predictor, loaded once per visitor and kept until another run is picked."""
+    from bertstudio.predict import Predictor
+
+    if not run_id:
+        raise StudioError("There is no trained model yet; train one on the Train tab first.")
+    if "/" in run_id or run_id.startswith("."):
+        raise StudioError("Pick a run from the list.")
+    path = str(Path(runs_dir) / run_id)
+    if objects.predictor_path != path:
+        if progress is not None:
+            progress(0.1, desc="Loading the model…")
+        objects.predictor, objects.predictor_path = None, None
+        objects.predictor = Predictor.load(path)
+        objects.predictor_path = path
+    return objects.predictor
+
+
+def describe(objects: "SessionObjects", runs_dir: Path, run_id: str | None) -> tuple[str, Any]:
+    """What the picked model expects; shows the second-text box for pair models. Outputs: about, pair."""
+    if not run_id:
+        return "No finished run yet: train a model on the Train tab, then come back.", gr.update(visible=False)
+    try:
+        predictor = _predictor(objects, runs_dir, run_id)
+    except StudioError as exc:
+        return render.problem(exc.message), gr.update(visible=False)
+    labels = ", ".join(render.md_escape(label) for label in predictor.labels)
+    pair = predictor.text_pair_column
+    return (f"Classes: {labels} · reads column **{render.md_escape(predictor.text_column or 'text')}**"
+            + (f" and **{render.md_escape(pair)}**" if pair else "") + f" · max length {predictor.max_length}",
+            gr.update(visible=bool(pair)))
+
+
+def predict_text(objects: "SessionObjects", runs_dir: Path, run_id: str | None, text: str,
+                 pair: str | None, progress: Any = None) -> tuple[Any, str]:
+    """Outputs: the label with a probability per class, the problem box."""
+    if not (text or "").strip():
+        return gr.skip(), render.problem("Type a text to classify first.")
+    try:
+        predictor = _predictor(objects, runs_dir, run_id, progress)
+        pairs = [pair or ""] if predictor.text_pair_column else None
+        prediction = predictor.predict([text], pairs)[0]
+    except StudioError as exc:
+        return gr.skip(), render.problem(exc.message)
+    return dict(prediction.probabilities), ""
+
+
+def file_columns(objects: "SessionObjects", runs_dir: Path, run_id: str | None,
+                 path: str | None) -> tuple[Any, Any, str]:
+    """The uploaded file's columns, the model's own text column preselected when the file has it.
+    Outputs: column picker, predict button, problem."""
+    from bertstudio.tabular import read_table
+
+    hidden = gr.update(visible=False, choices=[], value=None), gr.update(visible=False)
+    if not path:
+        return (*hidden, "")
+    try:
+        predictor = _predictor(objects, runs_dir, run_id)
+        table = read_table(path, name=Path(path).name)
+    except StudioError as exc:
+        return (*hidden, render.problem(exc.message))
+    wanted = predictor.text_column
+    value = wanted if wanted in table.columns else (table.columns[0] if len(table.columns) == 1 else None)
+    problem = "" if value else render.problem(
+        f"This file has no column '{wanted}' like the training data; choose the column that holds the texts.")
+    return (gr.update(visible=True, choices=list(table.columns), value=value), gr.update(visible=True), problem)
+
+
+def predict_file(objects: "SessionObjects", runs_dir: Path, run_id: str | None, path: str | None,
+                 text_column: str | None = None, progress: Any = None) -> tuple[Any, Any, str]:
+    """Outputs: the CSV with predictions to download, a preview of its first rows, the problem box."""
+    from bertstudio.csvsafe import write_safe_csv
+    from bertstudio.tabular import read_table
+
+    if not path:
+        return None, None, ""
+    try:
+        predictor = _predictor(objects, runs_dir, run_id, progress)
+        table = read_table(path, name=Path(path).name)
+        if progress is not None:
+            progress(0.3, desc=f"Predicting {len(table.rows):,} rows…")
+        header, rows = predictor.predict_table(table, text_column or None)
+    except StudioError as exc:
+        return None, None, render.problem(exc.message)
+    target = objects.downloads_dir() / f"{Path(table.name).stem.removesuffix('.csv')}-predictions.csv"
+    write_safe_csv(target, header, rows)
+    preview = {"headers": header, "data": [[render.shorten(str(c)) for c in row] for row in rows[:PREVIEW_ROWS]]}
+    return str(target), preview, ""

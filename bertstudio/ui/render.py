@@ -1,0 +1,264 @@
+"""Markdown and HTML the tabs show, made by pure functions from engine results; user text is escaped.
+
+Every string that came from a user's file or keyboard goes through `html.escape` (HTML) or
+`md_escape` (Markdown) here, so a review that says `<script>` is shown as text and never run.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import TYPE_CHECKING, Any
+
+from bertstudio.progress import format_duration
+
+if TYPE_CHECKING:
+    from bertstudio.dataset import DataReport
+    from bertstudio.tabular import Table
+    from bertstudio.tokenization import LengthStats, TokenPreview
+    from bertstudio.ui.history import TrainHistory
+
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def md_escape(text: Any) -> str:
+    """Text that Markdown shows literally: HTML escaped, Markdown punctuation backslashed."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False)).replace("\n", " ")
+
+
+def problem(message: str | None) -> str:
+    """A problem box's content: the engine's sentence, escaped, or nothing when all is well."""
+    if not message:
+        return ""
+    return f'<div class="problem" role="alert">⚠️ {html.escape(message)}</div>'
+
+
+def notice(message: str) -> str:
+    return f'<div class="notice">{html.escape(message)}</div>'
+
+
+def count(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
+
+
+# --- data tab -------------------------------------------------------------------------------------
+
+def file_facts(table: "Table", role: str = "File") -> str:
+    """What was detected about a file: encoding, delimiter, header, size, and the fixes applied."""
+    delimiter = DELIMITER_NAMES.get(table.delimiter, repr(table.delimiter))
+    lines = [f"**{role}:** {md_escape(table.name)} — {count(len(table.rows), 'row')}, "
+             f"{count(len(table.columns), 'column')}",
+             f"**Encoding:** {md_escape(table.encoding)} · **Delimiter:** {delimiter} · "
+             f"**Header row:** {'yes' if table.has_header else 'no (columns were numbered)'}"
+             + (" · gzip" if table.compressed else "")]
+    lines += [f"- {md_escape(note)}" for note in table.notes]
+    return "\n\n".join(lines[:2]) + ("\n\n" + "\n".join(lines[2:]) if len(lines) > 2 else "")
+
+
+def preview_rows(table: "Table", limit: int = 12, width: int = 160) -> list[list[str]]:
+    """The first rows for the preview table, long cells shortened so the table stays readable."""
+    return [[cell if len(cell) <= width else cell[:width - 1] + "…" for cell in row]
+            for row in table.rows[:limit]]
+
+
+def data_report(report: "DataReport") -> str:
+    """The data report: what was kept, dropped and why, duplicates, leakage between the splits."""
+    lines = [f"**{report.rows_kept:,} of {report.rows_total:,} rows are usable:** "
+             f"{report.train_size:,} for training, {report.validation_size:,} for validation "
+             + ("(held out from the file, stratified by label)." if report.validation_source == "split"
+                else f"(from {md_escape(report.validation_source)}).")]
+    if report.dropped:
+        lines.append("- Dropped: " + ", ".join(f"{count(n, 'row')} with {md_escape(reason)}"
+                                               for reason, n in report.dropped.items()) + ".")
+    if report.validation_dropped:
+        lines.append("- Dropped from the validation file: " + ", ".join(
+            f"{count(n, 'row')} with {md_escape(reason)}" for reason, n in report.validation_dropped.items()) + ".")
+    if report.sampled_out:
+        lines.append(f"- The row limit left out {count(report.sampled_out, 'row')} (a seeded random sample is kept).")
+    if report.duplicate_texts:
+        lines.append(f"- {count(report.duplicate_texts, 'row')} repeat an earlier text; duplicates "
+                     "make the validation score look better than it is.")
+    else:
+        lines.append("- No duplicate texts.")
+    if report.overlap_train_validation:
+        lines.append(f"- {count(report.overlap_train_validation, 'validation row')} also appear in "
+                     "training, so the model has seen them; remove duplicates for an honest score.")
+    else:
+        lines.append("- No text appears in both training and validation.")
+    counts = report.label_counts
+    if counts:
+        smallest, largest = min(counts.values()), max(counts.values())
+        if smallest and largest / smallest >= 5:
+            lines.append(f"- The labels are unbalanced (largest {largest:,} rows, smallest {smallest:,}); "
+                         "watch the macro F1, not just accuracy.")
+    return "\n".join(lines)
+
+
+# --- tokenizer tab --------------------------------------------------------------------------------
+
+def token_chips(preview: "TokenPreview") -> str:
+    """WordPiece pieces as chips: specials distinct, `##` pieces glued to their word, [UNK] flagged,
+    the second text of a pair tinted, and a cut mark where truncation starts dropping tokens."""
+    parts: list[str] = []
+    group: list[str] = []
+    group_word: tuple[int | None, int | None] | None = None
+    previous_kept = True
+
+    def flush() -> None:
+        if group:
+            parts.append(f'<span class="tok-word">{"".join(group)}</span>')
+            group.clear()
+
+    for position, piece in enumerate(preview.tokens):
+        if previous_kept and not piece.kept:
+            flush()
+            parts.append(f'<span class="tok-cut" title="max length {preview.max_length}: '
+                         f'the tokens after this mark are dropped">✂ cut</span>')
+        if not previous_kept and piece.kept and piece.is_special is False:
+            flush()
+            parts.append('<span class="tok-cut" title="kept again from here">✂</span>')
+        previous_kept = piece.kept
+        classes = ["tok"]
+        if piece.is_special:
+            classes.append("tok-special")
+        if piece.is_continuation:
+            classes.append("tok-cont")
+        if piece.is_unknown:
+            classes.append("tok-unk")
+        if piece.segment == 1:
+            classes.append("tok-b")
+        if not piece.kept:
+            classes.append("tok-dropped")
+        title = f"#{position} · id {piece.id} · segment {piece.segment}" + (
+            "" if piece.kept else " · dropped by truncation") + (
+            " · unknown to the vocabulary" if piece.is_unknown else "")
+        text = html.escape(piece.text)
+        chip = f'<span class="{" ".join(classes)}" title="{html.escape(title)}">{text}</span>'
+        word = (piece.sequence, piece.word_index)
+        if piece.is_special or piece.word_index is None or word != group_word:
+            flush()
+        group.append(chip)
+        group_word = None if piece.is_special else word
+    flush()
+    summary = (f"{preview.kept_length} of {preview.length} tokens kept"
+               + (f" — {preview.dropped_count} dropped by truncation ({html.escape(preview.truncation)})"
+                  if preview.truncated else " — nothing truncated"))
+    unknown = sum(p.is_unknown for p in preview.tokens)
+    if unknown:
+        summary += f" — {unknown} [UNK]"
+    return (f'<div class="tok-view"><div class="tok-summary">{summary}</div>'
+            f'<div class="tok-line">{"".join(parts)}</div>{_LEGEND}</div>')
+
+
+_LEGEND = ('<div class="tok-legend"><span class="tok tok-special">[CLS]</span> special '
+           '<span class="tok">word</span><span class="tok tok-cont">##piece</span> one word in pieces '
+           '<span class="tok tok-unk">[UNK]</span> unknown '
+           '<span class="tok tok-b">second</span> second text '
+           '<span class="tok tok-dropped">cut</span> dropped</div>')
+
+
+def token_table(preview: "TokenPreview") -> list[list[Any]]:
+    """One row per token for the ids table: position, piece, id, segment, kept, kind."""
+    rows = []
+    for position, piece in enumerate(preview.tokens):
+        kind = ("special" if piece.is_special else "unknown" if piece.is_unknown
+                else "continues word" if piece.is_continuation else "word start")
+        rows.append([position, piece.text, piece.id, piece.segment, "yes" if piece.kept else "no", kind])
+    return rows
+
+
+TOKEN_TABLE_HEADERS = ["#", "token", "id", "segment", "kept", "kind"]
+
+
+def length_summary(stats: "LengthStats", max_length: int) -> str:
+    """The numbers beside the length histogram, for the max length currently on the slider."""
+    share = stats.truncated_share(max_length)
+    lines = [
+        f"**{share:.1%} of rows are cut** at max length {max_length} "
+        f"({count(int(round(share * stats.count)), 'row')} of {stats.count:,}).",
+        f"Token lengths: median {stats.median:.0f}, 95% of rows ≤ {stats.p95:.0f}, longest {stats.max:,}.",
+        f"**Suggested max length: {stats.suggested_max_length}** (covers 95% of rows"
+        + (f", capped at the model's limit of {stats.model_max_length}" if
+           stats.suggested_max_length >= stats.model_max_length else "") + ").",
+    ]
+    if stats.unk_count:
+        words = ", ".join(f"{md_escape(word)} ({n})" for word, n in stats.unk_words[:12])
+        lines.append(f"**[UNK] rate: {stats.unk_share:.2%}** of tokens ({count(stats.unk_count, 'token')}). "
+                     f"Words the vocabulary cannot spell: {words}. A cased or multilingual model may fit "
+                     "this data better.")
+    else:
+        lines.append("**[UNK] rate: 0%** — the vocabulary can spell every word.")
+    return "\n\n".join(lines)
+
+
+# --- train tab ------------------------------------------------------------------------------------
+
+def progress_html(history: "TrainHistory", position: int | None = None, job_message: str = "") -> str:
+    """The progress bar with step/total, epoch, speed and ETA; or where the run waits in line."""
+    if position is not None and position > 0:
+        ahead = position - 1
+        return (f'<div class="run-state waiting"><b>Waiting in line: number {position}.</b> '
+                f'{"One training is" if ahead == 0 else f"{ahead + 1} trainings are"} ahead of yours '
+                f'(counting the one running now). This machine trains one model at a time so each '
+                f'run gets the whole processor; yours starts by itself when the previous one ends. '
+                f'You can close this page and come back.</div>')
+    if history.status == "failed":
+        message = getattr(history.ending, "message", "") or job_message
+        return f'<div class="run-state failed"><b>Training failed.</b> {html.escape(message)}</div>'
+    if job_message and not history.ended:
+        title = "Training did not finish." if history.started else "Training did not start."
+        return f'<div class="run-state failed"><b>{title}</b> {html.escape(job_message)}</div>'
+    if not history.started:
+        return ('<div class="run-state idle">Preparing the data and the model… the first numbers '
+                'appear in a few seconds.</div>' if position == 0 else
+                '<div class="run-state idle">No training yet. Check the settings, then press '
+                '<b>Start training</b>.</div>')
+    last = history.last
+    pct = history.progress * 100
+    step = last.step if last else 0
+    facts = [f"step {step:,} / {history.total_steps:,}"]
+    if last is None and history.status == "running":
+        facts.append("the first steps are under way")
+    if last:
+        facts += [f"epoch {last.epoch:.2f}", f"{last.samples_per_second:.1f} samples/s"]
+        if history.status == "running":
+            facts.append(f"about {format_duration(last.eta_seconds)} left")
+    label = {"running": "Training", "finished": "Finished", "stopped": "Stopped"}.get(history.status, "")
+    if history.status == "stopped":
+        label = "Stopped — the model as it stood was kept"
+    return (f'<div class="run-state {history.status}"><div class="bar"><div class="fill" '
+            f'style="width:{pct:.1f}%"></div></div><b>{label}</b> · {" · ".join(facts)}</div>')
+
+
+def metrics_summary(metrics: dict[str, Any]) -> str:
+    """Headline validation numbers as Markdown."""
+    if not metrics:
+        return "No evaluation was completed."
+    parts = []
+    for key, name in (("accuracy", "Accuracy"), ("macro_f1", "Macro F1"), ("loss", "Validation loss")):
+        value = metrics.get(key)
+        if isinstance(value, (int, float)):
+            parts.append(f"**{name}:** {value:.4f}")
+    best = metrics.get("best_step")
+    if best is not None:
+        parts.append(f"**Best step:** {best}")
+    return " · ".join(parts)
+
+
+def number(value: Any, digits: int = 4) -> str:
+    if isinstance(value, float):
+        return f"{value:.{digits}f}" if abs(value) >= 10 ** -digits or value == 0 else f"{value:.2e}"
+    return "—" if value is None else str(value)
+
+
+def per_class_rows(metrics: dict[str, Any]) -> list[list[Any]]:
+    return [[label, number(m.get("precision")), number(m.get("recall")), number(m.get("f1")),
+             m.get("support")] for label, m in (metrics.get("per_class") or {}).items()]
+
+
+PER_CLASS_HEADERS = ["label", "precision", "recall", "F1", "rows"]
+
+
+def shorten(text: str, width: int = 160) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"

@@ -1,0 +1,109 @@
+"""Per-visitor state: a registry of objects that cannot live in gr.State, and what the browser remembers.
+
+Two visitors never share anything through here: every object is filed under the visitor's own
+session hash and dropped when the page unloads. What must outlive a reload (the owner token and
+the runs this browser started) lives in the browser itself via gr.BrowserState.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Generic, TypeVar
+
+T = TypeVar("T")
+RUNS_REMEMBERED = 50
+
+
+@dataclass
+class SessionObjects:
+    """A visitor's loaded tokenizer and predictor (not deep-copyable) and their downloads folder."""
+
+    tokenizer_name: str | None = None
+    tokenizer: Any = None
+    predictor_path: str | None = None
+    predictor: Any = None
+    downloads: Path | None = None
+
+    def downloads_dir(self) -> Path:
+        """A private temp folder for this visitor's files (config JSON, predictions, zips)."""
+        if self.downloads is None:
+            self.downloads = Path(tempfile.mkdtemp(prefix="bertstudio-session-"))
+        return self.downloads
+
+    def close(self) -> None:
+        self.tokenizer = self.predictor = None
+        if self.downloads is not None:
+            shutil.rmtree(self.downloads, ignore_errors=True)
+            self.downloads = None
+
+
+class SessionRegistry(Generic[T]):
+    """Objects keyed by gradio's `request.session_hash`, made on first use, closed on unload."""
+
+    def __init__(self, factory: Callable[[], T]) -> None:
+        self._factory = factory
+        self._items: dict[str, T] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session: str) -> T:
+        with self._lock:
+            item = self._items.get(session)
+            if item is None:
+                item = self._items[session] = self._factory()
+            return item
+
+    def drop(self, session: str) -> None:
+        with self._lock:
+            item = self._items.pop(session, None)
+        close = getattr(item, "close", None)
+        if callable(close):
+            close()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def __contains__(self, session: str) -> bool:
+        with self._lock:
+            return session in self._items
+
+
+@dataclass
+class BrowserMemory:
+    """What the browser keeps in localStorage: who it is, the run it follows, the runs it started."""
+
+    owner: str = ""
+    run_id: str | None = None
+    runs: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_value(cls, value: Any) -> "BrowserMemory":
+        """Read the stored value forgivingly: anything malformed starts a fresh memory."""
+        if not isinstance(value, dict):
+            return cls()
+        runs = value.get("runs")
+        return cls(owner=value.get("owner") if isinstance(value.get("owner"), str) else "",
+                   run_id=value.get("run_id") if isinstance(value.get("run_id"), str) else None,
+                   runs=[r for r in runs if isinstance(r, str)] if isinstance(runs, list) else [])
+
+    def with_owner(self) -> "BrowserMemory":
+        """This memory with an owner token, making one (unguessable) on a browser's first visit."""
+        if self.owner:
+            return self
+        return BrowserMemory(owner=secrets.token_urlsafe(18), run_id=self.run_id, runs=list(self.runs))
+
+    def following(self, run_id: str) -> "BrowserMemory":
+        runs = [run_id] + [r for r in self.runs if r != run_id]
+        return BrowserMemory(owner=self.owner, run_id=run_id, runs=runs[:RUNS_REMEMBERED])
+
+    def forgetting(self, run_id: str) -> "BrowserMemory":
+        return BrowserMemory(owner=self.owner, run_id=None if self.run_id == run_id else self.run_id,
+                             runs=[r for r in self.runs if r != run_id])
+
+    def to_value(self) -> dict[str, Any]:
+        return {"owner": self.owner, "run_id": self.run_id, "runs": list(self.runs)}

@@ -1,0 +1,207 @@
+"""Step 2, Tokenizer: pick a model, see texts as WordPiece chips, and measure the dataset's token lengths."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from bertstudio.errors import StudioError
+from bertstudio.ui import charts, render
+from bertstudio.ui.form import FieldControl, make_control
+
+if TYPE_CHECKING:
+    from bertstudio.dataset import PreparedData
+    from bertstudio.tokenization import LengthStats
+    from bertstudio.ui.session import SessionObjects
+
+EXAMPLE_TEXT = "The delivery was unbelievably quick, but the café's croissants arrived squashed."
+HISTOGRAM_BINS = 40
+
+
+@dataclass
+class TokenizedRows:
+    """The loaded dataset's rows as the length statistics saw them (same order), per visitor."""
+
+    model: str
+    texts: list[str]
+    pairs: list[str] | None
+    stats: "LengthStats"
+    order: list[int]  # row indices, longest first
+
+
+@dataclass
+class TokenizerTab:
+    model: FieldControl
+    model_about: gr.Markdown
+    model_problem: gr.HTML
+    text: gr.Textbox
+    pair: gr.Textbox
+    max_length: FieldControl
+    truncation: FieldControl
+    chips: gr.HTML
+    ids: gr.Dataframe
+    length_chart: gr.Plot
+    length_facts: gr.Markdown
+    apply_suggested: gr.Button
+    row_rank: gr.Slider
+    row_chips: gr.HTML
+    rows: gr.State
+
+    @property
+    def controls(self) -> list[FieldControl]:
+        return [self.model, self.max_length, self.truncation]
+
+
+def model_choices() -> list[tuple[str, str]]:
+    from bertstudio.models import CURATED_MODELS
+
+    return [(name, name) for name, _ in CURATED_MODELS]
+
+
+def model_description(name: str | None) -> str:
+    from bertstudio.models import CURATED_MODELS
+
+    for model, about in CURATED_MODELS:
+        if model == name:
+            return render.md_escape(about)
+    return "A model id from the Hugging Face Hub or a local model folder." if name else ""
+
+
+def build(default_model: str) -> TokenizerTab:
+    gr.Markdown("BERT reads text as WordPiece tokens. Check how your texts are cut into pieces and how "
+                "many tokens they take, before you train.", elem_classes="tab-intro")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=300):
+            spec_help = ("Pick from the list or type a Hugging Face model id or a local folder. "
+                         "'bundled' works offline.")
+            model = FieldControl("model", gr.Dropdown(choices=model_choices(), value=default_model,
+                                                      allow_custom_value=True, label="Model", info=spec_help,
+                                                      elem_id="cfg-model"))
+            model_about = gr.Markdown(model_description(default_model), elem_id="tok-model-about")
+            model_problem = gr.HTML(elem_id="tok-model-problem")
+            max_length = make_control("max_length", elem_id="cfg-max_length")
+            truncation = make_control("truncation")
+        with gr.Column(scale=3, min_width=300):
+            text = gr.Textbox(value=EXAMPLE_TEXT, label="Text", lines=3, elem_id="tok-text")
+            pair = gr.Textbox(label="Second text (optional, for sentence pairs)", lines=1, elem_id="tok-pair")
+            chips = gr.HTML(elem_id="tok-chips")
+            with gr.Accordion("Token ids", open=False):
+                ids = gr.Dataframe(headers=render.TOKEN_TABLE_HEADERS, interactive=False, max_height=300,
+                                   elem_id="tok-ids")
+    gr.Markdown("### Your dataset through this tokenizer")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=300):
+            length_chart = gr.Plot(charts.length_histogram_figure([], [], 128), show_label=False,
+                                   elem_id="tok-lengths")
+        with gr.Column(scale=2, min_width=300):
+            length_facts = gr.Markdown("Load a dataset on the Data tab to measure its token lengths. "
+                                       "The tokenizer check above works without one.", elem_id="tok-length-facts")
+            apply_suggested = gr.Button("Use the suggested max length", visible=False, elem_id="tok-apply")
+    with gr.Accordion("Browse rows through the tokenizer (longest first)", open=False):
+        row_rank = gr.Slider(1, 2, value=1, step=1, label="Row, by length rank (1 = longest)",
+                             elem_id="tok-row-rank")
+        row_chips = gr.HTML(elem_id="tok-row-chips")
+    return TokenizerTab(model=model, model_about=model_about, model_problem=model_problem, text=text, pair=pair,
+                        max_length=max_length, truncation=truncation, chips=chips, ids=ids,
+                        length_chart=length_chart, length_facts=length_facts, apply_suggested=apply_suggested,
+                        row_rank=row_rank, row_chips=row_chips, rows=gr.State(None))
+
+
+# --- handlers ------------------------------------------------------------------------------------
+
+def tokenizer_for(objects: "SessionObjects", model: str, progress: Any = None):
+    """The visitor's tokenizer for `model`, loaded once (loading can take seconds)."""
+    from bertstudio.models import load_tokenizer
+
+    model = (model or "").strip()
+    if not model:
+        raise StudioError("Pick a model from the list, or type 'bundled'.")
+    if objects.tokenizer_name != model:
+        if progress is not None:
+            progress(0.1, desc=f"Loading the tokenizer of {model}…")
+        objects.tokenizer, objects.tokenizer_name = load_tokenizer(model), model
+    return objects.tokenizer
+
+
+def show_tokens(objects: "SessionObjects", model: str, text: str, pair: str, max_length: int,
+                truncation: str, progress: Any = None) -> tuple[Any, Any, str, str]:
+    """Outputs: the chips, the ids table, the model description, the problem beside the model picker."""
+    from bertstudio.tokenization import preview
+
+    about = model_description(model)
+    try:
+        tokenizer = tokenizer_for(objects, model, progress)
+        result = preview(tokenizer, text or "", pair or None, max_length=int(max_length), truncation=truncation)
+    except StudioError as exc:
+        return "", None, about, render.problem(exc.message)
+    table = {"headers": render.TOKEN_TABLE_HEADERS, "data": render.token_table(result)}
+    return render.token_chips(result), table, about, ""
+
+
+def measure_dataset(objects: "SessionObjects", model: str, prepared: "PreparedData | None", max_length: int,
+                    progress: Any = None) -> tuple[Any, ...]:
+    """Token lengths of every training and validation row. Outputs: rows state, chart, facts,
+    apply button, row slider."""
+    from bertstudio.tokenization import length_stats
+
+    if prepared is None:
+        return (None, charts.length_histogram_figure([], [], int(max_length)),
+                "Load a dataset on the Data tab to measure its token lengths. The tokenizer check above "
+                "works without one.", gr.update(visible=False), gr.update(maximum=2, value=1))
+    texts = prepared.train.texts + prepared.validation.texts
+    pairs = (prepared.train.pairs + prepared.validation.pairs) if prepared.train.pairs is not None else None
+    try:
+        tokenizer = tokenizer_for(objects, model, progress)
+        if progress is not None:
+            progress(0.5, desc=f"Measuring the token length of {len(texts):,} rows…")
+        stats = length_stats(tokenizer, texts, pairs, max_length=int(max_length))
+    except StudioError as exc:
+        return (None, charts.length_histogram_figure([], [], int(max_length)), render.problem(exc.message),
+                gr.update(visible=False), gr.update(maximum=2, value=1))
+    rows = TokenizedRows(model=model, texts=texts, pairs=pairs, stats=stats, order=stats.rows_by_length())
+    chart, facts, button = length_view(rows, max_length)
+    return rows, chart, facts, button, gr.update(minimum=1, maximum=max(2, len(texts)), value=1)
+
+
+def length_view(rows: TokenizedRows | None, max_length: int) -> tuple[Any, str, Any]:
+    """The histogram and numbers for the current max length: cheap, so it follows the slider live."""
+    if rows is None:
+        return gr.skip(), gr.skip(), gr.skip()
+    stats = rows.stats
+    edges, counts = stats.histogram(bins=_bins(stats))
+    chart = charts.length_histogram_figure(edges, counts, int(max_length), stats.suggested_max_length)
+    suggested = stats.suggested_max_length
+    return (chart, render.length_summary(stats, int(max_length)),
+            gr.update(visible=suggested != int(max_length), value=f"Use the suggested max length ({suggested})"))
+
+
+def _bins(stats: "LengthStats") -> Any:
+    """One bar per token count when the lengths span few values, else HISTOGRAM_BINS even bins."""
+    low, high = int(stats.lengths.min()), int(stats.lengths.max())
+    if high - low < 2 * HISTOGRAM_BINS:
+        return [edge - 0.5 for edge in range(low, high + 2)]
+    return HISTOGRAM_BINS
+
+
+def suggested_length(rows: TokenizedRows | None) -> Any:
+    return gr.skip() if rows is None else rows.stats.suggested_max_length
+
+
+def show_row(objects: "SessionObjects", rows: TokenizedRows | None, rank: int, max_length: int,
+             truncation: str) -> str:
+    """The rank-th longest row of the dataset as chips, with the current max length and truncation."""
+    from bertstudio.tokenization import preview
+
+    if rows is None or not rows.order:
+        return ""
+    index = rows.order[min(max(int(rank), 1), len(rows.order)) - 1]
+    try:
+        tokenizer = tokenizer_for(objects, rows.model)
+        result = preview(tokenizer, rows.texts[index], rows.pairs[index] if rows.pairs is not None else None,
+                         max_length=int(max_length), truncation=truncation)
+    except StudioError as exc:
+        return render.problem(exc.message)
+    return (f'<div class="tok-row-title">Row {index + 1:,} of the loaded data · '
+            f'{rows.stats.lengths[index]:,} tokens</div>' + render.token_chips(result))

@@ -1,0 +1,214 @@
+"""Step 4, Train: start and stop a background run, follow it live from its events, show the results.
+
+The page only reads: the worker trains, the trainer appends to events.jsonl, and each timer tick
+reads the bytes added since the last one. Closing or reloading the page changes nothing for the
+run; the browser remembers the run id and a reopened page rebuilds the charts from the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import gradio as gr
+
+from bertstudio.errors import StudioError
+from bertstudio.ui import charts, render
+from bertstudio.ui.history import FollowedRun, TrainHistory
+from bertstudio.ui.results import model_zip, read_results
+from bertstudio.ui.session import BrowserMemory
+
+if TYPE_CHECKING:
+    from bertstudio.ui.data_tab import LoadedData
+    from bertstudio.ui.form import ConfigForm
+    from bertstudio.worker import Job, JobManager
+
+TICK_SECONDS = 1.0
+
+
+@dataclass
+class TrainTab:
+    plan: gr.Markdown
+    start: gr.Button
+    stop: gr.Button
+    problem: gr.HTML
+    progress: gr.HTML
+    loss_chart: gr.Plot
+    metrics_chart: gr.Plot
+    lr_chart: gr.Plot
+    log: gr.Textbox
+    results: gr.Column
+    metrics: gr.Markdown
+    per_class: gr.Dataframe
+    confusion: gr.Plot
+    misclassified: gr.Dataframe
+    downloads: gr.File
+    timer: gr.Timer
+    followed: gr.State
+
+    @property
+    def view(self) -> list[Any]:
+        """The outputs `render_view` fills, in its order."""
+        return [self.progress, self.loss_chart, self.metrics_chart, self.lr_chart, self.log, self.results,
+                self.metrics, self.per_class, self.confusion, self.misclassified, self.downloads, self.timer]
+
+
+def build() -> TrainTab:
+    gr.Markdown("Training runs in the background: you can switch tabs, close the page or reload it, "
+                "and come back to the same run.", elem_classes="tab-intro")
+    plan = gr.Markdown("Load a dataset on the Data tab, then start.", elem_id="train-plan")
+    with gr.Row():
+        start = gr.Button("Start training", variant="primary", elem_id="train-start", scale=3)
+        stop = gr.Button("Stop", variant="stop", elem_id="train-stop", scale=1)
+    problem = gr.HTML(elem_id="train-problem")
+    progress = gr.HTML(render.progress_html(TrainHistory()), elem_id="train-progress")
+    empty = TrainHistory()
+    with gr.Row(equal_height=True):
+        loss_chart = gr.Plot(charts.loss_figure(empty), show_label=False, elem_id="train-loss", min_width=320)
+        metrics_chart = gr.Plot(charts.metrics_figure(empty), show_label=False, elem_id="train-metrics",
+                                min_width=320)
+    with gr.Row(equal_height=True):
+        lr_chart = gr.Plot(charts.learning_rate_figure(empty), show_label=False, elem_id="train-lr", min_width=320)
+        log = gr.Textbox(label="Event log", lines=11, max_lines=11, interactive=False, autoscroll=True,
+                         elem_id="train-log", min_width=320)
+    with gr.Column(visible=False, elem_id="train-results") as results:
+        gr.Markdown("### Results on the validation data")
+        metrics = gr.Markdown(elem_id="train-metrics-summary")
+        with gr.Row(equal_height=False):
+            with gr.Column(min_width=320):
+                per_class = gr.Dataframe(headers=render.PER_CLASS_HEADERS, label="Per class", interactive=False,
+                                         elem_id="train-per-class")
+                downloads = gr.File(label="Downloads: the model folder (zip) and its model card",
+                                    file_count="multiple", interactive=False, elem_id="train-downloads")
+            with gr.Column(min_width=320):
+                confusion = gr.Plot(show_label=False, elem_id="train-confusion")
+        misclassified = gr.Dataframe(label="Misclassified validation rows (most confident mistakes first)",
+                                     interactive=False, wrap=True, max_height=360, elem_id="train-misclassified")
+    return TrainTab(plan=plan, start=start, stop=stop, problem=problem, progress=progress, loss_chart=loss_chart,
+                    metrics_chart=metrics_chart, lr_chart=lr_chart, log=log, results=results, metrics=metrics,
+                    per_class=per_class, confusion=confusion, misclassified=misclassified, downloads=downloads,
+                    timer=gr.Timer(TICK_SECONDS, active=False), followed=gr.State(None))
+
+
+# --- what the page shows for a followed run ---------------------------------------------------------
+
+def render_view(followed: FollowedRun | None, *, live: bool, position: int | None = None,
+                job_message: str = "", downloads: Callable[[], Path] | None = None,
+                charts_too: bool = True) -> list[Any]:
+    """Every output of `TrainTab.view` for the run as it stands; `charts_too=False` leaves the charts
+    alone (nothing new arrived). The timer keeps ticking only while the run can still change."""
+    history = followed.history if followed else TrainHistory()
+    progress = render.progress_html(history, position, job_message)
+    timer = gr.Timer(active=live)
+    if not charts_too:
+        return [progress] + [gr.skip()] * 10 + [timer]
+    figures = [charts.loss_figure(history), charts.metrics_figure(history), charts.learning_rate_figure(history),
+               "\n".join(history.log)]
+    if followed is None or not history.ended or history.status == "failed":
+        return [progress, *figures, gr.update(visible=False)] + [gr.skip()] * 5 + [timer]
+    run_dir = Path(followed.events_path).parent
+    results = read_results(run_dir)
+    files = [str(p) for p in (model_zip(run_dir, downloads()) if downloads else None, results.card) if p]
+    return [progress, *figures, gr.update(visible=True),
+            render.metrics_summary(results.metrics or history.last_metrics),
+            {"headers": render.PER_CLASS_HEADERS, "data": render.per_class_rows(results.metrics)},
+            charts.confusion_figure(results.confusion, results.labels),
+            {"headers": results.misclassified_headers or ["text"], "data": results.misclassified or []},
+            files or None, timer]
+
+
+def _job_message(job: "Job | None") -> str:
+    return job.message if job is not None and job.state in ("failed", "cancelled") else ""
+
+
+# --- handlers ------------------------------------------------------------------------------------
+
+def start(form: "ConfigForm", jobs: "JobManager", loaded: "LoadedData | None", memory_value: Any,
+          *values: Any) -> list[Any]:
+    """Queue a run for this browser; outputs: followed, browser memory, problem, then the view."""
+    memory = BrowserMemory.from_value(memory_value).with_owner()
+    try:
+        if loaded is None:
+            raise StudioError("Load a dataset on the Data tab first (or press 'Use the example dataset').")
+        config = form.build_config(loaded.path, loaded.validation_path, values)
+        job = jobs.submit(config, owner=memory.owner)
+    except StudioError as exc:
+        return [gr.skip(), gr.skip(), render.problem(exc.message)] + [gr.skip()] * 12
+    followed = FollowedRun(run_id=job.run_id, events_path=str(job.events_path))
+    view = render_view(followed, live=True, position=jobs.position(job.run_id))
+    return [followed, memory.following(job.run_id).to_value(), ""] + view
+
+
+def stop(jobs: "JobManager", followed: FollowedRun | None, memory_value: Any) -> str:
+    """Ask the followed run to stop after its current step; outputs: the problem box."""
+    if followed is None:
+        return render.problem("There is no training to stop.")
+    try:
+        job = jobs.stop(followed.run_id, BrowserMemory.from_value(memory_value).owner)
+    except StudioError as exc:
+        return render.problem(exc.message)
+    if job.state == "running":
+        return render.notice("Stopping after the current step; the model as it stands will be kept.")
+    return ""
+
+
+def tick(jobs: "JobManager", downloads: Callable[[], Path], followed: FollowedRun | None) -> list[Any]:
+    """One timer tick: read only the new bytes of events.jsonl and redraw if anything arrived."""
+    if followed is None:
+        return [gr.skip()] * 11 + [gr.Timer(active=False)]
+    job = jobs.get(followed.run_id)
+    new = followed.poll()
+    history = followed.history
+    # A job the worker knows is live until it ends; one it does not know (an app restart)
+    # is followed until its events say it ended.
+    live = (not job.ended) if job is not None else not history.ended
+    return render_view(followed, live=live, position=jobs.position(followed.run_id),
+                       job_message=_job_message(job), downloads=downloads,
+                       charts_too=new or not live)
+
+
+def reattach(jobs: "JobManager", runs_dir: Path, downloads: Callable[[], Path],
+             memory_value: Any) -> list[Any]:
+    """On page load: give the browser an owner token and pick up the run it followed, rebuilding the
+    charts from the whole events file once. Outputs: followed, browser memory, then the view."""
+    from bertstudio.runs import EVENTS_FILE, RunFolder
+
+    memory = BrowserMemory.from_value(memory_value).with_owner()
+    run_id = memory.run_id
+    job = jobs.get(run_id)
+    if not run_id or (job is not None and job.owner != memory.owner) or not _safe_id(run_id):
+        return [None, memory.to_value()] + render_view(None, live=False)
+    events = job.events_path if job is not None else Path(runs_dir) / run_id / EVENTS_FILE
+    if job is None and not events.exists():
+        return [None, memory.to_value()] + render_view(None, live=False)
+    followed = FollowedRun(run_id=run_id, events_path=str(events))
+    followed.poll()
+    if job is not None:
+        live, message = not job.ended, _job_message(job)
+    else:
+        status = RunFolder(events.parent).status()
+        live = status == "running"
+        message = ("This run was interrupted: the app stopped before it finished. Start it again."
+                   if status == "interrupted" else "")
+    return [followed, memory.to_value()] + render_view(
+        followed, live=live, position=jobs.position(run_id), job_message=message, downloads=downloads)
+
+
+def _safe_id(run_id: str) -> bool:
+    return "/" not in run_id and "\\" not in run_id and not run_id.startswith(".")
+
+
+def plan_text(form: "ConfigForm", loaded: "LoadedData | None", prepared: Any, *values: Any) -> str:
+    """One line saying what Start will do, so nothing surprising happens on the click."""
+    if loaded is None:
+        return "Load a dataset on the Data tab, then start."
+    try:
+        config = form.build_config(loaded.path, loaded.validation_path, values)
+    except StudioError as exc:
+        return render.md_escape(exc.message)
+    rows = f"{prepared.report.train_size:,} training rows, " if prepared is not None else ""
+    return (f"**Ready:** {render.md_escape(Path(loaded.path).name)} ({rows}"
+            f"columns {render.md_escape(config.text_column or '?')} → {render.md_escape(config.label_column or '?')}) "
+            f"· model **{render.md_escape(config.model)}** · {config.epochs} epoch{'s' if config.epochs != 1 else ''} "
+            f"· batch {config.batch_size} · learning rate {config.learning_rate:.1e} · max length {config.max_length}")

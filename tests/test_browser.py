@@ -1,0 +1,196 @@
+"""The real app in headless chromium, used the way a new user would, from a CSV to a predicted CSV."""
+
+from __future__ import annotations
+
+import csv
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+BUNDLED = REPO / "assets" / "bundled-bert"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright for Python")
+
+WORDS = {"praise": ["great", "lovely", "excellent", "fast", "perfect"],
+         "complaint": ["broken", "late", "awful", "rude", "missing"],
+         "question": ["how", "when", "where", "can", "which"]}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _write_csv(path: Path, rows: int, with_label: bool = True) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "message"] + (["category"] if with_label else []))
+        for i in range(rows):
+            label = list(WORDS)[i % 3]
+            words = WORDS[label]
+            text = f"{words[i % 5]} and {words[(i + 2) % 5]} order number {i}"
+            writer.writerow([i, text] + ([label] if with_label else []))
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`python app.py` on a free port, with a temporary runs folder and the bundled model."""
+    if not (BUNDLED / "config.json").exists():
+        pytest.fail("the bundled model (assets/bundled-bert) is missing; build it with scripts/build_bundled_model.py")
+    folder = tmp_path_factory.mktemp("browser")
+    port = _free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+           "BERTSTUDIO_RUNS_DIR": str(folder / "runs")}
+    log = open(folder / "app.log", "w")
+    process = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env,
+                               stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"app.py did not come up:\n{(folder / 'app.log').read_text()[-3000:]}")
+            time.sleep(0.3)
+    yield url, folder
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def _tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def _set_number(page, elem_id: str, value) -> None:
+    """Type into a slider's or number box's own number field, as a person would."""
+    box = page.locator(f"#{elem_id} input[type=number]").first
+    box.fill(str(value))
+    box.press("Enter")
+    box.blur()
+
+
+def _pick(page, elem_id: str, option: str) -> None:
+    page.locator(f"#{elem_id} input").first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def _loss_points(page) -> int:
+    return page.evaluate("""() => {
+        const plot = document.querySelector('#train-loss .js-plotly-plot');
+        return plot && plot.data && plot.data.length ? plot.data[0].x.length : 0;
+    }""")
+
+
+def _wait(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.25)
+
+
+def test_a_new_user_trains_and_predicts_end_to_end(server, browser, tmp_path):
+    url, folder = server
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(30_000)
+    page.goto(url)
+
+    # 1. Data: upload, see what was detected, pick the columns.
+    page.locator("#data-upload input[type=file]").set_input_files(str(_write_csv(tmp_path / "orders.csv", 240)))
+    sync_api.expect(page.locator("#data-facts")).to_contain_text("orders.csv")
+    sync_api.expect(page.locator("#data-facts")).to_contain_text("comma")
+    _pick(page, "cfg-text_column", "message")
+    _pick(page, "cfg-label_column", "category")
+    sync_api.expect(page.locator("#data-report")).to_contain_text("rows are usable", timeout=30_000)
+
+    # 2. Tokenizer: a typed text becomes chips; user markup stays text.
+    _tab(page, "Tokenizer")
+    page.locator("#tok-text textarea").fill("Where is my <b>parcel</b>?")
+    sync_api.expect(page.locator("#tok-chips .tok-special").first).to_be_visible(timeout=60_000)
+    sync_api.expect(page.locator("#tok-chips")).to_contain_text("<")
+    assert page.locator("#tok-chips b").count() == 0
+    sync_api.expect(page.locator("#tok-length-facts")).to_contain_text("Suggested max length", timeout=60_000)
+
+    # 3. Hyperparameters: a small, quick run that logs every step.
+    _tab(page, "Hyperparameters")
+    page.locator("#preset-quick-try").click()
+    _set_number(page, "cfg-epochs", 2)
+    _set_number(page, "cfg-batch_size", 4)
+    _set_number(page, "hp-max-length", 24)
+    page.get_by_text("Run", exact=True).click()  # open the accordion
+    _set_number(page, "cfg-logging_steps", 1)
+    sync_api.expect(page.locator("#hp-cost")).to_contain_text("optimizer steps")
+
+    # 4. Train: start, watch the loss chart gain points, reload mid-run, see it carry on.
+    _tab(page, "Train")
+    sync_api.expect(page.locator("#train-plan")).to_contain_text("orders.csv")
+    page.locator("#train-start").click()
+    _wait(lambda: _loss_points(page) >= 2, 120, "the first loss points")
+    before = _loss_points(page)
+    _wait(lambda: _loss_points(page) > before, 60, "more loss points")
+    seen = _loss_points(page)
+
+    page.reload()
+    _tab(page, "Train")
+    _wait(lambda: _loss_points(page) >= seen, 60, "the charts rebuilt after the reload")
+    progress = page.locator("#train-progress")
+    sync_api.expect(progress).to_contain_text("Finished", timeout=180_000)
+    assert _loss_points(page) > seen
+    sync_api.expect(page.locator("#train-results")).to_be_visible()
+    sync_api.expect(page.locator("#train-downloads a[href$='-model.zip']")).to_have_count(1)
+    sync_api.expect(page.locator("#train-downloads a[href$='README.md']")).to_have_count(1)
+
+    # 5. Predict: a sentence, then a whole file downloaded with predictions added.
+    _tab(page, "Predict")
+    sync_api.expect(page.locator("#predict-about")).to_contain_text("Classes", timeout=60_000)
+    page.locator("#predict-text textarea").fill("great and lovely order, thank you")
+    page.locator("#predict-button").click()
+    sync_api.expect(page.locator("#predict-label")).to_contain_text("praise", timeout=60_000)
+
+    page.locator("#predict-upload input[type=file]").set_input_files(
+        str(_write_csv(tmp_path / "new_orders.csv", 9, with_label=False)))
+    link = page.locator("#predict-result a").first
+    sync_api.expect(link).to_be_visible(timeout=60_000)
+    with page.expect_download() as download:
+        link.click()
+    saved = tmp_path / "downloaded.csv"
+    download.value.save_as(saved)
+    rows = list(csv.reader(saved.open(encoding="utf-8")))
+    assert rows[0][:3] == ["id", "message", "predicted_label"] and len(rows) == 10
+    assert {row[2] for row in rows[1:]} <= set(WORDS)
+
+    # 6. Runs: the run is listed as finished.
+    _tab(page, "Runs")
+    sync_api.expect(page.locator("#runs-table")).to_contain_text("finished")
+    page.close()

@@ -1,0 +1,92 @@
+"""Chart functions are pure: numbers or a TrainHistory in, a plotly figure out."""
+
+from bertstudio.events import Evaluation, Started, Step
+from bertstudio.ui import charts
+from bertstudio.ui.history import TrainHistory
+
+
+def _history(points=5, evals=2):
+    history = TrainHistory()
+    events = [Started(run_id="r", run_dir="/x", config={}, labels=["a", "b"], train_size=10, validation_size=4,
+                      total_steps=20, steps_per_epoch=10, device="cpu", precision="no")]
+    events += [Step(step=i * 2, total_steps=20, epoch=i / 5, loss=1.0 / i, learning_rate=1e-5 * i, grad_norm=None,
+                    samples_per_second=5.0, tokens_per_second=50.0, elapsed_seconds=float(i), eta_seconds=3.0)
+               for i in range(1, points + 1)]
+    events += [Evaluation(step=10 * i, epoch=float(i), metrics={"loss": 0.5 / i, "accuracy": 0.6 + 0.1 * i,
+                                                                 "macro_f1": 0.5 + 0.1 * i}) for i in range(1, evals + 1)]
+    return history.add(events)
+
+
+def test_smoothing_starts_at_the_first_value_and_follows_a_constant():
+    assert charts.smooth([2.0, 2.0, 2.0]) == [2.0, 2.0, 2.0]
+    smoothed = charts.smooth([1.0, 0.0])
+    assert smoothed[0] == 1.0 and 0.0 < smoothed[1] < 1.0
+
+
+def test_loss_chart_has_raw_smoothed_and_validation_lines_on_one_axis():
+    fig = charts.loss_figure(_history())
+    names = [trace.name for trace in fig.data]
+    assert names == ["training (raw)", "training (smoothed)", "validation"]
+    assert list(fig.data[0].x) == [2, 4, 6, 8, 10]
+    assert list(fig.data[2].y) == [0.5, 0.25]
+    assert all(trace.yaxis in (None, "y") for trace in fig.data)
+
+
+def test_loss_chart_gains_points_as_events_are_added():
+    history = _history(points=2, evals=0)
+    before = len(charts.loss_figure(history).data[0].x)
+    history.add([Step(step=6, total_steps=20, epoch=0.6, loss=0.3, learning_rate=1e-5, grad_norm=1.0,
+                      samples_per_second=5.0, tokens_per_second=50.0, elapsed_seconds=3.0, eta_seconds=1.0)])
+    assert len(charts.loss_figure(history).data[0].x) == before + 1
+
+
+def test_empty_history_gives_a_message_not_an_empty_axis():
+    fig = charts.loss_figure(TrainHistory())
+    assert not fig.data and "appears here" in fig.layout.annotations[0].text
+
+
+def test_metrics_chart_plots_accuracy_and_f1_per_evaluation():
+    fig = charts.metrics_figure(_history())
+    assert [t.name for t in fig.data] == ["accuracy", "macro F1"]
+    assert list(fig.data[0].y) == [0.7, 0.8] and list(fig.data[1].x) == [10, 20]
+
+
+def test_learning_rate_chart_follows_the_logged_rates():
+    fig = charts.learning_rate_figure(_history(points=3))
+    assert list(fig.data[0].y) == [1e-5 * i for i in (1, 2, 3)]
+
+
+def test_length_histogram_marks_max_length_and_greys_truncated_bars():
+    fig = charts.length_histogram_figure([0, 10, 20, 30], [5, 3, 1], max_length=16, suggested=24)
+    bar = fig.data[0]
+    assert list(bar.y) == [5, 3, 1]
+    assert bar.marker.color[0] == charts.PRIMARY and bar.marker.color[2] == charts.MUTED
+    lines = [shape.x0 for shape in fig.layout.shapes]
+    assert 16 in lines and 24 in lines
+
+
+def test_schedule_chart_draws_the_given_rates_and_shades_warmup():
+    fig = charts.schedule_figure([0.0, 1e-5, 2e-5], warmup_steps=2, steps=[0, 1, 2])
+    assert list(fig.data[0].x) == [0, 1, 2] and list(fig.data[0].y) == [0.0, 1e-5, 2e-5]
+    assert any(shape.x1 == 2 for shape in fig.layout.shapes)
+
+
+def test_confusion_matrix_puts_true_labels_on_rows_with_counts_written_in():
+    fig = charts.confusion_figure([[3, 1], [0, 4]], ["neg", "pos"])
+    heat = fig.data[0]
+    assert [list(row) for row in heat.z] == [[3, 1], [0, 4]]
+    assert list(heat.y) == ["neg", "pos"] and heat.texttemplate == "%{text}"
+
+
+def test_label_distribution_shows_one_bar_per_label_in_order():
+    fig = charts.label_distribution_figure({"b": 2, "a": 5})
+    assert list(fig.data[0].x) == ["b", "a"] and list(fig.data[0].y) == [2, 5]
+
+
+def test_charts_module_does_not_import_gradio():
+    import subprocess
+    import sys
+
+    code = "import sys, bertstudio.ui.charts, bertstudio.ui.history; print('gradio' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

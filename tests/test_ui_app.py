@@ -1,0 +1,69 @@
+"""The app entry point: nothing heavy at import or build time; flags and environment pick the settings."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _run(code: str, **env) -> str:
+    import os
+
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, **env})
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_building_the_page_loads_neither_torch_nor_transformers():
+    code = ("import sys, app; demo = app.build_demo(); "
+            "print(sorted(m for m in ('torch', 'transformers', 'accelerate') if m in sys.modules))")
+    assert _run(code, BERTSTUDIO_RUNS_DIR="/tmp/bertstudio-test-runs") == "[]"
+
+
+def test_importing_app_builds_nothing():
+    assert _run("import sys, app; print('demo' in vars(app), 'gradio' in sys.modules)") == "False False"
+
+
+@pytest.fixture(scope="module")
+def app():
+    """app.py loaded by path: it is a script at the repository root, not part of the package."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bertstudio_app_script", REPO / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_runs_folder_comes_from_the_flag_then_the_environment_then_the_default(app, tmp_path, monkeypatch):
+    monkeypatch.delenv("BERTSTUDIO_RUNS_DIR", raising=False)
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    assert app.settings_from(app.parse_args([])).runs_dir == Path("runs").resolve()
+    monkeypatch.setenv("BERTSTUDIO_RUNS_DIR", str(tmp_path / "env-runs"))
+    assert app.settings_from(app.parse_args([])).runs_dir == tmp_path / "env-runs"
+    flagged = app.settings_from(app.parse_args(["--runs-dir", str(tmp_path / "flag-runs")]))
+    assert flagged.runs_dir == tmp_path / "flag-runs"
+
+
+def test_a_space_keeps_each_browsers_runs_private_unless_told_otherwise(app, monkeypatch):
+    monkeypatch.delenv("BERTSTUDIO_PRIVATE_RUNS", raising=False)
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    assert app.settings_from(app.parse_args([])).private_runs is False
+    monkeypatch.setenv("SPACE_ID", "someone/bert-studio")
+    assert app.settings_from(app.parse_args([])).private_runs is True
+    assert app.settings_from(app.parse_args(["--no-private-runs"])).private_runs is False
+
+
+def test_host_and_port_flags_are_optional_so_gradio_reads_its_own_environment(app):
+    args = app.parse_args([])
+    assert args.host is None and args.port is None
+    assert app.parse_args(["--host", "0.0.0.0", "--port", "9000"]).port == 9000
+
+
+def test_app_help_runs_without_starting_a_server():
+    out = subprocess.run([sys.executable, "app.py", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "--runs-dir" in out.stdout

@@ -1,0 +1,90 @@
+"""Data tab handlers: files through the engine, suggested columns, problems beside the right control."""
+
+import gradio as gr
+import pytest
+
+from bertstudio.ui import data_tab, hyperparams_tab, tokenizer_tab
+from bertstudio.ui.app import config_form
+from bertstudio.ui.form import NO_COLUMN
+
+LOAD = ["loaded", "facts", "preview", "text", "pair", "label", "file_problem"]
+PREPARE = ["prepared", "report", "chart", "column_problem", "validation_problem"]
+
+
+@pytest.fixture(scope="module")
+def form(tmp_path_factory):
+    with gr.Blocks():
+        data = data_tab.build()
+        tok = tokenizer_tab.build("bundled")
+        hp = hyperparams_tab.build()
+    return config_form(data, tok, hp, tmp_path_factory.mktemp("runs"))
+
+
+def values(form, **chosen):
+    out = [control.component.value for control in form.controls]
+    for name, value in chosen.items():
+        out[form.controls.index(form.control(name))] = value
+    return out
+
+
+def write(tmp_path, name, text, encoding="utf-8"):
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return str(path)
+
+
+def test_a_latin1_file_loads_with_columns_suggested_and_accents_intact(tmp_path):
+    rows = "id;avis;classe\n" + "".join(f"{i};Très bon café numéro {i};{'ab'[i % 2]}\n" for i in range(12))
+    out = dict(zip(LOAD, data_tab.load_training_file(write(tmp_path, "avis.csv", rows, "cp1252"))))
+    assert out["file_problem"] == "" and "cp1252" in out["facts"] and "semicolon" in out["facts"]
+    assert out["text"]["value"] == "avis" and out["label"]["value"] == "classe"
+    assert out["pair"]["value"] == NO_COLUMN and NO_COLUMN in out["pair"]["choices"]
+    assert out["preview"]["headers"] == ["id", "avis", "classe"]
+    assert "Très bon café" in out["preview"]["data"][0][1]
+
+
+def test_a_file_that_is_not_a_table_is_explained_beside_the_upload(tmp_path):
+    path = tmp_path / "photo.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    out = dict(zip(LOAD, data_tab.load_training_file(str(path))))
+    assert out["loaded"] is None and "PNG image" in out["file_problem"]
+
+
+def test_prepare_gives_the_report_and_the_label_chart(form, tmp_path):
+    rows = "text,label\n" + "".join(f"text {i},{'xyz'[i % 3]}\n" for i in range(30)) + ",x\n"
+    loaded = data_tab.load_training_file(write(tmp_path, "d.csv", rows))[0]
+    out = dict(zip(PREPARE, data_tab.prepare(form, loaded, *values(form, text_column="text", label_column="label"))))
+    assert out["prepared"].labels == ["x", "y", "z"] and out["column_problem"] == ""
+    assert "1 row with empty text" in out["report"]
+    assert list(out["chart"].data[0].y) == [10, 10, 10]
+
+
+def test_a_label_column_with_one_value_is_explained_beside_the_column_pickers(form, tmp_path):
+    rows = "text,label,lang\n" + "".join(f"text {i},{'ab'[i % 2]},en\n" for i in range(10))
+    loaded = data_tab.load_training_file(write(tmp_path, "d.csv", rows))[0]
+    out = dict(zip(PREPARE, data_tab.prepare(form, loaded, *values(form, text_column="text", label_column="lang"))))
+    assert out["prepared"] is None and "only one label" in out["column_problem"]
+    assert out["validation_problem"] == ""
+    assert list(out["chart"].data[0].x) == ["en"]  # still shows what the column holds
+
+
+def test_a_validation_file_with_new_labels_is_explained_beside_the_validation_choice(form, tmp_path):
+    train = "text,label\n" + "".join(f"text {i},{'ab'[i % 2]}\n" for i in range(10))
+    loaded = data_tab.load_training_file(write(tmp_path, "t.csv", train))[0]
+    loaded, problem = data_tab.load_validation_file(loaded, write(tmp_path, "v.csv", "text,label\nhello,c\n"))
+    assert problem == "" and loaded.validation_table is not None
+    out = dict(zip(PREPARE, data_tab.prepare(form, loaded, *values(form, text_column="text", label_column="label"))))
+    assert "labels that the training data does not have" in out["validation_problem"]
+    assert out["column_problem"] == ""
+
+
+def test_going_back_to_a_split_forgets_the_validation_file(form, tmp_path):
+    train = "text,label\n" + "".join(f"text {i},{'ab'[i % 2]}\n" for i in range(10))
+    loaded = data_tab.load_training_file(write(tmp_path, "t.csv", train))[0]
+    loaded, _ = data_tab.load_validation_file(loaded, write(tmp_path, "v.csv", "text,label\nhello,a\nbye,b\n"))
+    loaded, upload, split = data_tab.switch_validation_mode(loaded, data_tab.SPLIT)
+    assert loaded.validation_path is None and upload["visible"] is False and split["visible"] is True
+
+
+def test_the_example_dataset_ships_with_the_app():
+    assert data_tab.example_path().is_file()

@@ -1,0 +1,126 @@
+"""Controls generated from TrainConfig's metadata, and the one function that reads them back."""
+
+import math
+from dataclasses import fields
+
+import gradio as gr
+import pytest
+
+from bertstudio.config import TrainConfig
+from bertstudio.errors import StudioError
+from bertstudio.ui import data_tab, hyperparams_tab, tokenizer_tab
+from bertstudio.ui.app import config_form
+from bertstudio.ui.form import ALL_ROWS, NO_COLUMN, from_log, log_value, make_control
+
+
+@pytest.fixture(scope="module")
+def tabs(tmp_path_factory):
+    with gr.Blocks():
+        data = data_tab.build()
+        tok = tokenizer_tab.build("bundled")
+        hp = hyperparams_tab.build()
+    form = config_form(data, tok, hp, tmp_path_factory.mktemp("runs"))
+    return data, tok, hp, form
+
+
+def _defaults(form):
+    """The widget values a fresh page shows."""
+    return [control.component.value for control in form.controls]
+
+
+def _set(form, values, **changes):
+    values = list(values)
+    for name, value in changes.items():
+        values[form.controls.index(form.control(name))] = value
+    return values
+
+
+def test_controls_follow_the_field_metadata():
+    with gr.Blocks():
+        lr, batch, precision, keep, seed, name = (make_control(n) for n in (
+            "learning_rate", "batch_size", "precision", "keep_best", "seed", "run_name"))
+    meta = next(f for f in fields(TrainConfig) if f.name == "learning_rate").metadata
+    assert isinstance(lr.component, gr.Slider)
+    assert (lr.component.minimum, lr.component.maximum) == (math.log10(meta["min"]), math.log10(meta["max"]))
+    assert isinstance(batch.component, gr.Slider) and (batch.component.minimum, batch.component.maximum) == (1, 256)
+    assert batch.component.label == "Batch size" and "memory runs out" in batch.component.info
+    assert isinstance(precision.component, gr.Radio)
+    assert [c[1] for c in precision.component.choices] == ["auto", "fp32", "bf16", "fp16"]
+    assert isinstance(keep.component, gr.Checkbox) and keep.component.value is True
+    assert isinstance(seed.component, gr.Number)  # 2**31 positions: a slider would be useless
+    assert isinstance(name.component, gr.Textbox)
+
+
+@pytest.mark.parametrize("rate", [5e-5, 3e-5, 2e-5, 1e-4, 1e-6, 1e-3])
+def test_log_slider_gives_back_the_usual_learning_rates_exactly(rate):
+    assert from_log(log_value(rate)) == rate
+
+
+def test_every_user_setting_has_exactly_one_control(tabs):
+    *_, form = tabs
+    names = [control.name for control in form.controls]
+    assert len(names) == len(set(names))
+    set_elsewhere = {"data", "validation_data", "output_dir"}
+    assert set(names) | set_elsewhere == set(TrainConfig().to_dict())
+
+
+def test_fresh_form_builds_the_default_config_with_the_chosen_files(tabs, tmp_path):
+    *_, form = tabs
+    values = _set(form, _defaults(form), text_column="review", label_column="stars")
+    config = form.build_config("train.csv", None, values)
+    expected = TrainConfig(data="train.csv", model="bundled", text_column="review", label_column="stars",
+                           output_dir=form.output_dir)
+    assert config == expected
+
+
+def test_widget_values_are_converted_to_config_types(tabs):
+    *_, form = tabs
+    values = _set(form, _defaults(form), text_column="t", label_column="l", text_pair_column=NO_COLUMN,
+                  learning_rate=log_value(3e-5), batch_size=16.0, max_rows="500", run_name="  ")
+    config = form.build_config("d.csv", "v.csv", values)
+    assert config.learning_rate == 3e-5 and config.batch_size == 16 and isinstance(config.batch_size, int)
+    assert config.text_pair_column is None and config.max_rows == 500 and config.run_name is None
+    assert config.validation_data == "v.csv"
+    assert form.build_config("d.csv", None, _set(form, values, max_rows=ALL_ROWS)).max_rows is None
+
+
+def test_a_bad_value_is_refused_by_its_label(tabs):
+    *_, form = tabs
+    values = _set(form, _defaults(form), text_column="x", label_column="x")
+    with pytest.raises(StudioError, match="label column is also used"):
+        form.build_config("d.csv", None, values)
+    with pytest.raises(StudioError, match="Seed"):
+        form.build_config("d.csv", None, _set(form, _defaults(form), seed=-1))
+
+
+def test_presets_change_only_their_own_settings(tabs):
+    *_, form = tabs
+    updates = hyperparams_tab.apply_preset(form, "Quick try")
+    by_name = dict(zip((c.name for c in form.controls), updates))
+    assert by_name["epochs"] == 1 and by_name["batch_size"] == 16
+    assert math.isclose(from_log(by_name["learning_rate"]), 5e-5)
+    skipped = [name for name, update in by_name.items() if isinstance(update, dict) and update.get("__type__") == "update"
+               and len(update) == 1]
+    assert "max_length" in skipped and "text_column" in skipped and "seed" in skipped
+
+
+def test_a_config_file_fills_the_form_but_only_with_columns_the_file_has(tabs, tmp_path):
+    data, _, _, form = tabs
+    from bertstudio.tabular import read_table
+
+    table = read_table(b"review,stars\ngood,5\nbad,1\n", name="d.csv")
+    loaded = data_tab.LoadedData(path="d.csv", table=table)
+    path = tmp_path / "config.json"
+    path.write_text(TrainConfig(epochs=7, text_column="review", label_column="missing").to_json())
+    updates = hyperparams_tab.load_config_file(form, loaded, str(path))
+    by_name = dict(zip([c.name for c in form.controls] + ["problem"], updates))
+    assert by_name["epochs"] == 7 and by_name["text_column"] == "review" and by_name["problem"] == ""
+    assert by_name["label_column"] == gr.skip()
+
+
+def test_a_broken_config_file_is_explained_beside_the_upload(tabs, tmp_path):
+    *_, form = tabs
+    path = tmp_path / "config.json"
+    path.write_text('{"epochs": "three"}')
+    problem = hyperparams_tab.load_config_file(form, None, str(path))[-1]
+    assert "epochs" in problem and "whole number" in problem

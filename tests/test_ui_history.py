@@ -1,0 +1,82 @@
+"""TrainHistory and FollowedRun: points appended from new events only, read incrementally from disk."""
+
+import json
+
+from bertstudio.events import Evaluation, Failed, Finished, JsonlSink, Started, Step, Stopped
+from bertstudio.ui.history import LOG_LINES_KEPT, FollowedRun, TrainHistory
+
+
+def _started(total=10):
+    return Started(run_id="run-1", run_dir="/r", config={}, labels=["a", "b"], train_size=8, validation_size=2,
+                   total_steps=total, steps_per_epoch=5, device="cpu", precision="no")
+
+
+def _step(step, loss=1.0, total=10):
+    return Step(step=step, total_steps=total, epoch=step / 5, loss=loss, learning_rate=1e-5, grad_norm=0.5,
+                samples_per_second=4.0, tokens_per_second=40.0, elapsed_seconds=step, eta_seconds=10 - step)
+
+
+def test_history_collects_steps_and_evaluations_in_order():
+    history = TrainHistory().add([_started(), _step(2, 0.9), _step(4, 0.7),
+                                  Evaluation(step=5, epoch=1.0, metrics={"loss": 0.6, "accuracy": 0.75,
+                                                                         "macro_f1": 0.7}, is_best=True)])
+    assert history.step == [2, 4] and history.loss == [0.9, 0.7]
+    assert history.eval_step == [5] and history.eval_accuracy == [0.75] and history.eval_f1 == [0.7]
+    assert history.status == "running" and history.progress == 0.4
+    assert "best so far" in history.log[-1]
+
+
+def test_terminal_events_end_the_history_with_their_status():
+    assert TrainHistory().add([_started(), Finished(run_dir="/r", metrics={"accuracy": 1.0}, steps=10,
+                                                    elapsed_seconds=3.0)]).status == "finished"
+    assert TrainHistory().add([_started(), Stopped(run_dir="/r", step=3, metrics={},
+                                                   elapsed_seconds=1.0)]).status == "stopped"
+    failed = TrainHistory().add([_started(), Failed(message="The loss became NaN; lower the learning rate.")])
+    assert failed.status == "failed" and failed.ended and "lower the learning rate" in failed.log[-1]
+
+
+def test_log_keeps_only_the_latest_lines():
+    history = TrainHistory().add([_started(total=10_000)] + [_step(i, total=10_000) for i in range(1, 1000)])
+    assert len(history.log) == LOG_LINES_KEPT and "Step 999/" in history.log[-1]
+
+
+def test_followed_run_reads_only_the_bytes_added_since_the_last_poll(tmp_path):
+    path = tmp_path / "events.jsonl"
+    sink = JsonlSink(path)
+    followed = FollowedRun(run_id="run-1", events_path=str(path))
+    assert followed.poll() is False and followed.offset == 0  # no file yet: nothing, no error
+    sink.emit(_started())
+    sink.emit(_step(1))
+    assert followed.poll() is True and followed.history.step == [1]
+    first_offset = followed.offset
+    assert followed.poll() is False and followed.offset == first_offset  # nothing new, nothing re-read
+    sink.emit(_step(2))
+    assert followed.poll() is True and followed.history.step == [1, 2]
+    assert followed.offset == path.stat().st_size
+
+
+def test_a_half_written_line_waits_for_the_next_poll(tmp_path):
+    path = tmp_path / "events.jsonl"
+    JsonlSink(path).emit(_started())
+    line = json.dumps(_step(1).to_dict())
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(line[:20])
+    followed = FollowedRun(run_id="run-1", events_path=str(path))
+    followed.poll()
+    assert followed.history.step == []
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(line[20:] + "\n")
+    followed.poll()
+    assert followed.history.step == [1]
+
+
+def test_a_reopened_page_rebuilds_the_same_history_from_offset_zero(tmp_path):
+    path = tmp_path / "events.jsonl"
+    sink = JsonlSink(path)
+    live = FollowedRun(run_id="run-1", events_path=str(path))
+    for event in [_started(), _step(1, 0.9), _step(2, 0.8)]:
+        sink.emit(event)
+        live.poll()
+    reopened = FollowedRun(run_id="run-1", events_path=str(path))
+    reopened.poll()
+    assert reopened.history.step == live.history.step and reopened.history.loss == live.history.loss

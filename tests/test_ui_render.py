@@ -1,0 +1,91 @@
+"""Markdown and HTML for the tabs: user text is always escaped; chips show what the tokenizer did."""
+
+import pytest
+from transformers import BertTokenizerFast
+
+from bertstudio.config import TrainConfig
+from bertstudio.dataset import prepare_data
+from bertstudio.tabular import read_table
+from bertstudio.tokenization import preview
+from bertstudio.ui import render
+from bertstudio.ui.history import TrainHistory
+
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+WORDS = ["the", "cat", "sat", "on", "mat", "play", "##ing", "##ed", "<", ">", "/", "script", "alert", "(", ")",
+         "1", "a", "b", "c", "d", "e"]
+
+
+@pytest.fixture(scope="module")
+def tok(tmp_path_factory):
+    vocab = tmp_path_factory.mktemp("tok") / "vocab.txt"
+    vocab.write_text("\n".join(SPECIALS + WORDS) + "\n", encoding="utf-8")
+    return BertTokenizerFast(vocab=str(vocab))
+
+
+def test_user_text_never_becomes_html_in_the_chips(tok):
+    html = render.token_chips(preview(tok, '<script>alert(1)</script> "quoted" & more', max_length=64))
+    assert "<script" not in html and "&lt;" in html
+    assert '"quoted"' not in html
+
+
+def test_chips_glue_word_pieces_and_set_special_tokens_apart(tok):
+    html = render.token_chips(preview(tok, "the cat playing", max_length=32))
+    assert '<span class="tok tok-special"' in html
+    # "play" and "##ing" sit in one word group, with the continuation marked.
+    assert '>play</span><span class="tok tok-cont"' in html
+
+
+def test_unknown_words_are_flagged(tok):
+    result = preview(tok, "the zebra sat", max_length=32)
+    html = render.token_chips(result)
+    assert "tok-unk" in html and "1 [UNK]" in html
+
+
+def test_truncation_shows_a_cut_and_greys_the_dropped_tokens(tok):
+    html = render.token_chips(preview(tok, "the cat sat on the mat the cat", max_length=6, truncation="start"))
+    assert html.count("tok-cut") == 1 and "tok-dropped" in html
+    assert html.index("tok-cut") < html.index("tok-dropped")
+    assert "6 of 10 tokens kept" in html
+
+
+def test_second_text_of_a_pair_is_tinted_and_carries_segment_one(tok):
+    result = preview(tok, "the cat", "the mat", max_length=32)
+    assert "tok-b" in render.token_chips(result)
+    rows = render.token_table(result)
+    assert [row[3] for row in rows][-1] == 1 and rows[0][5] == "special"
+
+
+def test_markdown_escape_keeps_markup_out():
+    text = render.md_escape("**bold** <b>x</b> [link](http://e.com)")
+    assert "<b>" not in text and "\\*\\*bold" in text and "\\[link\\]" in text
+
+
+def test_problem_box_escapes_the_message_and_is_empty_when_all_is_well():
+    assert render.problem(None) == "" and render.problem("") == ""
+    box = render.problem("Column '<img src=x>' is empty; choose another.")
+    assert "<img" not in box and 'class="problem"' in box
+
+
+def test_file_facts_name_the_detected_encoding_and_delimiter():
+    table = read_table("text;label\ncafé;a\nthé;b\n".encode("cp1252"), name="x.csv")
+    facts = render.file_facts(table)
+    assert "cp1252" in facts and "semicolon" in facts and "2 rows" in facts
+
+
+def test_data_report_counts_drops_duplicates_and_leaks():
+    rows = ["text,label"] + [f"row {i},{'ab'[i % 2]}" for i in range(20)] + ["row 1,b", "row 3,b", ",a", "lonely,"]
+    table = read_table("\n".join(rows).encode(), name="d.csv")
+    prepared = prepare_data(TrainConfig(data="d.csv", validation_split=0.5, seed=1), table)
+    report = render.data_report(prepared.report)
+    assert "1 row with empty text" in report and "1 row with empty label" in report
+    assert "2 rows repeat an earlier text" in report
+
+
+def test_waiting_run_explains_its_place_in_line():
+    html = render.progress_html(TrainHistory(), position=2)
+    assert "number 2" in html and "one model at a time" in html
+
+
+def test_failed_run_shows_the_engines_sentence_escaped():
+    html = render.progress_html(TrainHistory(), position=None, job_message="No column '<x>'; pick one.")
+    assert "did not start" in html and "&lt;x&gt;" in html

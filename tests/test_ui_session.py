@@ -1,0 +1,46 @@
+"""Per-visitor objects and the browser's memory: nothing is shared between sessions."""
+
+from bertstudio.ui.session import BrowserMemory, SessionObjects, SessionRegistry
+
+
+def test_each_session_gets_its_own_objects():
+    registry = SessionRegistry(SessionObjects)
+    alice, bob = registry.get("alice"), registry.get("bob")
+    alice.tokenizer_name = "bert-base-uncased"
+    assert alice is not bob and bob.tokenizer_name is None
+    assert registry.get("alice") is alice
+
+
+def test_unload_drops_the_session_and_deletes_its_downloads():
+    registry = SessionRegistry(SessionObjects)
+    objects = registry.get("alice")
+    folder = objects.downloads_dir()
+    (folder / "predictions.csv").write_text("x")
+    registry.drop("alice")
+    assert "alice" not in registry and not folder.exists() and len(registry) == 0
+    registry.drop("never-seen")  # unloading twice or unknown sessions is harmless
+
+
+def test_downloads_folders_are_private_to_a_session():
+    registry = SessionRegistry(SessionObjects)
+    assert registry.get("a").downloads_dir() != registry.get("b").downloads_dir()
+
+
+def test_browser_memory_survives_garbage_from_local_storage():
+    for value in (None, "x", [], {"owner": 3, "runs": "nope"}, {"runs": [1, "r1"]}):
+        memory = BrowserMemory.from_value(value)
+        assert isinstance(memory.owner, str) and all(isinstance(r, str) for r in memory.runs)
+
+
+def test_a_new_browser_gets_an_unguessable_owner_that_is_then_kept():
+    first = BrowserMemory().with_owner()
+    assert len(first.owner) >= 20 and first.with_owner().owner == first.owner
+    assert BrowserMemory().with_owner().owner != first.owner
+
+
+def test_following_a_run_remembers_it_first_and_forgetting_removes_it():
+    memory = BrowserMemory(owner="o").following("r1").following("r2").following("r1")
+    assert memory.run_id == "r1" and memory.runs == ["r1", "r2"]
+    forgotten = memory.forgetting("r1")
+    assert forgotten.run_id is None and forgotten.runs == ["r2"] and forgotten.owner == "o"
+    assert BrowserMemory.from_value(memory.to_value()) == memory

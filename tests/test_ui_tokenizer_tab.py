@@ -1,0 +1,65 @@
+"""Tokenizer tab handlers: works without a dataset, measures one when loaded, browses longest rows."""
+
+import pytest
+
+from bertstudio.config import TrainConfig
+from bertstudio.dataset import prepare_data
+from bertstudio.tabular import read_table
+from bertstudio.ui import tokenizer_tab
+from bertstudio.ui.session import SessionObjects
+
+
+@pytest.fixture
+def objects():
+    made = SessionObjects()
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def prepared():
+    rows = ["text,label"] + [f"{'word ' * (i + 1)}end,{'ab'[i % 2]}" for i in range(20)]
+    table = read_table("\n".join(rows).encode(), name="d.csv")
+    return prepare_data(TrainConfig(data="d.csv"), table)
+
+
+def test_the_tokenizer_check_works_with_no_dataset(objects, tiny_model_dir):
+    chips, ids, about, problem = tokenizer_tab.show_tokens(objects, str(tiny_model_dir), "Hello <b>world</b>", "",
+                                                          32, "start")
+    assert problem == "" and "tok-special" in chips and "<b>" not in chips
+    assert ids["data"][0][1] == "[CLS]" and ids["data"][-1][1] == "[SEP]"
+
+
+def test_the_tokenizer_is_loaded_once_per_session(objects, tiny_model_dir):
+    tokenizer_tab.show_tokens(objects, str(tiny_model_dir), "one", "", 32, "start")
+    first = objects.tokenizer
+    tokenizer_tab.show_tokens(objects, str(tiny_model_dir), "two", "", 32, "start")
+    assert objects.tokenizer is first
+
+
+def test_a_model_that_cannot_load_is_explained_beside_the_picker(objects, tmp_path):
+    *_, problem = tokenizer_tab.show_tokens(objects, str(tmp_path / "nowhere" / "model"), "hi", "", 32, "start")
+    assert "There is no folder" in problem and "Traceback" not in problem
+
+
+def test_dataset_lengths_follow_the_max_length_slider(objects, tiny_model_dir, prepared):
+    rows, chart, facts, button, slider = tokenizer_tab.measure_dataset(objects, str(tiny_model_dir), prepared, 8)
+    assert rows.stats.count == 20 and slider["maximum"] == 20
+    assert "are cut" in facts and button["visible"] is True
+    _, short_facts, _ = tokenizer_tab.length_view(rows, 8)
+    _, long_facts, button = tokenizer_tab.length_view(rows, 64)
+    assert short_facts.startswith("**") and "0.0% of rows are cut" in long_facts
+    assert tokenizer_tab.suggested_length(rows) == rows.stats.suggested_max_length
+
+
+def test_browsing_starts_with_the_longest_row(objects, tiny_model_dir, prepared):
+    rows, *_ = tokenizer_tab.measure_dataset(objects, str(tiny_model_dir), prepared, 16)
+    first = tokenizer_tab.show_row(objects, rows, 1, 16, "start")
+    last = tokenizer_tab.show_row(objects, rows, 20, 16, "start")
+    assert f"{rows.stats.max:,} tokens" in first and "tok-cut" in first
+    assert "tok-cut" not in last
+
+
+def test_without_a_dataset_the_measure_section_explains_itself(objects, tiny_model_dir):
+    rows, chart, facts, button, _ = tokenizer_tab.measure_dataset(objects, str(tiny_model_dir), None, 128)
+    assert rows is None and "Load a dataset" in facts and button["visible"] is False

@@ -1,0 +1,141 @@
+"""Train tab handlers over a real JobManager and a tiny model: start, follow, reattach, results."""
+
+import csv
+import time
+
+import gradio as gr
+import pytest
+
+from bertstudio.events import read_events
+from bertstudio.tabular import read_table
+from bertstudio.ui import data_tab, hyperparams_tab, tokenizer_tab, train_tab
+from bertstudio.ui.app import config_form
+from bertstudio.ui.estimate import count_steps
+from bertstudio.ui.session import BrowserMemory, SessionObjects
+from bertstudio.worker import JobManager
+
+VIEW = ["progress", "loss", "metrics", "lr", "log", "results", "summary", "per_class", "confusion",
+        "misclassified", "downloads", "timer"]
+
+
+@pytest.fixture(scope="module")
+def form(tmp_path_factory):
+    with gr.Blocks():
+        data = data_tab.build()
+        tok = tokenizer_tab.build("bundled")
+        hp = hyperparams_tab.build()
+    return config_form(data, tok, hp, tmp_path_factory.mktemp("runs"))
+
+
+@pytest.fixture
+def loaded(tmp_path):
+    path = tmp_path / "reviews.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["review", "label"])
+        for i in range(40):
+            writer.writerow([f"{'great lovely' if i % 2 else 'awful broken'} thing {i}", "pos" if i % 2 else "neg"])
+    return data_tab.LoadedData(path=str(path), table=read_table(path))
+
+
+@pytest.fixture
+def jobs():
+    manager = JobManager()
+    yield manager
+    manager.shutdown(timeout=60)
+
+
+def values(form, model, **changes):
+    settings = dict(text_column="review", label_column="label", model=str(model), epochs=1, batch_size=8,
+                    max_length=16, logging_steps=1, warmup_ratio=0.0)
+    settings.update(changes)
+    out = [control.component.value for control in form.controls]
+    for name, value in settings.items():
+        out[form.controls.index(form.control(name))] = value
+    return out
+
+
+def view(outputs):
+    return dict(zip(VIEW, outputs))
+
+
+def follow_to_the_end(jobs, downloads, followed, timeout=120):
+    deadline = time.monotonic() + timeout
+    ticks = []
+    while time.monotonic() < deadline:
+        ticks.append(view(train_tab.tick(jobs, downloads, followed)))
+        if not ticks[-1]["timer"].active:
+            return ticks
+        time.sleep(0.1)
+    raise AssertionError("the run did not end")
+
+
+def test_start_queues_a_run_and_ticks_follow_it_to_its_results(form, loaded, jobs, tiny_model_dir):
+    objects = SessionObjects()
+    followed, memory, problem, *rest = train_tab.start(form, jobs, loaded, {}, *values(form, tiny_model_dir))
+    assert problem == "" and view(rest)["timer"].active
+    memory = BrowserMemory.from_value(memory)
+    assert memory.owner and memory.run_id == followed.run_id and memory.runs == [followed.run_id]
+
+    ticks = follow_to_the_end(jobs, objects.downloads_dir, followed)
+    last = ticks[-1]
+    assert "Finished" in last["progress"]
+    assert len(last["loss"].data[0].x) == followed.history.total_steps  # a point per logged step
+    assert last["results"]["visible"] is True and "Accuracy" in last["summary"]
+    assert [row[0] for row in last["per_class"]["data"]] == ["neg", "pos"]
+    assert sorted(p.rsplit("/", 1)[-1].split("-")[-1] for p in last["downloads"]) == ["README.md", "model.zip"]
+    assert {"text", "gold", "predicted"} <= set(last["misclassified"]["headers"])
+    objects.close()
+
+
+def test_the_trainer_runs_as_many_steps_as_the_hyperparameters_tab_promised(form, loaded, jobs, tiny_model_dir):
+    followed, *_ = train_tab.start(form, jobs, loaded, {}, *values(form, tiny_model_dir, batch_size=4,
+                                                                    gradient_accumulation_steps=3, epochs=2))
+    jobs.wait(followed.run_id, timeout=120)
+    started = read_events(followed.events_path)[0][0]
+    config = form.build_config(loaded.path, None, values(form, tiny_model_dir, batch_size=4,
+                                                         gradient_accumulation_steps=3, epochs=2))
+    assert started.total_steps == count_steps(config, started.train_size).total_steps
+
+
+def test_a_reloaded_page_reattaches_to_its_own_run_and_rebuilds_the_charts(form, loaded, jobs, tiny_model_dir):
+    objects = SessionObjects()
+    followed, memory, *_ = train_tab.start(form, jobs, loaded, {}, *values(form, tiny_model_dir))
+    jobs.wait(followed.run_id, timeout=120)
+    reopened, memory_after, *outputs = train_tab.reattach(jobs, form.output_dir, objects.downloads_dir, memory)
+    shown = view(outputs)
+    assert reopened.run_id == followed.run_id and reopened.offset > 0
+    assert len(shown["loss"].data[0].x) == len(reopened.history.step) > 0
+    assert shown["results"]["visible"] is True and memory_after == memory
+    objects.close()
+
+
+def test_another_browser_cannot_attach_to_or_stop_someone_elses_run(form, loaded, jobs, tiny_model_dir):
+    followed, memory, *_ = train_tab.start(form, jobs, loaded, {}, *values(form, tiny_model_dir, epochs=30))
+    stranger = {"owner": "someone-else", "run_id": followed.run_id, "runs": [followed.run_id]}
+    attached, *_ = train_tab.reattach(jobs, form.output_dir, lambda: None, stranger)
+    assert attached is None
+    assert "not yours" in train_tab.stop(jobs, followed, stranger)
+    assert "problem" not in train_tab.stop(jobs, followed, memory)
+    assert jobs.wait(followed.run_id, timeout=60).state == "stopped"
+
+
+def test_a_second_start_waits_in_line_and_says_so(form, loaded, jobs, tiny_model_dir):
+    first, memory, *_ = train_tab.start(form, jobs, loaded, {}, *values(form, tiny_model_dir, epochs=30))
+    second, memory, _, *outputs = train_tab.start(form, jobs, loaded, memory, *values(form, tiny_model_dir))
+    assert "Waiting in line" in view(outputs)["progress"]
+    assert BrowserMemory.from_value(memory).runs == [second.run_id, first.run_id]
+    train_tab.stop(jobs, first, memory)
+    jobs.wait(second.run_id, timeout=120)
+
+
+def test_start_without_data_says_what_to_do(form, jobs, tiny_model_dir):
+    outputs = train_tab.start(form, jobs, None, {}, *values(form, tiny_model_dir))
+    assert "Load a dataset" in outputs[2] and not jobs.busy()
+
+
+def test_a_run_the_engine_refuses_shows_its_sentence(form, loaded, jobs, tiny_model_dir):
+    followed, *_ = train_tab.start(form, jobs, loaded, {}, *values(form, tiny_model_dir, text_column="body"))
+    last = follow_to_the_end(jobs, lambda: None, followed)[-1]
+    assert "did not start" in last["progress"] and "no column" in last["progress"]
+    assert "Traceback" not in last["progress"]
