@@ -20,7 +20,7 @@ def test_command_line_round_trips_through_the_cli_parser(tmp_path):
                          run_name="first try")
     plain, accelerate = command_lines(config)
     assert plain.startswith("bertstudio train --data ")
-    assert accelerate.startswith("accelerate launch -m bertstudio train --data ")
+    assert accelerate.startswith("accelerate launch --multi_gpu --num_processes 2 -m bertstudio train --data ")
     assert _parse_back(plain) == config
     assert _parse_back(accelerate) == config
 

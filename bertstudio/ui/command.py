@@ -27,6 +27,9 @@ def train_arguments(config: TrainConfig) -> list[str]:
 
 
 def command_lines(config: TrainConfig) -> tuple[str, str]:
-    """(`bertstudio train …`, `accelerate launch -m bertstudio train …`), quoted for a POSIX shell."""
+    """(`bertstudio train …`, `accelerate launch --multi_gpu … -m bertstudio train …`), quoted for a POSIX shell."""
     args = train_arguments(config)
-    return shlex.join(["bertstudio", *args]), shlex.join(["accelerate", "launch", "-m", "bertstudio", *args])
+    # --multi_gpu selects Accelerate's torchrun launcher: one process per GPU (gloo on CPU-only
+    # machines); edit --num_processes to the number of GPUs.
+    launcher = ["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "-m", "bertstudio"]
+    return shlex.join(["bertstudio", *args]), shlex.join([*launcher, *args])
