@@ -62,17 +62,28 @@ class LengthGroupedSampler(Sampler[int]):
         for start in range(0, len(order), mega):
             group = sorted(order[start:start + mega], key=lambda i: self.lengths[i], reverse=True)
             batches.extend(group[i:i + self.batch_size] for i in range(0, len(group), self.batch_size))
+        # The DataLoader cuts this flat order into runs of batch_size, so the one short batch (the
+        # tail of the last group) must stay last: shuffled into the middle, it would shift every
+        # later cut across two batches of different lengths (30% padding instead of 5% on SST-2).
+        short = [batches.pop()] if batches and len(batches[-1]) < self.batch_size else []
         # Keep the longest batch first: if memory runs out, it does so at step one, not hours in.
         longest = max(range(len(batches)), key=lambda b: self.lengths[batches[b][0]]) if batches else 0
         rest = [b for i, b in enumerate(batches) if i != longest]
         shuffled = [rest[i] for i in torch.randperm(len(rest), generator=generator).tolist()]
-        ordered = ([batches[longest]] if batches else []) + shuffled
+        ordered = ([batches[longest]] if batches else []) + shuffled + short
         return iter([i for batch in ordered for i in batch])
 
 
 def length_sorted_indices(lengths: Sequence[int]) -> list[int]:
     """Longest first: evaluation batches waste no padding and memory peaks at the first batch."""
     return sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
+
+
+def pad_multiple(device_type: str) -> int:
+    """What batch widths are rounded up to: 8 on GPUs, whose tensor cores want it, and 1 on the CPU,
+    where every padded token is pure waste (on SST-2 rows, rounding to 8 pads ~23% of all tokens,
+    rounding to 1 ~5%)."""
+    return 1 if device_type == "cpu" else 8
 
 
 class PaddingCollator:

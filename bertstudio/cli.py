@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--validation-data", default=argparse.SUPPRESS, help="optional validation CSV/TSV")
     _add_column_flags(train)
     train.add_argument("--config", help="a config.json (e.g. from a run folder) to start from; flags override it")
+    train.add_argument("--resume", metavar="RUN_DIR",
+                       help="carry on an interrupted run from its last checkpoint, with its own settings")
     _add_config_flags(train)
 
     predict = commands.add_parser("predict", help="predict labels with a run or a saved model folder")
@@ -215,6 +217,12 @@ def _train(args: argparse.Namespace) -> int:
     from bertstudio.progress import ConsoleProgress
     from bertstudio.trainer import StopControl, train
 
+    resume_from = getattr(args, "resume", None)
+    if resume_from:
+        args.config = str(Path(resume_from) / "config.json")
+        if not Path(args.config).exists():
+            raise StudioError(f"'{resume_from}' is not a run folder (it has no config.json); pass the folder "
+                              "that `bertstudio train` printed.")
     config = config_from_args(args)
     stop = StopControl()
     previous = signal.getsignal(signal.SIGINT)
@@ -227,7 +235,7 @@ def _train(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_interrupt)
     progress = ConsoleProgress(sys.stderr)
     try:
-        result = train(config, sink=CallbackSink(progress.handle), stop=stop)
+        result = train(config, sink=CallbackSink(progress.handle), stop=stop, resume_from=resume_from)
     finally:
         signal.signal(signal.SIGINT, previous)
         progress.close()

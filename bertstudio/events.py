@@ -41,6 +41,7 @@ class Started(Event):
     device: str
     precision: str
     num_processes: int = 1
+    resumed_from_step: int | None = None  # set when a run carries on from a checkpoint
 
 
 @dataclass

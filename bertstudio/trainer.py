@@ -12,16 +12,19 @@ import math
 import threading
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
 from torch.utils.data import DataLoader
 
-from bertstudio.batching import EncodedExamples, LengthGroupedSampler, PaddingCollator, length_sorted_indices
+from bertstudio.batching import (EncodedExamples, LengthGroupedSampler, PaddingCollator, length_sorted_indices,
+                                 pad_multiple)
+from bertstudio.checkpoints import LoopState, checkpoint_dir, load_checkpoint, remove_checkpoint, save_checkpoint
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
-from bertstudio.evaluation import evaluate
+from bertstudio.evaluation import EvalResult, evaluate
 from bertstudio.events import (Checkpoint, Evaluation, EventSink, Failed, FanOut, Finished, JsonlSink,
                                Notice, NullSink, Started, Step, Stopped)
 from bertstudio.metrics import is_improvement
@@ -70,16 +73,29 @@ def _is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
 
 
-def resolve_precision(requested: str) -> str:
-    """'auto' -> bf16 on GPUs that support it, fp16 on older GPUs, fp32 ('no') on the CPU."""
-    cuda = torch.cuda.is_available()
+def cpu_has_native_bf16() -> bool:
+    """AVX-512 BF16 or AMX: the CPU multiplies bf16 matrices in hardware instead of emulating it."""
+    cpu = getattr(torch, "cpu", None)
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(cpu, name, lambda: False)()) for name in probes)
+
+
+def resolve_precision(requested: str, *, cuda: bool | None = None, cuda_bf16: bool | None = None,
+                      cpu_bf16: bool | None = None) -> str:
+    """'auto' -> bf16 on GPUs that support it, fp16 on older GPUs, fp32 ('no') on the CPU.
+
+    The device facts default to this machine's; passing them makes every branch testable anywhere.
+    """
+    cuda = torch.cuda.is_available() if cuda is None else cuda
+    if cuda and cuda_bf16 is None:
+        cuda_bf16 = torch.cuda.is_bf16_supported()
     if requested == "auto":
         if not cuda:
             return "no"
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "bf16" if cuda_bf16 else "fp16"
     if requested == "fp16" and not cuda:
         raise StudioError("fp16 precision needs an NVIDIA GPU; choose 'auto' or 'fp32' on this machine.")
-    if requested == "bf16" and cuda and not torch.cuda.is_bf16_supported():
+    if requested == "bf16" and cuda and not cuda_bf16:
         raise StudioError("This GPU does not support bf16; choose 'auto' or 'fp16'.")
     return {"fp32": "no"}.get(requested, requested)
 
@@ -101,6 +117,9 @@ def _make_accelerator(config: TrainConfig):
                        gradient_accumulation_steps=config.gradient_accumulation_steps)
 
 
+FUSED_ADAMW_DEVICES = ("cuda", "cpu")
+
+
 def _optimizer(model, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
     # Decay the weight matrices only: decaying biases and LayerNorm gains hurts BERT fine-tuning.
     no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias", "layer_norm", "norm.weight")
@@ -110,20 +129,34 @@ def _optimizer(model, config: TrainConfig, device: torch.device) -> torch.optim.
             (plain if any(k in name for k in no_decay) else decay).append(param)
     groups = [{"params": decay, "weight_decay": config.weight_decay},
               {"params": plain, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=config.learning_rate, fused=device.type == "cuda")
+    # The fused kernel updates every tensor in one pass instead of a dozen elementwise sweeps:
+    # on the CPU it cut the optimizer step of a 22 M-parameter BERT ~5x (see bench/).
+    return torch.optim.AdamW(groups, lr=config.learning_rate, fused=device.type in FUSED_ADAMW_DEVICES)
 
 
 def train(config: TrainConfig, *, sink: EventSink | None = None, stop: StopControl | None = None,
-          train_step: TrainStep = default_train_step, run_id: str | None = None) -> RunResult:
+          train_step: TrainStep = default_train_step, run_id: str | None = None,
+          resume_from: str | Path | None = None) -> RunResult:
     """Train one run end to end and return where it landed. Never raises for a run that started:
     failures become a `Failed` event and a "failed" result. Bad settings raise StudioError before
-    any folder is made."""
+    any folder is made.
+
+    `resume_from`: a run folder whose process died (or failed while saving); training carries on
+    from its last checkpoint in the same folder, to the same result as a run never interrupted.
+    """
     config = _with_absolute_paths(config.validate())
+    if resume_from is not None:
+        folder = Path(resume_from)
+        if checkpoint_dir(folder) is None:
+            raise StudioError(f"The run '{folder.name}' has no checkpoint to resume from; start a new run "
+                              "with the same settings instead.")
+        run_id, config = folder.name, config.replace(output_dir=str(folder.parent))
     stop = stop or StopControl()
     attempt_config = config
     while True:
         try:
-            return _train_once(attempt_config, sink or NullSink(), stop, train_step, run_id, config)
+            return _train_once(attempt_config, sink or NullSink(), stop, train_step, run_id, config,
+                               resume=resume_from is not None)
         except _OutOfMemoryRetry as retry:
             attempt_config, run_id = retry.config, retry.run_id
 
@@ -134,7 +167,7 @@ class _OutOfMemoryRetry(Exception):
 
 
 def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, train_step: TrainStep,
-                run_id: str | None, original: TrainConfig) -> RunResult:
+                run_id: str | None, original: TrainConfig, resume: bool = False) -> RunResult:
     from accelerate.utils import broadcast_object_list, set_seed
     from transformers import get_scheduler
 
@@ -159,8 +192,9 @@ def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, tr
     run = resumed_folder if resumed_folder.path.exists() else None
     if main and run is None:
         run = run_files.RunFolder.create(config.output_dir, run_id)
-        run.mark_process()
     run = run or resumed_folder
+    if main:
+        run.mark_process()
     sink = FanOut([JsonlSink(run.file(run_files.EVENTS_FILE)), user_sink]) if main else NullSink()
     started_at = time.time()
     step = 0
@@ -170,11 +204,15 @@ def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, tr
         val_enc = encode_examples(tokenizer, data.validation.texts, data.validation.pairs, **encode)
         train_set = EncodedExamples(train_enc["input_ids"], train_enc["token_type_ids"], data.train.labels)
         val_set = EncodedExamples(val_enc["input_ids"], val_enc["token_type_ids"], data.validation.labels)
-        collate = PaddingCollator(tokenizer.pad_token_id or 0)
+        collate = PaddingCollator(tokenizer.pad_token_id or 0, pad_to=pad_multiple(accelerator.device.type))
+        # Each loader gets a generator of its own: starting an iterator then draws nothing from the
+        # global RNG, so a run resumed mid-epoch sees the same dropout masks as one never stopped.
         train_loader = DataLoader(train_set, batch_size=config.batch_size, collate_fn=collate,
-                                  sampler=LengthGroupedSampler(train_set.lengths, config.batch_size, config.seed))
+                                  sampler=LengthGroupedSampler(train_set.lengths, config.batch_size, config.seed),
+                                  generator=torch.Generator().manual_seed(config.seed))
         val_loader = DataLoader(val_set, batch_size=config.batch_size * 2, collate_fn=collate,
-                                sampler=length_sorted_indices(val_set.lengths))
+                                sampler=length_sorted_indices(val_set.lengths),
+                                generator=torch.Generator().manual_seed(config.seed))
 
         set_seed(config.seed)
         model = load_classifier(config.model, data.labels)
@@ -189,28 +227,36 @@ def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, tr
         model, optimizer, train_loader, val_loader, scheduler = accelerator.prepare(
             model, optimizer, train_loader, val_loader, scheduler)
 
-        if main:
+        state = LoopState(step=0, epoch=0, batches_done_in_epoch=0)
+        best_state = None
+        if resume:
+            state, best_state = load_checkpoint(accelerator, run.path)
+        elif main:
             _write_start_files(run, config, original, data, accelerator)
+        step = state.step
+        if resume:
+            sink.emit(Notice(message=f"Resumed from the checkpoint at step {step}.", step=step))
         sink.emit(Started(run_id=run_id, run_dir=str(run.path), config=config.to_dict(),
                           labels=list(data.labels), train_size=len(train_set),
                           validation_size=len(val_set), total_steps=total_steps,
                           steps_per_epoch=steps_per_epoch, device=str(accelerator.device),
                           precision=accelerator.mixed_precision,
-                          num_processes=accelerator.num_processes))
+                          num_processes=accelerator.num_processes,
+                          resumed_from_step=step if resume else None))
 
-        # --- loop state, declared together ---------------------------------------------------
-        best_metric: float | None = None
-        best_state: dict[str, torch.Tensor] | None = None
-        best_eval = None
-        best_step: int | None = None
-        evals_without_improvement = 0
-        last_metrics: dict[str, Any] = {}
-        last_eval = None
+        # --- loop state, declared together (restored from the checkpoint when resuming) --------
+        best_metric: float | None = state.best_metric
+        best_eval = EvalResult(**state.best_eval) if state.best_eval else None
+        best_step: int | None = state.best_step
+        evals_without_improvement = state.evals_without_improvement
+        last_metrics: dict[str, Any] = best_eval.metrics if best_eval else {}
+        last_eval = best_eval
         window_loss = torch.zeros((), device=accelerator.device)
         window_batches = 0
         grad_norm = None
-        samples_seen = tokens_seen = 0
-        train_seconds = 0.0
+        samples_seen, tokens_seen = state.samples_seen, state.tokens_seen
+        train_seconds = state.train_seconds
+        batches_done = state.batches_done_in_epoch
         stopped_by_user = stopped_early = False
 
         def run_evaluation() -> bool:
@@ -232,13 +278,31 @@ def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, tr
                 evals_without_improvement += 1
             sink.emit(Evaluation(step=step, epoch=step / steps_per_epoch, metrics=result.metrics,
                                  is_best=improved))
-            return 0 < config.early_stopping_patience <= evals_without_improvement
+            enough = 0 < config.early_stopping_patience <= evals_without_improvement
+            if step < total_steps and not enough and not stop.requested:
+                # Checkpoint at every evaluation but the last: a killed run resumes from here.
+                save_checkpoint(accelerator, run.path, LoopState(
+                    step=step, epoch=epoch, batches_done_in_epoch=batches_done,
+                    best_metric=best_metric, best_step=best_step,
+                    evals_without_improvement=evals_without_improvement, samples_seen=samples_seen,
+                    tokens_seen=tokens_seen, train_seconds=train_seconds,
+                    best_eval=asdict(best_eval) if best_eval else None), best_state)
+            return enough
 
         model.train()
-        for epoch in range(config.epochs):
+        start_epoch = state.epoch
+        if batches_done >= len(train_loader):  # the checkpoint was taken at the end of an epoch
+            start_epoch, batches_done = start_epoch + 1, 0
+        epoch = start_epoch  # read by run_evaluation, which the loop calls
+        for epoch in range(start_epoch, config.epochs):
             train_loader.set_epoch(epoch)
+            epoch_loader = train_loader
+            if batches_done:  # resuming mid-epoch: the same order, minus the batches already seen
+                epoch_loader = accelerator.skip_first_batches(train_loader, batches_done)
+                epoch_loader.set_epoch(epoch)
             tick = time.perf_counter()
-            for batch in train_loader:
+            for batch in epoch_loader:
+                batches_done += 1
                 batch.pop("index")
                 samples_seen += batch["input_ids"].shape[0] * accelerator.num_processes
                 tokens_seen += batch.pop("num_tokens") * accelerator.num_processes
@@ -288,6 +352,7 @@ def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, tr
                 stopped_early = run_evaluation()
                 if stopped_early:
                     break
+            batches_done = 0
         # The last_step rule: a run always ends with an evaluation of the weights it stopped with.
         if last_eval is None or stopped_by_user or (config.eval_strategy == "steps" and not stopped_early):
             run_evaluation()
@@ -300,6 +365,7 @@ def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, tr
             _write_end_files(run, accelerator.unwrap_model(model), tokenizer, config, data,
                              last_metrics, last_eval, accelerator)
             sink.emit(Checkpoint(step=step, path=str(run.file(run_files.MODEL_DIR)), is_best=best_step == step))
+            remove_checkpoint(run.path)  # the run is over: model/ is what it keeps
         elapsed = time.time() - started_at
         summary = {**last_metrics, "best_step": best_step, "steps": step,
                    "train_samples_per_second": samples_seen / train_seconds if train_seconds else 0.0}
@@ -328,14 +394,11 @@ def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, tr
 
 def _with_absolute_paths(config: TrainConfig) -> TrainConfig:
     """config.json must re-run from any working folder, so its data paths are made absolute."""
-    from pathlib import Path
-
     return config.replace(**{name: str(Path(value).resolve()) for name in ("data", "validation_data")
                              if (value := getattr(config, name))})
 
 
-def _run_path(config: TrainConfig, run_id: str):
-    from pathlib import Path
+def _run_path(config: TrainConfig, run_id: str) -> Path:
     return Path(config.output_dir) / run_id
 
 

@@ -1,6 +1,7 @@
 import torch
 
-from bertstudio.batching import EncodedExamples, LengthGroupedSampler, PaddingCollator, length_sorted_indices
+from bertstudio.batching import (EncodedExamples, LengthGroupedSampler, PaddingCollator, length_sorted_indices,
+                                 pad_multiple)
 
 
 def test_collator_pads_to_a_multiple_of_eight_and_masks_padding():
@@ -40,3 +41,31 @@ def test_evaluation_order_is_longest_first():
 def test_dataset_items_keep_their_index():
     data = EncodedExamples([[1, 2], [3]], [[0, 0], [0]], [1, 0])
     assert data[1] == {"index": 1, "input_ids": [3], "token_type_ids": [0], "labels": 0}
+
+
+def test_cpu_batches_are_padded_only_to_their_longest_row_and_gpu_batches_to_a_multiple_of_eight():
+    rows = [{"index": 0, "input_ids": [1, 2, 3], "token_type_ids": [0, 0, 0]},
+            {"index": 1, "input_ids": [1, 2], "token_type_ids": [0, 0]}]
+    assert pad_multiple("cpu") == 1 and pad_multiple("cuda") == 8
+    cpu_batch = PaddingCollator(pad_token_id=0, pad_to=pad_multiple("cpu"))(rows)
+    assert cpu_batch["input_ids"].shape == (2, 3)
+    assert cpu_batch["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
+    assert PaddingCollator(pad_token_id=0, pad_to=pad_multiple("cuda"))(rows)["input_ids"].shape == (2, 8)
+
+
+def test_unpadded_cpu_batch_of_equal_rows_has_no_mask():
+    rows = [{"index": i, "input_ids": [5, 6, 7], "token_type_ids": [0, 0, 0]} for i in range(3)]
+    batch = PaddingCollator(pad_token_id=0, pad_to=1)(rows)
+    assert batch["input_ids"].shape == (3, 3) and "attention_mask" not in batch
+
+
+def test_every_batch_the_dataloader_cuts_is_one_length_sorted_batch_even_with_a_short_last_one():
+    generator = torch.Generator().manual_seed(1)
+    # Groups of 16 * 25 = 400 rows: four full ones and one of 200, whose last batch has 8 rows.
+    lengths = torch.randint(5, 200, (1800,), generator=generator).tolist()
+    order = list(LengthGroupedSampler(lengths, batch_size=16, seed=3, group_batches=25))
+    assert sorted(order) == list(range(1800))
+    for start in range(0, 1800, 16):  # what DataLoader(batch_size=16) takes as one batch
+        chunk = [lengths[i] for i in order[start:start + 16]]
+        assert chunk == sorted(chunk, reverse=True), start
+    assert len(order) % 16 == 8 and lengths[order[0]] == max(lengths)

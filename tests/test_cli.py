@@ -63,7 +63,8 @@ def test_hub_model_offline_fails_fast_with_a_hint(capsys):
     assert "bundled" in capsys.readouterr().err
 
 
-def test_train_then_predict_end_to_end_through_the_command_line(tmp_path, tiny_model_dir, learnable_csv):
+def test_train_then_predict_end_to_end_through_the_command_line(tmp_path, tiny_model_dir, learnable_csv,
+                                                                learnable_rows):
     out = run_cli("train", "--data", learnable_csv, "--model", tiny_model_dir, "--epochs", 6, "--batch-size", 16,
                   "--learning-rate", 3e-3, "--max-length", 32, "--output-dir", tmp_path / "runs", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
@@ -71,9 +72,10 @@ def test_train_then_predict_end_to_end_through_the_command_line(tmp_path, tiny_m
     assert (run_dir / "model" / "config.json").exists()
     assert "step" in out.stderr and "evaluation" in out.stderr
 
-    predicted = run_cli("predict", "--model", run_dir, "--text", "wonderful, the staff were", "--json")
+    (text, label), = learnable_rows[:1]
+    predicted = run_cli("predict", "--model", run_dir, "--text", text, "--json")
     assert predicted.returncode == 0, predicted.stderr
-    assert json.loads(predicted.stdout)[0]["label"] == "positive"
+    assert json.loads(predicted.stdout)[0]["label"] == label
 
     rerun = run_cli("train", "--config", run_dir / "config.json", cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr

@@ -21,10 +21,12 @@ def trained_run(tmp_path_factory, tiny_model_dir, learnable_rows):
     return result.run_dir
 
 
-def test_predictions_carry_the_users_own_labels_and_probabilities(trained_run):
+def test_predictions_carry_the_users_own_labels_and_probabilities(trained_run, learnable_rows):
     predictor = Predictor.load(trained_run)
-    results = predictor.predict(["wonderful, the service was overall it was", "terrible, my order felt"])
-    assert [r.label for r in results] == ["positive", "negative"]
+    rows = learnable_rows[:30]
+    results = predictor.predict([text for text, _ in rows])
+    correct = sum(r.label == label for r, (_, label) in zip(results, rows))
+    assert correct >= 27  # a model that learned the task, speaking in the user's label names
     for r in results:
         assert set(r.probabilities) == {"negative", "neutral", "positive"}
         assert sum(r.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
@@ -40,21 +42,29 @@ def test_batched_predictions_equal_one_by_one_predictions(trained_run):
         assert a.label == b.label and a.confidence == pytest.approx(b.confidence, abs=1e-5)
 
 
-def test_transformers_pipeline_answers_with_the_users_label_names(trained_run):
+def test_transformers_pipeline_answers_with_the_users_label_names(trained_run, learnable_rows):
     from transformers import pipeline
 
     classifier = pipeline("text-classification", model=f"{trained_run}/model")
-    assert classifier("excellent, the service was")[0]["label"] == "positive"
+    rows = learnable_rows[:30]
+    answers = classifier([text for text, _ in rows])
+    assert {a["label"] for a in answers} <= {"negative", "neutral", "positive"}
+    predictor = Predictor.load(trained_run)
+    assert [a["label"] for a in answers] == [p.label for p in predictor.predict([text for text, _ in rows])]
 
 
-def test_csv_in_csv_out_adds_label_and_probability_columns_with_formulas_neutralised(trained_run, tmp_path):
+def test_csv_in_csv_out_adds_label_and_probability_columns_with_formulas_neutralised(trained_run, tmp_path,
+                                                                                   learnable_rows):
     source = tmp_path / "new.csv"
+    (first, _), (second, _) = learnable_rows[0], learnable_rows[1]
     with open(source, "w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows([["id", "text"], ["=1+1", "superb, the staff were"], ["2", "awful"]])
+        csv.writer(handle).writerows([["id", "text"], ["=1+1", first], ["2", second]])
     output = Predictor.load(trained_run).predict_csv(source, tmp_path / "out.csv")
     rows = list(csv.reader(open(output, encoding="utf-8")))
     assert rows[0] == ["id", "text", "predicted_label", "prob_negative", "prob_neutral", "prob_positive"]
-    assert rows[1][0] == "'=1+1" and rows[1][2] == "positive" and rows[2][2] == "negative"
+    expected = [p.label for p in Predictor.load(trained_run).predict([first, second])]
+    assert rows[1][0] == "'=1+1" and [rows[1][2], rows[2][2]] == expected
+    assert abs(sum(float(x) for x in rows[1][3:]) - 1.0) < 1e-4
 
 
 def test_csv_without_the_trained_text_column_names_the_columns_it_has(trained_run, tmp_path):

@@ -126,3 +126,44 @@ def test_bad_column_is_refused_before_any_run_folder_exists(tmp_path, tiny_model
     with pytest.raises(StudioError, match="text"):
         train(quick_config(tmp_path, learnable_csv, tiny_model_dir, label_column="nope"))
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_auto_precision_is_bf16_on_new_gpus_fp16_on_old_gpus_and_fp32_on_the_cpu():
+    from bertstudio.trainer import resolve_precision
+
+    assert resolve_precision("auto", cuda=True, cuda_bf16=True) == "bf16"
+    assert resolve_precision("auto", cuda=True, cuda_bf16=False) == "fp16"
+    assert resolve_precision("auto", cuda=False) == "no"
+    assert resolve_precision("fp32", cuda=True, cuda_bf16=True) == "no"
+    assert resolve_precision("bf16", cuda=False) == "bf16"
+
+
+def test_precisions_the_device_cannot_run_are_refused_with_what_to_choose_instead():
+    from bertstudio.errors import StudioError
+    from bertstudio.trainer import resolve_precision
+
+    with pytest.raises(StudioError, match="fp16 precision needs an NVIDIA GPU; choose 'auto'"):
+        resolve_precision("fp16", cuda=False)
+    with pytest.raises(StudioError, match="does not support bf16; choose 'auto' or 'fp16'"):
+        resolve_precision("bf16", cuda=True, cuda_bf16=False)
+
+
+def test_adamw_is_fused_on_gpus_and_cpus_and_leaves_biases_and_layernorm_undecayed(tiny_model_dir):
+    from bertstudio.models import load_classifier
+    from bertstudio.trainer import _optimizer
+
+    model = load_classifier(str(tiny_model_dir), ["a", "b"])
+    config = TrainConfig(weight_decay=0.05)
+    for device in ("cuda", "cpu"):  # the CUDA choice is checked here too; its step needs a GPU
+        optimizer = _optimizer(model, config, torch.device(device))
+        assert optimizer.defaults["fused"] is True
+    decayed, plain = optimizer.param_groups
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert decayed["weight_decay"] == 0.05 and plain["weight_decay"] == 0.0
+    assert all("bias" in names[id(p)] or "LayerNorm" in names[id(p)] for p in plain["params"])
+    assert any(names[id(p)].endswith("query.weight") for p in decayed["params"])
+    # The fused CPU kernel really runs: one step moves the weights.
+    before = model.classifier.weight.detach().clone()
+    model(input_ids=torch.tensor([[2, 5, 6, 3]]), labels=torch.tensor([1])).loss.backward()
+    optimizer.step()
+    assert not torch.equal(before, model.classifier.weight)

@@ -54,6 +54,8 @@ class TrainHistory:
 
     def _add(self, event: Event) -> None:
         if isinstance(event, Started):
+            if event.resumed_from_step is not None:
+                self._rewind(event.resumed_from_step)
             self.run_id, self.labels = event.run_id, list(event.labels)
             self.total_steps, self.steps_per_epoch = event.total_steps, event.steps_per_epoch
             self.train_size, self.validation_size = event.train_size, event.validation_size
@@ -96,6 +98,14 @@ class TrainHistory:
         elif isinstance(event, Failed):
             self.ending = event
             self._log(event, f"Failed: {event.message}")
+
+    def _rewind(self, step: int) -> None:
+        """A resumed run replays the steps after its checkpoint: drop the first take of them."""
+        keep = sum(1 for s in self.step if s <= step)
+        del self.step[keep:], self.loss[keep:], self.learning_rate[keep:]
+        keep = sum(1 for s in self.eval_step if s <= step)
+        del self.eval_step[keep:], self.eval_loss[keep:], self.eval_accuracy[keep:], self.eval_f1[keep:]
+        self.ending = None
 
     def _log(self, event: Event, text: str) -> None:
         self.log.append(f"{time.strftime('%H:%M:%S', time.localtime(event.time))}  {text}")
