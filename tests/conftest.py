@@ -42,7 +42,7 @@ def sample_csv() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A randomly initialised 2-layer BERT (hidden 32) with the bundled tokenizer, for fast tests."""
+    """A randomly initialised 2-layer BERT (hidden 64) with the bundled tokenizer, for fast tests."""
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
@@ -51,8 +51,8 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if (BUNDLED / name).is_file():
             shutil.copy(BUNDLED / name, folder / name)
     vocab_size = len(AutoTokenizer.from_pretrained(folder))
-    config = BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=512,
+    config = BertConfig(vocab_size=vocab_size, hidden_size=64, num_hidden_layers=2,
+                        num_attention_heads=4, intermediate_size=128, max_position_embeddings=512,
                         pad_token_id=0)
     torch.manual_seed(0)
     BertModel(config).save_pretrained(folder, safe_serialization=True)
@@ -95,8 +95,9 @@ LEARNABLE_WORDS = {
 }
 FILLERS = ["the service was", "honestly the product seemed", "my order felt", "this shop is",
            "the delivery looked", "overall it was"]
-# Settings under which tiny_model_dir reaches ~100 % on learnable_csv in six epochs.
-LEARNABLE_SETTINGS = dict(epochs=6, batch_size=16, learning_rate=3e-3, warmup_ratio=0.1, max_length=32)
+# Settings under which tiny_model_dir reaches 100 % on learnable_csv in six epochs (checked for
+# seeds 3, 7, 11 and 42; higher learning rates made some seeds diverge).
+LEARNABLE_SETTINGS = dict(epochs=6, batch_size=16, learning_rate=1e-3, warmup_ratio=0.1, max_length=32)
 
 
 @pytest.fixture(scope="session")

@@ -66,7 +66,7 @@ def test_hub_model_offline_fails_fast_with_a_hint(capsys):
 def test_train_then_predict_end_to_end_through_the_command_line(tmp_path, tiny_model_dir, learnable_csv,
                                                                 learnable_rows):
     out = run_cli("train", "--data", learnable_csv, "--model", tiny_model_dir, "--epochs", 6, "--batch-size", 16,
-                  "--learning-rate", 3e-3, "--max-length", 32, "--output-dir", tmp_path / "runs", cwd=tmp_path)
+                  "--learning-rate", 1e-3, "--max-length", 32, "--output-dir", tmp_path / "runs", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     run_dir = Path(out.stdout.strip().splitlines()[-1])
     assert (run_dir / "model" / "config.json").exists()
