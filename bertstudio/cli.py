@@ -104,10 +104,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_libraries() -> None:
+    """transformers reports every newly initialised head and draws its own progress bars; the
+    CLI says what matters itself, so keep only real errors from it."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"inspect": _inspect, "tokenize": _tokenize, "train": _train, "predict": _predict,
                "runs": _runs}[args.command]
+    if args.command in ("tokenize", "train", "predict"):
+        _quiet_libraries()
     try:
         return handler(args)
     except StudioError as exc:
