@@ -19,6 +19,7 @@ import argparse
 import copy
 import csv
 import math
+import os
 import random
 import string
 import sys
@@ -582,6 +583,7 @@ def save_encoder(pretrained_model, tokenizer, folder: Path, finetune_dropout: fl
     encoder = BertModel(config)
     encoder.load_state_dict(pretrained_model.bert.state_dict())
     encoder.save_pretrained(folder, safe_serialization=True)
+    (folder / "model.safetensors").chmod(0o644)  # safetensors writes 0600; the folder is shipped
     tokenizer.save_pretrained(folder)
     # Slow-tokenizer tools and other libraries read vocab.txt; tokenizer.json alone is not enough.
     vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])
@@ -725,11 +727,15 @@ Fill-mask after pretraining (top 3):
 ## Rebuild
 
 ```
-python scripts/build_bundled_model.py               # about {total_minutes:.0f} minutes on one CPU thread
+python scripts/build_bundled_model.py               # rebuilds this folder
 python scripts/build_bundled_model.py --check-only  # only the fine-tuning check
 ```
 
-The build is seeded; on another machine or torch version the weights may differ in the last digits.
+This build took {total_minutes:.0f} minutes on one CPU thread, on a machine with a load average of
+{load:.0f} on {cpus} cores (shared with other work); an idle machine is faster. The corpus,
+masking, initialisation and batches are seeded, but the `tokenizers` vocabulary trainer breaks ties
+between equally frequent merges in no fixed order, so a rebuild can differ in a few rare word
+pieces and, from there, in the weights and the check's numbers by a point or two.
 
 ## Licence
 
@@ -815,7 +821,8 @@ def main(argv: list[str] | None = None) -> int:
         accuracy=" / ".join(f"{a:.3f}" for a in accuracies), accuracy_mean=mean,
         check_seconds=seconds, baseline=" / ".join(f"{a:.3f}" for a in baselines),
         baseline_mean=baseline_mean, fill_mask="\n".join(f"- `{line}`" for line in fill),
-        total_minutes=(time.perf_counter() - build_start) / 60,
+        total_minutes=(time.perf_counter() - build_start) / 60, load=os.getloadavg()[1],
+        cpus=os.cpu_count(),
     ), encoding="utf-8")
     print(f"wrote {args.output} (torch {torch.__version__})")
     return 0
