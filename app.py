@@ -1,15 +1,18 @@
 """BERT Studio's web app: `python app.py` serves it on http://127.0.0.1:7860 (and runs a Hugging Face Space).
 
 Host and port come from --host/--port, else GRADIO_SERVER_NAME/GRADIO_SERVER_PORT, else gradio's
-defaults; the runs folder from --runs-dir, else BERTSTUDIO_RUNS_DIR, else ./runs. Nothing is
-built at import: `main()` does the setup, and `demo` is made on first access for tools that look
-for it (gradio's reload mode).
+defaults; the runs folder from --runs-dir, else BERTSTUDIO_RUNS_DIR, else ./runs. Hosted mode
+(BERTSTUDIO_HOSTED=1, or SPACE_ID on a Space) turns on the limits of `bertstudio.hosting`; a login
+comes from BERTSTUDIO_USERS or BERTSTUDIO_AUTH_USER/PASSWORD. Nothing is built at import: `main()`
+does the setup, and `demo` is made on first access for tools that look for it (gradio's reload mode).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -27,45 +30,105 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs-dir", default=None, help="folder for the runs [BERTSTUDIO_RUNS_DIR, else ./runs]")
     parser.add_argument("--share", action="store_true", help="also make a temporary public gradio.live link")
     parser.add_argument("--private-runs", action=argparse.BooleanOptionalAction, default=None,
-                        help="each browser sees only the runs it started (on by default on a "
-                             "Hugging Face Space, or with BERTSTUDIO_PRIVATE_RUNS=1)")
+                        help="each browser sees only the runs it started (on by default in hosted mode, "
+                             "on a Hugging Face Space, or with BERTSTUDIO_PRIVATE_RUNS=1)")
     parser.add_argument("--default-model", default="bundled",
                         help="model preselected in the UI [bundled: works offline]")
     return parser.parse_args(argv)
 
 
 def settings_from(args: argparse.Namespace):
+    from bertstudio.hosting import HostingSettings
     from bertstudio.ui.app import AppSettings, default_runs_dir
 
+    hosting = HostingSettings.from_env()
     private = args.private_runs
     if private is None:
-        # A Space is public: visitors must not see each other's runs unless asked otherwise.
-        private = bool(os.environ.get("SPACE_ID")) or _flag_on("BERTSTUDIO_PRIVATE_RUNS")
+        # A Space, or any hosted deployment, is public: visitors must not see each other's runs
+        # unless the operator says otherwise with --no-private-runs.
+        private = hosting.hosted or bool(os.environ.get("SPACE_ID")) or _flag_on("BERTSTUDIO_PRIVATE_RUNS")
     runs_dir = Path(args.runs_dir) if args.runs_dir else default_runs_dir()
-    return AppSettings(runs_dir=runs_dir.resolve(), private_runs=private, default_model=args.default_model)
+    downloads_root = Path(tempfile.gettempdir()) / "bertstudio-downloads" if hosting.hosted else None
+    return AppSettings(runs_dir=runs_dir.resolve(), private_runs=private, default_model=args.default_model,
+                       hosting=hosting, downloads_root=downloads_root)
+
+
+def job_manager(settings):
+    """The one worker for every visitor; hosted, with a capped queue, one job per visitor and a
+    wall-time limit per run."""
+    from bertstudio.worker import JobManager
+
+    limits = settings.limits
+    if limits is None:
+        return JobManager()
+    return JobManager(max_waiting=limits.max_waiting, one_per_owner=True, max_run_seconds=limits.max_run_seconds)
 
 
 def build_demo(settings=None, jobs=None):
     """The gr.Blocks app (not launched) with its own job manager unless one is given."""
     from bertstudio.ui.app import build_app
-    from bertstudio.worker import JobManager
 
     settings = settings or settings_from(parse_args([]))
-    return build_app(settings, jobs or JobManager())
+    return build_app(settings, jobs or job_manager(settings))
+
+
+def start_sweeper(settings, jobs):
+    """Hosted: delete runs, kept uploads and download folders past their time to live, now and
+    every ten minutes (or sooner for a short TTL), and forget the jobs that ended that long ago."""
+    from bertstudio.hosting import Sweeper, sweep
+
+    limits = settings.limits
+    ttl = limits.ttl_seconds
+
+    def clean() -> None:
+        sweep(settings.runs_dir, ttl, busy=jobs.is_live, extra_dirs=[settings.downloads_root])
+        jobs.forget_ended(ttl)
+
+    return Sweeper(clean, interval=min(600.0, max(1.0, ttl / 4))).start()
+
+
+def launch_arguments(settings, args: argparse.Namespace) -> dict:
+    """What `demo.launch` gets besides the theme: address, login, upload cap and served folders.
+
+    On a personal install the runs folder is served (links to its files work); hosted, it is
+    blocked, and every download is a copy in the visitor's own folder instead.
+    """
+    from bertstudio.hosting import PRIVATE_NAMES, auth_from_env
+
+    options: dict = dict(server_name=args.host, server_port=args.port, share=args.share)
+    users = auth_from_env()
+    if users:
+        options.update(auth=users, auth_message="This BERT Studio is private; sign in to use it.")
+    limits = settings.limits
+    if limits is None:
+        options["allowed_paths"] = [str(settings.runs_dir)]
+        # Owner records, kept uploads and the browsers' key are never files to hand out.
+        options["blocked_paths"] = [str(settings.runs_dir / name) for name in PRIVATE_NAMES]
+    else:
+        options["max_file_size"] = limits.max_upload_bytes
+        options["blocked_paths"] = [str(settings.runs_dir)]
+    return options
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    from bertstudio.errors import StudioError
     from bertstudio.ui.app import launch_options
 
     args = parse_args(argv)
-    settings = settings_from(args)
+    try:
+        settings = settings_from(args)
+        launch = launch_arguments(settings, args)
+    except StudioError as exc:  # a mistyped limit or login variable: say which, and stop
+        sys.exit(f"error: {exc.message}")
     settings.runs_dir.mkdir(parents=True, exist_ok=True)
     # Tokenizers' own thread pool would fight the training thread for the same cores.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    demo = build_demo(settings)
+    jobs = job_manager(settings)
+    demo = build_demo(settings, jobs)
+    if settings.limits is not None:
+        start_sweeper(settings, jobs)
     demo.queue(default_concurrency_limit=4)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share,
-                allowed_paths=[str(settings.runs_dir)], **launch_options())
+    demo.launch(**launch, **launch_options())
 
 
 def __getattr__(name: str):

@@ -27,6 +27,7 @@ _SNIFF_CHARS = 64 * 1024
 _SNIFF_ROWS = 50
 _HEADER_SAMPLE_ROWS = 200
 _GZIP_CHUNK = 1 << 20
+_USUAL_CELL_LIMIT = 131_072  # the csv module's default cell limit; a swallowed file runs far past it
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
 # A field wrapped in quotes the CSV way: the only quotes inside are doubled.
 _CSV_QUOTED = re.compile(r'"(?:[^"]|"")*"', re.DOTALL)
@@ -285,19 +286,43 @@ def _field_counts(sample: str, delimiter: str, quoting: int) -> list[int]:
 
 def _parse(text: str, delimiter: str, name: str) -> tuple[list[list[str]], str]:
     """All rows, and "csv" or "none" for how quotes were read (see `_prefer_no_quoting`)."""
+    _allow_cells_of(len(text))
     try:
         rows = list(_reader(text, delimiter))
-    except csv.Error as exc:  # an unclosed quote ran past the csv module's cell size limit
-        if delimiter == "\t":
-            return list(_reader(text, "\t", csv.QUOTE_NONE)), "none"
+    except csv.Error as exc:  # not expected with the limit raised; told plainly all the same
+        raise StudioError(f"'{name}' cannot be read as CSV; save it again from your spreadsheet "
+                          "program as CSV or TSV.", detail=str(exc)) from exc
+    if delimiter != "\t" and _swallowed_by_a_quote(rows, text):
         raise StudioError(f"'{name}' has a quote (\") that is never closed, so the rest of the "
-                          "file runs into one cell; fix the quote or save the file as TSV.",
-                          detail=str(exc)) from exc
+                          "file runs into one cell; fix the quote or save the file as TSV.")
     if delimiter == "\t" and '"' in text:
         plain = list(_reader(text, "\t", csv.QUOTE_NONE))
         if _prefer_no_quoting(rows, plain):
             return plain, "none"
     return rows, "csv"
+
+
+def _allow_cells_of(length: int) -> None:
+    """Let one cell be as long as the whole text: a several-MB cell (a long document) is data.
+
+    The csv module's cell limit (128 KiB by default) is process-wide, so it is only ever raised,
+    never lowered, which is safe for any other thread that is parsing at the same time.
+    """
+    if csv.field_size_limit() < length + 1:
+        csv.field_size_limit(length + 1)
+
+
+def _swallowed_by_a_quote(rows: list[list[str]], text: str) -> bool:
+    """Whether an opening quote never closed and took the rest of the file into the last cell.
+
+    Such a cell runs to the end of the file, so it is the last one; an odd number of quote
+    characters says one was left open; and past the csv module's usual cell size (128 KiB) it
+    is far longer than any text a person wrote into one cell of a table with rows below it.
+    """
+    if not rows or not rows[-1]:
+        return False
+    last = rows[-1][-1]
+    return len(last) > _USUAL_CELL_LIMIT and "\n" in last and text.count('"') % 2 == 1
 
 
 def _reader(text: str, delimiter: str, quoting: int = csv.QUOTE_MINIMAL):

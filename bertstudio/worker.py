@@ -3,13 +3,18 @@
 The UI (or any caller) submits a `TrainConfig` and gets a `Job` back at once. The run id, and so
 the run folder, is fixed at submission, which lets a page that is closed and reopened find the
 run's `events.jsonl` again. Training never waits for a reader: the trainer appends its events to
-that file, and whoever wants them reads the new bytes when it likes. Nothing here knows about
-browsers or sessions beyond an opaque `owner` string used to refuse strangers' stop requests.
+that file, and whoever wants them reads the new bytes when it likes; an optional listener that
+fails (a full queue, a closed socket) is detached rather than allowed to stop the run. Nothing here
+knows about browsers or sessions beyond an opaque `owner` string, recorded beside the runs so that
+only its owner can stop, resume or see a run. A shared deployment can cap the queue, allow one live
+job per owner and stop each run at a wall-time limit.
 """
 
 from __future__ import annotations
 
 import collections
+import inspect
+import statistics
 import threading
 import time
 import traceback
@@ -19,8 +24,10 @@ from typing import TYPE_CHECKING
 
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
-from bertstudio.events import EventSink, NullSink
-from bertstudio.runs import EVENTS_FILE, new_run_id
+from bertstudio.events import Event, EventSink, NullSink
+from bertstudio.hosting import owns, record_owner, recorded_owner
+from bertstudio.progress import format_duration
+from bertstudio.runs import CONFIG_FILE, EVENTS_FILE, RunFolder, new_run_id
 
 if TYPE_CHECKING:  # the trainer pulls in torch: imported only when a job is submitted
     from bertstudio.trainer import RunResult, StopControl
@@ -29,6 +36,7 @@ QUEUED = "queued"
 RUNNING = "running"
 CANCELLED = "cancelled"  # stopped while still waiting: it never started
 ENDED = frozenset({"finished", "stopped", "failed", CANCELLED})
+DURATIONS_KEPT = 20  # recent run lengths behind the queue's wait estimate
 
 
 @dataclass
@@ -44,6 +52,12 @@ class Job:
     message: str = ""            # the engine's plain sentence when the job failed
     submitted: float = field(default_factory=time.time)
     result: "RunResult | None" = None
+    resume_from: Path | None = None  # an interrupted run's folder, continued from its last checkpoint
+    started_at: float | None = None
+    ended_at: float | None = None
+    eta_seconds: float | None = None  # the trainer's latest estimate of the time left
+    eta_at: float | None = None       # when that estimate was made
+    timed_out: bool = False           # stopped by the wall-time limit, not by its owner
 
     @property
     def run_dir(self) -> Path:
@@ -61,13 +75,20 @@ class Job:
 class JobManager:
     """Owns the single worker thread and its FIFO queue; started lazily by the first `submit`."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_waiting: int | None = None, one_per_owner: bool = False,
+                 max_run_seconds: float | None = None) -> None:
+        """`max_waiting` caps the queue, `one_per_owner` allows each owner one job waiting or
+        training, `max_run_seconds` stops a run after that long (None: no limit)."""
         self._lock = threading.Condition()
         self._waiting: collections.deque[Job] = collections.deque()
         self._jobs: dict[str, Job] = {}
         self._current: Job | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._max_waiting = max_waiting
+        self._one_per_owner = one_per_owner
+        self._max_run_seconds = max_run_seconds
+        self._durations: collections.deque[float] = collections.deque(maxlen=DURATIONS_KEPT)
 
     # --- asking -----------------------------------------------------------------------------
     def submit(self, config: TrainConfig, owner: str, sink: EventSink | None = None) -> Job:
@@ -79,9 +100,54 @@ class JobManager:
         config = config.replace(output_dir=str(Path(config.output_dir).resolve()))
         job = Job(run_id=new_run_id(config.run_name), config=config, owner=owner,
                   stop=StopControl(), sink=sink or NullSink())
+        return self._enqueue(job)
+
+    def resume(self, run_dir: str | Path, owner: str, sink: EventSink | None = None) -> Job:
+        """Queue an interrupted run to continue from its last checkpoint, under its own id and folder.
+
+        Refused for a run that is not interrupted, that another owner started, or that is already
+        queued; the config is the one the run folder recorded.
+        """
+        from bertstudio.trainer import StopControl, train
+
+        run = RunFolder(Path(run_dir).resolve())
+        if not run.file(CONFIG_FILE).is_file():
+            raise StudioError(f"There is no run '{run.run_id}' to resume; pick one from the Runs tab.")
+        stored = recorded_owner(run.path.parent, run.run_id)
+        if stored is not None and not owns(run.path.parent, run.run_id, owner):
+            raise StudioError("This run is not yours, so it cannot be resumed from this browser.")
+        status = run.status()
+        if status != "interrupted":
+            raise StudioError(f"This run is {status}, not interrupted; only a run cut off by a "
+                              "restart can be resumed.")
+        if "resume_from" not in inspect.signature(train).parameters:
+            raise StudioError("This version of the trainer cannot resume runs; start the training again "
+                              "from the Train tab.")
+        config = TrainConfig.load(run.file(CONFIG_FILE)).replace(output_dir=str(run.path.parent))
+        job = Job(run_id=run.run_id, config=config, owner=owner, stop=StopControl(),
+                  sink=sink or NullSink(), resume_from=run.path)
+        return self._enqueue(job)
+
+    def _enqueue(self, job: Job) -> Job:
+        # Recorded beside the runs before it waits, so ownership survives a restart of the app; a
+        # record left by a refusal below names no run folder and is swept away with the old ones.
+        try:
+            record_owner(job.config.output_dir, job.run_id, job.owner)
+        except OSError as exc:
+            raise StudioError("The server could not record your training (its disk may be full or "
+                              "read-only); try again later.", detail=str(exc)) from exc
         with self._lock:
             if self._closed:
                 raise StudioError("The app is shutting down; start the training again after it restarts.")
+            known = self._jobs.get(job.run_id)
+            if known is not None and not known.ended:
+                raise StudioError("This run is already waiting or training; follow it on the Train tab.")
+            if self._one_per_owner and any(j.owner == job.owner and not j.ended for j in self._jobs.values()):
+                raise StudioError("You already have a training waiting or running; let it finish or stop "
+                                  "it before starting another.")
+            if self._max_waiting is not None and len(self._waiting) >= self._max_waiting:
+                raise StudioError(f"The queue is full ({len(self._waiting)} trainings waiting); try again "
+                                  "in a few minutes.")
             self._jobs[job.run_id] = job
             self._waiting.append(job)
             self._ensure_thread()
@@ -98,6 +164,7 @@ class JobManager:
                 self._waiting.remove(job)
                 job.state = CANCELLED
                 job.message = "Taken out of the queue before it started."
+                job.ended_at = time.time()
             elif job.state == RUNNING:
                 job.stop.request()
             return job
@@ -116,6 +183,30 @@ class JobManager:
                 return 0
             return self._waiting.index(job) + 1
 
+    def wait_estimate(self, run_id: str) -> float | None:
+        """Seconds until a waiting job should start: what the running job has left plus a typical
+        run for each job ahead. None when it is not waiting or nothing yet says how long runs take."""
+        with self._lock:
+            job = self._jobs.get(run_id)
+            if job is None or job.state != QUEUED:
+                return None
+            typical = statistics.median(self._durations) if self._durations else self._max_run_seconds
+            if typical is None:
+                return None
+            if self._max_run_seconds is not None:
+                typical = min(typical, self._max_run_seconds)
+            now = time.time()
+            left = 0.0
+            current = self._current
+            if current is not None:
+                if current.eta_seconds is not None and current.eta_at is not None:
+                    left = max(0.0, current.eta_seconds - (now - current.eta_at))
+                else:
+                    left = max(0.0, typical - (now - (current.started_at or now)))
+                if self._max_run_seconds is not None and current.started_at is not None:
+                    left = min(left, max(0.0, self._max_run_seconds - (now - current.started_at)))
+            return left + typical * self._waiting.index(job)
+
     def waiting_count(self) -> int:
         with self._lock:
             return len(self._waiting)
@@ -127,6 +218,22 @@ class JobManager:
     def jobs_of(self, owner: str) -> list[Job]:
         with self._lock:
             return [job for job in self._jobs.values() if job.owner == owner]
+
+    def forget_ended(self, older_than: float) -> int:
+        """Drop jobs that ended more than `older_than` seconds ago (their folders stay); returns how many."""
+        cutoff = time.time() - older_than
+        with self._lock:
+            old = [run_id for run_id, job in self._jobs.items()
+                   if job.ended and (job.ended_at or job.submitted) < cutoff]
+            for run_id in old:
+                del self._jobs[run_id]
+        return len(old)
+
+    def is_live(self, run_id: str) -> bool:
+        """Whether the job is waiting or training (for the clean-up, which must leave it alone)."""
+        with self._lock:
+            job = self._jobs.get(run_id)
+            return job is not None and not job.ended
 
     def wait(self, run_id: str, timeout: float | None = None) -> Job:
         """Block until the job has ended (for tests and scripts); returns it either way."""
@@ -147,6 +254,7 @@ class JobManager:
             while self._waiting:
                 job = self._waiting.popleft()
                 job.state, job.message = CANCELLED, "The app shut down before this training started."
+                job.ended_at = time.time()
             if self._current is not None:
                 self._current.stop.request()
             self._lock.notify_all()
@@ -171,22 +279,79 @@ class JobManager:
                     return
                 job = self._waiting.popleft()
                 job.state = RUNNING
+                job.started_at = time.time()
                 self._current = job
-            state, message, result = self._run(job)
+            timer = None
+            if self._max_run_seconds is not None:
+                timer = threading.Timer(self._max_run_seconds, self._time_up, args=(job,))
+                timer.daemon = True
+                timer.start()
+            try:
+                state, message, result = self._run(job)
+            finally:
+                if timer is not None:
+                    timer.cancel()
+            if job.timed_out and state == "stopped":
+                message = (f"Stopped at this demo's time limit of {format_duration(self._max_run_seconds)} "
+                           "per run; the model as it stood was kept.")
             with self._lock:
                 job.state, job.message, job.result = state, message, result
+                job.ended_at = time.time()
+                if state in ("finished", "stopped"):
+                    self._durations.append(job.ended_at - job.started_at)
                 self._current = None
                 self._lock.notify_all()
 
-    @staticmethod
-    def _run(job: Job) -> "tuple[str, str, RunResult | None]":
+    def _time_up(self, job: Job) -> None:
+        with self._lock:
+            job.timed_out = True
+        job.stop.request()
+
+    def _run(self, job: Job) -> "tuple[str, str, RunResult | None]":
+        from bertstudio.events import FanOut
         from bertstudio.trainer import train
 
+        sink = FanOut([_Progress(self, job), _Listener(job.sink)])
+        extra = {"resume_from": job.resume_from} if job.resume_from is not None else {}
         try:
-            result = train(job.config, sink=job.sink, stop=job.stop, run_id=job.run_id)
+            result = train(job.config, sink=sink, stop=job.stop, run_id=job.run_id, **extra)
         except StudioError as exc:  # refused before the run folder existed (e.g. a missing column)
             return "failed", exc.message, None
         except Exception as exc:  # noqa: BLE001 - the worker must outlive any one job
             traceback.print_exc()
             return "failed", f"Training could not start: {type(exc).__name__}: {exc}", None
         return result.status, result.message, result
+
+    def _note_progress(self, job: Job, event: Event) -> None:
+        with self._lock:
+            job.eta_seconds, job.eta_at = getattr(event, "eta_seconds", None), event.time
+
+
+class _Progress:
+    """Keeps the job's latest time-left estimate, in memory, for the queue's wait estimate."""
+
+    def __init__(self, manager: JobManager, job: Job) -> None:
+        self._manager, self._job = manager, job
+
+    def emit(self, event: Event) -> None:
+        if event.type == "step":
+            self._manager._note_progress(self._job, event)
+
+
+class _Listener:
+    """A caller's sink, detached at its first failure: a listener nobody drains (a full queue) or
+    one whose browser went away must never stop the training it listens to."""
+
+    def __init__(self, sink: EventSink) -> None:
+        self._sink = sink
+        self._detached = False
+
+    def emit(self, event: Event) -> None:
+        if self._detached:
+            return
+        try:
+            self._sink.emit(event)
+        except Exception:  # noqa: BLE001 - any listener failure; it is reported, then detached
+            self._detached = True
+            print("bertstudio: an event listener failed and was detached; training carries on.", flush=True)
+            traceback.print_exc()

@@ -18,3 +18,16 @@ def test_written_csv_has_no_cell_starting_with_a_formula_character(tmp_path):
     rows = list(csv.reader(open(path, encoding="utf-8")))
     assert rows == [["'=head", "b"], ["'=1+1", "ok"], ["'@x", "'-y"]]
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_the_ui_writes_csv_files_only_through_write_safe_csv():
+    """Every CSV a visitor downloads is made by write_safe_csv: no other CSV writer in the UI."""
+    import re
+    from pathlib import Path
+
+    ui = Path(__file__).resolve().parents[1] / "bertstudio" / "ui"
+    writers = re.compile(r"csv\.writer|csv\.DictWriter|\.to_csv\(|writerows?\(")
+    offenders = [f"{path.name}:{n}" for path in sorted(ui.glob("*.py"))
+                 for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if writers.search(line)]
+    assert offenders == []
+    assert "write_safe_csv" in (ui / "predict_tab.py").read_text(encoding="utf-8")

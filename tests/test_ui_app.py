@@ -67,3 +67,57 @@ def test_host_and_port_flags_are_optional_so_gradio_reads_its_own_environment(ap
 def test_app_help_runs_without_starting_a_server():
     out = subprocess.run([sys.executable, "app.py", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "--runs-dir" in out.stdout
+
+
+def _hosted_env(monkeypatch, **extra):
+    for name in ("SPACE_ID", "BERTSTUDIO_PRIVATE_RUNS", "BERTSTUDIO_USERS", "BERTSTUDIO_AUTH_USER",
+                 "BERTSTUDIO_AUTH_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BERTSTUDIO_HOSTED", "1")
+    for name, value in extra.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_hosted_mode_makes_runs_private_blocks_the_runs_folder_and_caps_uploads(app, monkeypatch, tmp_path):
+    _hosted_env(monkeypatch, BERTSTUDIO_MAX_UPLOAD_MB="3")
+    args = app.parse_args(["--runs-dir", str(tmp_path / "runs")])
+    settings = app.settings_from(args)
+    assert settings.limits is not None and settings.private_runs is True
+    assert settings.uploads_dir == tmp_path / "runs" / ".uploads"
+    launch = app.launch_arguments(settings, args)
+    assert launch["max_file_size"] == 3_000_000 and launch["blocked_paths"] == [str(tmp_path / "runs")]
+    assert "allowed_paths" not in launch and "auth" not in launch
+    monkeypatch.setenv("BERTSTUDIO_HOSTED", "0")
+    personal = app.settings_from(args)
+    personal_launch = app.launch_arguments(personal, args)
+    assert personal.limits is None and personal_launch["allowed_paths"] == [str(tmp_path / "runs")]
+    assert str(tmp_path / "runs" / ".owners") in personal_launch["blocked_paths"]
+    assert str(tmp_path / "runs" / ".browser-secret") in personal_launch["blocked_paths"]
+
+
+def test_a_login_is_asked_for_when_users_are_set(app, monkeypatch, tmp_path):
+    _hosted_env(monkeypatch, BERTSTUDIO_USERS="alice:pw1,bob:pw2")
+    args = app.parse_args(["--runs-dir", str(tmp_path)])
+    assert app.launch_arguments(app.settings_from(args), args)["auth"] == [("alice", "pw1"), ("bob", "pw2")]
+
+
+def test_a_mistyped_limit_stops_the_app_with_one_line(monkeypatch, tmp_path):
+    out = subprocess.run([sys.executable, "app.py", "--runs-dir", str(tmp_path)], cwd=REPO, capture_output=True,
+                         text=True, timeout=60, env={**__import__("os").environ, "BERTSTUDIO_HOSTED": "1",
+                                                     "BERTSTUDIO_MAX_ROWS": "many"})
+    assert out.returncode == 1 and out.stderr.strip().splitlines()[-1].startswith(
+        "error: BERTSTUDIO_MAX_ROWS is 'many'")
+
+
+def test_the_hosted_page_states_its_limits_and_a_personal_one_does_not(app, monkeypatch, tmp_path):
+    _hosted_env(monkeypatch, BERTSTUDIO_MAX_EPOCHS="3")
+    args = app.parse_args(["--runs-dir", str(tmp_path)])
+    hosted = app.build_demo(app.settings_from(args))
+    banner = [b for b in hosted.config["components"] if b.get("props", {}).get("elem_id") == "hosted-banner"]
+    assert len(banner) == 1 and "shared public demo" in banner[0]["props"]["value"]
+    assert "up to 3 epochs" in banner[0]["props"]["value"]
+    epochs = [b for b in hosted.config["components"] if b.get("props", {}).get("elem_id") == "cfg-epochs"]
+    assert epochs[0]["props"]["maximum"] == 3
+    monkeypatch.setenv("BERTSTUDIO_HOSTED", "0")
+    personal = app.build_demo(app.settings_from(args))
+    assert not [b for b in personal.config["components"] if b.get("props", {}).get("elem_id") == "hosted-banner"]

@@ -88,3 +88,43 @@ def test_going_back_to_a_split_forgets_the_validation_file(form, tmp_path):
 
 def test_the_example_dataset_ships_with_the_app():
     assert data_tab.example_path().is_file()
+
+
+# --- a shared deployment ----------------------------------------------------------------------------
+
+def _hosted(**limits):
+    from bertstudio.hosting import HostingSettings
+
+    return HostingSettings.from_env({"BERTSTUDIO_HOSTED": "1", **limits})
+
+
+def test_a_hosted_upload_over_the_size_limit_is_refused_plainly(tmp_path):
+    import gzip
+    import html
+
+    hosting = _hosted(BERTSTUDIO_MAX_UPLOAD_MB="0.01")
+    rows = "text,label\n" + "".join(f"some words {i},{'ab'[i % 2]}\n" for i in range(2000))
+    out = dict(zip(LOAD, data_tab.load_training_file(write(tmp_path, "big.csv", rows), hosting=hosting)))
+    assert out["loaded"] is None and "'big.csv' is larger than" in html.unescape(out["file_problem"])
+    packed = tmp_path / "big.csv.gz"
+    packed.write_bytes(gzip.compress(rows.encode()))
+    assert packed.stat().st_size < 10_000  # small as uploaded, too big once unpacked
+    out = dict(zip(LOAD, data_tab.load_training_file(str(packed), hosting=hosting)))
+    assert out["loaded"] is None and "unpacks to more than" in out["file_problem"]
+
+
+def test_a_hosted_upload_over_the_row_limit_is_refused_plainly(tmp_path):
+    import html
+
+    rows = "text,label\n" + "".join(f"w{i},{'ab'[i % 2]}\n" for i in range(30))
+    out = dict(zip(LOAD, data_tab.load_training_file(write(tmp_path, "rows.csv", rows),
+                                                     hosting=_hosted(BERTSTUDIO_MAX_ROWS="20"))))
+    assert out["loaded"] is None and "'rows.csv' has 30 rows, more than the 20" in html.unescape(out["file_problem"])
+
+
+def test_a_hosted_upload_is_kept_outside_gradios_cache_so_a_resumed_run_finds_it(tmp_path):
+    rows = "text,label\n" + "".join(f"w{i},{'ab'[i % 2]}\n" for i in range(12))
+    source = write(tmp_path, "mine.csv", rows)
+    out = dict(zip(LOAD, data_tab.load_training_file(source, hosting=_hosted(), uploads_dir=tmp_path / "kept")))
+    kept = out["loaded"].path
+    assert kept != source and kept.startswith(str(tmp_path / "kept")) and open(kept).read() == rows

@@ -6,6 +6,7 @@ import html
 import pytest
 
 from bertstudio.config import TrainConfig
+from bertstudio.hosting import record_owner
 from bertstudio.trainer import train
 from bertstudio.ui import predict_tab
 from bertstudio.ui.session import SessionObjects
@@ -34,7 +35,7 @@ def objects():
 
 
 def run_id(runs_dir):
-    return next(p.name for p in runs_dir.iterdir() if p.is_dir())
+    return next(p.name for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def test_the_latest_finished_run_is_picked_for_you(runs_dir):
@@ -43,9 +44,53 @@ def test_the_latest_finished_run_is_picked_for_you(runs_dir):
 
 
 def test_on_a_shared_deployment_a_browser_sees_only_its_own_runs(runs_dir):
-    assert predict_tab.choices(runs_dir, True, {"owner": "x", "runs": []}, None)["choices"] == []
-    mine = {"owner": "x", "runs": [run_id(runs_dir)]}
-    assert predict_tab.choices(runs_dir, True, mine, None)["value"] == run_id(runs_dir)
+    record_owner(runs_dir, run_id(runs_dir), "x")
+    assert predict_tab.choices(runs_dir, True, {"owner": "y", "runs": [run_id(runs_dir)]}, None)["choices"] == []
+    assert predict_tab.choices(runs_dir, True, {"owner": "x"}, None)["value"] == run_id(runs_dir)
+
+
+def test_on_a_shared_deployment_a_strangers_run_cannot_be_used_even_by_its_id(runs_dir, objects, tmp_path):
+    record_owner(runs_dir, run_id(runs_dir), "x")
+    stranger = {"owner": "y", "runs": [run_id(runs_dir)]}
+    _, problem = predict_tab.predict_text(objects, runs_dir, run_id(runs_dir), "lovely", None, None, True, stranger)
+    assert "Pick a run" in problem and objects.predictor is None
+    source = tmp_path / "new.csv"
+    source.write_text("message\nlovely\n", encoding="utf-8")
+    path, _, problem = predict_tab.predict_file(objects, runs_dir, run_id(runs_dir), str(source), None, None, True,
+                                                stranger)
+    assert path is None and "Pick a run" in problem
+    probabilities, problem = predict_tab.predict_text(objects, runs_dir, run_id(runs_dir), "lovely", None, None,
+                                                      True, {"owner": "x"})
+    assert problem == "" and set(probabilities) == {"neg", "pos"}
+
+
+def test_a_predictions_csv_never_starts_a_cell_with_a_formula(runs_dir, objects, tmp_path):
+    source = tmp_path / "hostile.csv"
+    with open(source, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["message", "=note"])
+        for text in ("=HYPERLINK(\"http://x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tlead", "plain"):
+            writer.writerow([text, "=1+1"])
+    path, _, problem = predict_tab.predict_file(objects, runs_dir, run_id(runs_dir), str(source))
+    assert problem == ""
+    cells = [cell for row in csv.reader(open(path, encoding="utf-8")) for cell in row]
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "@", "\t", "\r")
+                or (cell.startswith("-") and not _number(cell))]
+
+
+def _number(text):
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def test_a_file_over_the_row_limit_is_refused_before_predicting(runs_dir, objects, tmp_path):
+    source = tmp_path / "big.csv"
+    source.write_text("message\n" + "lovely\n" * 30, encoding="utf-8")
+    path, _, problem = predict_tab.predict_file(objects, runs_dir, run_id(runs_dir), str(source), max_rows=20)
+    assert path is None and "30 rows" in html.unescape(problem) and "at most 20" in html.unescape(problem)
 
 
 def test_a_text_gets_a_probability_for_every_label(runs_dir, objects):

@@ -89,3 +89,16 @@ def test_waiting_run_explains_its_place_in_line():
 def test_failed_run_shows_the_engines_sentence_escaped():
     html = render.progress_html(TrainHistory(), position=None, job_message="No column '<x>'; pick one.")
     assert "did not start" in html and "&lt;x&gt;" in html
+
+
+def test_the_hosted_banner_and_the_queue_line_say_what_applies_as_plain_text():
+    from bertstudio.ui.history import TrainHistory
+    from bertstudio.ui.render import hosted_banner, progress_html, wait_words
+
+    banner = hosted_banner(["files up to 10 MB", "<b>x</b>"])
+    assert "shared public demo" in banner and "<li>files up to 10 MB</li>" in banner and "&lt;b&gt;x" in banner
+    waiting = progress_html(TrainHistory(), position=3, wait_seconds=7 * 60)
+    assert "number 3" in waiting and "3 trainings are ahead" in waiting and "in about 7 minutes" in waiting
+    assert "Expected start" not in progress_html(TrainHistory(), position=1)
+    assert [wait_words(s) for s in (20, 70, 3 * 3600)] == ["in under a minute", "in about 1 minute",
+                                                           "in about 3.0 hours"]

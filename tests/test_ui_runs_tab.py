@@ -4,13 +4,16 @@ import csv
 
 import pytest
 
+from pathlib import Path
+
 from bertstudio.config import TrainConfig
+from bertstudio.hosting import record_owner
 from bertstudio.trainer import train
 from bertstudio.ui import runs_tab
 from bertstudio.ui.session import SessionObjects
 
 DETAIL = ["detail", "summary", "loss", "metrics", "confusion", "per_class", "settings", "downloads", "confirm",
-          "problem"]
+          "problem", "resume"]
 
 
 @pytest.fixture
@@ -36,7 +39,7 @@ def objects():
 
 
 def ids(runs_dir):
-    return sorted(p.name for p in runs_dir.iterdir())
+    return sorted(p.name for p in runs_dir.iterdir() if not p.name.startswith("."))  # not .owners
 
 
 def test_every_run_is_listed_newest_first_with_its_status(runs_dir):
@@ -47,9 +50,32 @@ def test_every_run_is_listed_newest_first_with_its_status(runs_dir):
 
 
 def test_a_shared_deployment_lists_only_the_browsers_own_runs(runs_dir):
-    mine = ids(runs_dir)[0]
+    mine, theirs = ids(runs_dir)
+    record_owner(runs_dir, mine, "o")
+    record_owner(runs_dir, theirs, "someone-else")
     table, _ = runs_tab.refresh(runs_dir, True, {"owner": "o", "runs": [mine]}, None)
     assert [row[-1] for row in table["data"]] == [mine]
+
+
+def test_naming_a_strangers_run_in_the_browsers_memory_grants_nothing(runs_dir, objects):
+    mine, theirs = ids(runs_dir)
+    record_owner(runs_dir, theirs, "someone-else")
+    forged = {"owner": "o", "run_id": theirs, "runs": [mine, theirs]}
+    table, _ = runs_tab.refresh(runs_dir, True, forged, None)
+    assert table["data"] == []
+    out = dict(zip(DETAIL, runs_tab.open_run(runs_dir, True, objects.downloads_dir, forged, theirs)))
+    assert out["detail"]["visible"] is False and "no longer there" in out["problem"]
+    problem, *_ = runs_tab.delete(runs_dir, True, forged, theirs)
+    assert "Pick one of your runs" in problem and theirs in ids(runs_dir)
+
+
+def test_every_download_of_a_run_is_a_copy_in_the_visitors_own_folder(runs_dir, objects):
+    run_id = ids(runs_dir)[0]
+    out = dict(zip(DETAIL, runs_tab.open_run(runs_dir, False, objects.downloads_dir, {}, run_id)))
+    folder = objects.downloads_dir().resolve()
+    assert len(out["downloads"]) == 2
+    assert all(Path(path).resolve().parent == folder for path in out["downloads"])
+    assert any(path.endswith("README.md") for path in out["downloads"])
 
 
 def test_opening_a_run_rebuilds_its_charts_and_shows_its_settings(runs_dir, objects):
@@ -80,3 +106,43 @@ def test_a_run_outside_the_browsers_own_cannot_be_deleted_on_a_shared_deployment
 def test_a_path_instead_of_a_run_id_is_refused(runs_dir, objects):
     out = dict(zip(DETAIL, runs_tab.open_run(runs_dir, False, objects.downloads_dir, {}, "../..")))
     assert out["detail"]["visible"] is False and "no longer there" in out["problem"]
+
+
+def _interrupt(run_dir):
+    """Make a run look cut off by a killed process: no end event, a process that is gone."""
+    import json
+
+    events = run_dir / "events.jsonl"
+    lines = [line for line in events.read_text().splitlines() if '"type": "finished"' not in line]
+    events.write_text("\n".join(lines) + "\n")
+    (run_dir / "process.json").write_text(json.dumps({"pid": 2**22 + 12345, "host": "gone", "started": 0}))
+
+
+def test_an_interrupted_run_offers_resume_to_its_owner_and_queues_it_under_its_own_id(runs_dir, objects):
+    from bertstudio.worker import JobManager
+
+    run_id = ids(runs_dir)[0]
+    _interrupt(runs_dir / run_id)
+    record_owner(runs_dir, run_id, "o")
+    mine = {"owner": "o", "runs": [run_id]}
+    out = dict(zip(DETAIL, runs_tab.open_run(runs_dir, True, objects.downloads_dir, mine, run_id)))
+    assert "Interrupted" in out["summary"] and out["resume"]["visible"] is True
+    table, _ = runs_tab.refresh(runs_dir, True, mine, None)
+    assert table["data"][0][1] == "interrupted"
+
+    jobs = JobManager()
+    try:
+        problem, *_ = runs_tab.resume(jobs, runs_dir, True, {"owner": "mallory"}, run_id)
+        assert "Pick one of your runs" in problem and jobs.get(run_id) is None
+        problem, button, memory, followed = runs_tab.resume(jobs, runs_dir, True, mine, run_id)
+        assert "Resuming" in problem and button["visible"] is False
+        assert followed.run_id == run_id and memory["run_id"] == run_id
+        assert jobs.get(run_id).resume_from == (runs_dir / run_id).resolve()
+        jobs.wait(run_id, timeout=120)  # this fake interruption left no checkpoint: the trainer says so
+    finally:
+        jobs.shutdown(timeout=60)
+
+
+def test_a_finished_run_offers_no_resume(runs_dir, objects):
+    out = dict(zip(DETAIL, runs_tab.open_run(runs_dir, False, objects.downloads_dir, {}, ids(runs_dir)[0])))
+    assert out["resume"]["visible"] is False

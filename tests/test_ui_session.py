@@ -44,3 +44,17 @@ def test_following_a_run_remembers_it_first_and_forgetting_removes_it():
     forgotten = memory.forgetting("r1")
     assert forgotten.run_id is None and forgotten.runs == ["r2"] and forgotten.owner == "o"
     assert BrowserMemory.from_value(memory.to_value()) == memory
+
+
+def test_a_visitors_downloads_live_under_the_given_root_and_come_back_after_a_sweep(tmp_path):
+    import shutil
+
+    from bertstudio.ui.session import SessionObjects
+
+    objects = SessionObjects(downloads_root=tmp_path / "downloads")
+    folder = objects.downloads_dir()
+    assert folder.parent == tmp_path / "downloads" and folder.name.startswith("bertstudio-session-")
+    shutil.rmtree(folder)  # what the time-to-live sweep does to a page left open for a day
+    assert objects.downloads_dir() == folder and folder.is_dir()
+    objects.close()
+    assert not folder.exists()

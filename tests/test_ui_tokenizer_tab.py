@@ -63,3 +63,27 @@ def test_browsing_starts_with_the_longest_row(objects, tiny_model_dir, prepared)
 def test_without_a_dataset_the_measure_section_explains_itself(objects, tiny_model_dir):
     rows, chart, facts, button, _ = tokenizer_tab.measure_dataset(objects, str(tiny_model_dir), None, 128)
     assert rows is None and "Load a dataset" in facts and button["visible"] is False
+
+
+def test_a_shared_demo_refuses_models_off_its_list_and_local_folders(objects, tiny_model_dir):
+    import html
+
+    from bertstudio.hosting import HostingSettings
+
+    hosting = HostingSettings.from_env({"BERTSTUDIO_HOSTED": "1", "BERTSTUDIO_MODELS": "bundled"})
+    for name in (str(tiny_model_dir), "/etc", "bert-base-uncased"):
+        chips, _, _, problem = tokenizer_tab.show_tokens(objects, name, "hello", "", 32, "start", None, hosting)
+        assert chips == "" and "offers only these models: bundled" in html.unescape(problem)
+    assert objects.tokenizer is None  # nothing was loaded from the folder
+    chips, _, _, problem = tokenizer_tab.show_tokens(objects, "bundled", "hello", "", 32, "start", None, hosting)
+    assert problem == "" and "tok-special" in chips
+
+
+def test_a_shared_demos_model_picker_offers_only_its_list_and_no_typing():
+    import gradio as gr
+
+    with gr.Blocks():
+        tab = tokenizer_tab.build("bert-base-uncased", ("bundled", "prajjwal1/bert-tiny"))
+    picker = tab.model.component
+    assert [value for _, value in picker.choices] == ["bundled", "prajjwal1/bert-tiny"]
+    assert picker.allow_custom_value is False and picker.value == "bundled"

@@ -139,3 +139,47 @@ def test_a_run_the_engine_refuses_shows_its_sentence(form, loaded, jobs, tiny_mo
     last = follow_to_the_end(jobs, lambda: None, followed)[-1]
     assert "did not start" in last["progress"] and "no column" in last["progress"]
     assert "Traceback" not in last["progress"]
+
+
+def test_a_shared_demo_checks_its_limits_on_the_server_whatever_the_page_sent(form, loaded, jobs, tiny_model_dir):
+    import html
+
+    from bertstudio.hosting import HostingSettings
+
+    hosting = HostingSettings.from_env({"BERTSTUDIO_HOSTED": "1", "BERTSTUDIO_MAX_EPOCHS": "2",
+                                        "BERTSTUDIO_MODELS": "bundled", "BERTSTUDIO_MAX_ROWS": "30"})
+    sent = values(form, "bundled", epochs=9)  # a page (or a script) past the slider's limit
+    assert "at most 2 epochs" in html.unescape(train_tab.start(form, jobs, loaded, {}, *sent, hosting=hosting)[2])
+    sent = values(form, tiny_model_dir, epochs=1)  # a local folder typed in
+    assert "offers only these models" in train_tab.start(form, jobs, loaded, {}, *sent, hosting=hosting)[2]
+    sent = values(form, "bundled", epochs=1)
+    assert "40 rows, more than the 30" in html.unescape(
+        train_tab.start(form, jobs, loaded, {}, *sent, hosting=hosting)[2])
+    assert not jobs.busy()
+
+
+def test_after_a_restart_a_shared_demo_reattaches_only_to_a_run_the_browser_owns(form, loaded, tiny_model_dir):
+    first_life = JobManager()
+    followed, memory, *_ = train_tab.start(form, first_life, loaded, {}, *values(form, tiny_model_dir))
+    first_life.wait(followed.run_id, timeout=120)
+    first_life.shutdown()
+    restarted = JobManager()  # knows no jobs: ownership comes from the record beside the runs
+    forged = {"owner": "someone-else", "run_id": followed.run_id, "runs": [followed.run_id]}
+    assert train_tab.reattach(restarted, form.output_dir, lambda: None, forged, True)[0] is None
+    objects = SessionObjects()
+    mine = train_tab.reattach(restarted, form.output_dir, objects.downloads_dir, memory, True)[0]
+    assert mine.run_id == followed.run_id
+    objects.close()
+
+
+def test_a_waiting_run_shows_its_place_and_an_expected_start(form, loaded, tiny_model_dir):
+    jobs = JobManager(max_run_seconds=600)
+    try:
+        first, memory, *_ = train_tab.start(form, jobs, loaded, {}, *values(form, tiny_model_dir, epochs=30))
+        second, _, _, *outputs = train_tab.start(form, jobs, loaded, {}, *values(form, tiny_model_dir))
+        progress = view(outputs)["progress"]
+        assert "Waiting in line: number 1." in progress and "Expected start: <b>in " in progress
+        train_tab.stop(jobs, first, memory)
+        jobs.wait(second.run_id, timeout=120)
+    finally:
+        jobs.shutdown(timeout=60)

@@ -115,3 +115,166 @@ def test_jobs_of_lists_only_that_owners_jobs(tmp_path, tiny_model_dir, data_csv,
     mine = jobs.submit(quick(tmp_path, data_csv, tiny_model_dir), owner="alice")
     jobs.submit(quick(tmp_path, data_csv, tiny_model_dir), owner="bob")
     assert [job.run_id for job in jobs.jobs_of("alice")] == [mine.run_id]
+
+
+# --- a shared deployment: queue limits, wall time, estimates, ownership, resume ---------------------
+
+def test_a_listener_nobody_drains_cannot_stall_or_fail_the_run(tmp_path, tiny_model_dir, data_csv, jobs, capsys):
+    import queue
+
+    from bertstudio.events import QueueSink
+
+    full = queue.Queue(maxsize=1)  # a browser's queue that nobody reads any more
+    job = jobs.submit(quick(tmp_path, data_csv, tiny_model_dir), owner="alice", sink=QueueSink(full))
+    assert jobs.wait(job.run_id, timeout=120).state == "finished"
+    assert full.qsize() == 1  # it took one event, was detached at the next, and held no more
+    assert read_events(job.events_path)[0][-1].type == "finished"
+    assert "detached" in capsys.readouterr().out
+
+
+def test_each_owner_may_have_one_job_waiting_or_running_and_the_queue_is_capped(tmp_path, tiny_model_dir, data_csv):
+    jobs = JobManager(max_waiting=1, one_per_owner=True)
+    try:
+        first = jobs.submit(quick(tmp_path, data_csv, tiny_model_dir, epochs=50), owner="alice")
+        with pytest.raises(StudioError, match="already have a training"):
+            jobs.submit(quick(tmp_path, data_csv, tiny_model_dir), owner="alice")
+        wait_for(lambda: jobs.position(first.run_id) == 0)
+        jobs.submit(quick(tmp_path, data_csv, tiny_model_dir), owner="bob")
+        with pytest.raises(StudioError, match="queue is full"):
+            jobs.submit(quick(tmp_path, data_csv, tiny_model_dir), owner="carol")
+        jobs.stop(first.run_id, owner="alice")
+        jobs.wait(first.run_id, timeout=60)
+        again = jobs.submit(quick(tmp_path, data_csv, tiny_model_dir), owner="alice")  # allowed once it ended
+        assert jobs.position(again.run_id) in (1, 2)
+    finally:
+        jobs.shutdown(timeout=60)
+
+
+def test_a_run_past_the_wall_time_limit_is_stopped_and_keeps_its_model(tmp_path, tiny_model_dir, data_csv):
+    jobs = JobManager(max_run_seconds=1.0)
+    try:
+        job = jobs.submit(quick(tmp_path, data_csv, tiny_model_dir, epochs=50), owner="alice")
+        assert jobs.wait(job.run_id, timeout=120).state == "stopped"
+        assert job.message == "Stopped at this demo's time limit of 1s per run; the model as it stood was kept."
+        assert (job.run_dir / "model" / "config.json").exists()
+        quick_job = jobs.submit(quick(tmp_path, data_csv, tiny_model_dir), owner="alice")
+        assert jobs.wait(quick_job.run_id, timeout=120).state in ("finished", "stopped")
+    finally:
+        jobs.shutdown(timeout=60)
+
+
+def test_a_waiting_job_gets_an_estimate_that_grows_with_its_place_in_line(tmp_path, tiny_model_dir, data_csv):
+    unlimited = JobManager()
+    try:
+        running = unlimited.submit(quick(tmp_path, data_csv, tiny_model_dir, epochs=50), owner="a")
+        waiting = unlimited.submit(quick(tmp_path, data_csv, tiny_model_dir), owner="b")
+        assert unlimited.wait_estimate(waiting.run_id) is None  # no finished run, no limit: no guess
+        unlimited.stop(running.run_id, owner="a")
+        unlimited.stop(waiting.run_id, owner="b")
+    finally:
+        unlimited.shutdown(timeout=60)
+
+    jobs = JobManager(max_run_seconds=600)
+    try:
+        running = jobs.submit(quick(tmp_path, data_csv, tiny_model_dir, epochs=50), owner="a")
+        second = jobs.submit(quick(tmp_path, data_csv, tiny_model_dir), owner="b")
+        third = jobs.submit(quick(tmp_path, data_csv, tiny_model_dir), owner="c")
+        wait_for(lambda: any(e.type == "step" for e in read_events(running.events_path)[0]))
+        assert jobs.wait_estimate(running.run_id) is None
+        wait_second, wait_third = jobs.wait_estimate(second.run_id), jobs.wait_estimate(third.run_id)
+        assert 0 <= wait_second <= 600 and wait_third == pytest.approx(wait_second + 600, abs=5)
+        jobs.stop(running.run_id, owner="a")
+        assert jobs.wait(second.run_id, timeout=120).state == "finished"
+        # Once a run has finished, its length (not the limit) is what a place in line costs.
+        assert jobs.wait_estimate(third.run_id) is None or jobs.wait_estimate(third.run_id) < 600
+    finally:
+        jobs.shutdown(timeout=60)
+
+
+def test_run_ids_are_unguessable(tmp_path):
+    from bertstudio.runs import new_run_id
+
+    ids = {new_run_id("same name") for _ in range(2000)}
+    suffixes = {run_id.rsplit("-", 1)[1] for run_id in ids}
+    assert len(ids) == len(suffixes) == 2000
+    assert all(len(s) == 12 and int(s, 16) >= 0 for s in suffixes)  # 48 random bits each
+
+
+def test_the_owner_of_a_job_is_recorded_beside_the_runs_for_after_a_restart(tmp_path, tiny_model_dir, data_csv,
+                                                                          jobs):
+    from bertstudio.hosting import owns
+
+    job = jobs.submit(quick(tmp_path, data_csv, tiny_model_dir), owner="alice-token")
+    assert owns(tmp_path / "runs", job.run_id, "alice-token")
+    assert not owns(tmp_path / "runs", job.run_id, "bob-token")
+    jobs.wait(job.run_id, timeout=120)
+
+
+def test_jobs_that_ended_long_ago_are_forgotten_but_live_ones_are_kept(tmp_path, tiny_model_dir, data_csv, jobs):
+    done = jobs.submit(quick(tmp_path, data_csv, tiny_model_dir), owner="a")
+    jobs.wait(done.run_id, timeout=120)
+    live = jobs.submit(quick(tmp_path, data_csv, tiny_model_dir, epochs=50), owner="b")
+    assert jobs.forget_ended(older_than=3600) == 0
+    assert jobs.forget_ended(older_than=0) == 1
+    assert jobs.get(done.run_id) is None and jobs.get(live.run_id) is live and jobs.is_live(live.run_id)
+    jobs.stop(live.run_id, owner="b")
+
+
+KILLED_TRAINING = """
+import sys, time
+from bertstudio.config import TrainConfig
+from bertstudio.trainer import train, default_train_step
+
+def slow_step(model, batch):
+    time.sleep(0.05)  # slow enough to be killed between two checkpoints
+    return default_train_step(model, batch)
+
+config = TrainConfig.from_json(sys.argv[1])
+train(config, run_id=sys.argv[2], train_step=slow_step)
+"""
+
+
+def _interrupted_run(tmp_path, tiny_model_dir, data_csv):
+    """A run whose process was SIGKILLed after its first checkpoint: no end event, files intact."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from bertstudio.runs import RunFolder, new_run_id
+
+    config = quick(tmp_path, data_csv, tiny_model_dir, epochs=6, eval_strategy="steps", eval_steps=2)
+    run_id = new_run_id("killed")
+    run_dir = tmp_path / "runs" / run_id
+    process = subprocess.Popen([sys.executable, "-c", KILLED_TRAINING, config.to_json(), run_id],
+                               env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        wait_for(lambda: (run_dir / "checkpoint" / "trainer_state.json").exists() or process.poll() is not None,
+                 timeout=120)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert RunFolder(run_dir).status() == "interrupted"
+    return run_dir
+
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def test_an_interrupted_run_resumes_under_its_own_id_for_its_owner_only(tmp_path, tiny_model_dir, data_csv, jobs):
+    from bertstudio.hosting import record_owner
+
+    run_dir = _interrupted_run(tmp_path, tiny_model_dir, data_csv)
+    record_owner(run_dir.parent, run_dir.name, "alice")
+    with pytest.raises(StudioError, match="not yours"):
+        jobs.resume(run_dir, owner="mallory")
+    job = jobs.resume(run_dir, owner="alice")
+    assert job.run_id == run_dir.name and job.run_dir == run_dir.resolve()
+    with pytest.raises(StudioError, match="already waiting or training"):
+        jobs.resume(run_dir, owner="alice")
+    assert jobs.wait(job.run_id, timeout=180).state == "finished", job.message
+    events = [e.type for e in read_events(run_dir / "events.jsonl")[0]]
+    assert events.count("started") == 2 and events[-1] == "finished"
+    assert (run_dir / "model" / "config.json").exists()
+    with pytest.raises(StudioError, match="finished, not interrupted"):
+        jobs.resume(run_dir, owner="alice")

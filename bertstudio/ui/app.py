@@ -2,19 +2,22 @@
 
 Per-visitor objects live in a `SessionRegistry` keyed by gradio's session hash and are dropped on
 unload; the only object shared by visitors is the `JobManager`, because the device is shared.
+In hosted mode (`AppSettings.hosting`) a banner states the limits, the controls offer only what
+the limits allow, and the handlers check them again on the server.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Callable
 
 import gradio as gr
 
-from bertstudio.ui import data_tab, hyperparams_tab, predict_tab, runs_tab, tokenizer_tab, train_tab
+from bertstudio.hosting import UPLOADS_DIR, HostingSettings, browser_secret
+from bertstudio.ui import data_tab, hyperparams_tab, predict_tab, render, runs_tab, tokenizer_tab, train_tab
 from bertstudio.ui.data_tab import DataTab
 from bertstudio.ui.form import ConfigForm
 from bertstudio.ui.hyperparams_tab import HyperparamsTab
@@ -35,6 +38,18 @@ class AppSettings:
     private_runs: bool = False        # a shared deployment: each browser sees only its own runs
     default_model: str = "bundled"    # works offline
     example_data: Path | None = None
+    hosting: HostingSettings = field(default_factory=HostingSettings)  # limits; all off unless hosted
+    downloads_root: Path | None = None  # parent of the visitors' download folders (system temp if None)
+
+    @property
+    def limits(self) -> HostingSettings | None:
+        """The hosted limits when they apply, else None (handlers then check nothing)."""
+        return self.hosting if self.hosting.hosted else None
+
+    @property
+    def uploads_dir(self) -> Path | None:
+        """Where hosted uploads are kept so that an interrupted run can be resumed after a restart."""
+        return Path(self.runs_dir) / UPLOADS_DIR if self.hosting.hosted else None
 
 
 def theme() -> gr.themes.Base:
@@ -53,6 +68,12 @@ CSS = """
            padding: 0.55em 0.8em; margin: 0.3em 0; line-height: 1.4; }
 .notice { background: #eef2ff; border: 1px solid #c7d2fe; color: #3730a3; border-radius: 8px; padding: 0.55em 0.8em; }
 .report ul { margin-top: 0.3em; }
+.hosted-banner { background: #fffbeb; border: 1px solid #fcd34d; color: #78350f; border-radius: 10px;
+                 padding: 0.6em 0.9em; margin: 0.2em 0 0.6em; line-height: 1.45; font-size: 0.95em; }
+.hosted-banner ul { display: inline; margin: 0; padding: 0; }
+.hosted-banner li { display: inline; }
+.hosted-banner * { color: inherit !important; }  /* gradio's prose rule colours every element inside */
+.hosted-banner li + li::before { content: " · "; }
 .run-state { border-radius: 10px; padding: 0.7em 0.9em; border: 1px solid var(--border-color-primary);
              background: var(--block-background-fill); line-height: 1.5; }
 .run-state.waiting { background: #fffbeb; border-color: #fde68a; color: #92400e; }
@@ -103,23 +124,31 @@ Fine-tune a BERT text classifier on your own CSV, step by step: **1 Data** (your
 
 def build_app(settings: AppSettings, jobs: JobManager) -> gr.Blocks:
     """The whole page. Nothing heavy happens here: models load when a handler first needs one."""
-    registry: SessionRegistry[SessionObjects] = SessionRegistry(SessionObjects)
+    registry: SessionRegistry[SessionObjects] = SessionRegistry(
+        partial(SessionObjects, downloads_root=settings.downloads_root))
     runs_dir = Path(settings.runs_dir)
     example = settings.example_data or data_tab.example_path()
+    limits = settings.limits
+    # Gradio's cache holds the uploads and the copies of every download; hosted, it is emptied of
+    # files older than the time to live, checked every hour (or sooner for a short TTL).
+    delete_cache = (int(min(3600, limits.ttl_seconds)) or 1, int(limits.ttl_seconds)) if limits else None
 
     def objects(request: gr.Request) -> SessionObjects:
         return registry.get(request.session_hash)
 
-    with gr.Blocks(title=TITLE, fill_width=False) as demo:
+    with gr.Blocks(title=TITLE, fill_width=False, delete_cache=delete_cache) as demo:
         gr.Markdown(HEADER, elem_id="studio-header")
-        memory = gr.BrowserState({}, storage_key=STORAGE_KEY)
+        if limits is not None:
+            gr.HTML(render.hosted_banner(limits.facts()), elem_id="hosted-banner")
+        # The same key across restarts: a browser keeps its owner token, and so its runs.
+        memory = gr.BrowserState({}, storage_key=STORAGE_KEY, secret=browser_secret(runs_dir))
         with gr.Tabs(elem_id="studio-tabs"):
             with gr.Tab("1 · Data", id="data", elem_id="tab-data"):
                 data = data_tab.build()
             with gr.Tab("2 · Tokenizer", id="tokenizer", elem_id="tab-tokenizer"):
-                tok = tokenizer_tab.build(settings.default_model)
+                tok = tokenizer_tab.build(settings.default_model, limits.models if limits else None)
             with gr.Tab("3 · Hyperparameters", id="hyperparameters", elem_id="tab-hyperparameters"):
-                hp = hyperparams_tab.build()
+                hp = hyperparams_tab.build(limits.max_epochs if limits else None)
             with gr.Tab("4 · Train", id="train", elem_id="tab-train"):
                 train = train_tab.build()
             with gr.Tab("5 · Predict", id="predict", elem_id="tab-predict") as predict_page:
@@ -128,15 +157,16 @@ def build_app(settings: AppSettings, jobs: JobManager) -> gr.Blocks:
                 runs = runs_tab.build()
 
         form = config_form(data, tok, hp, runs_dir)
-        data_tab.wire(data, form, example)
-        _wire_tokenizer(demo, tok, data, hp, objects)
-        _wire_hyperparams(hp, data, tok, train, form, objects)
-        _wire_train(train, data, form, jobs, memory, objects, runs_dir)
+        data_tab.wire(data, form, example, limits, settings.uploads_dir)
+        _wire_tokenizer(demo, tok, data, hp, objects, limits)
+        _wire_hyperparams(hp, data, tok, train, form, objects, limits)
+        _wire_train(train, data, form, jobs, memory, objects, runs_dir, limits)
         _wire_predict(predict, predict_page, settings, memory, objects)
-        _wire_runs(runs, runs_page, settings, memory, objects)
+        _wire_runs(runs, runs_page, train, settings, jobs, memory, objects)
 
         def on_load(memory_value, request: gr.Request):
-            return train_tab.reattach(jobs, runs_dir, objects(request).downloads_dir, memory_value)
+            return train_tab.reattach(jobs, runs_dir, objects(request).downloads_dir, memory_value,
+                                      settings.private_runs)
 
         demo.load(on_load, [memory], [train.followed, memory, *train.view], show_progress="hidden")
 
@@ -156,9 +186,10 @@ Objects = Callable[[gr.Request], SessionObjects]
 
 
 def _wire_tokenizer(demo: gr.Blocks, tok: TokenizerTab, data: DataTab, hp: HyperparamsTab,
-                    objects: Objects) -> None:
+                    objects: Objects, limits: HostingSettings | None) -> None:
     def on_tokens(model, text, pair, max_length, truncation, request: gr.Request, progress=gr.Progress()):
-        return tokenizer_tab.show_tokens(objects(request), model, text, pair, max_length, truncation, progress)
+        return tokenizer_tab.show_tokens(objects(request), model, text, pair, max_length, truncation, progress,
+                                         limits)
 
     token_inputs = [tok.model.component, tok.text, tok.pair, tok.max_length.component, tok.truncation.component]
     token_outputs = [tok.chips, tok.ids, tok.model_about, tok.model_problem]
@@ -168,12 +199,12 @@ def _wire_tokenizer(demo: gr.Blocks, tok: TokenizerTab, data: DataTab, hp: Hyper
     demo.load(on_tokens, token_inputs, token_outputs, show_progress="hidden")  # works with no dataset
 
     def on_measure(model, prepared, max_length, request: gr.Request, progress=gr.Progress()):
-        return tokenizer_tab.measure_dataset(objects(request), model, prepared, max_length, progress)
+        return tokenizer_tab.measure_dataset(objects(request), model, prepared, max_length, progress, limits)
 
     gr.on([data.prepared.change, tok.model.component.change], on_measure,
           [tok.model.component, data.prepared, tok.max_length.component],
           [tok.rows, tok.length_chart, tok.length_facts, tok.apply_suggested, tok.row_rank],
-          trigger_mode="always_last")
+          trigger_mode="always_last", api_name="measure_tokens")
     tok.max_length.component.change(tokenizer_tab.length_view, [tok.rows, tok.max_length.component],
                                     [tok.length_chart, tok.length_facts, tok.apply_suggested],
                                     show_progress="hidden", trigger_mode="always_last")
@@ -194,9 +225,10 @@ def _wire_tokenizer(demo: gr.Blocks, tok: TokenizerTab, data: DataTab, hp: Hyper
 
 
 def _wire_hyperparams(hp: HyperparamsTab, data: DataTab, tok: TokenizerTab, train: TrainTab, form: ConfigForm,
-                      objects: Objects) -> None:
+                      objects: Objects, limits: HostingSettings | None) -> None:
+    max_epochs = limits.max_epochs if limits else None
     for button in hp.presets:
-        button.click(partial(hyperparams_tab.apply_preset, form, button.value), None, form.inputs)
+        button.click(partial(hyperparams_tab.apply_preset, form, button.value, max_epochs), None, form.inputs)
     learning_rate = form.control("learning_rate").component
     learning_rate.change(partial(hyperparams_tab.learning_rate_note, form), learning_rate, hp.learning_rate_note,
                          show_progress="hidden")
@@ -224,13 +256,13 @@ def _wire_hyperparams(hp: HyperparamsTab, data: DataTab, tok: TokenizerTab, trai
 
     hp.show_command.click(on_command, [data.loaded, *form.inputs],
                           [hp.command, hp.accelerate_command, hp.config_file, hp.problem])
-    hp.config_upload.upload(partial(hyperparams_tab.load_config_file, form), [data.loaded, hp.config_upload],
-                            [*form.inputs, hp.problem])
+    hp.config_upload.upload(partial(hyperparams_tab.load_config_file, form, hosting=limits),
+                            [data.loaded, hp.config_upload], [*form.inputs, hp.problem])
 
 
 def _wire_train(train: TrainTab, data: DataTab, form: ConfigForm, jobs: JobManager, memory: gr.BrowserState,
-                objects: Objects, runs_dir: Path) -> None:
-    train.start.click(partial(train_tab.start, form, jobs), [data.loaded, memory, *form.inputs],
+                objects: Objects, runs_dir: Path, limits: HostingSettings | None) -> None:
+    train.start.click(partial(train_tab.start, form, jobs, hosting=limits), [data.loaded, memory, *form.inputs],
                       [train.followed, memory, train.problem, *train.view])
     train.stop.click(partial(train_tab.stop, jobs), [train.followed, memory], train.problem)
 
@@ -242,44 +274,51 @@ def _wire_train(train: TrainTab, data: DataTab, form: ConfigForm, jobs: JobManag
 
 def _wire_predict(predict: PredictTab, page: gr.Tab, settings: AppSettings, memory: gr.BrowserState,
                   objects: Objects) -> None:
-    runs_dir, private = Path(settings.runs_dir), settings.private_runs
+    runs_dir, private, limits = Path(settings.runs_dir), settings.private_runs, settings.limits
+    max_bytes = limits.max_upload_bytes if limits else None
+    max_rows = limits.max_rows if limits else None
     refresh = partial(predict_tab.choices, runs_dir, private)
-    for trigger in (page.select, predict.refresh.click):
-        trigger(refresh, [memory, predict.picker], predict.picker, show_progress="hidden")
+    page.select(refresh, [memory, predict.picker], predict.picker, show_progress="hidden")
+    predict.refresh.click(refresh, [memory, predict.picker], predict.picker, show_progress="hidden",
+                          api_name="predict_runs")
 
-    def on_pick(run_id, request: gr.Request, progress=gr.Progress()):
-        return predict_tab.describe(objects(request), runs_dir, run_id)
+    def on_pick(run_id, memory_value, request: gr.Request, progress=gr.Progress()):
+        return predict_tab.describe(objects(request), runs_dir, run_id, private, memory_value)
 
-    predict.picker.change(on_pick, predict.picker, [predict.about, predict.pair])
+    predict.picker.change(on_pick, [predict.picker, memory], [predict.about, predict.pair])
 
-    def on_text(run_id, text, pair, request: gr.Request, progress=gr.Progress()):
-        return predict_tab.predict_text(objects(request), runs_dir, run_id, text, pair, progress)
+    def on_text(run_id, text, pair, memory_value, request: gr.Request, progress=gr.Progress()):
+        return predict_tab.predict_text(objects(request), runs_dir, run_id, text, pair, progress, private,
+                                        memory_value)
 
-    gr.on([predict.predict.click, predict.text.submit], on_text, [predict.picker, predict.text, predict.pair],
-          [predict.label, predict.problem])
+    gr.on([predict.predict.click, predict.text.submit], on_text,
+          [predict.picker, predict.text, predict.pair, memory], [predict.label, predict.problem],
+          api_name="predict_text")
 
-    def on_columns(run_id, path, request: gr.Request):
-        return predict_tab.file_columns(objects(request), runs_dir, run_id, path)
+    def on_columns(run_id, path, memory_value, request: gr.Request):
+        return predict_tab.file_columns(objects(request), runs_dir, run_id, path, private, memory_value, max_bytes)
 
-    def on_file(run_id, path, column, request: gr.Request, progress=gr.Progress()):
+    def on_file(run_id, path, column, memory_value, request: gr.Request, progress=gr.Progress()):
         if path and not column:
             return gr.skip(), gr.skip(), gr.skip()  # the picker explains what is missing
-        return predict_tab.predict_file(objects(request), runs_dir, run_id, path, column, progress)
+        return predict_tab.predict_file(objects(request), runs_dir, run_id, path, column, progress, private,
+                                        memory_value, max_bytes, max_rows)
 
-    file_inputs = [predict.picker, predict.upload, predict.file_column]
+    file_inputs = [predict.picker, predict.upload, predict.file_column, memory]
     file_outputs = [predict.result_file, predict.result_preview, predict.file_problem]
-    predict.upload.upload(on_columns, [predict.picker, predict.upload],
+    predict.upload.upload(on_columns, [predict.picker, predict.upload, memory],
                           [predict.file_column, predict.file_button, predict.file_problem]).then(
         on_file, file_inputs, file_outputs)
     predict.file_button.click(on_file, file_inputs, file_outputs)
 
 
-def _wire_runs(runs: RunsTab, page: gr.Tab, settings: AppSettings, memory: gr.BrowserState,
-               objects: Objects) -> None:
+def _wire_runs(runs: RunsTab, page: gr.Tab, train: TrainTab, settings: AppSettings, jobs: JobManager,
+               memory: gr.BrowserState, objects: Objects) -> None:
     runs_dir, private = Path(settings.runs_dir), settings.private_runs
     refresh = partial(runs_tab.refresh, runs_dir, private)
-    for trigger in (page.select, runs.refresh.click):
-        trigger(refresh, [memory, runs.picker], [runs.table, runs.picker], show_progress="hidden")
+    page.select(refresh, [memory, runs.picker], [runs.table, runs.picker], show_progress="hidden")
+    runs.refresh.click(refresh, [memory, runs.picker], [runs.table, runs.picker], show_progress="hidden",
+                       api_name="list_runs")
 
     def on_open(memory_value, run_id, request: gr.Request):
         return runs_tab.open_run(runs_dir, private, objects(request).downloads_dir, memory_value, run_id)
@@ -288,6 +327,15 @@ def _wire_runs(runs: RunsTab, page: gr.Tab, settings: AppSettings, memory: gr.Br
     runs.delete.click(runs_tab.ask_delete, runs.picker, [runs.confirm, runs.problem])
     runs.confirm.click(partial(runs_tab.delete, runs_dir, private), [memory, runs.picker],
                        [runs.problem, runs.confirm, runs.detail, memory]).then(
+        refresh, [memory, runs.picker], [runs.table, runs.picker])
+
+    def on_tick(followed, request: gr.Request):
+        return train_tab.tick(jobs, objects(request).downloads_dir, followed)
+
+    # The resumed run is followed on the Train tab like a new one: its timer starts ticking.
+    runs.resume.click(partial(runs_tab.resume, jobs, runs_dir, private), [memory, runs.picker],
+                      [runs.problem, runs.resume, memory, train.followed]).then(
+        on_tick, train.followed, train.view, show_progress="hidden").then(
         refresh, [memory, runs.picker], [runs.table, runs.picker])
 
 

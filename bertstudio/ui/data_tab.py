@@ -15,6 +15,7 @@ from bertstudio.ui.form import (FieldControl, column_choices, column_control, ma
 
 if TYPE_CHECKING:
     from bertstudio.dataset import PreparedData
+    from bertstudio.hosting import HostingSettings
     from bertstudio.tabular import Table
     from bertstudio.ui.form import ConfigForm
 
@@ -110,10 +111,30 @@ def build() -> DataTab:
 
 # --- handlers: short adapters over engine calls ---------------------------------------------------
 
-def load_training_file(path: str | None, progress: gr.Progress | None = None) -> tuple[Any, ...]:
+def read_upload(path: str, hosting: "HostingSettings | None" = None, uploads_dir: Path | None = None
+                ) -> tuple[str, "Table"]:
+    """Read an uploaded file within the deployment's limits (size after unpacking, rows); with
+    `uploads_dir`, keep a copy there that outlives gradio's cache, and return the copy's path."""
+    from bertstudio.hosting import keep_upload
+    from bertstudio.tabular import DEFAULT_MAX_BYTES, read_table
+
+    limit = hosting.max_upload_bytes if hosting is not None else None
+    table = read_table(path, name=Path(path).name, max_bytes=limit or DEFAULT_MAX_BYTES)
+    if hosting is not None:
+        hosting.check_rows(len(table), table.name)
+    if uploads_dir is not None:
+        try:
+            path = str(keep_upload(uploads_dir, path))
+        except OSError as exc:
+            raise StudioError("The server could not store your file (its disk may be full); try again "
+                              "later.", detail=str(exc)) from exc
+    return str(path), table
+
+
+def load_training_file(path: str | None, progress: gr.Progress | None = None,
+                       hosting: "HostingSettings | None" = None, uploads_dir: Path | None = None) -> tuple[Any, ...]:
     """Read the file, suggest columns; outputs: loaded, facts, preview, text, pair, label, problem."""
     from bertstudio.dataset import suggest_columns
-    from bertstudio.tabular import read_table
 
     if not path:
         return (None, "", None, gr.update(choices=[], value=None),
@@ -122,7 +143,7 @@ def load_training_file(path: str | None, progress: gr.Progress | None = None) ->
     if progress is not None:
         progress(0.2, desc="Reading the file…")
     try:
-        table = read_table(path, name=Path(path).name)
+        path, table = read_upload(path, hosting, uploads_dir)
     except StudioError as exc:
         return (None, "", None, gr.skip(), gr.skip(), gr.skip(), render.problem(exc.message))
     problem = ""
@@ -139,16 +160,15 @@ def load_training_file(path: str | None, progress: gr.Progress | None = None) ->
             gr.update(choices=column_choices(table, False), value=label), problem)
 
 
-def load_validation_file(loaded: LoadedData | None, path: str | None) -> tuple[Any, str]:
+def load_validation_file(loaded: LoadedData | None, path: str | None, hosting: "HostingSettings | None" = None,
+                         uploads_dir: Path | None = None) -> tuple[Any, str]:
     """Attach (or detach) a separate validation file; outputs: loaded, validation problem."""
-    from bertstudio.tabular import read_table
-
     if loaded is None:
         return None, render.problem("Load the training file first, then the validation file.") if path else ""
     if not path:
         return replace(loaded, validation_path=None, validation_table=None), ""
     try:
-        table = read_table(path, name=Path(path).name)
+        path, table = read_upload(path, hosting, uploads_dir)
     except StudioError as exc:
         return replace(loaded, validation_path=None, validation_table=None), render.problem(exc.message)
     return replace(loaded, validation_path=str(path), validation_table=table), ""
@@ -195,12 +215,13 @@ def example_path() -> Path:
     return Path(__file__).resolve().parents[2] / "assets" / "sample_reviews.csv"
 
 
-def wire(tab: DataTab, form: "ConfigForm", example: Path) -> None:
+def wire(tab: DataTab, form: "ConfigForm", example: Path, hosting: "HostingSettings | None" = None,
+         uploads_dir: Path | None = None) -> None:
     """Connect the tab's events; every path that changes the data ends in `prepare`."""
     from functools import partial
 
     def load(path, progress=gr.Progress()):
-        return load_training_file(path, progress)
+        return load_training_file(path, progress, hosting, uploads_dir)
 
     load_outputs = [tab.loaded, tab.facts, tab.preview, tab.text.component, tab.text_pair.component,
                     tab.label.component, tab.file_problem]
@@ -208,14 +229,17 @@ def wire(tab: DataTab, form: "ConfigForm", example: Path) -> None:
     prepare_outputs = [tab.prepared, tab.report, tab.label_chart, tab.column_problem, tab.validation_problem]
     run_prepare = partial(prepare, form)
 
-    tab.upload.upload(load, tab.upload, load_outputs).then(run_prepare, prepare_inputs, prepare_outputs)
+    # Named, so a script (bench/visitors.py) can take the same steps as the page.
+    tab.upload.upload(load, tab.upload, load_outputs, api_name="load_data").then(
+        run_prepare, prepare_inputs, prepare_outputs, api_name="prepare_data")
     tab.upload.clear(load, tab.upload, load_outputs).then(run_prepare, prepare_inputs, prepare_outputs)
     # The example is read from where it ships, not from the upload's temporary copy, so the
     # config and "Show as command" name a path that lasts.
     tab.example.click(lambda: str(example), None, tab.upload).then(
-        lambda progress=gr.Progress(): load_training_file(str(example), progress), None, load_outputs).then(
+        lambda progress=gr.Progress(): load_training_file(str(example), progress, hosting), None, load_outputs).then(
         run_prepare, prepare_inputs, prepare_outputs)
-    tab.validation_upload.change(load_validation_file, [tab.loaded, tab.validation_upload],
+    tab.validation_upload.change(partial(load_validation_file, hosting=hosting, uploads_dir=uploads_dir),
+                                 [tab.loaded, tab.validation_upload],
                                  [tab.loaded, tab.validation_problem]).then(
         run_prepare, prepare_inputs, prepare_outputs)
     tab.validation_mode.change(switch_validation_mode, [tab.loaded, tab.validation_mode],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from bertstudio.ui.form import FieldControl, make_control
 
 if TYPE_CHECKING:
     from bertstudio.dataset import PreparedData
+    from bertstudio.hosting import HostingSettings
     from bertstudio.ui.data_tab import LoadedData
     from bertstudio.ui.form import ConfigForm
 
@@ -63,7 +65,11 @@ class HyperparamsTab:
     problem: gr.HTML
 
 
-def build() -> HyperparamsTab:
+CONFIG_FILE_MAX_BYTES = 1_000_000  # a config.json is a few KB; anything far bigger is not one
+
+
+def build(max_epochs: int | None = None) -> HyperparamsTab:
+    """`max_epochs` (a shared deployment's limit) caps the Epochs slider."""
     gr.Markdown("Every setting has a short explanation. Start from a preset; the chart shows the "
                 "learning rate these settings produce over the whole run.", elem_classes="tab-intro")
     with gr.Row():
@@ -79,6 +85,9 @@ def build() -> HyperparamsTab:
                 with gr.Accordion(title, open=title in ("Optimization", "Schedule")):
                     for name in names:
                         controls.append(make_control(name))
+                        if name == "epochs" and max_epochs is not None:
+                            # Set before the page's config is made, so the browser gets the capped range.
+                            controls[-1].component.maximum = max_epochs
                         if name == "learning_rate":
                             learning_rate_note = gr.Markdown(_lr_note(TrainConfig().learning_rate),
                                                              elem_classes="value-note")
@@ -115,9 +124,12 @@ def _lr_note(value: float) -> str:
 
 # --- handlers ------------------------------------------------------------------------------------
 
-def apply_preset(form: "ConfigForm", name: str) -> list[Any]:
-    """Widget values for the preset's settings; the other controls are left untouched."""
-    preset = PRESETS[name]
+def apply_preset(form: "ConfigForm", name: str, max_epochs: int | None = None) -> list[Any]:
+    """Widget values for the preset's settings (epochs within `max_epochs`); the other controls are
+    left untouched."""
+    preset = dict(PRESETS[name])
+    if max_epochs is not None:
+        preset["epochs"] = min(preset["epochs"], max_epochs)
     return form.updates_for(TrainConfig().replace(**preset), names=set(preset))
 
 
@@ -190,16 +202,37 @@ def show_command(form: "ConfigForm", downloads: Any, loaded: "LoadedData | None"
             gr.update(value=str(path), visible=True), "")
 
 
-def load_config_file(form: "ConfigForm", loaded: "LoadedData | None", path: str | None) -> list[Any]:
-    """Fill the form from an uploaded config.json; outputs: every form control, then the problem box."""
+def load_config_file(form: "ConfigForm", loaded: "LoadedData | None", path: str | None,
+                     hosting: "HostingSettings | None" = None) -> list[Any]:
+    """Fill the form from an uploaded config.json; outputs: every form control, then the problem box.
+    Anything that is not a config (wrong types, unknown keys, binary, huge or absurdly nested
+    JSON, settings past a shared demo's limits) is refused with one sentence and changes nothing."""
+    untouched = [gr.skip()] * len(form.controls)
     if not path:
-        return [gr.skip()] * len(form.controls) + [""]
+        return untouched + [""]
     try:
-        with open(path, encoding="utf-8") as handle:
-            config = TrainConfig.from_json(handle.read())
+        with open(path, "rb") as handle:
+            raw = handle.read(CONFIG_FILE_MAX_BYTES + 1)
+        if len(raw) > CONFIG_FILE_MAX_BYTES:
+            raise StudioError("That file is far too big for a config.json; choose the config.json from a "
+                              "run folder or from this tab.")
+        config = TrainConfig.from_json(raw.decode("utf-8"))
+        # A file without a model keeps the one picked (its default may not be offered here).
+        names_model = "model" in json.loads(raw)
+        if hosting is not None:
+            hosting.check_config(config if names_model else config.replace(model=hosting.models[0]))
     except UnicodeDecodeError:
-        return [gr.skip()] * len(form.controls) + [render.problem(
+        return untouched + [render.problem(
             "That file is not a text JSON file; choose a config.json from a run folder or this tab.")]
+    except RecursionError:  # json nests [[[[...]]]] by recursion; thousands deep is no config
+        return untouched + [render.problem(
+            "That JSON is nested far too deeply to be a config; choose a config.json from a run folder.")]
+    except ValueError:  # json refuses integers of thousands of digits with a plain ValueError
+        return untouched + [render.problem(
+            "That JSON holds a number far too long for any setting; choose a config.json from a run folder.")]
     except StudioError as exc:
-        return [gr.skip()] * len(form.controls) + [render.problem(exc.message)]
-    return form.updates_for(config, table=loaded.table if loaded else None) + [""]
+        return untouched + [render.problem(exc.message)]
+    updates = form.updates_for(config, table=loaded.table if loaded else None)
+    if not names_model:
+        updates[form.controls.index(form.control("model"))] = gr.skip()
+    return updates + [""]

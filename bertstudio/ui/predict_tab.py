@@ -1,4 +1,8 @@
-"""Step 5, Predict: pick a finished run, classify a text (or pair), or add predictions to a CSV."""
+"""Step 5, Predict: pick a finished run, classify a text (or pair), or add predictions to a CSV.
+
+The run id comes from the page, so every handler checks it names a run this visitor may use
+(`may_see`) before loading anything; the predictions CSV is written with formulas neutralised.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import gradio as gr
 from bertstudio.errors import StudioError
 from bertstudio.ui import render
 from bertstudio.ui.results import run_choice_label
-from bertstudio.ui.runs_tab import visible_runs
+from bertstudio.ui.runs_tab import may_see, visible_runs
 
 if TYPE_CHECKING:
     from bertstudio.ui.session import SessionObjects
@@ -87,13 +91,14 @@ def choices(runs_dir: Path, private: bool, memory_value: Any, current: str | Non
     return gr.update(choices=[(run_choice_label(s), s.run_id) for s in usable], value=value)
 
 
-def _predictor(objects: "SessionObjects", runs_dir: Path, run_id: str | None, progress: Any = None):
+def _predictor(objects: "SessionObjects", runs_dir: Path, run_id: str | None, progress: Any = None,
+               private: bool = False, memory_value: Any = None):
     """The picked run's Predictor, loaded once per visitor and kept until another run is picked."""
     from bertstudio.predict import Predictor
 
     if not run_id:
         raise StudioError("There is no trained model yet; train one on the Train tab first.")
-    if "/" in run_id or run_id.startswith("."):
+    if not may_see(runs_dir, private, memory_value, run_id):
         raise StudioError("Pick a run from the list.")
     path = str(Path(runs_dir) / run_id)
     if objects.predictor_path != path:
@@ -105,12 +110,13 @@ def _predictor(objects: "SessionObjects", runs_dir: Path, run_id: str | None, pr
     return objects.predictor
 
 
-def describe(objects: "SessionObjects", runs_dir: Path, run_id: str | None) -> tuple[str, Any]:
+def describe(objects: "SessionObjects", runs_dir: Path, run_id: str | None, private: bool = False,
+             memory_value: Any = None) -> tuple[str, Any]:
     """What the picked model expects; shows the second-text box for pair models. Outputs: about, pair."""
     if not run_id:
         return "No finished run yet: train a model on the Train tab, then come back.", gr.update(visible=False)
     try:
-        predictor = _predictor(objects, runs_dir, run_id)
+        predictor = _predictor(objects, runs_dir, run_id, None, private, memory_value)
     except StudioError as exc:
         return render.problem(exc.message), gr.update(visible=False)
     labels = ", ".join(render.md_escape(label) for label in predictor.labels)
@@ -121,12 +127,13 @@ def describe(objects: "SessionObjects", runs_dir: Path, run_id: str | None) -> t
 
 
 def predict_text(objects: "SessionObjects", runs_dir: Path, run_id: str | None, text: str,
-                 pair: str | None, progress: Any = None) -> tuple[Any, str]:
+                 pair: str | None, progress: Any = None, private: bool = False,
+                 memory_value: Any = None) -> tuple[Any, str]:
     """Outputs: the label with a probability per class, the problem box."""
     if not (text or "").strip():
         return gr.skip(), render.problem("Type a text to classify first.")
     try:
-        predictor = _predictor(objects, runs_dir, run_id, progress)
+        predictor = _predictor(objects, runs_dir, run_id, progress, private, memory_value)
         pairs = [pair or ""] if predictor.text_pair_column else None
         prediction = predictor.predict([text], pairs)[0]
     except StudioError as exc:
@@ -135,7 +142,8 @@ def predict_text(objects: "SessionObjects", runs_dir: Path, run_id: str | None, 
 
 
 def file_columns(objects: "SessionObjects", runs_dir: Path, run_id: str | None,
-                 path: str | None) -> tuple[Any, Any, str]:
+                 path: str | None, private: bool = False, memory_value: Any = None,
+                 max_bytes: int | None = None) -> tuple[Any, Any, str]:
     """The uploaded file's columns, the model's own text column preselected when the file has it.
     Outputs: column picker, predict button, problem."""
     from bertstudio.tabular import read_table
@@ -144,8 +152,8 @@ def file_columns(objects: "SessionObjects", runs_dir: Path, run_id: str | None,
     if not path:
         return (*hidden, "")
     try:
-        predictor = _predictor(objects, runs_dir, run_id)
-        table = read_table(path, name=Path(path).name)
+        predictor = _predictor(objects, runs_dir, run_id, None, private, memory_value)
+        table = _read(path, max_bytes)
     except StudioError as exc:
         return (*hidden, render.problem(exc.message))
     wanted = predictor.text_column
@@ -156,22 +164,34 @@ def file_columns(objects: "SessionObjects", runs_dir: Path, run_id: str | None,
 
 
 def predict_file(objects: "SessionObjects", runs_dir: Path, run_id: str | None, path: str | None,
-                 text_column: str | None = None, progress: Any = None) -> tuple[Any, Any, str]:
+                 text_column: str | None = None, progress: Any = None, private: bool = False,
+                 memory_value: Any = None, max_bytes: int | None = None,
+                 max_rows: int | None = None) -> tuple[Any, Any, str]:
     """Outputs: the CSV with predictions to download, a preview of its first rows, the problem box."""
     from bertstudio.csvsafe import write_safe_csv
-    from bertstudio.tabular import read_table
 
     if not path:
         return None, None, ""
     try:
-        predictor = _predictor(objects, runs_dir, run_id, progress)
-        table = read_table(path, name=Path(path).name)
+        predictor = _predictor(objects, runs_dir, run_id, progress, private, memory_value)
+        table = _read(path, max_bytes)
+        if max_rows is not None and len(table) > max_rows:
+            raise StudioError(f"'{table.name}' has {len(table):,} rows, more than the {max_rows:,} this shared "
+                              f"demo predicts at once; split it into files of at most {max_rows:,} rows.")
         if progress is not None:
             progress(0.3, desc=f"Predicting {len(table.rows):,} rows…")
         header, rows = predictor.predict_table(table, text_column or None)
     except StudioError as exc:
         return None, None, render.problem(exc.message)
-    target = objects.downloads_dir() / f"{Path(table.name).stem.removesuffix('.csv')}-predictions.csv"
+    # Only the file's own name is used, so no name the visitor chose can reach outside their folder.
+    stem = Path(table.name).stem.removesuffix(".csv").removesuffix(".tsv") or "data"
+    target = objects.downloads_dir() / f"{stem}-predictions.csv"
     write_safe_csv(target, header, rows)
     preview = {"headers": header, "data": [[render.shorten(str(c)) for c in row] for row in rows[:PREVIEW_ROWS]]}
     return str(target), preview, ""
+
+
+def _read(path: str, max_bytes: int | None):
+    from bertstudio.tabular import DEFAULT_MAX_BYTES, read_table
+
+    return read_table(path, name=Path(path).name, max_bytes=max_bytes or DEFAULT_MAX_BYTES)

@@ -194,13 +194,16 @@ def length_summary(stats: "LengthStats", max_length: int) -> str:
 
 # --- train tab ------------------------------------------------------------------------------------
 
-def progress_html(history: "TrainHistory", position: int | None = None, job_message: str = "") -> str:
-    """The progress bar with step/total, epoch, speed and ETA; or where the run waits in line."""
+def progress_html(history: "TrainHistory", position: int | None = None, job_message: str = "",
+                  wait_seconds: float | None = None) -> str:
+    """The progress bar with step/total, epoch, speed and ETA; or where the run waits in line and
+    about how long until it starts."""
     if position is not None and position > 0:
         ahead = position - 1
-        return (f'<div class="run-state waiting"><b>Waiting in line: number {position}.</b> '
+        wait = (f' Expected start: <b>{wait_words(wait_seconds)}</b>.' if wait_seconds is not None else "")
+        return (f'<div class="run-state waiting" id="queue-position"><b>Waiting in line: number {position}.</b> '
                 f'{"One training is" if ahead == 0 else f"{ahead + 1} trainings are"} ahead of yours '
-                f'(counting the one running now). This machine trains one model at a time so each '
+                f'(counting the one running now).{wait} This machine trains one model at a time so each '
                 f'run gets the whole processor; yours starts by itself when the previous one ends. '
                 f'You can close this page and come back.</div>')
     if history.status == "failed":
@@ -226,9 +229,27 @@ def progress_html(history: "TrainHistory", position: int | None = None, job_mess
             facts.append(f"about {format_duration(last.eta_seconds)} left")
     label = {"running": "Training", "finished": "Finished", "stopped": "Stopped"}.get(history.status, "")
     if history.status == "stopped":
-        label = "Stopped — the model as it stood was kept"
+        label = html.escape(job_message) if job_message else "Stopped — the model as it stood was kept"
     return (f'<div class="run-state {history.status}"><div class="bar"><div class="fill" '
             f'style="width:{pct:.1f}%"></div></div><b>{label}</b> · {" · ".join(facts)}</div>')
+
+
+def wait_words(seconds: float) -> str:
+    """A queue wait as people say it: "in under a minute", "in about 7 minutes", "in about 1.5 hours"."""
+    if seconds < 60:
+        return "in under a minute"
+    if seconds < 5400:
+        minutes = max(1, round(seconds / 60))
+        return f"in about {minutes} minute{'' if minutes == 1 else 's'}"
+    return f"in about {seconds / 3600:.1f} hours"
+
+
+def hosted_banner(facts: list[str]) -> str:
+    """The short notice at the top of a shared demo: whose machine this is and what the limits are."""
+    items = "".join(f"<li>{html.escape(fact)}</li>" for fact in facts)
+    return ('<div class="hosted-banner" role="note"><b>This is a shared public demo.</b> Other visitors use '
+            'the same machine, and only you see your files and runs. Please do not upload private data. '
+            f'<b>Limits:</b> <ul>{items}</ul></div>')
 
 
 def metrics_summary(metrics: dict[str, Any]) -> str:

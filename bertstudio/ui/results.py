@@ -122,6 +122,25 @@ def model_zip(run_dir: str | Path, downloads: Path) -> Path | None:
     return target
 
 
+def card_copy(run_dir: str | Path, downloads: Path) -> Path | None:
+    """The run's model card copied to <run-id>-README.md in `downloads`."""
+    run = RunFolder(Path(run_dir))
+    card = run.file(CARD_FILE)
+    if not card.is_file():
+        return None
+    target = downloads / f"{run.run_id}-{CARD_FILE}"
+    if not target.exists() or target.stat().st_mtime < card.stat().st_mtime:
+        downloads.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(card, target)
+    return target
+
+
+def download_files(run_dir: str | Path, downloads: Path) -> list[str]:
+    """What a run offers to download (its model zip and model card), always as copies in the
+    visitor's own `downloads` folder: the page never hands out a path inside the runs folder."""
+    return [str(path) for path in (model_zip(run_dir, downloads), card_copy(run_dir, downloads)) if path]
+
+
 def run_choice_label(summary: RunSummary) -> str:
     """How a run reads in a dropdown: date, model, data and the headline score."""
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(summary.created))

@@ -28,11 +28,17 @@ class SessionObjects:
     predictor_path: str | None = None
     predictor: Any = None
     downloads: Path | None = None
+    downloads_root: Path | None = None  # where the folder is made (the system temp folder if None)
 
     def downloads_dir(self) -> Path:
-        """A private temp folder for this visitor's files (config JSON, predictions, zips)."""
+        """A private folder, with a random name, for this visitor's files (config JSON, predictions,
+        zips). Every file the page offers for download is written here and nowhere else."""
         if self.downloads is None:
-            self.downloads = Path(tempfile.mkdtemp(prefix="bertstudio-session-"))
+            if self.downloads_root is not None:
+                self.downloads_root.mkdir(parents=True, exist_ok=True)
+            self.downloads = Path(tempfile.mkdtemp(prefix="bertstudio-session-", dir=self.downloads_root))
+        # A page left open past the time to live finds its folder swept away; make it again.
+        self.downloads.mkdir(mode=0o700, parents=True, exist_ok=True)
         return self.downloads
 
     def close(self) -> None:

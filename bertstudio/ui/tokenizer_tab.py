@@ -13,6 +13,7 @@ from bertstudio.ui.form import FieldControl, make_control
 
 if TYPE_CHECKING:
     from bertstudio.dataset import PreparedData
+    from bertstudio.hosting import HostingSettings
     from bertstudio.tokenization import LengthStats
     from bertstudio.ui.session import SessionObjects
 
@@ -54,9 +55,11 @@ class TokenizerTab:
         return [self.model, self.max_length, self.truncation]
 
 
-def model_choices() -> list[tuple[str, str]]:
+def model_choices(allowed: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
     from bertstudio.models import CURATED_MODELS
 
+    if allowed is not None:
+        return [(name, name) for name in allowed]
     return [(name, name) for name, _ in CURATED_MODELS]
 
 
@@ -69,16 +72,21 @@ def model_description(name: str | None) -> str:
     return "A model id from the Hugging Face Hub or a local model folder." if name else ""
 
 
-def build(default_model: str) -> TokenizerTab:
+def build(default_model: str, allowed_models: tuple[str, ...] | None = None) -> TokenizerTab:
+    """`allowed_models` (a shared deployment's list) replaces the curated list and forbids typing
+    any other model id or a folder."""
     gr.Markdown("BERT reads text as WordPiece tokens. Check how your texts are cut into pieces and how "
                 "many tokens they take, before you train.", elem_classes="tab-intro")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
             spec_help = ("Pick from the list or type a Hugging Face model id or a local folder. "
-                         "'bundled' works offline.")
-            model = FieldControl("model", gr.Dropdown(choices=model_choices(), value=default_model,
-                                                      allow_custom_value=True, label="Model", info=spec_help,
-                                                      elem_id="cfg-model"))
+                         "'bundled' works offline." if allowed_models is None else
+                         "The models this shared demo offers. 'bundled' is the quickest.")
+            if allowed_models is not None and default_model not in allowed_models:
+                default_model = allowed_models[0]
+            model = FieldControl("model", gr.Dropdown(choices=model_choices(allowed_models), value=default_model,
+                                                      allow_custom_value=allowed_models is None, label="Model",
+                                                      info=spec_help, elem_id="cfg-model"))
             model_about = gr.Markdown(model_description(default_model), elem_id="tok-model-about")
             model_problem = gr.HTML(elem_id="tok-model-problem")
             max_length = make_control("max_length", elem_id="cfg-max_length")
@@ -111,13 +119,17 @@ def build(default_model: str) -> TokenizerTab:
 
 # --- handlers ------------------------------------------------------------------------------------
 
-def tokenizer_for(objects: "SessionObjects", model: str, progress: Any = None):
-    """The visitor's tokenizer for `model`, loaded once (loading can take seconds)."""
+def tokenizer_for(objects: "SessionObjects", model: str, progress: Any = None,
+                  hosting: "HostingSettings | None" = None):
+    """The visitor's tokenizer for `model`, loaded once (loading can take seconds); on a shared
+    deployment only an allowed model, whatever name the page sent."""
     from bertstudio.models import load_tokenizer
 
     model = (model or "").strip()
     if not model:
         raise StudioError("Pick a model from the list, or type 'bundled'.")
+    if hosting is not None:
+        hosting.check_model(model)
     if objects.tokenizer_name != model:
         if progress is not None:
             progress(0.1, desc=f"Loading the tokenizer of {model}…")
@@ -126,13 +138,14 @@ def tokenizer_for(objects: "SessionObjects", model: str, progress: Any = None):
 
 
 def show_tokens(objects: "SessionObjects", model: str, text: str, pair: str, max_length: int,
-                truncation: str, progress: Any = None) -> tuple[Any, Any, str, str]:
+                truncation: str, progress: Any = None, hosting: "HostingSettings | None" = None
+                ) -> tuple[Any, Any, str, str]:
     """Outputs: the chips, the ids table, the model description, the problem beside the model picker."""
     from bertstudio.tokenization import preview
 
     about = model_description(model)
     try:
-        tokenizer = tokenizer_for(objects, model, progress)
+        tokenizer = tokenizer_for(objects, model, progress, hosting)
         result = preview(tokenizer, text or "", pair or None, max_length=int(max_length), truncation=truncation)
     except StudioError as exc:
         return "", None, about, render.problem(exc.message)
@@ -141,7 +154,7 @@ def show_tokens(objects: "SessionObjects", model: str, text: str, pair: str, max
 
 
 def measure_dataset(objects: "SessionObjects", model: str, prepared: "PreparedData | None", max_length: int,
-                    progress: Any = None) -> tuple[Any, ...]:
+                    progress: Any = None, hosting: "HostingSettings | None" = None) -> tuple[Any, ...]:
     """Token lengths of every training and validation row. Outputs: rows state, chart, facts,
     apply button, row slider."""
     from bertstudio.tokenization import length_stats
@@ -153,7 +166,7 @@ def measure_dataset(objects: "SessionObjects", model: str, prepared: "PreparedDa
     texts = prepared.train.texts + prepared.validation.texts
     pairs = (prepared.train.pairs + prepared.validation.pairs) if prepared.train.pairs is not None else None
     try:
-        tokenizer = tokenizer_for(objects, model, progress)
+        tokenizer = tokenizer_for(objects, model, progress, hosting)
         if progress is not None:
             progress(0.5, desc=f"Measuring the token length of {len(texts):,} rows…")
         stats = length_stats(tokenizer, texts, pairs, max_length=int(max_length))

@@ -16,10 +16,11 @@ import gradio as gr
 from bertstudio.errors import StudioError
 from bertstudio.ui import charts, render
 from bertstudio.ui.history import FollowedRun, TrainHistory
-from bertstudio.ui.results import model_zip, read_results
+from bertstudio.ui.results import download_files, read_results
 from bertstudio.ui.session import BrowserMemory
 
 if TYPE_CHECKING:
+    from bertstudio.hosting import HostingSettings
     from bertstudio.ui.data_tab import LoadedData
     from bertstudio.ui.form import ConfigForm
     from bertstudio.worker import Job, JobManager
@@ -95,11 +96,11 @@ def build() -> TrainTab:
 
 def render_view(followed: FollowedRun | None, *, live: bool, position: int | None = None,
                 job_message: str = "", downloads: Callable[[], Path] | None = None,
-                charts_too: bool = True) -> list[Any]:
+                charts_too: bool = True, wait_seconds: float | None = None) -> list[Any]:
     """Every output of `TrainTab.view` for the run as it stands; `charts_too=False` leaves the charts
     alone (nothing new arrived). The timer keeps ticking only while the run can still change."""
     history = followed.history if followed else TrainHistory()
-    progress = render.progress_html(history, position, job_message)
+    progress = render.progress_html(history, position, job_message, wait_seconds)
     timer = gr.Timer(active=live)
     if not charts_too:
         return [progress] + [gr.skip()] * 10 + [timer]
@@ -109,7 +110,7 @@ def render_view(followed: FollowedRun | None, *, live: bool, position: int | Non
         return [progress, *figures, gr.update(visible=False)] + [gr.skip()] * 5 + [timer]
     run_dir = Path(followed.events_path).parent
     results = read_results(run_dir)
-    files = [str(p) for p in (model_zip(run_dir, downloads()) if downloads else None, results.card) if p]
+    files = download_files(run_dir, downloads()) if downloads else []
     return [progress, *figures, gr.update(visible=True),
             render.metrics_summary(results.metrics or history.last_metrics),
             {"headers": render.PER_CLASS_HEADERS, "data": render.per_class_rows(results.metrics)},
@@ -119,24 +120,31 @@ def render_view(followed: FollowedRun | None, *, live: bool, position: int | Non
 
 
 def _job_message(job: "Job | None") -> str:
-    return job.message if job is not None and job.state in ("failed", "cancelled") else ""
+    if job is None:
+        return ""
+    return job.message if job.state in ("failed", "cancelled") or job.timed_out else ""
 
 
 # --- handlers ------------------------------------------------------------------------------------
 
 def start(form: "ConfigForm", jobs: "JobManager", loaded: "LoadedData | None", memory_value: Any,
-          *values: Any) -> list[Any]:
-    """Queue a run for this browser; outputs: followed, browser memory, problem, then the view."""
+          *values: Any, hosting: "HostingSettings | None" = None) -> list[Any]:
+    """Queue a run for this browser; outputs: followed, browser memory, problem, then the view.
+    On a shared deployment the limits are checked here, on the server, whatever the page sent."""
     memory = BrowserMemory.from_value(memory_value).with_owner()
     try:
         if loaded is None:
             raise StudioError("Load a dataset on the Data tab first (or press 'Use the example dataset').")
         config = form.build_config(loaded.path, loaded.validation_path, values)
+        if hosting is not None:
+            hosting.check_config(config)
+            hosting.check_rows(len(loaded.table), loaded.table.name)
         job = jobs.submit(config, owner=memory.owner)
     except StudioError as exc:
         return [gr.skip(), gr.skip(), render.problem(exc.message)] + [gr.skip()] * 12
     followed = FollowedRun(run_id=job.run_id, events_path=str(job.events_path))
-    view = render_view(followed, live=True, position=jobs.position(job.run_id))
+    view = render_view(followed, live=True, position=jobs.position(job.run_id),
+                       wait_seconds=jobs.wait_estimate(job.run_id))
     return [followed, memory.following(job.run_id).to_value(), ""] + view
 
 
@@ -165,19 +173,22 @@ def tick(jobs: "JobManager", downloads: Callable[[], Path], followed: FollowedRu
     live = (not job.ended) if job is not None else not history.ended
     return render_view(followed, live=live, position=jobs.position(followed.run_id),
                        job_message=_job_message(job), downloads=downloads,
-                       charts_too=new or not live)
+                       charts_too=new or not live, wait_seconds=jobs.wait_estimate(followed.run_id))
 
 
 def reattach(jobs: "JobManager", runs_dir: Path, downloads: Callable[[], Path],
-             memory_value: Any) -> list[Any]:
+             memory_value: Any, private: bool = False) -> list[Any]:
     """On page load: give the browser an owner token and pick up the run it followed, rebuilding the
-    charts from the whole events file once. Outputs: followed, browser memory, then the view."""
+    charts from the whole events file once. Outputs: followed, browser memory, then the view.
+    On a shared deployment only a run this browser's owner token started is picked up."""
+    from bertstudio.hosting import owns
     from bertstudio.runs import EVENTS_FILE, RunFolder
 
     memory = BrowserMemory.from_value(memory_value).with_owner()
     run_id = memory.run_id
     job = jobs.get(run_id)
-    if not run_id or (job is not None and job.owner != memory.owner) or not _safe_id(run_id):
+    if not run_id or (job is not None and job.owner != memory.owner) or not _safe_id(run_id) or (
+            job is None and private and not owns(runs_dir, run_id, memory.owner)):
         return [None, memory.to_value()] + render_view(None, live=False)
     events = job.events_path if job is not None else Path(runs_dir) / run_id / EVENTS_FILE
     if job is None and not events.exists():
@@ -189,14 +200,15 @@ def reattach(jobs: "JobManager", runs_dir: Path, downloads: Callable[[], Path],
     else:
         status = RunFolder(events.parent).status()
         live = status == "running"
-        message = ("This run was interrupted: the app stopped before it finished. Start it again."
-                   if status == "interrupted" else "")
+        message = ("This run was interrupted: the app stopped before it finished. Resume it from the "
+                   "Runs tab, or start it again." if status == "interrupted" else "")
     return [followed, memory.to_value()] + render_view(
-        followed, live=live, position=jobs.position(run_id), job_message=message, downloads=downloads)
+        followed, live=live, position=jobs.position(run_id), job_message=message, downloads=downloads,
+        wait_seconds=jobs.wait_estimate(run_id))
 
 
 def _safe_id(run_id: str) -> bool:
-    return "/" not in run_id and "\\" not in run_id and not run_id.startswith(".")
+    return "/" not in run_id and "\\" not in run_id and "\x00" not in run_id and not run_id.startswith(".")
 
 
 def plan_text(form: "ConfigForm", loaded: "LoadedData | None", prepared: Any, *values: Any) -> str:

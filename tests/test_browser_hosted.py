@@ -1,0 +1,316 @@
+"""The app in hosted mode, in headless chromium: hostile texts stay text, visitors stay apart, the queue shows.
+
+One `python app.py` with BERTSTUDIO_HOSTED=1 serves the whole module. Alice uploads a CSV whose
+texts, labels and file name are HTML and script payloads and trains on it; every tab is then
+checked for the literal text and for any sign that the page ran it. Bob, in a second browser
+context (his own storage and cookies), must see none of Alice's runs, even after planting her run
+id in his browser's memory, and cannot fetch her files by path. Finally a second training waits
+in line and the page says where it stands; that view is saved as a screenshot.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+BUNDLED = REPO / "assets" / "bundled-bert"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright for Python")
+expect = sync_api.expect
+
+# Each payload sets window.__xss if the page ever runs it as HTML or script.
+IMG = '<img src=x onerror="window.__xss=1">'
+SCRIPT = "<script>window.__xss=1</script>"
+SVG = "<svg onload=window.__xss=1>"
+LABELS = [IMG, SCRIPT]
+FILE_NAME = "<img src=x onerror=window.__xss=1>reviews.csv"
+# On a busy 2-core machine a click's answer can take many seconds; waits allow for it.
+SLOW = 60_000
+# The page starts clean on every load, so any later 1 comes from the page running a payload.
+WATCH = "window.__xss = 0;"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _hostile_csv(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / FILE_NAME
+    words = {IMG: ["lovely", "great", "superb"], SCRIPT: ["awful", "broken", "late"]}
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        for i in range(60):
+            label = LABELS[i % 2]
+            payload = (IMG, SCRIPT, SVG)[i % 3]
+            writer.writerow([f"{words[label][i % 3]} {payload} =1+{i} order {i}", label])
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`python app.py` in hosted mode on a free port, with a temporary runs folder."""
+    if not (BUNDLED / "config.json").exists():
+        pytest.fail("the bundled model (assets/bundled-bert) is missing; build it with scripts/build_bundled_model.py")
+    folder = tmp_path_factory.mktemp("hosted")
+    port = _free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+           "BERTSTUDIO_RUNS_DIR": str(folder / "runs"), "GRADIO_TEMP_DIR": str(folder / "gradio"),
+           "BERTSTUDIO_HOSTED": "1", "BERTSTUDIO_MODELS": "bundled", "BERTSTUDIO_MAX_RUN_MINUTES": "3",
+           "BERTSTUDIO_MAX_EPOCHS": "5", "TMPDIR": str(folder / "tmp")}  # visitors' downloads land in here
+    (folder / "tmp").mkdir()
+    env.pop("SPACE_ID", None)
+    log = open(folder / "app.log", "w")
+    process = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env,
+                               stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"app.py did not come up:\n{(folder / 'app.log').read_text()[-3000:]}")
+            time.sleep(0.3)
+    yield url, folder
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def _visitor(browser, url):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script(WATCH)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    expect(page.locator("#hosted-banner")).to_be_visible(timeout=SLOW)
+    return context, page
+
+
+def _tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def _set_number(page, elem_id: str, value) -> None:
+    box = page.locator(f"#{elem_id} input[type=number]").first
+    box.fill(str(value))
+    box.press("Enter")
+    box.blur()
+
+
+def _clean(page) -> None:
+    """Nothing the visitor's data carried has run, and no element it described exists."""
+    assert page.evaluate("window.__xss") == 0
+    planted = page.evaluate("""() => [...document.querySelectorAll('img[src="x"], svg[onload], [onerror], [onload]')]
+        .map(e => e.outerHTML.slice(0, 200))""")
+    # Gradio's own inline scripts are there from the start; none may carry the visitor's payload.
+    scripts = page.evaluate("""() => [...document.querySelectorAll('script')]
+        .filter(s => s.textContent.includes('window.__xss=1')).length""")
+    assert planted == [] and scripts == 0
+
+
+def _run_ids(folder: Path) -> set[str]:
+    return {p.name for p in (folder / "runs").iterdir() if (p / "config.json").exists()}
+
+
+@pytest.fixture(scope="module")
+def hostile_file(tmp_path_factory) -> Path:
+    return _hostile_csv(tmp_path_factory.mktemp("hostile"))
+
+
+@pytest.fixture(scope="module")
+def alice(server, browser, hostile_file):
+    """Alice's browser after uploading the hostile CSV and training one quick run on it."""
+    url, folder = server
+    context, page = _visitor(browser, url)
+    page.locator("#data-upload input[type=file]").set_input_files(str(hostile_file))
+    expect(page.locator("#data-report")).to_contain_text("rows are usable", timeout=60_000)
+    _tab(page, "Hyperparameters")
+    page.locator("#preset-quick-try").click()
+    _set_number(page, "cfg-batch_size", 8)
+    _set_number(page, "hp-max-length", 32)
+    _tab(page, "Train")
+    page.locator("#train-start").click()
+    expect(page.locator("#train-progress")).to_contain_text("Finished", timeout=180_000)
+    (run_id,) = _run_ids(folder)
+    assert (folder / "runs" / run_id / "model" / "config.json").exists()
+    yield context, page, run_id
+    context.close()
+
+
+def test_hostile_texts_labels_and_file_names_show_as_text_in_every_tab(alice, hostile_file):
+    _, page, _ = alice
+    page.reload()  # the Train tab rebuilds its results from the run folder
+    # Data: the file name, the preview of texts and the label chart.
+    page.locator("#data-upload input[type=file]").set_input_files(str(hostile_file))
+    # Gradio itself drops < and > from uploaded file names; the rest must read as text.
+    expect(page.locator("#data-facts")).to_contain_text("img src=x onerror=window.__xss=1reviews.csv",
+                                                        timeout=SLOW)
+    expect(page.locator("#data-preview")).to_contain_text(SCRIPT, timeout=SLOW)
+    expect(page.locator("#data-preview")).to_contain_text(IMG, timeout=SLOW)
+    expect(page.locator("#data-label-chart")).to_contain_text("<script>", timeout=SLOW)
+    _clean(page)
+
+    # Tokenizer: a typed payload, and the dataset's rows as chips.
+    _tab(page, "Tokenizer")
+    page.locator("#tok-text textarea").fill(f"{IMG} and {SCRIPT}")
+    expect(page.locator("#tok-chips")).to_contain_text("<scr##ip##t>", timeout=60_000)  # pieces, as text
+    expect(page.locator("#tok-length-facts")).to_contain_text("Suggested max length", timeout=60_000)
+    page.get_by_text("Browse rows through the tokenizer").click()
+    expect(page.locator("#tok-row-chips .tok").first).to_be_visible(timeout=30_000)
+    _clean(page)
+
+    # Train: results of the finished run, the misclassified rows among them.
+    _tab(page, "Train")
+    expect(page.locator("#train-results")).to_be_visible(timeout=60_000)
+    expect(page.locator("#train-per-class")).to_contain_text(IMG, timeout=SLOW)
+    expect(page.locator("#train-confusion")).to_contain_text("<script>", timeout=SLOW)
+    rows = page.locator("#train-misclassified")
+    if "order" in rows.inner_text():  # the run may have got every row right
+        expect(rows).to_contain_text("window.__xss=1", timeout=SLOW)
+    _clean(page)
+
+    # Predict: a payload typed in, the payload labels in the answer, and a whole hostile file.
+    _tab(page, "Predict")
+    expect(page.locator("#predict-about")).to_contain_text("Classes", timeout=60_000)
+    expect(page.locator("#predict-about")).to_contain_text("<script>window.__xss=1</script>", timeout=SLOW)
+    page.locator("#predict-text textarea").fill(f"lovely {SVG}")
+    page.locator("#predict-button").click()
+    expect(page.locator("#predict-label")).to_contain_text("window.__xss=1", timeout=60_000)
+    page.locator("#predict-upload input[type=file]").set_input_files(str(hostile_file))
+    expect(page.locator("#predict-preview")).to_contain_text(SVG, timeout=60_000)
+    _clean(page)
+
+    # Runs: the listing, then the opened run's summary, settings and per-class table.
+    _tab(page, "Runs")
+    expect(page.locator("#runs-table")).to_contain_text("onerror=window.__xss=1reviews.csv",
+                                                        timeout=SLOW)
+    page.locator("#runs-picker input").first.click()
+    page.get_by_role("option").first.click()
+    expect(page.locator("#runs-summary")).to_contain_text("Finished", timeout=30_000)
+    _clean(page)
+    assert page.evaluate("window.__xss") == 0
+
+
+def test_a_second_visitor_sees_stops_and_downloads_none_of_the_firsts_runs(server, browser, alice):
+    url, folder = server
+    _, alice_page, run_id = alice
+    bob_context, bob = _visitor(browser, url)
+    try:
+        _tab(bob, "Runs")
+        bob.locator("#runs-refresh").click()
+        time.sleep(1.0)
+        assert run_id not in bob.locator("#runs-table").inner_text()
+        _tab(bob, "Predict")
+        bob.locator("#predict-run input").first.click()
+        assert bob.get_by_role("option").count() == 0
+        bob.keyboard.press("Escape")
+
+        # Bob's page has nothing of Alice's to follow or stop.
+        _tab(bob, "Train")
+        expect(bob.locator("#train-progress")).to_contain_text("No training yet", timeout=SLOW)
+        bob.locator("#train-stop").click()
+        expect(bob.locator("#train-problem")).to_contain_text("no training to stop", timeout=SLOW)
+
+        # Bob learns Alice's run id and sends it straight to the server, with whatever memory he
+        # likes (the browser's memory is his to write): only Alice's secret token would open it.
+        from gradio_client import Client
+
+        from gradio_client.exceptions import AppError
+
+        forged = {"owner": "bob-made-this-up", "run_id": run_id, "runs": [run_id]}
+        client = Client(url, verbose=False)
+        table, _ = client.predict(forged, None, api_name="/list_runs")
+        assert run_id not in json.dumps(table)
+        for api_name, arguments in (("/on_open", (forged, run_id)), ("/predict_text", (run_id, "lovely", "", forged))):
+            try:
+                answer = client.predict(*arguments, api_name=api_name)
+            except AppError as refused:  # gradio's own check: not among the choices this visitor was given
+                assert "not in the list of choices" in str(refused)
+            else:  # and ours, on the owner token
+                assert "no longer there" in json.dumps(answer) or "Pick a run" in json.dumps(answer)
+
+        # No download path reaches Alice's folder, nor anything else on the server.
+        run_dir = folder / "runs" / run_id
+        for target in (run_dir / "README.md", run_dir / "model" / "model.safetensors", run_dir / "config.json",
+                       Path("/etc/passwd"), folder / "app.log"):
+            status = bob.request.get(f"{url}gradio_api/file={target}").status
+            assert status in (403, 404), (target, status)
+        # Her own page still shows her run: the refusal above is about who asks.
+        _tab(alice_page, "Runs")
+        alice_page.locator("#runs-refresh").click()
+        expect(alice_page.locator("#runs-table")).to_contain_text(run_id, timeout=SLOW)
+    finally:
+        bob_context.close()
+
+
+def test_a_second_training_waits_in_line_with_its_place_and_expected_start(server, browser, alice, tmp_path):
+    url, _ = server
+    _, alice_page, _ = alice
+    bob_context, bob = _visitor(browser, url)
+    try:
+        for page in (alice_page, bob):
+            _tab(page, "Data")
+            page.locator("#data-example").click()
+            expect(page.locator("#data-report")).to_contain_text("rows are usable", timeout=60_000)
+            _tab(page, "Hyperparameters")
+            page.locator("#preset-recommended").click()
+            _set_number(page, "cfg-epochs", 5)
+            _set_number(page, "cfg-batch_size", 4)
+            _tab(page, "Train")
+        alice_page.locator("#train-start").click()
+        expect(alice_page.locator("#train-progress")).not_to_contain_text("No training yet", timeout=30_000)
+        bob.locator("#train-start").click()
+        waiting = bob.locator("#queue-position")
+        expect(waiting).to_contain_text("Waiting in line: number 1.", timeout=SLOW)
+        expect(waiting).to_contain_text("Expected start: in ", timeout=SLOW)
+        bob.evaluate("window.scrollTo(0, 0)")
+        shot = tmp_path / "queue.png"
+        bob.screenshot(path=str(shot), full_page=False)
+        if os.environ.get("BERTSTUDIO_SCREENSHOTS"):  # for a person to look at; nothing reads it back
+            shutil.copy(shot, Path(os.environ["BERTSTUDIO_SCREENSHOTS"]) / "hosted-queue.png")
+        assert shot.stat().st_size > 10_000
+
+        # Each visitor has one training at a time: a second start is refused plainly.
+        bob.locator("#train-start").click()
+        expect(bob.locator("#train-problem")).to_contain_text("already have a training", timeout=SLOW)
+        bob.locator("#train-stop").click()  # leaves the queue before it starts
+        alice_page.locator("#train-stop").click()
+        expect(alice_page.locator("#train-progress")).to_contain_text("Stopped", timeout=120_000)
+    finally:
+        bob_context.close()

@@ -1,0 +1,157 @@
+"""Hostile input: whatever bytes arrive, the loader returns a table or the project's own error.
+
+A property-based test feeds `read_table` arbitrary bytes (and bytes that look like CSV, gzip and
+text in odd encodings), then runs the data summary and `prepare_data` over what came back; the
+only exception allowed anywhere is StudioError. Then the named cases: a gzip bomb, a cell of
+several MB, a million short rows, and config JSON of the wrong shape.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bertstudio.config import TrainConfig
+from bertstudio.dataset import data_summary, prepare_data
+from bertstudio.errors import StudioError
+from bertstudio.hosting import HostingSettings
+from bertstudio.tabular import read_table
+
+# Pieces that CSV files are made of, so generated files reach the parser's corners (quotes,
+# delimiters, line ends, NULs, BOMs) far more often than uniform random bytes would.
+_PIECES = [b",", b";", b"\t", b"|", b'"', b'""', b"\n", b"\r\n", b"\r", b"\x00", b"\xef\xbb\xbf", b"\xff\xfe",
+           b"text", b"label", b"a", b"b", b"1", b"0", b"-", b"1.0", b" ", b"\xe9", b"\x81", b"=cmd", b"<script>"]
+csv_like = st.lists(st.sampled_from(_PIECES) | st.binary(max_size=4), max_size=60).map(b"".join)
+any_bytes = st.binary(max_size=400) | csv_like | csv_like.map(gzip.compress)
+
+
+def _load_and_prepare(raw: bytes) -> None:
+    """What the Data tab does with an upload; raises only StudioError."""
+    try:
+        table = read_table(raw, name="upload.csv")
+    except StudioError as exc:
+        assert exc.message.strip() and exc.message.endswith((".", "?"))
+        return
+    assert all(len(row) == len(table.columns) for row in table.rows)
+    summary = data_summary(table)
+    assert summary["rows_total"] == len(table.rows)
+    for text in table.columns:
+        for label in table.columns:
+            if text == label:
+                continue
+            try:
+                prepared = prepare_data(TrainConfig(text_column=text, label_column=label, model="bundled"),
+                                        table)
+            except StudioError:
+                continue
+            assert len(prepared.labels) >= 2 and prepared.report.rows_kept <= len(table.rows)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(any_bytes)
+def test_any_bytes_give_a_table_or_a_plain_studio_error(raw):
+    _load_and_prepare(raw)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.text(max_size=12), min_size=1, max_size=4), min_size=1, max_size=25),
+       st.sampled_from(["utf-8", "utf-16", "cp1252", "latin-1"]), st.sampled_from([",", ";", "\t"]))
+def test_any_table_of_text_in_any_supported_encoding_loads_or_is_refused_plainly(rows, encoding, delimiter):
+    import csv
+
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, delimiter=delimiter).writerows(rows)
+    try:
+        raw = buffer.getvalue().encode(encoding)
+    except UnicodeEncodeError:
+        raw = buffer.getvalue().encode("utf-8")
+    _load_and_prepare(raw)
+
+
+# --- named cases -------------------------------------------------------------------------------
+
+def test_a_gzip_bomb_is_capped_by_its_unpacked_size_not_its_upload_size():
+    bomb = gzip.compress(b"text,label\n" + b"a" * 50_000_000)  # ~50 KB that unpacks to 50 MB
+    assert len(bomb) < 100_000
+    hosted = HostingSettings.from_env({"BERTSTUDIO_HOSTED": "1"})
+    with pytest.raises(StudioError, match="unpacks to more than 9.5 MiB"):
+        read_table(bomb, name="bomb.csv.gz", max_bytes=hosted.max_upload_bytes)
+
+
+def test_a_cell_of_several_megabytes_loads_whole():
+    big = "word " * 1_000_000  # 5 MB, far past the csv module's default cell limit
+    raw = f'text,label\n"{big}",pos\nshort,neg\nother,pos\nmore,neg\n'.encode()
+    table = read_table(raw, name="long.csv")
+    assert table.rows[0][0] == big and table.rows[1] == ["short", "neg"] and len(table.rows) == 4
+    unquoted = read_table(f"text,label\n{big},pos\nshort,neg\n".encode(), name="long.csv")
+    assert unquoted.rows[0][0] == big
+
+
+def test_an_unclosed_quote_before_a_big_tail_is_still_refused_plainly():
+    raw = b'text,label\n"never closed,pos\n' + b"x,neg\n" * 40_000
+    with pytest.raises(StudioError, match="never closed"):
+        read_table(raw, name="broken.csv")
+
+
+@pytest.fixture(scope="module")
+def million_rows() -> bytes:
+    return b"text,label\n" + b"".join(b"t%d,%d\n" % (i, i % 2) for i in range(1_000_000))
+
+
+def test_a_million_short_rows_load_and_summarise(million_rows):
+    table = read_table(million_rows, name="million.csv")
+    assert len(table.rows) == 1_000_000 and table.rows[-1] == ["t999999", "1"]
+    summary = data_summary(table)
+    assert summary["rows"] == 1_000_000 and summary["label_counts"] == {"0": 500_000, "1": 500_000}
+
+
+def test_a_million_rows_meet_a_plain_limit_message_in_hosted_mode(million_rows):
+    hosted = HostingSettings.from_env({"BERTSTUDIO_HOSTED": "1", "BERTSTUDIO_MAX_UPLOAD_MB": "50"})
+    table = read_table(million_rows, name="million.csv", max_bytes=hosted.max_upload_bytes)
+    with pytest.raises(StudioError, match="'million.csv' has 1,000,000 rows, more than the 20,000"):
+        hosted.check_rows(len(table), table.name)
+    strict = HostingSettings.from_env({"BERTSTUDIO_HOSTED": "1", "BERTSTUDIO_MAX_UPLOAD_MB": "5"})
+    with pytest.raises(StudioError, match="larger than"):
+        read_table(million_rows, name="million.csv", max_bytes=strict.max_upload_bytes)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"epochs": "three"}', "'epochs' must be a whole number"),
+    ('{"learning_rate": [0.1]}', "'learning_rate' must be a number"),
+    ('{"keep_best": 1}', "'keep_best' must be true or false"),
+    ('{"epochs": 1e400}', "'epochs' must be a whole number"),
+    ('{"learning_rate": NaN}', "must be a finite number"),
+    ('{"seed": -1}', "'Seed' is -1"),
+    ('{"optimizer": "sgd", "epochs": 2}', "unknown settings: optimizer"),
+    ('["epochs", 3]', "must be a JSON object"),
+    ('{"epochs": 3', "not valid JSON"),
+    ('', "not valid JSON"),
+])
+def test_a_config_json_with_wrong_types_or_unknown_keys_is_refused_by_name(text, message):
+    with pytest.raises(StudioError, match=message):
+        TrainConfig.from_json(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                 max_size=3), max_leaves=8)
+       | st.dictionaries(st.sampled_from(["epochs", "model", "learning_rate", "max_rows", "seed", "truncation",
+                                          "keep_best", "text_column", "data"]),
+                         st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)))
+def test_any_json_value_is_a_config_or_a_plain_studio_error(value):
+    try:
+        text = json.dumps(value)
+    except ValueError:
+        return
+    try:
+        config = TrainConfig.from_json(text)
+    except StudioError as exc:
+        assert exc.message.strip()
+        return
+    assert config.validate() is config
