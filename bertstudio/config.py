@@ -197,6 +197,9 @@ class TrainConfig:
         except json.JSONDecodeError as exc:
             raise StudioError(f"The config is not valid JSON (line {exc.lineno}, column {exc.colno}); "
                               "fix the file or download a fresh one.", detail=str(exc)) from exc
+        except (RecursionError, ValueError) as exc:  # absurd nesting, numbers of thousands of digits
+            raise StudioError("The config is not a settings file BERT Studio can read; download a fresh "
+                              "one from a run folder.", detail=str(exc)) from exc
         return cls.from_dict(raw)
 
     @classmethod

@@ -66,3 +66,10 @@ def test_broken_json_names_the_line():
         TrainConfig.from_json("{epochs: 2}")
     with pytest.raises(StudioError, match="JSON object"):
         TrainConfig.from_json(json.dumps([1, 2]))
+
+
+def test_absurd_json_is_refused_in_plain_words_not_a_traceback():
+    with pytest.raises(StudioError, match="settings file"):
+        TrainConfig.from_json("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(StudioError):
+        TrainConfig.from_json('{"epochs": ' + "9" * 5000 + "}")
