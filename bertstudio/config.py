@@ -197,9 +197,12 @@ class TrainConfig:
         except json.JSONDecodeError as exc:
             raise StudioError(f"The config is not valid JSON (line {exc.lineno}, column {exc.colno}); "
                               "fix the file or download a fresh one.", detail=str(exc)) from exc
-        except (RecursionError, ValueError) as exc:  # absurd nesting, numbers of thousands of digits
-            raise StudioError("The config is not a settings file BERT Studio can read; download a fresh "
-                              "one from a run folder.", detail=str(exc)) from exc
+        except RecursionError as exc:  # json nests [[[[...]]]] by recursion; thousands deep is no config
+            raise StudioError("That JSON is nested far too deeply to be a config; download a fresh "
+                              "config.json from a run folder.", detail=str(exc)) from exc
+        except ValueError as exc:  # json refuses integers of thousands of digits with a plain ValueError
+            raise StudioError("That JSON holds a number far too long for any setting; download a fresh "
+                              "config.json from a run folder.", detail=str(exc)) from exc
         return cls.from_dict(raw)
 
     @classmethod

@@ -224,12 +224,6 @@ def load_config_file(form: "ConfigForm", loaded: "LoadedData | None", path: str 
     except UnicodeDecodeError:
         return untouched + [render.problem(
             "That file is not a text JSON file; choose a config.json from a run folder or this tab.")]
-    except RecursionError:  # json nests [[[[...]]]] by recursion; thousands deep is no config
-        return untouched + [render.problem(
-            "That JSON is nested far too deeply to be a config; choose a config.json from a run folder.")]
-    except ValueError:  # json refuses integers of thousands of digits with a plain ValueError
-        return untouched + [render.problem(
-            "That JSON holds a number far too long for any setting; choose a config.json from a run folder.")]
     except StudioError as exc:
         return untouched + [render.problem(exc.message)]
     updates = form.updates_for(config, table=loaded.table if loaded else None)
