@@ -94,7 +94,8 @@ class TrainConfig:
         "Max gradient norm", "Clip gradients to this size to keep updates stable. 0 turns clipping "
         "off.", "optimization", min=0.0, max=10.0, step=0.1))
     precision: str = field(default="auto", metadata=_meta(
-        "Precision", "auto: bf16 on GPUs that support it, fp16 on older GPUs, fp32 on the CPU.",
+        "Precision", "auto: bf16 on GPUs that support it, fp16 on older GPUs; on the CPU bf16 "
+        "where the processor computes it natively (AVX512-BF16 or AMX), else fp32.",
         "optimization", choices=PRECISION_CHOICES))
 
     # --- schedule -----------------------------------------------------------------------------

@@ -128,12 +128,13 @@ def test_bad_column_is_refused_before_any_run_folder_exists(tmp_path, tiny_model
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
-def test_auto_precision_is_bf16_on_new_gpus_fp16_on_old_gpus_and_fp32_on_the_cpu():
+def test_auto_precision_is_bf16_on_new_gpus_fp16_on_old_gpus_and_on_the_cpu_only_with_native_bf16():
     from bertstudio.trainer import resolve_precision
 
     assert resolve_precision("auto", cuda=True, cuda_bf16=True) == "bf16"
     assert resolve_precision("auto", cuda=True, cuda_bf16=False) == "fp16"
-    assert resolve_precision("auto", cuda=False) == "no"
+    assert resolve_precision("auto", cuda=False, cpu_bf16=False) == "no"
+    assert resolve_precision("auto", cuda=False, cpu_bf16=True) == "bf16"
     assert resolve_precision("fp32", cuda=True, cuda_bf16=True) == "no"
     assert resolve_precision("bf16", cuda=False) == "bf16"
 
