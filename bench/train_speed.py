@@ -115,10 +115,23 @@ def _shared_numbers(config, data, tokenizer) -> dict[str, int]:
 
 # --- the variants (each runs in its own process) -----------------------------------------------
 
-def run_engine(args: argparse.Namespace) -> dict[str, Any]:
-    import accelerate  # noqa: F401 - imported before the clock starts, as for the Trainer
-    import transformers  # noqa: F401
+def _preimport() -> None:
+    """Import what any variant uses before its clock starts, the same set in every variant: the
+    clock then measures work, not which library happens to import the most modules lazily."""
+    import accelerate  # noqa: F401
+    import datasets  # noqa: F401
+    import transformers.models.bert.modeling_bert  # noqa: F401
+    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, Trainer,  # noqa: F401
+                              TrainingArguments, get_scheduler)
 
+    import bertstudio.dataset  # noqa: F401
+    import bertstudio.models  # noqa: F401
+    import bertstudio.tokenization  # noqa: F401
+    import bertstudio.trainer  # noqa: F401
+
+
+def run_engine(args: argparse.Namespace) -> dict[str, Any]:
+    _preimport()
     from bertstudio.events import CallbackSink
     from bertstudio.trainer import default_train_step, train
 
@@ -157,6 +170,7 @@ def run_engine(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_trainer(args: argparse.Namespace, tuned: bool) -> dict[str, Any]:
+    _preimport()
     import numpy as np
     import torch
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,

@@ -8,6 +8,7 @@ and emits events.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -19,6 +20,7 @@ from typing import Any, Callable
 import torch
 from torch.utils.data import DataLoader
 
+from bertstudio.allocator import reuse_freed_memory
 from bertstudio.batching import (EncodedExamples, LengthGroupedSampler, PaddingCollator, length_sorted_indices,
                                  pad_multiple)
 from bertstudio.checkpoints import LoopState, checkpoint_dir, load_checkpoint, remove_checkpoint, save_checkpoint
@@ -27,6 +29,7 @@ from bertstudio.errors import StudioError
 from bertstudio.evaluation import EvalResult, evaluate
 from bertstudio.events import (Checkpoint, Evaluation, EventSink, Failed, FanOut, Finished, JsonlSink,
                                Notice, NullSink, Started, Step, Stopped)
+from bertstudio.fast_dropout import fast_dropout
 from bertstudio.metrics import is_improvement
 from bertstudio import runs as run_files
 
@@ -163,12 +166,14 @@ def train(config: TrainConfig, *, sink: EventSink | None = None, stop: StopContr
         run_id, config = folder.name, config.replace(output_dir=str(folder.parent))
     stop = stop or StopControl()
     attempt_config = config
-    while True:
-        try:
-            return _train_once(attempt_config, sink or NullSink(), stop, train_step, run_id, config,
-                               resume=resume_from is not None)
-        except _OutOfMemoryRetry as retry:
-            attempt_config, run_id = retry.config, retry.run_id
+    # On the CPU, freed gradients are kept for the next step instead of re-faulted (allocator.py).
+    with reuse_freed_memory() if not torch.cuda.is_available() else contextlib.nullcontext():
+        while True:
+            try:
+                return _train_once(attempt_config, sink or NullSink(), stop, train_step, run_id, config,
+                                   resume=resume_from is not None)
+            except _OutOfMemoryRetry as retry:
+                attempt_config, run_id = retry.config, retry.run_id
 
 
 class _OutOfMemoryRetry(Exception):
@@ -208,6 +213,7 @@ def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, tr
     sink = FanOut([JsonlSink(run.file(run_files.EVENTS_FILE)), user_sink]) if main else NullSink()
     started_at = time.time()
     step = 0
+    cpu_kernels = contextlib.ExitStack()  # training-only swaps, undone before the model is saved
     try:
         encode = dict(max_length=config.max_length, truncation=config.truncation)
         train_enc = encode_examples(tokenizer, data.train.texts, data.train.pairs, **encode)
@@ -226,6 +232,8 @@ def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, tr
 
         set_seed(config.seed)
         model = load_classifier(config.model, data.labels)
+        if accelerator.device.type == "cpu":  # CUDA's own dropout is fast (fast_dropout.py)
+            cpu_kernels.enter_context(fast_dropout(model))
         optimizer = _optimizer(model, config, accelerator.device)
         batches_per_epoch = math.ceil(len(train_set) / (config.batch_size * accelerator.num_processes))
         steps_per_epoch = math.ceil(batches_per_epoch / config.gradient_accumulation_steps)
@@ -367,6 +375,7 @@ def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, tr
         if last_eval is None or stopped_by_user or (config.eval_strategy == "steps" and not stopped_early):
             run_evaluation()
 
+        cpu_kernels.close()
         if config.keep_best and best_state is not None:
             accelerator.unwrap_model(model).load_state_dict(best_state)
             last_metrics, last_eval = best_eval.metrics, best_eval
@@ -400,6 +409,8 @@ def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, tr
             return _handle_oom(config, sink, run, run_id, step, exc, accelerator)
         return _fail(sink, run, f"Training failed unexpectedly: {type(exc).__name__}: {exc}",
                      traceback.format_exc(), step)
+    finally:
+        cpu_kernels.close()
 
 
 def _with_absolute_paths(config: TrainConfig) -> TrainConfig:

@@ -168,3 +168,23 @@ def test_adamw_is_fused_on_gpus_and_cpus_and_leaves_biases_and_layernorm_undecay
     model(input_ids=torch.tensor([[2, 5, 6, 3]]), labels=torch.tensor([1])).loss.backward()
     optimizer.step()
     assert not torch.equal(before, model.classifier.weight)
+
+
+def test_cpu_runs_train_with_the_fast_dropout_and_save_an_ordinary_model(tmp_path, tiny_model_dir, learnable_csv):
+    from transformers import AutoModelForSequenceClassification
+
+    from bertstudio.fast_dropout import ATTENTION_NAME, FastDropout
+    from bertstudio.trainer import default_train_step
+
+    seen = []
+
+    def watching_step(model, batch):
+        seen.append((model.config._attn_implementation, sum(type(m) is FastDropout for m in model.modules())))
+        return default_train_step(model, batch)
+
+    result = train(quick_config(tmp_path, learnable_csv, tiny_model_dir, epochs=1), train_step=watching_step)
+    assert result.status == "finished"
+    assert seen and all(name == ATTENTION_NAME and swapped > 0 for name, swapped in seen)
+    saved = AutoModelForSequenceClassification.from_pretrained(f"{result.run_dir}/model")
+    assert saved.config._attn_implementation == "sdpa"
+    assert not any(type(m) is FastDropout for m in saved.modules())
