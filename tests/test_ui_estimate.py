@@ -50,9 +50,34 @@ def test_parameters_come_from_the_models_config_when_it_is_on_disk(tmp_path):
     assert estimate.model_parameters("distilbert-base-uncased") == 66e6
 
 
-def test_more_work_takes_longer_and_a_gpu_is_faster():
-    base = dict(parameters=110e6, train_rows=1000, validation_rows=100, epochs=3, tokens_per_row=64, cpu_cores=2)
+def test_more_work_takes_longer_and_a_gpu_or_bf16_is_faster():
+    base = dict(compute_parameters=85e6, train_rows=1000, validation_rows=100, epochs=3, tokens_per_row=64,
+                cpu_cores=2)
     cpu = estimate.estimate_seconds(gpu=False, **base)
     assert estimate.estimate_seconds(gpu=True, **base) < cpu
+    assert estimate.estimate_seconds(gpu=False, precision="bf16", **base) < cpu
     assert estimate.estimate_seconds(gpu=False, **{**base, "epochs": 6}) > cpu
     assert estimate.estimate_gpu_memory_gb(110e6, 32, 128) > estimate.estimate_gpu_memory_gb(110e6, 8, 128)
+
+
+def test_compute_counts_everything_but_the_embeddings(tmp_path):
+    (tmp_path / "config.json").write_text('{"hidden_size": 768, "num_hidden_layers": 12, '
+                                          '"intermediate_size": 3072, "vocab_size": 30522}')
+    assert estimate.compute_parameters("whatever", tmp_path) == pytest.approx(85e6, rel=0.01)
+    assert estimate.compute_parameters("bert-base-uncased") == pytest.approx(82.5e6)
+
+
+def test_the_cpu_estimate_is_close_to_the_recorded_benchmark(repo_root, shared_dir):
+    """The rough time for the benchmark's run lands within 2x of what bench/train_speed.py measured."""
+    import json
+
+    record = json.loads((repo_root / "bench/results/train_speed.json").read_text())
+    settings, engine = record["settings"], record["runs"]["engine"][0]
+    model = shared_dir / "models" / "minilm-l6-h384-uncased"
+    train_rows = round(engine["e2e_samples_per_s"] * engine["total_seconds"] / settings["epochs"])
+    real_tokens = engine["real_tokens_per_s"] * engine["train_seconds"] / settings["epochs"]
+    guess = estimate.estimate_seconds(estimate.compute_parameters(str(model), model), train_rows,
+                                      validation_rows=settings["rows"] - train_rows, epochs=settings["epochs"],
+                                      tokens_per_row=real_tokens / train_rows, cpu_cores=record["machine"]["cores"],
+                                      gpu=False, precision=settings["precision"])
+    assert 0.5 < guess / engine["train_seconds"] < 2

@@ -25,9 +25,14 @@ KNOWN_PARAMETERS = {
     "nreimers/MiniLM-L6-H384-uncased": 22.7e6, "microsoft/deberta-v3-small": 141e6,
 }
 DEFAULT_PARAMETERS = 110e6
-# Sustained training throughput, in floating-point operations per second. A CPU core manages a few
-# GFLOP/s on BERT's matrix sizes in fp32; a GPU tens of TFLOP/s in mixed precision.
-CPU_FLOPS_PER_CORE = 8e9
+# The share of a model's parameters outside its embeddings, for models known only by name: the
+# matrices a token's forward and backward pass multiply through (the embeddings are only looked up).
+DEFAULT_COMPUTE_SHARE = 0.75  # bert-base: 85M of 110M
+# Sustained training throughput per CPU core in FLOP/s, measured by bench/train_speed.py: MiniLM on
+# SST-2 trained at 207 samples/s on 2 AVX512-BF16 cores in bf16 (about 85 GFLOP/s per core, counted
+# as 6 x non-embedding parameters x real tokens) and 1.56x slower in fp32. A GPU manages tens of
+# TFLOP/s in mixed precision.
+CPU_FLOPS_PER_CORE = {"no": 55e9, "bf16": 85e9}
 GPU_FLOPS = 4e13
 
 
@@ -74,14 +79,33 @@ def _near_warmup_end(config: TrainConfig, total_steps: int) -> set[int]:
 
 def model_parameters(model: str, folder: str | Path | None = None) -> float:
     """Parameter count from the model's config.json when it is on disk, else a known figure."""
+    config = _model_config(model, folder)
+    return parameters_from_config(config) if config else KNOWN_PARAMETERS.get(model, DEFAULT_PARAMETERS)
+
+
+def compute_parameters(model: str, folder: str | Path | None = None) -> float:
+    """The parameters every token is multiplied through: all but the embeddings."""
+    config = _model_config(model, folder)
+    if config:
+        return parameters_from_config(config) - embedding_parameters(config)
+    return DEFAULT_COMPUTE_SHARE * KNOWN_PARAMETERS.get(model, DEFAULT_PARAMETERS)
+
+
+def _model_config(model: str, folder: str | Path | None) -> dict | None:
     for candidate in (folder, model):
         if candidate and (Path(candidate) / "config.json").is_file():
             try:
                 config = json.loads((Path(candidate) / "config.json").read_text(encoding="utf-8"))
-                return parameters_from_config(config)
+                parameters_from_config(config)  # has the sizes the estimate needs
+                return config
             except (OSError, ValueError, KeyError, TypeError):
-                break
-    return KNOWN_PARAMETERS.get(model, DEFAULT_PARAMETERS)
+                return None
+    return None
+
+
+def embedding_parameters(config: dict) -> float:
+    hidden = int(config.get("hidden_size") or config.get("dim"))
+    return float((int(config.get("vocab_size", 30522)) + int(config.get("max_position_embeddings", 512))) * hidden)
 
 
 def parameters_from_config(config: dict) -> float:
@@ -89,18 +113,18 @@ def parameters_from_config(config: dict) -> float:
     hidden = int(config.get("hidden_size") or config.get("dim"))
     layers = int(config.get("num_hidden_layers") or config.get("n_layers"))
     ffn = int(config.get("intermediate_size") or config.get("hidden_dim") or 4 * hidden)
-    vocab = int(config.get("vocab_size", 30522))
-    positions = int(config.get("max_position_embeddings", 512))
-    return float((vocab + positions) * hidden + layers * (4 * hidden * hidden + 2 * hidden * ffn))
+    return embedding_parameters(config) + float(layers * (4 * hidden * hidden + 2 * hidden * ffn))
 
 
-def estimate_seconds(parameters: float, train_rows: int, validation_rows: int, epochs: int,
-                     tokens_per_row: float, cpu_cores: int, gpu: bool) -> float:
-    """Training costs ~6 FLOPs per parameter per token (forward + backward), evaluation ~2."""
+def estimate_seconds(compute_parameters: float, train_rows: int, validation_rows: int, epochs: int,
+                     tokens_per_row: float, cpu_cores: int, gpu: bool, precision: str = "no") -> float:
+    """Training costs ~6 FLOPs per non-embedding parameter per token (forward + backward),
+    evaluation ~2. `precision` is the resolved one ('no' or 'bf16' on the CPU)."""
     tokens = tokens_per_row * (train_rows * epochs)
     eval_tokens = tokens_per_row * validation_rows * epochs
-    flops = 6 * parameters * tokens + 2 * parameters * eval_tokens
-    rate = GPU_FLOPS if gpu else CPU_FLOPS_PER_CORE * max(1, cpu_cores)
+    flops = 6 * compute_parameters * tokens + 2 * compute_parameters * eval_tokens
+    per_core = CPU_FLOPS_PER_CORE.get(precision, CPU_FLOPS_PER_CORE["no"])
+    rate = GPU_FLOPS if gpu else per_core * max(1, cpu_cores)
     return flops / rate
 
 

@@ -156,9 +156,11 @@ def summarize(form: "ConfigForm", loaded: "LoadedData | None", prepared: "Prepar
     steps, rates = estimate.schedule_points(config, count.total_steps)
     gpu = _gpu_available()
     parameters = estimate.model_parameters(config.model, model_folder)
-    seconds = estimate.estimate_seconds(parameters, train_rows, validation_rows, config.epochs,
-                                        tokens_per_row=min(config.max_length, mean_tokens or config.max_length / 2), cpu_cores=os.cpu_count() or 1,
-                                        gpu=gpu)
+    seconds = estimate.estimate_seconds(estimate.compute_parameters(config.model, model_folder), train_rows,
+                                        validation_rows, config.epochs,
+                                        tokens_per_row=min(config.max_length, mean_tokens or config.max_length / 2),
+                                        cpu_cores=os.cpu_count() or 1, gpu=gpu,
+                                        precision=_resolved_precision(config.precision))
     lines = [f"**{count.total_steps:,} optimizer steps**: {count.steps_per_epoch:,} per epoch × {config.epochs} "
              f"epoch{'s' if config.epochs != 1 else ''}, {count.warmup_steps:,} of them warmup; "
              f"{train_rows:,} training rows, effective batch {config.batch_size * config.gradient_accumulation_steps}.",
@@ -168,6 +170,15 @@ def summarize(form: "ConfigForm", loaded: "LoadedData | None", prepared: "Prepar
         memory = estimate.estimate_gpu_memory_gb(parameters, config.batch_size, config.max_length)
         lines.append(f"**GPU memory:** about {memory:.1f} GB.")
     return (charts.schedule_figure(rates, count.warmup_steps, steps=steps), "\n\n".join(lines), "")
+
+
+def _resolved_precision(requested: str) -> str:
+    from bertstudio.trainer import resolve_precision
+
+    try:
+        return resolve_precision(requested)
+    except StudioError:  # a precision this machine cannot run; training will say so plainly
+        return "no"
 
 
 def _gpu_available() -> bool:
