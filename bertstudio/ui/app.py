@@ -63,7 +63,6 @@ CSS = """
 #studio-header p { margin-top: 0; color: var(--body-text-color-subdued); }
 .tab-intro p { color: var(--body-text-color-subdued); margin: 0.2em 0 0.6em; }
 .preset-help p { font-size: 0.9em; color: var(--body-text-color-subdued); margin-top: -0.3em; }
-.value-note p { margin: -0.4em 0 0.4em 0.4em; font-size: 0.95em; }
 .problem { background: #fef2f2; border: 1px solid #fecaca; color: #991b1b; border-radius: 8px;
            padding: 0.55em 0.8em; margin: 0.3em 0; line-height: 1.4; }
 .notice { background: #eef2ff; border: 1px solid #c7d2fe; color: #3730a3; border-radius: 8px; padding: 0.55em 0.8em; }
@@ -227,11 +226,6 @@ def _wire_tokenizer(demo: gr.Blocks, tok: TokenizerTab, data: DataTab, hp: Hyper
 def _wire_hyperparams(hp: HyperparamsTab, data: DataTab, tok: TokenizerTab, train: TrainTab, form: ConfigForm,
                       objects: Objects, limits: HostingSettings | None) -> None:
     max_epochs = limits.max_epochs if limits else None
-    for button in hp.presets:
-        button.click(partial(hyperparams_tab.apply_preset, form, button.value, max_epochs), None, form.inputs)
-    learning_rate = form.control("learning_rate").component
-    learning_rate.change(partial(hyperparams_tab.learning_rate_note, form), learning_rate, hp.learning_rate_note,
-                         show_progress="hidden")
 
     def on_summary(loaded, prepared, rows, *values):
         from bertstudio.errors import StudioError
@@ -244,12 +238,22 @@ def _wire_hyperparams(hp: HyperparamsTab, data: DataTab, tok: TokenizerTab, trai
         mean = rows.stats.mean if rows is not None else None
         return hyperparams_tab.summarize(form, loaded, prepared, mean, folder, *values)
 
-    triggers = [data.prepared.change, tok.rows.change] + [component.change for component in form.inputs]
-    gr.on(triggers, on_summary, [data.loaded, data.prepared, tok.rows, *form.inputs],
-          [hp.schedule_chart, hp.cost, hp.problem],
-          trigger_mode="always_last", show_progress="hidden")
-    gr.on(triggers, partial(train_tab.plan_text, form), [data.loaded, data.prepared, *form.inputs], train.plan,
-          trigger_mode="always_last", show_progress="hidden")
+    summary = dict(fn=on_summary, inputs=[data.loaded, data.prepared, tok.rows, *form.inputs],
+                   outputs=[hp.schedule_chart, hp.cost, hp.problem], show_progress="hidden")
+    plan = dict(fn=partial(train_tab.plan_text, form), inputs=[data.loaded, data.prepared, *form.inputs],
+                outputs=train.plan, show_progress="hidden")
+    # The learning-rate slider is followed on `.input` (a person's own move), never `.change`: once
+    # moved, gradio 6 re-fired its change event after every redraw of the summary, so the summary
+    # re-ran once a second for as long as the page stayed open. Its programmatic sets (presets, a
+    # loaded config.json) refresh the summary with `.then` instead.
+    learning_rate = form.control("learning_rate").component
+    triggers = ([data.prepared.change, tok.rows.change, learning_rate.input]
+                + [component.change for component in form.inputs if component is not learning_rate])
+    gr.on(triggers, trigger_mode="always_last", **summary)
+    gr.on(triggers, trigger_mode="always_last", **plan)
+    for button in hp.presets:
+        button.click(partial(hyperparams_tab.apply_preset, form, button.value, max_epochs), None,
+                     form.inputs).then(**summary).then(**plan)
 
     def on_command(request: gr.Request, loaded, *values):
         return hyperparams_tab.show_command(form, objects(request).downloads_dir, loaded, *values)
@@ -257,7 +261,7 @@ def _wire_hyperparams(hp: HyperparamsTab, data: DataTab, tok: TokenizerTab, trai
     hp.show_command.click(on_command, [data.loaded, *form.inputs],
                           [hp.command, hp.accelerate_command, hp.config_file, hp.problem])
     hp.config_upload.upload(partial(hyperparams_tab.load_config_file, form, hosting=limits),
-                            [data.loaded, hp.config_upload], [*form.inputs, hp.problem])
+                            [data.loaded, hp.config_upload], [*form.inputs, hp.problem]).then(**summary).then(**plan)
 
 
 def _wire_train(train: TrainTab, data: DataTab, form: ConfigForm, jobs: JobManager, memory: gr.BrowserState,

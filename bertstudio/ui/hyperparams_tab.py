@@ -53,7 +53,6 @@ PRESET_HELP = {
 class HyperparamsTab:
     presets: list[gr.Button]
     controls: list[FieldControl]
-    learning_rate_note: gr.Markdown
     max_length_mirror: gr.Slider
     schedule_chart: gr.Plot
     cost: gr.Markdown
@@ -88,9 +87,6 @@ def build(max_epochs: int | None = None) -> HyperparamsTab:
                         if name == "epochs" and max_epochs is not None:
                             # Set before the page's config is made, so the browser gets the capped range.
                             controls[-1].component.maximum = max_epochs
-                        if name == "learning_rate":
-                            learning_rate_note = gr.Markdown(_lr_note(TrainConfig().learning_rate),
-                                                             elem_classes="value-note")
                     if title == "Schedule":
                         meta = next(f for f in fields(TrainConfig) if f.name == "max_length").metadata
                         max_length_mirror = gr.Slider(meta["min"], meta["max"], value=TrainConfig().max_length,
@@ -111,15 +107,19 @@ def build(max_epochs: int | None = None) -> HyperparamsTab:
             config_file = gr.File(label="config.json", visible=False, interactive=False, elem_id="hp-config-file")
             config_upload = gr.File(label="Load settings from a config.json", file_types=[".json"],
                                     elem_id="hp-config-upload", height=110)
-    return HyperparamsTab(presets=presets, controls=controls, learning_rate_note=learning_rate_note,
+    return HyperparamsTab(presets=presets, controls=controls,
                           max_length_mirror=max_length_mirror, schedule_chart=schedule_chart, cost=cost,
                           show_command=show_command, command=command, accelerate_command=accelerate_command,
                           config_file=config_file, config_upload=config_upload, problem=problem)
 
 
 def _lr_note(value: float) -> str:
+    """The learning rate in plain numbers. It lives in the summary, not beside its slider: a note
+    redrawn next to the slider made gradio fire the slider's change event again, once a second,
+    re-running this summary for as long as the page stayed open."""
     meta = next(f for f in fields(TrainConfig) if f.name == "learning_rate").metadata
-    return f"Learning rate: **{value:.1e}** (the slider runs from {meta['min']:.0e} to {meta['max']:.0e})"
+    return (f"**Learning rate:** {value:.1e} at its peak (the log-scale slider runs from {meta['min']:.0e} "
+            f"to {meta['max']:.0e}).")
 
 
 # --- handlers ------------------------------------------------------------------------------------
@@ -131,10 +131,6 @@ def apply_preset(form: "ConfigForm", name: str, max_epochs: int | None = None) -
     if max_epochs is not None:
         preset["epochs"] = min(preset["epochs"], max_epochs)
     return form.updates_for(TrainConfig().replace(**preset), names=set(preset))
-
-
-def learning_rate_note(form: "ConfigForm", slider_value: float) -> str:
-    return _lr_note(form.control("learning_rate").read(slider_value))
 
 
 def summarize(form: "ConfigForm", loaded: "LoadedData | None", prepared: "PreparedData | None",
@@ -149,7 +145,7 @@ def summarize(form: "ConfigForm", loaded: "LoadedData | None", prepared: "Prepar
     except StudioError as exc:
         return gr.skip(), gr.skip(), render.problem(exc.message)
     if prepared is None:
-        return (charts.schedule_figure([], []),
+        return (charts.schedule_figure([], []), _lr_note(config.learning_rate) + "\n\n"
                 "Load a dataset on the Data tab to count the steps and estimate the time.", "")
     train_rows, validation_rows = prepared.report.train_size, prepared.report.validation_size
     count = estimate.count_steps(config, train_rows)
@@ -165,7 +161,8 @@ def summarize(form: "ConfigForm", loaded: "LoadedData | None", prepared: "Prepar
              f"epoch{'s' if config.epochs != 1 else ''}, {count.warmup_steps:,} of them warmup; "
              f"{train_rows:,} training rows, effective batch {config.batch_size * config.gradient_accumulation_steps}.",
              f"**Rough time:** {_duration_words(seconds)} on this machine's {'GPU' if gpu else 'CPU'} "
-             f"(a model of about {parameters / 1e6:.0f}M parameters)."]
+             f"(a model of about {parameters / 1e6:.0f}M parameters).",
+             _lr_note(config.learning_rate)]
     if gpu:
         memory = estimate.estimate_gpu_memory_gb(parameters, config.batch_size, config.max_length)
         lines.append(f"**GPU memory:** about {memory:.1f} GB.")
