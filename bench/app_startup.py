@@ -9,7 +9,6 @@ process id) once the page has been served.
 from __future__ import annotations
 
 import argparse
-import json
 import socket
 import statistics
 import subprocess
@@ -23,7 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import REPO_ROOT, child_env, machine, write_results  # noqa: E402
+from bench.common import REPO_ROOT, child_env, machine, publish  # noqa: E402
 
 
 def free_port() -> int:
@@ -79,9 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     text = (f"python app.py -> served page: {', '.join(f'{s:.2f}' for s in seconds)} s "
             f"(mean {payload['mean_s']:.2f} s)\nmachine: {payload['machine']['cpu']}, "
             f"{payload['machine']['cores']} cores; load average {payload['machine']['load_average']}\n")
-    print(json.dumps(payload, indent=2) if args.json else text)
-    if args.save:
-        write_results(args.save, "app_startup", payload, text)
+    publish(args, "app_startup", payload, text)
     return 0
 
 

@@ -99,7 +99,12 @@ def mean_of(runs: list[dict[str, Any]], key: str) -> float | None:
     return statistics.fmean(values) if values else None
 
 
-def write_results(folder: Path, stem: str, payload: dict[str, Any], text: str) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{stem}.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    (folder / f"{stem}.txt").write_text(text, encoding="utf-8")
+def publish(args, stem: str, payload: dict[str, Any], text: str) -> None:
+    """Every benchmark's ending: the JSON record (--json) or the table on stdout, and with --save
+    FOLDER both kept as FOLDER/<stem>.json and .txt."""
+    print(json.dumps(payload, indent=2) if args.json else text)
+    if args.save:
+        folder = Path(args.save)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{stem}.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        (folder / f"{stem}.txt").write_text(text, encoding="utf-8")

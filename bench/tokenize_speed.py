@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import random
 import sys
 import tempfile
@@ -23,7 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import machine, write_results  # noqa: E402
+from bench.common import machine, publish  # noqa: E402
 
 
 def build_file(source: Path, rows: int, target: Path, seed: int = 0) -> None:
@@ -95,9 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         payload = measure(path, str(Path(args.model).resolve()), args.max_length, args.repeats)
     payload.update(repeats=args.repeats, machine=machine())
     text = render(payload)
-    print(json.dumps(payload, indent=2) if args.json else text)
-    if args.save:
-        write_results(args.save, "tokenize_speed", payload, text)
+    publish(args, "tokenize_speed", payload, text)
     return 0
 
 

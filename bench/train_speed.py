@@ -21,7 +21,6 @@ a script, never a timed test.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import sys
@@ -33,7 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (abba_order, machine, mean_of, peak_memory_mib, report_result, run_child,  # noqa: E402
-                          write_results)
+                          publish)
 
 VARIANTS = ("engine", "trainer-tuned", "trainer-naive")
 STEADY_SKIP = 0.1  # steady state leaves out the first 10% of steps (first batch is the longest)
@@ -358,9 +357,7 @@ def main(argv: list[str] | None = None) -> int:
                "machine": machine(), "load_before": load_before,
                "load_after": [round(x, 2) for x in os.getloadavg()]}
     text = render(payload)
-    print(json.dumps(payload, indent=2) if args.json else text)
-    if args.save:
-        write_results(args.save, "train_speed", payload, text)
+    publish(args, "train_speed", payload, text)
     return 0
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import socket
@@ -41,7 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import REPO_ROOT, child_env, machine, write_results  # noqa: E402
+from bench.common import REPO_ROOT, child_env, machine, publish  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -348,9 +347,7 @@ def main(argv: list[str] | None = None) -> int:
              f"machine: {result['machine']['cpu']}, {result['machine']['cores']} cores\n")
     for error in result["error_list"][:10]:
         text += f"  {error}\n"
-    print(json.dumps(result, indent=2) if args.json else text)
-    if args.save:
-        write_results(args.save, "visitors", result, text)
+    publish(args, "visitors", result, text)
     return 0 if result["errors"] == 0 else 1
 
 

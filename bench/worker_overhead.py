@@ -13,7 +13,6 @@ UI adds nothing measurable when it stays at or above 0.97.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -23,7 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import abba_order, machine, report_result, run_child, write_results  # noqa: E402
+from bench.common import abba_order, machine, report_result, run_child, publish  # noqa: E402
 
 VARIANTS = ("headless", "worker")
 
@@ -94,9 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             f"(wall time), {ratio['cpu_time']:.3f} (CPU time)\nmachine: {payload['machine']['cpu']}, {payload['machine']['cores']} cores; load "
             f"average {payload['machine']['load_average']}; {args.rows} rows, {args.epochs} epoch(s), "
             f"order {' '.join(order)}\n")
-    print(json.dumps(payload, indent=2) if args.json else text)
-    if args.save:
-        write_results(args.save, "worker_overhead", payload, text)
+    publish(args, "worker_overhead", payload, text)
     return 0
 
 

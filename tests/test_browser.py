@@ -3,37 +3,21 @@
 from __future__ import annotations
 
 import csv
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-BUNDLED = REPO / "assets" / "bundled-bert"
+from browser_support import BROWSER_MARKS, launched_chromium, running_app
+from browser_support import open_tab as _tab
+from browser_support import set_number as _set_number
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
-]
+pytestmark = BROWSER_MARKS
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright for Python")
 
 WORDS = {"praise": ["great", "lovely", "excellent", "fast", "perfect"],
          "complaint": ["broken", "late", "awful", "rude", "missing"],
          "question": ["how", "when", "where", "can", "which"]}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _write_csv(path: Path, rows: int, with_label: bool = True) -> Path:
@@ -51,53 +35,16 @@ def _write_csv(path: Path, rows: int, with_label: bool = True) -> Path:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`python app.py` on a free port, with a temporary runs folder and the bundled model."""
-    if not (BUNDLED / "config.json").exists():
-        pytest.fail("the bundled model (assets/bundled-bert) is missing; build it with scripts/build_bundled_model.py")
     folder = tmp_path_factory.mktemp("browser")
-    port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-           "BERTSTUDIO_RUNS_DIR": str(folder / "runs")}
-    log = open(folder / "app.log", "w")
-    process = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"app.py did not come up:\n{(folder / 'app.log').read_text()[-3000:]}")
-            time.sleep(0.3)
-    yield url, folder
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    env = {"BERTSTUDIO_RUNS_DIR": str(folder / "runs")}
+    with running_app(folder, env) as url:
+        yield url, folder
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with launched_chromium(sync_api) as launched:
         yield launched
-        launched.close()
-
-
-def _tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
-
-
-def _set_number(page, elem_id: str, value) -> None:
-    """Type into a slider's or number box's own number field, as a person would."""
-    box = page.locator(f"#{elem_id} input[type=number]").first
-    box.fill(str(value))
-    box.press("Enter")
-    box.blur()
 
 
 def _pick(page, elem_id: str, option: str) -> None:

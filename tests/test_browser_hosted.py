@@ -14,25 +14,16 @@ import csv
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-BUNDLED = REPO / "assets" / "bundled-bert"
+from browser_support import BROWSER_MARKS, launched_chromium, running_app
+from browser_support import open_tab as _tab
+from browser_support import set_number as _set_number
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
-]
+pytestmark = BROWSER_MARKS
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright for Python")
 expect = sync_api.expect
 
@@ -46,12 +37,6 @@ FILE_NAME = "<img src=x onerror=window.__xss=1>reviews.csv"
 SLOW = 60_000
 # The page starts clean on every load, so any later 1 comes from the page running a payload.
 WATCH = "window.__xss = 0;"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _hostile_csv(folder: Path) -> Path:
@@ -71,45 +56,19 @@ def _hostile_csv(folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`python app.py` in hosted mode on a free port, with a temporary runs folder."""
-    if not (BUNDLED / "config.json").exists():
-        pytest.fail("the bundled model (assets/bundled-bert) is missing; build it with scripts/build_bundled_model.py")
     folder = tmp_path_factory.mktemp("hosted")
-    port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-           "BERTSTUDIO_RUNS_DIR": str(folder / "runs"), "GRADIO_TEMP_DIR": str(folder / "gradio"),
+    env = {"BERTSTUDIO_RUNS_DIR": str(folder / "runs"), "GRADIO_TEMP_DIR": str(folder / "gradio"),
            "BERTSTUDIO_HOSTED": "1", "BERTSTUDIO_MODELS": "bundled", "BERTSTUDIO_MAX_RUN_MINUTES": "3",
            "BERTSTUDIO_MAX_EPOCHS": "5", "TMPDIR": str(folder / "tmp")}  # visitors' downloads land in here
     (folder / "tmp").mkdir()
-    env.pop("SPACE_ID", None)
-    log = open(folder / "app.log", "w")
-    process = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"app.py did not come up:\n{(folder / 'app.log').read_text()[-3000:]}")
-            time.sleep(0.3)
-    yield url, folder
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    with running_app(folder, env) as url:
+        yield url, folder
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with launched_chromium(sync_api) as launched:
         yield launched
-        launched.close()
 
 
 def _visitor(browser, url):
@@ -120,17 +79,6 @@ def _visitor(browser, url):
     page.goto(url)
     expect(page.locator("#hosted-banner")).to_be_visible(timeout=SLOW)
     return context, page
-
-
-def _tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
-
-
-def _set_number(page, elem_id: str, value) -> None:
-    box = page.locator(f"#{elem_id} input[type=number]").first
-    box.fill(str(value))
-    box.press("Enter")
-    box.blur()
 
 
 def _clean(page) -> None:
