@@ -46,8 +46,8 @@ def test_a_million_step_schedule_is_sampled_not_stepped():
 def test_parameters_come_from_the_models_config_when_it_is_on_disk(tmp_path):
     (tmp_path / "config.json").write_text('{"hidden_size": 768, "num_hidden_layers": 12, '
                                           '"intermediate_size": 3072, "vocab_size": 30522}')
-    assert estimate.model_parameters("whatever", tmp_path) == pytest.approx(110e6, rel=0.05)
-    assert estimate.model_parameters("distilbert-base-uncased") == 66e6
+    assert estimate.model_size("whatever", tmp_path).total == pytest.approx(110e6, rel=0.05)
+    assert estimate.model_size("distilbert-base-uncased").total == 66e6
 
 
 def test_more_work_takes_longer_and_a_gpu_or_bf16_is_faster():
@@ -63,8 +63,8 @@ def test_more_work_takes_longer_and_a_gpu_or_bf16_is_faster():
 def test_compute_counts_everything_but_the_embeddings(tmp_path):
     (tmp_path / "config.json").write_text('{"hidden_size": 768, "num_hidden_layers": 12, '
                                           '"intermediate_size": 3072, "vocab_size": 30522}')
-    assert estimate.compute_parameters("whatever", tmp_path) == pytest.approx(85e6, rel=0.01)
-    assert estimate.compute_parameters("bert-base-uncased") == pytest.approx(82.5e6)
+    assert estimate.model_size("whatever", tmp_path).compute == pytest.approx(85e6, rel=0.01)
+    assert estimate.model_size("bert-base-uncased").compute == pytest.approx(82.5e6)
 
 
 def test_the_cpu_estimate_is_close_to_the_recorded_benchmark(repo_root, shared_dir):
@@ -76,7 +76,7 @@ def test_the_cpu_estimate_is_close_to_the_recorded_benchmark(repo_root, shared_d
     model = shared_dir / "models" / "minilm-l6-h384-uncased"
     train_rows = round(engine["e2e_samples_per_s"] * engine["total_seconds"] / settings["epochs"])
     real_tokens = engine["real_tokens_per_s"] * engine["train_seconds"] / settings["epochs"]
-    guess = estimate.estimate_seconds(estimate.compute_parameters(str(model), model), train_rows,
+    guess = estimate.estimate_seconds(estimate.model_size(str(model), model).compute, train_rows,
                                       validation_rows=settings["rows"] - train_rows, epochs=settings["epochs"],
                                       tokens_per_row=real_tokens / train_rows, cpu_cores=record["machine"]["cores"],
                                       gpu=False, precision=settings["precision"])

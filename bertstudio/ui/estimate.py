@@ -77,18 +77,20 @@ def _near_warmup_end(config: TrainConfig, total_steps: int) -> set[int]:
     return {s for s in (warmup, warmup + 1) if 0 <= s <= total_steps}
 
 
-def model_parameters(model: str, folder: str | Path | None = None) -> float:
-    """Parameter count from the model's config.json when it is on disk, else a known figure."""
-    config = _model_config(model, folder)
-    return parameters_from_config(config) if config else KNOWN_PARAMETERS.get(model, DEFAULT_PARAMETERS)
+@dataclass(frozen=True)
+class ModelSize:
+    total: float  # every parameter: what the screen names and what memory holds
+    compute: float  # all but the embeddings: what every token is multiplied through
 
 
-def compute_parameters(model: str, folder: str | Path | None = None) -> float:
-    """The parameters every token is multiplied through: all but the embeddings."""
+def model_size(model: str, folder: str | Path | None = None) -> ModelSize:
+    """From the model's config.json when it is on disk (read once), else a known figure."""
     config = _model_config(model, folder)
     if config:
-        return parameters_from_config(config) - embedding_parameters(config)
-    return DEFAULT_COMPUTE_SHARE * KNOWN_PARAMETERS.get(model, DEFAULT_PARAMETERS)
+        total = parameters_from_config(config)
+        return ModelSize(total, total - embedding_parameters(config))
+    total = KNOWN_PARAMETERS.get(model, DEFAULT_PARAMETERS)
+    return ModelSize(total, DEFAULT_COMPUTE_SHARE * total)
 
 
 def _model_config(model: str, folder: str | Path | None) -> dict | None:

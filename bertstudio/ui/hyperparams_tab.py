@@ -151,8 +151,9 @@ def summarize(form: "ConfigForm", loaded: "LoadedData | None", prepared: "Prepar
     count = estimate.count_steps(config, train_rows)
     steps, rates = estimate.schedule_points(config, count.total_steps)
     gpu = _gpu_available()
-    parameters = estimate.model_parameters(config.model, model_folder)
-    seconds = estimate.estimate_seconds(estimate.compute_parameters(config.model, model_folder), train_rows,
+    size = estimate.model_size(config.model, model_folder)
+    parameters = size.total
+    seconds = estimate.estimate_seconds(size.compute, train_rows,
                                         validation_rows, config.epochs,
                                         tokens_per_row=min(config.max_length, mean_tokens or config.max_length / 2),
                                         cpu_cores=os.cpu_count() or 1, gpu=gpu,
