@@ -50,6 +50,9 @@ def browser():
 def _pick(page, elem_id: str, option: str) -> None:
     page.locator(f"#{elem_id} input").first.click()
     page.get_by_role("option", name=option, exact=True).click()
+    # Wait for the list to close: on a busy machine it lingers, and the next dropdown's list would
+    # then show a second option of the same name.
+    sync_api.expect(page.get_by_role("option")).to_have_count(0)
 
 
 def _loss_points(page) -> int:
