@@ -95,7 +95,8 @@ def test_a_new_user_trains_and_predicts_end_to_end(server, browser, tmp_path):
     # 3. Hyperparameters: a small, quick run that logs every step.
     _tab(page, "Hyperparameters")
     page.locator("#preset-quick-try").click()
-    _set_number(page, "cfg-epochs", 2)
+    # Long enough (several seconds even with the CPU speedups) to reload the page mid-run.
+    _set_number(page, "cfg-epochs", 8)
     _set_number(page, "cfg-batch_size", 4)
     _set_number(page, "hp-max-length", 24)
     page.get_by_text("Run", exact=True).click()  # open the accordion
