@@ -90,3 +90,44 @@ def test_charts_module_does_not_import_gradio():
     code = "import sys, bertstudio.ui.charts, bertstudio.ui.history; print('gradio' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+HOSTILE = ['<a href="https://phish.example/login">Click to verify</a>', "<b>bold</b>",
+           '<span style="color:red">red</span>', "AT&amp;T &lt;b&gt;"]
+TEMPLATES = ("hovertemplate", "texttemplate")  # ours, with plotly's own <extra> markup
+
+
+def _strings(node, key=""):
+    """Every string in a figure's JSON, except the templates we write ourselves."""
+    if isinstance(node, str):
+        yield key, node
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            if k not in TEMPLATES:
+                yield from _strings(v, k)
+    elif isinstance(node, (list, tuple)):
+        for v in node:
+            yield from _strings(v, key)
+
+
+def _shown(text: str) -> str:
+    """What plotly.js draws for a string: tags are split off first, then only the text between
+    them has its entities (&lt; &gt; &amp; and numeric ones) decoded."""
+    import html
+    import re
+
+    assert not re.search(r"<[a-zA-Z/]", text), f"markup reaches plotly: {text!r}"
+    return html.unescape(text)
+
+
+def test_markup_in_labels_and_titles_reaches_plotly_as_text_only():
+    figures = [charts.label_distribution_figure({label: i + 1 for i, label in enumerate(HOSTILE)},
+                                                title=f"Rows per {HOSTILE[0]}"),
+               charts.confusion_figure([[1] * 4] * 4, HOSTILE)]
+    for fig in figures:
+        for _, text in _strings(fig.to_plotly_json()):
+            _shown(text)
+    bars, heat = figures[0].data[0], figures[1].data[0]
+    assert [_shown(x) for x in bars.x] == HOSTILE  # read exactly as typed, entities and all
+    assert [_shown(y) for y in heat.y] == HOSTILE and [_shown(x) for x in heat.x] == HOSTILE
+    assert _shown(figures[0].layout.title.text) == f"Rows per {HOSTILE[0]}"

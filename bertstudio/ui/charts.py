@@ -6,6 +6,7 @@ the page must not wait for it.
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
@@ -21,22 +22,31 @@ HEIGHT = 300
 SMOOTHING = 0.6        # exponential moving average weight, as TensorBoard's default slider
 
 
+def plain(text: object) -> str:
+    """`text` as plotly shows it literally. plotly.js renders a subset of HTML in every string it
+    draws (`<a href>` as a live link, `<b>`, `<span style>`) and decodes entities only in the text
+    between tags, so escaping `&`, `<` and `>` shows a label exactly as typed. Every string that
+    enters a figure (titles, axis titles, categories, annotations) passes through here; the
+    hovertemplates are ours and keep their `<extra>` markup."""
+    return html.escape(str(text), quote=False)
+
+
 def _figure(title: str, x_title: str = "", y_title: str = "", height: int = HEIGHT) -> "go.Figure":
     import plotly.graph_objects as go
 
     fig = go.Figure()
     fig.update_layout(
-        title={"text": title, "x": 0.01, "font": {"size": 15}}, template="plotly_white",
+        title={"text": plain(title), "x": 0.01, "font": {"size": 15}}, template="plotly_white",
         height=height, margin={"l": 56, "r": 16, "t": 44, "b": 44},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
-        xaxis_title=x_title, yaxis_title=y_title, hovermode="x unified",
+        xaxis_title=plain(x_title), yaxis_title=plain(y_title), hovermode="x unified",
         font={"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
     )
     return fig
 
 
 def _empty(fig: "go.Figure", message: str) -> "go.Figure":
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+    fig.add_annotation(text=plain(message), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
                        font={"size": 13, "color": "#6b7280"})
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
@@ -61,7 +71,7 @@ def label_distribution_figure(counts: dict[str, int], title: str = "Rows per lab
     fig = _figure(title, y_title="rows")
     if not counts:
         return _empty(fig, "Choose a label column to see how the rows spread over the labels.")
-    labels = [str(label) for label in counts]
+    labels = [plain(label) for label in counts]
     fig.add_trace(go.Bar(x=labels, y=list(counts.values()), marker_color=PRIMARY,
                          text=list(counts.values()), textposition="outside", cliponaxis=False,
                          hovertemplate="%{x}: %{y} rows<extra></extra>"))
@@ -189,7 +199,7 @@ def confusion_figure(matrix: Sequence[Sequence[int]], labels: Sequence[str]) -> 
                   height=size)
     if not matrix or not labels:
         return _empty(fig, "The confusion matrix appears when the run has been evaluated.")
-    names = [str(label) for label in labels]
+    names = [plain(label) for label in labels]
     fig.add_trace(go.Heatmap(z=[list(row) for row in matrix], x=names, y=names, colorscale="Blues",
                              text=[[str(v) for v in row] for row in matrix], texttemplate="%{text}",
                              showscale=False,
