@@ -6,7 +6,7 @@ import html
 import re
 import unicodedata
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:  # only for the annotation; cleaning needs nothing from the config at runtime
     from bertstudio.config import TrainConfig
@@ -33,23 +33,54 @@ class CleaningOptions:
     strip_html: bool = False
     replace_urls: bool = False
     nfkc: bool = False
+    fix_mojibake: bool = False
 
     @classmethod
     def from_config(cls, config: "TrainConfig") -> "CleaningOptions":
-        return cls(
-            collapse_whitespace=config.clean_collapse_whitespace,
-            strip_html=config.clean_strip_html,
-            replace_urls=config.clean_replace_urls,
-            nfkc=config.clean_nfkc,
-        )
+        return cls.from_settings(config.to_dict())
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any] | None) -> "CleaningOptions":
+        """From a config's settings as a mapping (a run folder's config.json): each optional step
+        is the `clean_<step>` setting; a setting an older run did not record is off."""
+        settings = settings or {}
+        return cls(**{name: bool(settings.get(f"clean_{name}", False)) for name in _OPTIONAL_STEPS})
 
     @property
     def only_trim(self) -> bool:
         """True when nothing but trimming runs, so callers can take the fast `str.strip` path."""
-        return not (self.collapse_whitespace or self.strip_html or self.replace_urls or self.nfkc)
+        return not any(getattr(self, name) for name in _OPTIONAL_STEPS)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+_OPTIONAL_STEPS = ("collapse_whitespace", "strip_html", "replace_urls", "nfkc", "fix_mojibake")
+
+
+def fix_mojibake(text: str) -> str:
+    """Repair text decoded with the wrong encoding ("cafÃ©" for "café"), with ftfy.
+
+    One more layer is undone on top of ftfy's: UTF-8 read as cp1252 and then saved as Mac Roman,
+    as an old Mac spreadsheet does, so that it reads back as "å£" for "£" (the Kaggle SMS spam
+    file). That route is taken only when ftfy finds UTF-8 mojibake under the Mac Roman reading
+    (which shortens the text: several characters become one) and the result is no more garbled
+    by ftfy's own measure than its plain repair, so correct accents ("Åre", "naïve") stay.
+    """
+    if text.isascii():
+        return text
+    import ftfy
+    from ftfy.badness import badness
+
+    fixed = ftfy.fix_encoding(text)
+    try:
+        layered = text.encode("cp1252").decode("mac_roman")
+    except UnicodeError:
+        return fixed
+    unlayered = ftfy.fix_encoding(layered)
+    if len(unlayered) < len(text) and badness(unlayered) <= badness(fixed):
+        return unlayered
+    return fixed
 
 
 def strip_html(text: str) -> str:
@@ -66,6 +97,9 @@ def replace_urls(text: str, replacement: str = "URL") -> str:
 
 def clean_text(text: str, options: CleaningOptions) -> str:
     """One text through the chosen steps, in an order where no step undoes another."""
+    if options.fix_mojibake:
+        # First: the repair works on the characters as mis-decoded, before anything is removed.
+        text = fix_mojibake(text)
     if options.strip_html:
         text = strip_html(text)
     if options.nfkc:

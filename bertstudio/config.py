@@ -64,6 +64,13 @@ class TrainConfig:
         "Replace URLs", "Replace web addresses with the word 'URL'.", "data"))
     clean_nfkc: bool = field(default=False, metadata=_meta(
         "Unicode NFKC", "Normalise look-alike characters (full-width letters, ligatures).", "data"))
+    clean_fix_mojibake: bool = field(default=False, metadata=_meta(
+        "Repair garbled characters", "Repair text read with the wrong encoding (mojibake), such as "
+        "'Ã©' for 'é' or 'å£' for '£'.", "data"))
+    remove_duplicates: bool = field(default=False, metadata=_meta(
+        "Remove duplicate texts", "Keep only the first row of each text (and second text) that "
+        "appears more than once; the later copies are dropped before the split, so no text is in "
+        "both training and validation.", "data"))
 
     # --- model and tokenizer ------------------------------------------------------------------
     model: str = field(default=DEFAULT_MODEL, metadata=_meta(

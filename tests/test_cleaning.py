@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bertstudio.cleaning import CleaningOptions, clean_text, clean_texts
+import pytest
+
+from bertstudio.cleaning import CleaningOptions, clean_text, clean_texts, fix_mojibake
 from bertstudio.config import TrainConfig
 
 
@@ -19,9 +21,43 @@ def test_options_from_default_config_are_the_defaults():
 
 def test_options_from_config_follow_every_clean_flag():
     config = TrainConfig(clean_collapse_whitespace=True, clean_strip_html=True,
-                         clean_replace_urls=True, clean_nfkc=True)
+                         clean_replace_urls=True, clean_nfkc=True, clean_fix_mojibake=True)
     assert CleaningOptions.from_config(config) == CleaningOptions(
-        collapse_whitespace=True, strip_html=True, replace_urls=True, nfkc=True)
+        collapse_whitespace=True, strip_html=True, replace_urls=True, nfkc=True, fix_mojibake=True)
+
+
+def test_options_from_a_run_folders_settings_follow_every_clean_flag_and_default_when_missing():
+    config = TrainConfig(clean_strip_html=True, clean_fix_mojibake=True)
+    assert CleaningOptions.from_settings(config.to_dict()) == CleaningOptions.from_config(config)
+    assert CleaningOptions.from_settings({"clean_nfkc": True}) == CleaningOptions(nfkc=True)
+    assert CleaningOptions.from_settings(None) == CleaningOptions()
+
+
+@pytest.mark.parametrize("garbled, repaired", [
+    ("cafÃ© crÃ¨me", "café crème"),                      # UTF-8 read as cp1252
+    ("Donâ€™t stop", "Don’t stop"),
+    # UTF-8 read as cp1252, saved as Mac Roman by an old Mac program, read as cp1252 again:
+    # the Kaggle SMS spam file's "å£" for "£" and "‰Û÷" for "‘".
+    ("receive a å£900 prize", "receive a £900 prize"),
+    ("I‰Û÷m going", "I‘m going"),
+])
+def test_fix_mojibake_repairs_text_decoded_with_the_wrong_encoding(garbled, repaired):
+    assert fix_mojibake(garbled) == repaired
+    assert clean_text(garbled, CleaningOptions(fix_mojibake=True)) == repaired
+
+
+@pytest.mark.parametrize("text", [
+    "Très bon café, naïve résumé, £5 — ok", "Ärger über Öl in Åre", "Ñandú ¿qué? ¡sí!",
+    "Δ and ∑ in ⅓ of 5 °C", "emoji 😀 and “curly” quotes", "&lt;b&gt; stays an entity", "plain ascii",
+])
+def test_fix_mojibake_leaves_correct_text_alone(text):
+    assert fix_mojibake(text) == text
+
+
+def test_fix_mojibake_runs_before_html_so_entities_in_garbled_text_are_decoded_too():
+    options = CleaningOptions(fix_mojibake=True, strip_html=True)
+    assert clean_text("å£5 &amp; more", options) == "£5 & more"
+    assert not options.only_trim
 
 
 def test_collapse_whitespace_turns_runs_of_spaces_tabs_and_newlines_into_one_space():
