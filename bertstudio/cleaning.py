@@ -58,6 +58,37 @@ class CleaningOptions:
 _OPTIONAL_STEPS = ("collapse_whitespace", "strip_html", "replace_urls", "nfkc", "fix_mojibake")
 
 
+def _as_cp1252(byte: int) -> str:
+    """One byte as a cp1252 reader shows it (the five bytes cp1252 leaves out read as latin-1)."""
+    try:
+        return bytes([byte]).decode("cp1252")
+    except UnicodeDecodeError:
+        return chr(byte)
+
+
+def _through_mac_roman(char: str) -> str:
+    """A character after the Mac Roman round trip `fix_mojibake` undoes ("Â" comes back as "å")."""
+    try:
+        return char.encode("mac_roman").decode("cp1252")
+    except UnicodeError:
+        return ""
+
+
+def _suspect_pattern() -> re.Pattern[str]:
+    """What mojibake always contains: a UTF-8 lead byte followed by a continuation byte, as read
+    directly or through the Mac Roman layer; or a C1 control (cp1252 punctuation read as latin-1).
+    A cheap test that spares ftfy's slower checks on the many texts with neither."""
+    leads = [_as_cp1252(b) for b in range(0xC2, 0xF5)]
+    continuations = [_as_cp1252(b) for b in range(0x80, 0xC0)]
+    sets = [(leads, continuations),
+            ([_through_mac_roman(c) for c in leads], [_through_mac_roman(c) for c in continuations])]
+    pairs = "|".join(f"[{re.escape(''.join(a))}][{re.escape(''.join(b))}]" for a, b in sets)
+    return re.compile(f"{pairs}|[\x80-\x9f]")
+
+
+_MOJIBAKE_SUSPECT = _suspect_pattern()
+
+
 def fix_mojibake(text: str) -> str:
     """Repair text decoded with the wrong encoding ("cafÃ©" for "café"), with ftfy.
 
@@ -67,7 +98,7 @@ def fix_mojibake(text: str) -> str:
     (which shortens the text: several characters become one) and the result is no more garbled
     by ftfy's own measure than its plain repair, so correct accents ("Åre", "naïve") stay.
     """
-    if text.isascii():
+    if text.isascii() or not _MOJIBAKE_SUSPECT.search(text):
         return text
     import ftfy
     from ftfy.badness import badness
