@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
@@ -68,7 +68,8 @@ class Predictor:
 
     @torch.no_grad()
     def predict(self, texts: Sequence[str], pairs: Sequence[str] | None = None,
-                batch_size: int = 64) -> list[Prediction]:
+                batch_size: int = 64, on_batch: Callable[[int], None] | None = None) -> list[Prediction]:
+        """`on_batch(rows_done)` is called after every batch, so a caller can show real progress."""
         from bertstudio.batching import EncodedExamples, PaddingCollator, length_sorted_indices
         from bertstudio.tokenization import encode_examples
 
@@ -90,6 +91,8 @@ class Predictor:
             batch.pop("num_tokens")
             logits = self.model(**{k: v.to(device) for k, v in batch.items()}).logits.float()
             probs[index] = torch.softmax(logits, dim=-1).cpu()
+            if on_batch is not None:
+                on_batch(min(start + batch_size, len(order)))
         results = []
         for row in probs.tolist():
             best = max(range(len(row)), key=row.__getitem__)
@@ -97,8 +100,10 @@ class Predictor:
         return results
 
     def predict_table(self, table, text_column: str | None = None, text_pair_column: str | None = None,
-                      batch_size: int = 64) -> tuple[list[str], list[list[str]]]:
-        """A table's rows with `predicted_label` and one `prob_<label>` column per class appended."""
+                      batch_size: int = 64, on_batch: Callable[[int], None] | None = None
+                      ) -> tuple[list[str], list[list[str]]]:
+        """A table's rows with `predicted_label` and one `prob_<label>` column per class appended,
+        under the file's own header as it wrote it (blank and repeated names kept)."""
         text_column = text_column or self.text_column
         text_pair_column = text_pair_column if text_pair_column is not None else self.text_pair_column
         if not text_column or text_column not in table.columns:
@@ -115,8 +120,9 @@ class Predictor:
         pair_at = table.columns.index(text_pair_column) if text_pair_column else None
         texts = [row[text_at] for row in table.rows]
         pairs = [row[pair_at] for row in table.rows] if pair_at is not None else None
-        predictions = self.predict(texts, pairs, batch_size=batch_size)
-        header = list(table.columns) + ["predicted_label"] + [f"prob_{label}" for label in self.labels]
+        predictions = self.predict(texts, pairs, batch_size=batch_size, on_batch=on_batch)
+        own_header = table.raw_header or table.columns
+        header = list(own_header) + ["predicted_label"] + [f"prob_{label}" for label in self.labels]
         rows = [list(row) + [p.label] + [f"{p.probabilities[label]:.6f}" for label in self.labels]
                 for row, p in zip(table.rows, predictions)]
         return header, rows

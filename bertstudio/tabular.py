@@ -59,6 +59,10 @@ class Table:
     notes: list[str] = field(default_factory=list)  # forgiving fixes applied, one sentence each
     quoting: str = "csv"        # "csv" (double quotes group cells) or "none" (quotes are text)
     compressed: bool = False    # the file was gzip-compressed
+    # The header row exactly as the file wrote it (untrimmed, blanks and repeats kept), cut or
+    # padded with "" to the table's width; None when the file has no header. Outputs that hand
+    # the file back (predictions) write this, not the cleaned-up `columns`.
+    raw_header: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -133,10 +137,11 @@ def read_table(source: str | Path | bytes, *, name: str | None = None,
 
     width = _width(header, body)
     columns = _column_names(header, width)
+    raw_header = (header[:width] + [""] * (width - len(header))) if has_header else None
     _fit_rows(body, width, delimiter, columns, notes)
     return Table(columns=columns, rows=body, encoding=encoding, delimiter=delimiter,
                  has_header=has_header, name=name, sha256=sha256, notes=notes, quoting=quoting,
-                 compressed=compressed)
+                 compressed=compressed, raw_header=raw_header)
 
 
 # --- bytes -----------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 import csv
 import html
+import os
+import shutil
 
 import pytest
 
@@ -100,7 +102,7 @@ def test_a_text_gets_a_probability_for_every_label(runs_dir, objects):
 
 
 def test_the_model_is_described_and_loaded_once(runs_dir, objects):
-    about, pair = predict_tab.describe(objects, runs_dir, run_id(runs_dir))
+    about, pair, _ = predict_tab.describe(objects, runs_dir, run_id(runs_dir))
     assert "neg, pos" in about and "message" in about and pair["visible"] is False
     loaded = objects.predictor
     predict_tab.predict_text(objects, runs_dir, run_id(runs_dir), "hi", None)
@@ -139,3 +141,111 @@ def test_a_csv_with_the_trained_column_has_it_preselected(runs_dir, objects, tmp
     source.write_text("id,message\n1,lovely\n", encoding="utf-8")
     picker, *_ = predict_tab.file_columns(objects, runs_dir, run_id(runs_dir), str(source))
     assert picker["value"] == "message"
+
+
+def test_a_predictions_csv_keeps_the_files_own_header_blank_and_repeated_names_included(runs_dir, objects,
+                                                                                         tmp_path):
+    source = tmp_path / "blanks.csv"
+    source.write_text("message,, Note ,message\nlovely,a,b,c\nawful,d,e,f\n", encoding="utf-8")
+    path, preview, problem = predict_tab.predict_file(objects, runs_dir, run_id(runs_dir), str(source), "message")
+    assert problem == ""
+    header = next(csv.reader(open(path, encoding="utf-8")))
+    assert header == ["message", "", " Note ", "message", "predicted_label", "prob_neg", "prob_pos"]
+    assert preview["headers"][:4] == ["message", "", " Note ", "message"]
+
+
+class _Recorder:
+    """Stands where gr.Progress stands: remembers every (done, total) it is told."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, value, desc=None, total=None, unit="steps"):
+        self.calls.append((value, desc, unit))
+
+
+def test_predicting_a_file_reports_progress_per_batch_of_rows(runs_dir, objects, tmp_path):
+    source = tmp_path / "many.csv"
+    source.write_text("message\n" + "".join(f"lovely great {i}\n" for i in range(150)), encoding="utf-8")
+    predict_tab.describe(objects, runs_dir, run_id(runs_dir))  # the model is loaded: no loading step below
+    progress = _Recorder()
+    path, _, problem = predict_tab.predict_file(objects, runs_dir, run_id(runs_dir), str(source), None, progress)
+    assert problem == "" and path
+    rows_done = [value for value, _, unit in progress.calls if unit == "rows"]
+    assert rows_done[0] == (0, 150) and rows_done[-1] == (150, 150)
+    assert len(rows_done) >= 4  # 150 rows in batches of 64: 0, 64, 128, 150
+    assert [done for done, _ in rows_done] == sorted(done for done, _ in rows_done)
+
+
+def _two_runs(runs_dir, tmp_path):
+    """Two copies of the finished run: "old" made an hour before "new"."""
+    two = tmp_path / "two-runs"
+    for name in ("old", "new"):
+        shutil.copytree(runs_dir / run_id(runs_dir), two / name)
+    config = two / "old" / "config.json"
+    os.utime(config, (config.stat().st_mtime - 3600, config.stat().st_mtime - 3600))
+    return two
+
+
+def test_refresh_list_chooses_the_latest_run_as_the_label_says_whatever_was_shown(runs_dir, tmp_path):
+    two = _two_runs(runs_dir, tmp_path)
+    update, pinned = predict_tab.refresh_list(two, False, {})
+    assert update["value"] == "new" and pinned is None
+    assert [value for _, value in update["choices"]] == ["new", "old"]
+
+
+def test_a_run_the_visitor_picked_themselves_stays_picked_when_the_tab_is_opened_again(runs_dir, tmp_path):
+    two = _two_runs(runs_dir, tmp_path)
+    assert predict_tab.choices(two, False, {}, predict_tab.pin("old"))["value"] == "old"
+    assert predict_tab.choices(two, False, {}, None)["value"] == "new"
+    assert predict_tab.choices(two, False, {}, "deleted-since")["value"] == "new"
+
+
+def test_picking_another_model_clears_what_the_previous_one_said(runs_dir, objects):
+    _, _, label = predict_tab.describe(objects, runs_dir, run_id(runs_dir))
+    assert label["value"] is None
+    label_value, problem, result_file, preview, file_problem = predict_tab.clear_answers()
+    assert label_value is None and result_file is None and preview is None and problem == file_problem == ""
+
+
+@pytest.fixture(scope="module")
+def pair_runs_dir(tmp_path_factory, tiny_model_dir):
+    """A finished sentence-pair run whose labels are bare 0/1, like MRPC's Quality column."""
+    folder = tmp_path_factory.mktemp("pair")
+    data = folder / "pairs.csv"
+    with open(data, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Quality", "first", "second"])
+        for i in range(24):
+            writer.writerow([i % 2, f"the cat sat {i}", f"{'the cat sat' if i % 2 else 'a dog ran'} {i}"])
+    result = train(TrainConfig(data=str(data), model=str(tiny_model_dir), output_dir=str(folder / "runs"),
+                               text_column="first", text_pair_column="second", label_column="Quality",
+                               epochs=1, batch_size=8, max_length=16))
+    assert result.status == "finished", result.message
+    return folder / "runs"
+
+
+def test_a_pair_run_with_bare_numeric_labels_says_which_column_of_which_file_they_come_from(pair_runs_dir,
+                                                                                             objects):
+    about, pair, label = predict_tab.describe(objects, pair_runs_dir, run_id(pair_runs_dir))
+    assert pair["visible"] is True
+    assert "values of column **Quality** of pairs\\.csv" in about and "1 means what it meant there" in about
+    assert label["label"] == "Prediction: the value of column 'Quality'"
+
+
+def test_named_labels_say_their_column_without_a_warning(runs_dir, objects):
+    about, _, label = predict_tab.describe(objects, runs_dir, run_id(runs_dir))
+    assert "Classes: neg, pos (from column **label**" in about and "meant" not in about
+    assert label["label"] == "Prediction: the value of column 'label'"
+
+
+def test_a_file_with_its_column_preselected_keeps_the_button_unavailable_while_it_runs(runs_dir, objects,
+                                                                                       tmp_path):
+    source = tmp_path / "auto.csv"
+    source.write_text("message\nlovely\n", encoding="utf-8")
+    _, button, _ = predict_tab.file_columns(objects, runs_dir, run_id(runs_dir), str(source))
+    assert button["interactive"] is False  # the upload predicts it at once; a click would run it twice
+    other = tmp_path / "other.csv"
+    other.write_text("body,id\nlovely,1\n", encoding="utf-8")
+    _, button, _ = predict_tab.file_columns(objects, runs_dir, run_id(runs_dir), str(other))
+    assert button["interactive"] is True  # nothing runs until the visitor picks the column and clicks

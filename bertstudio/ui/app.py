@@ -281,15 +281,20 @@ def _wire_predict(predict: PredictTab, page: gr.Tab, settings: AppSettings, memo
     runs_dir, private, limits = Path(settings.runs_dir), settings.private_runs, settings.limits
     max_bytes = limits.max_upload_bytes if limits else None
     max_rows = limits.max_rows if limits else None
-    refresh = partial(predict_tab.choices, runs_dir, private)
-    page.select(refresh, [memory, predict.picker], predict.picker, show_progress="hidden")
-    predict.refresh.click(refresh, [memory, predict.picker], predict.picker, show_progress="hidden",
-                          api_name="predict_runs")
+    # Opening the tab keeps a run the visitor picked themselves, else shows the latest; Refresh
+    # always shows the latest, as the picker's label says.
+    page.select(partial(predict_tab.choices, runs_dir, private), [memory, predict.pinned], predict.picker,
+                show_progress="hidden")
+    predict.refresh.click(partial(predict_tab.refresh_list, runs_dir, private), memory,
+                          [predict.picker, predict.pinned], show_progress="hidden", api_name="predict_runs")
+    predict.picker.input(predict_tab.pin, predict.picker, predict.pinned, show_progress="hidden")
 
     def on_pick(run_id, memory_value, request: gr.Request, progress=gr.Progress()):
         return predict_tab.describe(objects(request), runs_dir, run_id, private, memory_value)
 
-    predict.picker.change(on_pick, [predict.picker, memory], [predict.about, predict.pair])
+    predict.picker.change(predict_tab.clear_answers, None, predict.answers, show_progress="hidden").then(
+        on_pick, [predict.picker, memory], [predict.about, predict.pair, predict.label],
+        show_progress_on=predict.about)
 
     def on_text(run_id, text, pair, memory_value, request: gr.Request, progress=gr.Progress()):
         return predict_tab.predict_text(objects(request), runs_dir, run_id, text, pair, progress, private,
@@ -297,7 +302,7 @@ def _wire_predict(predict: PredictTab, page: gr.Tab, settings: AppSettings, memo
 
     gr.on([predict.predict.click, predict.text.submit], on_text,
           [predict.picker, predict.text, predict.pair, memory], [predict.label, predict.problem],
-          api_name="predict_text")
+          api_name="predict_text", show_progress_on=predict.label)
 
     def on_columns(run_id, path, memory_value, request: gr.Request):
         return predict_tab.file_columns(objects(request), runs_dir, run_id, path, private, memory_value, max_bytes)
@@ -308,12 +313,20 @@ def _wire_predict(predict: PredictTab, page: gr.Tab, settings: AppSettings, memo
         return predict_tab.predict_file(objects(request), runs_dir, run_id, path, column, progress, private,
                                         memory_value, max_bytes, max_rows)
 
-    file_inputs = [predict.picker, predict.upload, predict.file_column, memory]
-    file_outputs = [predict.result_file, predict.result_preview, predict.file_problem]
-    predict.upload.upload(on_columns, [predict.picker, predict.upload, memory],
-                          [predict.file_column, predict.file_button, predict.file_problem]).then(
-        on_file, file_inputs, file_outputs)
-    predict.file_button.click(on_file, file_inputs, file_outputs)
+    # One run per file at a time: an upload with the column found predicts at once and keeps the
+    # button unavailable until it ends; a click makes it unavailable first. One progress bar, on
+    # the result, advancing with the rows done.
+    run_file = dict(fn=on_file, inputs=[predict.picker, predict.upload, predict.file_column, memory],
+                    outputs=[predict.result_file, predict.result_preview, predict.file_problem],
+                    show_progress_on=predict.result_file)
+    column_outputs = [predict.file_column, predict.file_button, predict.file_problem]
+    predict.upload.upload(on_columns, [predict.picker, predict.upload, memory], column_outputs,
+                          show_progress_on=predict.file_column).then(**run_file).then(
+        predict_tab.ready, None, predict.file_button, show_progress="hidden")
+    predict.upload.clear(on_columns, [predict.picker, predict.upload, memory], column_outputs,
+                         show_progress="hidden")
+    predict.file_button.click(predict_tab.busy, None, predict.file_button, show_progress="hidden").then(
+        **run_file).then(predict_tab.ready, None, predict.file_button, show_progress="hidden")
 
 
 def _wire_runs(runs: RunsTab, page: gr.Tab, train: TrainTab, settings: AppSettings, jobs: JobManager,

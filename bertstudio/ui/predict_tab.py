@@ -14,6 +14,7 @@ import gradio as gr
 
 from bertstudio.errors import StudioError
 from bertstudio.ui import render
+from bertstudio.ui.data_tab import FILE_TYPES  # the engine names non-CSV formats; no toast refuses them
 from bertstudio.ui.results import run_choice_label
 from bertstudio.ui.runs_tab import may_see, visible_runs
 
@@ -39,6 +40,12 @@ class PredictTab:
     file_problem: gr.HTML
     result_file: gr.File
     result_preview: gr.Dataframe
+    pinned: gr.State  # the run the visitor picked themselves; None means "the latest, whatever it is"
+
+    @property
+    def answers(self) -> list[Any]:
+        """What a model said, in `clear_answers` order: cleared when another model is picked."""
+        return [self.label, self.problem, self.result_file, self.result_preview, self.file_problem]
 
 
 def build() -> PredictTab:
@@ -61,7 +68,7 @@ def build() -> PredictTab:
     gr.Markdown("### A whole file")
     with gr.Row(equal_height=False):
         with gr.Column(min_width=300):
-            upload = gr.File(label="CSV or TSV with a column of texts", file_types=[".csv", ".tsv", ".txt", ".gz"],
+            upload = gr.File(label="CSV or TSV with a column of texts", file_types=FILE_TYPES,
                              elem_id="predict-upload", height=130)
             with gr.Row(equal_height=False):
                 file_column = gr.Dropdown(label="Column with the texts", choices=[], value=None, visible=False,
@@ -77,18 +84,29 @@ def build() -> PredictTab:
     return PredictTab(picker=picker, refresh=refresh, about=about, text=text, pair=pair, predict=predict,
                       label=label, problem=problem, upload=upload, file_column=file_column,
                       file_button=file_button, file_problem=file_problem,
-                      result_file=result_file, result_preview=result_preview)
+                      result_file=result_file, result_preview=result_preview, pinned=gr.State(None))
 
 
 # --- handlers ------------------------------------------------------------------------------------
 
-def choices(runs_dir: Path, private: bool, memory_value: Any, current: str | None) -> Any:
-    """Runs with a usable model (finished or stopped); keeps the picked one, else the latest."""
+def choices(runs_dir: Path, private: bool, memory_value: Any, pinned: str | None = None) -> Any:
+    """Runs with a usable model (finished or stopped), newest first. The latest is chosen, as the
+    picker's label promises, unless the visitor picked one themselves (`pinned`) and it is still there."""
     usable = [s for s in visible_runs(runs_dir, memory_value, private)
               if s.status in ("finished", "stopped") and s.has_model]
     ids = [s.run_id for s in usable]
-    value = current if current in ids else (ids[0] if ids else None)
+    value = pinned if pinned in ids else (ids[0] if ids else None)
     return gr.update(choices=[(run_choice_label(s), s.run_id) for s in usable], value=value)
+
+
+def refresh_list(runs_dir: Path, private: bool, memory_value: Any) -> tuple[Any, None]:
+    """The Refresh button: the latest run, whatever was shown or picked. Outputs: picker, pinned."""
+    return choices(runs_dir, private, memory_value, None), None
+
+
+def pin(run_id: str | None) -> str | None:
+    """The visitor picked a run themselves (the picker's own input): it stays picked from now on."""
+    return run_id
 
 
 def _predictor(objects: "SessionObjects", runs_dir: Path, run_id: str | None, progress: Any = None,
@@ -111,31 +129,65 @@ def _predictor(objects: "SessionObjects", runs_dir: Path, run_id: str | None, pr
 
 
 def describe(objects: "SessionObjects", runs_dir: Path, run_id: str | None, private: bool = False,
-             memory_value: Any = None) -> tuple[str, Any]:
-    """What the picked model expects; shows the second-text box for pair models. Outputs: about, pair."""
+             memory_value: Any = None) -> tuple[str, Any, Any]:
+    """What the picked model expects and what its labels mean; shows the second-text box for pair
+    models. Outputs: about, pair, the prediction's label (emptied: it was another model's answer)."""
+    hidden, empty = gr.update(visible=False), gr.update(value=None, label="Prediction")
     if not run_id:
-        return "No finished run yet: train a model on the Train tab, then come back.", gr.update(visible=False)
+        return "No finished run yet: train a model on the Train tab, then come back.", hidden, empty
     try:
         predictor = _predictor(objects, runs_dir, run_id, None, private, memory_value)
     except StudioError as exc:
-        return render.problem(exc.message), gr.update(visible=False)
-    labels = ", ".join(render.md_escape(label) for label in predictor.labels)
+        return render.problem(exc.message), hidden, empty
+    data = _data_record(runs_dir, run_id)
+    label_column = (data.get("columns") or {}).get("label")
     pair = predictor.text_pair_column
-    return (f"Classes: {labels} · reads column **{render.md_escape(predictor.text_column or 'text')}**"
-            + (f" and **{render.md_escape(pair)}**" if pair else "") + f" · max length {predictor.max_length}",
-            gr.update(visible=bool(pair)))
+    about = (f"{_labels_meaning(predictor.labels, label_column, data.get('file_name'))} · reads column "
+             f"**{render.md_escape(predictor.text_column or 'text')}**"
+             + (f" and **{render.md_escape(pair)}**" if pair else "") + f" · max length {predictor.max_length}")
+    caption = render.shorten(f"Prediction: the value of column '{label_column}'") if label_column else "Prediction"
+    return about, gr.update(visible=bool(pair)), gr.update(value=None, label=caption)
+
+
+def clear_answers() -> tuple[Any, str, None, None, str]:
+    """Another model was picked: what the previous one said no longer applies. Outputs: `answers`."""
+    return None, "", None, None, ""
+
+
+def _labels_meaning(labels: list[str], label_column: str | None, file_name: str | None) -> str:
+    """The classes, and where they come from: bare values like 0/1 (MRPC, RTE) mean only what they
+    meant in the training file's label column, so say which column and which file that was."""
+    shown = ", ".join(render.md_escape(label) for label in labels)
+    if not label_column:
+        return f"Classes: {shown}"
+    column = f"column **{render.md_escape(label_column)}**"
+    source = f" of {render.md_escape(file_name)}" if file_name else " of the training file"
+    if all(label.strip().lstrip("+-").replace(".", "", 1).isdigit() for label in labels):
+        return (f"Classes: {shown}: the values of {column}{source}, which gave them no names; "
+                f"{render.md_escape(labels[-1])} means what it meant there")
+    return f"Classes: {shown} (from {column}{source})"
+
+
+def _data_record(runs_dir: Path, run_id: str) -> dict:
+    """The run's data.json (columns, labels, file name); empty for a bare model folder."""
+    from bertstudio.runs import DATA_FILE, RunFolder
+
+    record = RunFolder(Path(runs_dir) / run_id).read_json(DATA_FILE)
+    return record if isinstance(record, dict) else {}
 
 
 def predict_text(objects: "SessionObjects", runs_dir: Path, run_id: str | None, text: str,
                  pair: str | None, progress: Any = None, private: bool = False,
-                 memory_value: Any = None) -> tuple[Any, str]:
+                 memory_value: Any = None, max_chars: int | None = None) -> tuple[Any, str]:
     """Outputs: the label with a probability per class, the problem box."""
+    from bertstudio.limits import MAX_TEXT_CHARS
+
     if not (text or "").strip():
         return gr.skip(), render.problem("Type a text to classify first.")
     try:
         predictor = _predictor(objects, runs_dir, run_id, progress, private, memory_value)
         pairs = [pair or ""] if predictor.text_pair_column else None
-        prediction = predictor.predict([text], pairs)[0]
+        prediction = predictor.predict([text], pairs, max_text_chars=max_chars or MAX_TEXT_CHARS)[0]
     except StudioError as exc:
         return gr.skip(), render.problem(exc.message)
     return dict(prediction.probabilities), ""
@@ -143,9 +195,11 @@ def predict_text(objects: "SessionObjects", runs_dir: Path, run_id: str | None, 
 
 def file_columns(objects: "SessionObjects", runs_dir: Path, run_id: str | None,
                  path: str | None, private: bool = False, memory_value: Any = None,
-                 max_bytes: int | None = None) -> tuple[Any, Any, str]:
+                 max_bytes: int | None = None, max_rows: int | None = None,
+                 max_chars: int | None = None) -> tuple[Any, Any, str]:
     """The uploaded file's columns, the model's own text column preselected when the file has it.
-    Outputs: column picker, predict button, problem."""
+    Outputs: column picker, predict button, problem. With a column preselected the file is predicted
+    at once, so the button stays unavailable until that run ends (the wiring enables it again)."""
     from bertstudio.tabular import read_table
 
     hidden = gr.update(visible=False, choices=[], value=None), gr.update(visible=False)
@@ -153,20 +207,21 @@ def file_columns(objects: "SessionObjects", runs_dir: Path, run_id: str | None,
         return (*hidden, "")
     try:
         predictor = _predictor(objects, runs_dir, run_id, None, private, memory_value)
-        table = _read(path, max_bytes)
+        table = _read(path, max_bytes, max_rows, max_chars)
     except StudioError as exc:
         return (*hidden, render.problem(exc.message))
     wanted = predictor.text_column
     value = wanted if wanted in table.columns else (table.columns[0] if len(table.columns) == 1 else None)
     problem = "" if value else render.problem(
         f"This file has no column '{wanted}' like the training data; choose the column that holds the texts.")
-    return (gr.update(visible=True, choices=list(table.columns), value=value), gr.update(visible=True), problem)
+    return (gr.update(visible=True, choices=list(table.columns), value=value),
+            gr.update(visible=True, interactive=value is None), problem)
 
 
 def predict_file(objects: "SessionObjects", runs_dir: Path, run_id: str | None, path: str | None,
                  text_column: str | None = None, progress: Any = None, private: bool = False,
                  memory_value: Any = None, max_bytes: int | None = None,
-                 max_rows: int | None = None) -> tuple[Any, Any, str]:
+                 max_rows: int | None = None, max_chars: int | None = None) -> tuple[Any, Any, str]:
     """Outputs: the CSV with predictions to download, a preview of its first rows, the problem box."""
     from bertstudio.csvsafe import write_safe_csv
 
@@ -174,13 +229,9 @@ def predict_file(objects: "SessionObjects", runs_dir: Path, run_id: str | None, 
         return None, None, ""
     try:
         predictor = _predictor(objects, runs_dir, run_id, progress, private, memory_value)
-        table = _read(path, max_bytes)
-        if max_rows is not None and len(table) > max_rows:
-            raise StudioError(f"'{table.name}' has {len(table):,} rows, more than the {max_rows:,} this shared "
-                              f"demo predicts at once; split it into files of at most {max_rows:,} rows.")
-        if progress is not None:
-            progress(0.3, desc=f"Predicting {len(table.rows):,} rows…")
-        header, rows = predictor.predict_table(table, text_column or None)
+        table = _read(path, max_bytes, max_rows, max_chars)
+        header, rows = predictor.predict_table(table, text_column or None,
+                                               on_batch=_rows_progress(progress, len(table)))
     except StudioError as exc:
         return None, None, render.problem(exc.message)
     # Only the file's own name is used, so no name the visitor chose can reach outside their folder.
@@ -191,7 +242,32 @@ def predict_file(objects: "SessionObjects", runs_dir: Path, run_id: str | None, 
     return str(target), preview, ""
 
 
-def _read(path: str, max_bytes: int | None):
+def _rows_progress(progress: Any, total: int):
+    """A callback for each batch done that moves the progress bar by rows (0 of N shown at once)."""
+    if progress is None:
+        return None
+
+    def rows_done(done: int) -> None:
+        progress((done, total), desc=f"Predicting {total:,} rows…", unit="rows")
+
+    rows_done(0)
+    return rows_done
+
+
+def ready() -> Any:
+    """The "Predict the file" button, available again once a file's run has ended."""
+    return gr.update(interactive=True)
+
+
+def busy() -> Any:
+    return gr.update(interactive=False)
+
+
+def _read(path: str, max_bytes: int | None, max_rows: int | None = None, max_chars: int | None = None):
+    """The file within the deployment's limits; rows are counted while reading, so a file far past
+    `max_rows` stops being read there."""
+    from bertstudio.limits import MAX_TEXT_CHARS
     from bertstudio.tabular import DEFAULT_MAX_BYTES, read_table
 
-    return read_table(path, name=Path(path).name, max_bytes=max_bytes or DEFAULT_MAX_BYTES)
+    return read_table(path, name=Path(path).name, max_bytes=max_bytes or DEFAULT_MAX_BYTES, max_rows=max_rows,
+                      max_text_chars=max_chars or MAX_TEXT_CHARS)
