@@ -122,6 +122,16 @@ def strip_html(text: str) -> str:
     return html.unescape(text)
 
 
+_ENTITY = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,7}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
+
+
+def find_html(text: str) -> re.Match[str] | None:
+    """The first tag or entity in a text ("<br />", "&amp;"), or None: what `strip_html` acts on."""
+    if "<" not in text and "&" not in text:
+        return None
+    return _ANY_TAG.search(text) or _ENTITY.search(text)
+
+
 def replace_urls(text: str, replacement: str = "URL") -> str:
     return _URL.sub(replacement, text)
 

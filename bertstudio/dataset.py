@@ -18,12 +18,16 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from bertstudio import quality
 from bertstudio.cleaning import CleaningOptions, clean_texts
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
 from bertstudio.tabular import Table, read_table
 
 MAX_LABELS = 50  # more distinct values than this reads as free text or a score, not classes
+# Two labels with two rows each: one row of each for training and one for validation. A file
+# smaller than this cannot be trained whichever columns are chosen, so its rows are the problem.
+MIN_ROWS_TO_SPLIT = 4
 _SUGGEST_SAMPLE_ROWS = 20_000  # enough to judge a column's kind; keeps suggestion fast on big files
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _INTEGER = re.compile(r"[+-]?\d+")
@@ -83,6 +87,7 @@ class DataReport:
     validation_source: str = "split"   # "split" or the validation file's name
     validation_rows_total: int = 0     # data rows in the validation file, when there is one
     validation_dropped: dict[str, int] = field(default_factory=dict)
+    findings: list[str] = field(default_factory=list)  # what a messy file needs (quality.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -174,10 +179,15 @@ def _complete_choice(table: Table, text: str | None = None, label: str | None = 
             # Too many values to be classes, but repeated (multi-label ids like "3,17"): offer it
             # so the user sees a choice, and the problems list explains what is wrong with it.
             pool = [s for s in free if not s.id_like and s.distinct * 2 <= s.filled]
+            if not pool and rows < MIN_ROWS_TO_SPLIT:
+                # Too few rows to judge any column, and too few to train: suggest by name and
+                # let the problems say the rows are missing, not that the columns are wrong.
+                pool = [s for s in free if _is_label_candidate(s, rows) or not s.id_like]
             if not pool:
                 raise StudioError(f"No column in '{table.name}' looks like labels (a few values "
                                   "repeated over many rows); choose the label column by name.")
-            best = min(pool, key=lambda s: (s.distinct, s.mean_length))
+            best = min(pool, key=lambda s: (_key(s.name) not in _LABEL_NAMES, s.distinct,
+                                            s.mean_length))
         label = best.name
         taken.add(label)
 
@@ -292,6 +302,32 @@ def _extract(table: Table, choice: ColumnChoice, options: CleaningOptions) -> _R
     return _Rows(texts, pairs, labels, dict(dropped), len(table.rows))
 
 
+def _duplicates(rows: _Rows) -> tuple[list[int], int]:
+    """Indices of rows whose text (and second text) repeats an earlier row's, and how many of those
+    carry a different label than the first copy."""
+    first: dict[Any, str] = {}
+    later: list[int] = []
+    conflicting = 0
+    for i, key in enumerate(_keys(rows)):
+        if key in first:
+            later.append(i)
+            conflicting += first[key] != rows.labels[i]
+        else:
+            first[key] = rows.labels[i]
+    return later, conflicting
+
+
+def _without(rows: _Rows, drop: list[int], reason: str) -> _Rows:
+    """The rows minus `drop`, counted under `reason`; file order kept, so the first copy stays."""
+    if not drop:
+        return rows
+    gone = set(drop)
+    keep = [i for i in range(len(rows.texts)) if i not in gone]
+    return _Rows([rows.texts[i] for i in keep],
+                 [rows.pairs[i] for i in keep] if rows.pairs is not None else None,
+                 [rows.labels[i] for i in keep], {**rows.dropped, reason: len(gone)}, rows.total)
+
+
 def _sample(rows: _Rows, max_rows: int | None, seed: int) -> tuple[_Rows, int]:
     """A seeded random `max_rows` of the rows, kept in file order; and how many were left out."""
     n = len(rows.texts)
@@ -333,6 +369,13 @@ def _problems(rows: _Rows, table: Table, choice: ColumnChoice, split: bool) -> l
     if not counts:
         return [f"'{table.name}' has no rows with both a text and a label in columns "
                 f"'{choice.text}' and '{choice.label}'; choose other columns or fill them in."]
+    needed = MIN_ROWS_TO_SPLIT if split else 2
+    if len(rows.labels) < needed:
+        n = len(rows.labels)
+        held = ", ".join(f"{label!r} {counts[label]}" for label in sort_labels(counts))
+        return [f"'{table.name}' has only {n} usable row{'' if n == 1 else 's'} ({held}); training "
+                f"needs at least two labels with {needed // 2} row{'' if needed == 2 else 's'} each, "
+                "so add rows to the file."]
     if len(counts) == 1:
         only = next(iter(counts))
         return [f"Column '{choice.label}' has only one label ('{only}'); a classifier needs at "
@@ -353,6 +396,18 @@ def _problems(rows: _Rows, table: Table, choice: ColumnChoice, split: bool) -> l
                             f"{'that label' if len(small) == 1 else 'those labels'}, or give a "
                             "separate validation file.")
     return problems
+
+
+def _findings(table: Table, choice: ColumnChoice, options: CleaningOptions, rows: _Rows,
+              remove_duplicates: bool) -> list[str]:
+    """The report's sentences about a messy file (quality.py), each naming the setting that fixes it."""
+    texts = [table.column_index(c) for c in (choice.text, choice.text_pair) if c]
+    used = {table.column_index(c) for c in (choice.text, choice.text_pair, choice.label) if c}
+    later, conflicting = _duplicates(rows)
+    found = [quality.mojibake(table, texts, options), quality.html(table, texts, options),
+             quality.spilled(table, max(texts), used),
+             quality.duplicates(len(later), conflicting, remove_duplicates)]
+    return [sentence for sentence in found if sentence]
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -388,7 +443,11 @@ def prepare_data(config: TrainConfig, table: Table | None = None,
     choice = resolve_columns(table, config)
     options = CleaningOptions.from_config(config)
 
-    rows, sampled_out = _sample(_extract(table, choice, options), config.max_rows, config.seed)
+    extracted = _extract(table, choice, options)
+    findings = _findings(table, choice, options, extracted, config.remove_duplicates)
+    if config.remove_duplicates:
+        extracted = _without(extracted, _duplicates(extracted)[0], "duplicate text")
+    rows, sampled_out = _sample(extracted, config.max_rows, config.seed)
     problems = _problems(rows, table, choice, split=validation_table is None)
     if problems:
         raise StudioError(problems[0])
@@ -402,6 +461,11 @@ def prepare_data(config: TrainConfig, table: Table | None = None,
     else:
         _check_same_columns(validation_table, choice)
         val_rows = _extract(validation_table, choice, options)
+        if config.remove_duplicates:
+            val_rows = _without(val_rows, _duplicates(val_rows)[0], "duplicate text")
+            training = set(_keys(rows))
+            val_rows = _without(val_rows, [i for i, key in enumerate(_keys(val_rows)) if key in training],
+                                "text also in training")
         if not val_rows.labels:
             raise StudioError(f"The validation file '{validation_table.name}' has no rows with "
                               "both a text and a label; fill them in or choose another file.")
@@ -446,6 +510,7 @@ def prepare_data(config: TrainConfig, table: Table | None = None,
         validation_source="split" if validation_table is None else validation_table.name,
         validation_rows_total=validation_total,
         validation_dropped=validation_dropped,
+        findings=findings,
     )
     return PreparedData(train=train, validation=validation, labels=labels, columns=choice,
                         report=report,
@@ -462,6 +527,12 @@ def fingerprint(table: Table, choice: ColumnChoice, config: TrainConfig,
         "max_rows": config.max_rows,
         "cleaning": CleaningOptions.from_config(config).to_dict(),
     }
+    # Recorded only when on, and mojibake repair likewise: the fingerprints of runs made before
+    # these settings existed stay what they were.
+    if config.remove_duplicates:
+        options["remove_duplicates"] = True
+    if not options["cleaning"]["fix_mojibake"]:
+        del options["cleaning"]["fix_mojibake"]
     digest = hashlib.sha256()
     digest.update(table.sha256.encode())
     if validation_table is not None:
@@ -478,7 +549,7 @@ def data_summary(table: Table, columns: ColumnChoice | None = None,
         "has_header": table.has_header, "columns": list(table.columns),
         "rows_total": len(table.rows), "notes": list(table.notes),
         "suggested": None, "rows": 0, "dropped": {}, "labels": {}, "label_counts": {},
-        "problems": [],
+        "problems": [], "warnings": [],
     }
     try:
         summary["suggested"] = asdict(suggest_columns(table))
@@ -501,6 +572,7 @@ def data_summary(table: Table, columns: ColumnChoice | None = None,
     keys = _keys(rows)
     summary["duplicate_texts"] = len(keys) - len(set(keys))
     summary["problems"] = _problems(rows, table, choice, split=True)
+    summary["warnings"] = _findings(table, choice, options or CleaningOptions(), rows, False)
     return summary
 
 

@@ -175,7 +175,7 @@ def test_unknown_column_name_is_refused_listing_the_real_columns():
 
 
 def test_one_class_only_is_refused():
-    table = table_of("text,label\na,pos\nb,pos\nc,pos\n")
+    table = table_of("text,label\na,pos\nb,pos\nc,pos\nd,pos\n")
     with pytest.raises(StudioError, match="only one label \\('pos'\\)"):
         prepare_data(TrainConfig(), table=table)
 
@@ -398,3 +398,142 @@ def test_real_mrpc_suggests_pair_columns_and_keeps_3668_rows():
     assert data.report.rows_kept == 3668
     assert data.labels == ["0", "1"]
     assert data.report.label_counts == {"0": 1194, "1": 2474}
+
+
+# --- too few rows (issue #8, item 18) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["text,label\nhello there,pos\n", "msg,kind\nhello there,pos\n"])
+def test_a_one_row_file_is_refused_for_its_rows_not_for_its_columns(text):
+    table = table_of(text, name="one.csv")
+    suggested = suggest_columns(table)  # nothing to judge by, but nothing wrong with the columns
+    with pytest.raises(StudioError) as info:
+        prepare_data(TrainConfig(), table=table)
+    message = info.value.message
+    assert message.startswith("'one.csv' has only 1 usable row") and "add rows" in message
+    assert "looks like labels" not in message
+    assert data_summary(table)["problems"] == [message]
+    assert suggested.text != suggested.label
+
+
+def test_a_file_too_small_for_two_labels_of_two_rows_says_so_with_its_counts():
+    table = table_of("text,label\na,pos\nb,pos\nc,neg\n", name="three.csv")
+    with pytest.raises(StudioError, match=r"'three\.csv' has only 3 usable rows \('neg' 1, 'pos' 2\); "
+                                          "training needs at least two labels with 2 rows each"):
+        prepare_data(TrainConfig(), table=table)
+
+
+def test_one_row_per_label_is_enough_with_a_separate_validation_file_but_one_row_is_not():
+    validation = table_of("text,label\nx,pos\ny,neg\n", name="dev.csv")
+    data = prepare_data(TrainConfig(), table=table_of("text,label\na,pos\nb,neg\n"),
+                        validation_table=validation)
+    assert data.report.train_size == 2
+    with pytest.raises(StudioError, match="has only 1 usable row"):
+        prepare_data(TrainConfig(), table=table_of("text,label\na,pos\n"), validation_table=validation)
+
+
+# --- duplicates, mojibake, spilled text, HTML (issue #8, item 23) -------------------------------
+
+
+def duplicated() -> Table:
+    lines = ["text,label", "win a prize,spam", "hello mum,ham", "win a prize,spam", " win a prize ,ham",
+             "see you,ham", "call me,ham", "free entry,spam", "claim now,spam", "hello mum,ham"]
+    return table_of("\n".join(lines) + "\n", name="dups.csv")
+
+
+def test_duplicates_are_named_with_the_control_that_removes_them_when_it_is_off():
+    data = prepare_data(TrainConfig(), table=duplicated())
+    assert data.report.duplicate_texts == 3
+    [sentence] = [f for f in data.report.findings if "duplicate" in f.lower()]
+    assert "3 rows repeat an earlier text" in sentence and "1 of them with a different label" in sentence
+    assert "'Remove duplicate texts'" in sentence and "first" in sentence
+
+
+def test_remove_duplicates_keeps_the_first_copy_and_counts_the_rest_as_dropped():
+    data = prepare_data(TrainConfig(remove_duplicates=True), table=duplicated())
+    report = data.report
+    assert report.dropped == {"duplicate text": 3} and report.rows_kept == 6
+    assert report.duplicate_texts == 0 and report.overlap_train_validation == 0
+    texts = data.train.texts + data.validation.texts
+    assert sorted(texts) == sorted(set(texts))
+    prize = data.labels[(data.train.labels + data.validation.labels)[texts.index("win a prize")]]
+    assert prize == "spam"  # the first copy's label, not the later 'ham'
+    assert not [f for f in report.findings if "repeat an earlier text" in f]
+    assert prepare_data(TrainConfig(), table=duplicated()).fingerprint != data.fingerprint
+
+
+def test_remove_duplicates_also_drops_validation_rows_that_are_in_training():
+    train = table_of("text,label\na,pos\nb,neg\nc,pos\nd,neg\n", name="train.csv")
+    validation = table_of("text,label\na,pos\nz,neg\nz,neg\ny,pos\n", name="dev.csv")
+    data = prepare_data(TrainConfig(remove_duplicates=True), table=train, validation_table=validation)
+    assert data.validation.texts == ["z", "y"]
+    assert data.report.validation_dropped == {"duplicate text": 1, "text also in training": 1}
+    assert data.report.overlap_train_validation == 0
+
+
+def garbled() -> Table:
+    rows = ["text,label", "WINNER! claim a å£900 prize,spam", "cafÃ© tonight?,ham", "ok see you,ham",
+            "free å£5 entry,spam", "call me,ham", "win big,spam"]
+    return table_of("\n".join(rows) + "\n", name="garbled.csv")
+
+
+def test_mojibake_is_named_with_a_count_an_example_and_the_repair_option():
+    data = prepare_data(TrainConfig(), table=garbled())
+    [sentence] = [f for f in data.report.findings if "garbled" in f]
+    assert sentence.startswith("3 rows have garbled characters")
+    assert "å£900" in sentence and "£900" in sentence and "'Repair garbled characters'" in sentence
+    repaired = prepare_data(TrainConfig(clean_fix_mojibake=True), table=garbled())
+    assert "WINNER! claim a £900 prize" in repaired.train.texts + repaired.validation.texts
+    assert not [f for f in repaired.report.findings if "'Repair garbled characters'" in f]
+
+
+def spilled() -> Table:
+    rows = ["label,text,,"] + [f"{'ham' if i % 2 else 'spam'},message number {i},," for i in range(8)]
+    rows.insert(4, "spam,call now, win a prize, today")
+    return table_of("\n".join(rows) + "\n", name="spill.csv")
+
+
+def test_text_spilled_into_unnamed_columns_is_named_with_its_rows_columns_and_advice():
+    table = spilled()
+    assert table.columns == ["label", "text", "column_3", "column_4"]
+    data = prepare_data(TrainConfig(), table=table)
+    [sentence] = [f for f in data.report.findings if "column_3" in f]
+    assert sentence.startswith("1 row has text in column_3 and column_4")
+    assert "row 4" in sentence and "'text'" in sentence and "quote" in sentence
+    assert data_summary(table)["warnings"] == data.report.findings
+
+
+def test_mostly_empty_named_columns_with_a_few_values_count_as_spilled_too():
+    rows = ["review,sentiment,C,D"] + [f"film {i},{'ab'[i % 2]},," for i in range(20)] + ["bad film,a,really,"]
+    data = prepare_data(TrainConfig(), table=table_of("\n".join(rows) + "\n"))
+    assert [f for f in data.report.findings if "row 21" in f and "'C'" in f]
+
+
+def test_html_entities_and_tags_point_to_the_strip_html_option_until_it_is_on():
+    rows = ["text,label", "a &lt;b&gt; tag,x", "line<br />break,y", "plain,x", "plain too,y",
+            "5 < 6 and 7 > 3,x"]
+    table = table_of("\n".join(rows) + "\n")
+    [sentence] = [f for f in prepare_data(TrainConfig(), table=table).report.findings if "HTML" in f]
+    assert sentence.startswith("2 rows hold HTML") and "'Strip HTML tags'" in sentence
+    assert "&lt;b&gt;" in sentence
+    assert not [f for f in prepare_data(TrainConfig(clean_strip_html=True), table=table).report.findings
+                if "HTML" in f]
+
+
+def test_a_clean_file_has_no_findings():
+    assert prepare_data(TrainConfig(), table=table_of(balanced(5))).report.findings == []
+    assert data_summary(table_of(balanced(5)))["warnings"] == []
+
+
+@pytest.mark.skipif(not (SHARED / "data").is_dir(), reason="shared data folder not present")
+def test_real_sms_spam_report_names_mojibake_spill_html_and_duplicates():
+    table = read_table(SHARED / "data" / "sms_spam" / "spam.csv")
+    findings = prepare_data(TrainConfig(), table=table).report.findings
+    text = " ".join(findings)
+    assert "garbled" in text and "å£" in text and "HTML" in text and "column_3" in text
+    # 403 byte-for-byte repeats (the README's count) and 11 that differ only in edge spaces
+    assert "414 rows repeat an earlier text" in text
+    cleaned = prepare_data(TrainConfig(remove_duplicates=True, clean_fix_mojibake=True), table=table)
+    # ... and, once repaired, one whose copies were garbled two different ways ("‰ÛÏ", "åÒ")
+    assert cleaned.report.dropped == {"duplicate text": 415}
+    assert cleaned.report.rows_kept == 5572 - 415
