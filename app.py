@@ -113,6 +113,7 @@ def launch_arguments(settings, args: argparse.Namespace) -> dict:
 def main(argv: Sequence[str] | None = None) -> None:
     from bertstudio.errors import StudioError
     from bertstudio.ui.app import launch_options
+    from bertstudio.warmup import warm_imports
 
     args = parse_args(argv)
     try:
@@ -127,14 +128,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     demo = build_demo(settings, jobs)
     if settings.limits is not None:
         start_sweeper(settings, jobs)
+    # The handlers import torch and transformers on first use; the first visitors of a new app
+    # would import them from many threads at once, which transformers' lazy imports do not survive.
+    warm_imports()
     demo.queue(default_concurrency_limit=4)
     demo.launch(**launch, **launch_options())
 
 
 def __getattr__(name: str):
-    if name == "demo":  # built on first access only
+    if name == "demo":  # built on first access only, for a tool that will serve it
+        from bertstudio.warmup import warm_imports
+
         global demo
         demo = build_demo()
+        warm_imports()
         return demo
     raise AttributeError(name)
 
