@@ -81,3 +81,22 @@ def test_the_cpu_estimate_is_close_to_the_recorded_benchmark(repo_root, shared_d
                                       tokens_per_row=real_tokens / train_rows, cpu_cores=record["machine"]["cores"],
                                       gpu=False, precision=settings["precision"])
     assert 0.5 < guess / engine["train_seconds"] < 2
+
+
+def test_a_busy_machine_makes_the_guess_longer():
+    base = dict(compute_parameters=10e6, train_rows=1000, validation_rows=100, epochs=3, tokens_per_row=64,
+                cpu_cores=2, gpu=False)
+    idle = estimate.estimate_seconds(**base)
+    assert estimate.estimate_seconds(cpu_load=0.0, **base) == idle
+    # 7 other runnable threads on 2 cores: training gets 2 of 9 shares of the CPU, 4.5x slower.
+    assert estimate.estimate_seconds(cpu_load=7.0, **base) == pytest.approx(idle * 4.5)
+    assert estimate.free_cores(2, 0.0) == 2 and estimate.busy_cores() >= 0.0
+
+
+def test_the_summary_calls_its_time_a_guess_and_points_to_the_measured_one():
+    from bertstudio.ui.hyperparams_tab import _time_guess
+
+    text = _time_guess(300.0, gpu=False, cores=2, load=5.1, parameters=1.3e6)
+    assert text.startswith("**Rough guess") and "only a guess" in text and "measured" in text
+    assert "about 5 minutes" in text and "load 5.1" in text and "1.3M parameters" in text
+    assert "busy" not in _time_guess(300.0, gpu=False, cores=2, load=0.1, parameters=110e6)

@@ -18,7 +18,7 @@ def tabs(tmp_path_factory):
     with gr.Blocks():
         data = data_tab.build()
         tok = tokenizer_tab.build("bundled")
-        hp = hyperparams_tab.build()
+        hp = hyperparams_tab.build(model="bundled")
     form = config_form(data, tok, hp, tmp_path_factory.mktemp("runs"))
     return data, tok, hp, form
 
@@ -69,7 +69,7 @@ def test_fresh_form_builds_the_default_config_with_the_chosen_files(tabs, tmp_pa
     values = _set(form, _defaults(form), text_column="review", label_column="stars")
     config = form.build_config("train.csv", None, values)
     expected = TrainConfig(data="train.csv", model="bundled", text_column="review", label_column="stars",
-                           output_dir=form.output_dir)
+                           output_dir=form.output_dir).replace(**hyperparams_tab.preset_values("Recommended", "bundled"))
     assert config == expected
 
 
@@ -95,7 +95,7 @@ def test_a_bad_value_is_refused_by_its_label(tabs):
 
 def test_presets_change_only_their_own_settings(tabs):
     *_, form = tabs
-    updates = hyperparams_tab.apply_preset(form, "Quick try")
+    updates = hyperparams_tab.apply_preset(form, "Quick try", "bert-base-uncased")
     by_name = dict(zip((c.name for c in form.controls), updates))
     assert by_name["epochs"] == 1 and by_name["batch_size"] == 16
     assert math.isclose(from_log(by_name["learning_rate"]), 5e-5)
@@ -124,3 +124,10 @@ def test_a_broken_config_file_is_explained_beside_the_upload(tabs, tmp_path):
     path.write_text('{"epochs": "three"}')
     problem = hyperparams_tab.load_config_file(form, None, str(path))[-1]
     assert "epochs" in problem and "whole number" in problem
+
+
+def test_a_control_can_start_at_a_given_value_instead_of_the_default():
+    with gr.Blocks():
+        epochs = make_control("epochs", value=6)
+        rate = make_control("learning_rate", value=5e-4)
+    assert epochs.component.value == 6 and from_log(rate.component.value) == 5e-4

@@ -8,6 +8,7 @@ import pytest
 from bertstudio.hosting import HostingSettings
 from bertstudio.ui import data_tab, hyperparams_tab, tokenizer_tab
 from bertstudio.ui.app import config_form
+from bertstudio.ui.form import from_log, log_value
 
 HOSTED = HostingSettings.from_env({"BERTSTUDIO_HOSTED": "1", "BERTSTUDIO_MAX_EPOCHS": "4",
                                    "BERTSTUDIO_MODELS": "bundled"})
@@ -18,7 +19,7 @@ def form(tmp_path_factory):
     with gr.Blocks():
         data = data_tab.build()
         tok = tokenizer_tab.build("bundled")
-        hp = hyperparams_tab.build(max_epochs=HOSTED.max_epochs)
+        hp = hyperparams_tab.build(max_epochs=HOSTED.max_epochs, model="bundled")
     return config_form(data, tok, hp, tmp_path_factory.mktemp("runs"))
 
 
@@ -38,9 +39,10 @@ def test_the_epochs_slider_stops_at_the_hosted_limit(form):
 
 
 def test_a_preset_keeps_within_the_epoch_limit(form):
-    updates = hyperparams_tab.apply_preset(form, "Small dataset", HOSTED.max_epochs)
+    updates = hyperparams_tab.apply_preset(form, "Small dataset", "bert-base-uncased", HOSTED.max_epochs)
     assert updates[form.controls.index(form.control("epochs"))] == 4
-    assert hyperparams_tab.apply_preset(form, "Small dataset")[form.controls.index(form.control("epochs"))] == 8
+    epochs = hyperparams_tab.apply_preset(form, "Small dataset", "bert-base-uncased")[form.controls.index(form.control("epochs"))]
+    assert epochs == 8
 
 
 def test_a_good_config_file_fills_the_form(form, tmp_path):
@@ -69,3 +71,95 @@ def test_a_config_past_the_hosted_limits_is_refused(form, tmp_path):
     assert "at most 4 epochs" in problem and _untouched(updates)
     updates, problem = _load(form, tmp_path, b'{"model": "/srv/private-model"}', HOSTED)
     assert "offers only these models: bundled" in problem and _untouched(updates)
+
+
+# --- presets that follow the model ----------------------------------------------------------------
+
+def _value(form, updates, name):
+    return updates[form.controls.index(form.control(name))]
+
+
+def _rate(value):
+    return from_log(value)
+
+
+def test_the_preset_shown_selected_at_start_is_what_the_form_starts_with(form, tmp_path_factory):
+    """The highlighted preset is the form's truth, for the bundled model and for a BERT-sized one."""
+    for model in ("bundled", "bert-base-uncased"):
+        with gr.Blocks():
+            tok = tokenizer_tab.build(model)
+            hp = hyperparams_tab.build(model=model)
+            data = data_tab.build()
+        fresh = config_form(data, tok, hp, tmp_path_factory.mktemp("runs"))
+        selected = [b.value for b in hp.presets if b.variant == "primary"]
+        assert selected == [hp.selected_preset.value] == ["Recommended"]
+        config = fresh.build_config("d.csv", None, [c.component.value for c in fresh.controls])
+        for name, value in hyperparams_tab.preset_values("Recommended", model).items():
+            assert getattr(config, name) == value, (model, name)
+        assert hp.learning_rate_box.value == config.learning_rate
+    assert hyperparams_tab.preset_values("Recommended", "bundled")["learning_rate"] == 5e-4  # README's rate
+    assert hyperparams_tab.preset_values("Recommended", "bert-base-uncased")["learning_rate"] == 3e-5
+
+
+@pytest.mark.parametrize("model", ["bundled", "bert-base-uncased"])
+def test_each_presets_text_names_the_values_it_applies(model):
+    text = hyperparams_tab.preset_help(model)
+    for name in hyperparams_tab.PRESET_NAMES:
+        values = hyperparams_tab.preset_values(name, model)
+        line = next(part for part in text.split(" · ") if part.startswith(f"**{name}**"))
+        assert f"{values['epochs']} epoch" in line and f"batch {values['batch_size']}" in line
+        assert f"learning rate {hyperparams_tab.rate_words(values['learning_rate'])}," in line
+    assert "learning rate 5e-4" in hyperparams_tab.preset_help("bundled")
+
+
+def test_a_new_model_reapplies_the_selected_preset_with_its_own_values(form):
+    *updates, box, box_problem, text = hyperparams_tab.follow_model(form, "Recommended", "bert-base-uncased")
+    assert _rate(_value(form, updates, "learning_rate")) == 3e-5 == box and _value(form, updates, "epochs") == 3
+    assert "learning rate 3e-5" in text and box_problem == ""
+    *updates, box, _, text = hyperparams_tab.follow_model(form, "Recommended", "bundled")
+    assert _rate(_value(form, updates, "learning_rate")) == 5e-4 == box and "learning rate 5e-4" in text
+
+
+def test_a_new_model_leaves_hand_made_settings_alone(form):
+    *updates, box, _, text = hyperparams_tab.follow_model(form, None, "bert-base-uncased")
+    assert all(update == gr.skip() for update in updates) and box == gr.skip()
+    assert "learning rate 3e-5" in text  # the buttons' text still follows the model
+
+
+def test_choosing_a_preset_highlights_it_alone(form):
+    out = hyperparams_tab.choose_preset(form, "Quick try", "bundled")
+    *updates, box, _, selected = out[:len(form.controls) + 3]
+    buttons = out[len(form.controls) + 3:]
+    assert selected == "Quick try" and box == 5e-4 and _value(form, updates, "epochs") == 2
+    assert [b["variant"] for b in buttons] == ["primary", "secondary", "secondary"]
+    assert "learning_rate" in hyperparams_tab.governed_settings()
+
+
+def test_a_typed_learning_rate_moves_the_slider_and_leaves_the_preset():
+    slider, box, problem, selected, *buttons = hyperparams_tab.typed_learning_rate(2.5e-5, log_value(5e-4))
+    assert from_log(slider) == 2.5e-5 == box and problem == "" and selected is None
+    assert all(b["variant"] == "secondary" for b in buttons)
+    slider, box, *_ = hyperparams_tab.typed_learning_rate(1.234e-4, log_value(5e-4))
+    assert box == from_log(slider) == 1.2e-4  # shown as the slider keeps it
+
+
+@pytest.mark.parametrize("typed, message", [(0.5, "from 1e-06 to 0.01"), (1e-9, "from 1e-06 to 0.01"),
+                                            (None, "Type a learning rate")])
+def test_a_typed_learning_rate_out_of_range_is_refused_beside_the_box(typed, message):
+    slider, box, problem, selected, *buttons = hyperparams_tab.typed_learning_rate(typed, log_value(5e-4))
+    assert message in html.unescape(problem)
+    assert slider == box == selected == gr.skip() and all(b == gr.skip() for b in buttons)
+
+
+def test_the_same_learning_rate_typed_again_keeps_the_preset():
+    slider, box, problem, selected, *_ = hyperparams_tab.typed_learning_rate(5e-4, log_value(5e-4))
+    assert slider == gr.skip() and selected == gr.skip() and box == 5e-4 and problem == ""
+
+
+def test_a_loaded_config_file_leaves_the_preset(form, tmp_path):
+    path = tmp_path / "config.json"
+    path.write_bytes(b'{"epochs": 2}')
+    out = hyperparams_tab.load_settings(form, None, str(path))
+    assert out[len(form.controls)] == "" and out[len(form.controls) + 1] is None
+    path.write_bytes(b'{"epochs": "two"}')
+    assert hyperparams_tab.load_settings(form, None, str(path))[len(form.controls) + 1] == gr.skip()

@@ -102,3 +102,35 @@ def test_the_hosted_banner_and_the_queue_line_say_what_applies_as_plain_text():
     assert "Expected start" not in progress_html(TrainHistory(), position=1)
     assert [wait_words(s) for s in (20, 70, 3 * 3600)] == ["in under a minute", "in about 1 minute",
                                                            "in about 3.0 hours"]
+
+
+def _running(eta_seconds, logged_at):
+    from bertstudio.events import Started, Step
+
+    history = TrainHistory()
+    history.add([Started(run_id="r", run_dir="/x", config={}, labels=["a", "b"], train_size=10, validation_size=4,
+                         total_steps=100, steps_per_epoch=50, device="cpu", precision="no"),
+                 Step(step=20, total_steps=100, epoch=0.4, loss=0.5, learning_rate=1e-5, grad_norm=None,
+                      samples_per_second=8.0, tokens_per_second=80.0, elapsed_seconds=60.0,
+                      eta_seconds=eta_seconds, time=logged_at)])
+    return history
+
+
+def test_the_time_left_is_measured_and_counts_down_between_logged_steps():
+    history = _running(eta_seconds=240.0, logged_at=1000.0)
+    assert "about 4m00s left (measured)" in render.progress_html(history, now=1000.0)
+    # 90 s later, still no new step logged: the figure is not the stale 4 minutes.
+    later = render.progress_html(history, now=1090.0)
+    assert "about 2m30s left (measured)" in later and "4m00s" not in later
+    assert "the last steps are under way" in render.progress_html(history, now=1300.0)
+    assert "measuring the time left" in render.progress_html(_running(None, 1000.0), now=1000.0)
+
+
+def test_before_the_first_step_no_time_is_promised():
+    from bertstudio.events import Started
+
+    history = TrainHistory().add([Started(run_id="r", run_dir="/x", config={}, labels=["a"], train_size=10,
+                                          validation_size=4, total_steps=100, steps_per_epoch=50, device="cpu",
+                                          precision="no")])
+    text = render.progress_html(history)
+    assert "measured from them" in text and "about" not in text

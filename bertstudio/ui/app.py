@@ -19,7 +19,7 @@ import gradio as gr
 from bertstudio.hosting import UPLOADS_DIR, HostingSettings, browser_secret
 from bertstudio.ui import data_tab, hyperparams_tab, predict_tab, render, runs_tab, tokenizer_tab, train_tab
 from bertstudio.ui.data_tab import DataTab
-from bertstudio.ui.form import ConfigForm
+from bertstudio.ui.form import ConfigForm, from_log
 from bertstudio.ui.hyperparams_tab import HyperparamsTab
 from bertstudio.ui.predict_tab import PredictTab
 from bertstudio.ui.runs_tab import RunsTab
@@ -147,7 +147,7 @@ def build_app(settings: AppSettings, jobs: JobManager) -> gr.Blocks:
             with gr.Tab("2 · Tokenizer", id="tokenizer", elem_id="tab-tokenizer"):
                 tok = tokenizer_tab.build(settings.default_model, limits.models if limits else None)
             with gr.Tab("3 · Hyperparameters", id="hyperparameters", elem_id="tab-hyperparameters"):
-                hp = hyperparams_tab.build(limits.max_epochs if limits else None)
+                hp = hyperparams_tab.build(limits.max_epochs if limits else None, model=tok.model.component.value)
             with gr.Tab("4 · Train", id="train", elem_id="tab-train"):
                 train = train_tab.build()
             with gr.Tab("5 · Predict", id="predict", elem_id="tab-predict") as predict_page:
@@ -251,17 +251,39 @@ def _wire_hyperparams(hp: HyperparamsTab, data: DataTab, tok: TokenizerTab, trai
                 + [component.change for component in form.inputs if component is not learning_rate])
     gr.on(triggers, trigger_mode="always_last", **summary)
     gr.on(triggers, trigger_mode="always_last", **plan)
+    # The box beside the slider follows the slider the same way: on a person's move, and after
+    # every programmatic set (`.then`), never on the slider's `.change`. Typing into the box sets
+    # the slider and refreshes the summary with `.then`.
+    box, box_problem = hp.learning_rate_box, hp.learning_rate_problem
+    box_from_slider = dict(fn=from_log, inputs=learning_rate, outputs=box, show_progress="hidden")
+    learning_rate.input(**box_from_slider)
+    gr.on([box.submit, box.blur], hyperparams_tab.typed_learning_rate, [box, learning_rate],
+          [learning_rate, box, box_problem, hp.selected_preset, *hp.presets],
+          show_progress="hidden").then(**summary).then(**plan)
+    # A preset stays highlighted only while the form equals it: a hand edit of a setting it sets
+    # leaves it, and a new model re-applies it with that model's values.
+    preset_outputs = [*form.inputs, box, box_problem]
+    governed = [c.component for c in form.controls if c.name in hyperparams_tab.governed_settings()]
+    gr.on([component.input for component in governed], hyperparams_tab.leave_preset, None,
+          [hp.selected_preset, *hp.presets], show_progress="hidden")
+    model = tok.model.component
     for button in hp.presets:
-        button.click(partial(hyperparams_tab.apply_preset, form, button.value, max_epochs), None,
-                     form.inputs).then(**summary).then(**plan)
+        button.click(partial(hyperparams_tab.choose_preset, form, button.value, max_epochs=max_epochs), model,
+                     [*preset_outputs, hp.selected_preset, *hp.presets]).then(**summary).then(**plan)
+    model.change(partial(hyperparams_tab.follow_model, form, max_epochs=max_epochs), [hp.selected_preset, model],
+                 [*preset_outputs, hp.preset_help], show_progress="hidden").then(**summary).then(**plan)
 
     def on_command(request: gr.Request, loaded, *values):
         return hyperparams_tab.show_command(form, objects(request).downloads_dir, loaded, *values)
 
     hp.show_command.click(on_command, [data.loaded, *form.inputs],
                           [hp.command, hp.accelerate_command, hp.config_file, hp.problem])
-    hp.config_upload.upload(partial(hyperparams_tab.load_config_file, form, hosting=limits),
-                            [data.loaded, hp.config_upload], [*form.inputs, hp.problem]).then(**summary).then(**plan)
+    # The preset is left in the same update that fills the form, before the model's change event
+    # (a file naming a model) could re-apply it over the file's values.
+    hp.config_upload.upload(partial(hyperparams_tab.load_settings, form, hosting=limits),
+                            [data.loaded, hp.config_upload],
+                            [*form.inputs, hp.problem, hp.selected_preset, *hp.presets]).then(
+        **box_from_slider).then(**summary).then(**plan)
 
 
 def _wire_train(train: TrainTab, data: DataTab, form: ConfigForm, jobs: JobManager, memory: gr.BrowserState,

@@ -119,15 +119,36 @@ def parameters_from_config(config: dict) -> float:
 
 
 def estimate_seconds(compute_parameters: float, train_rows: int, validation_rows: int, epochs: int,
-                     tokens_per_row: float, cpu_cores: int, gpu: bool, precision: str = "no") -> float:
+                     tokens_per_row: float, cpu_cores: int, gpu: bool, precision: str = "no",
+                     cpu_load: float = 0.0) -> float:
     """Training costs ~6 FLOPs per non-embedding parameter per token (forward + backward),
-    evaluation ~2. `precision` is the resolved one ('no' or 'bf16' on the CPU)."""
+    evaluation ~2. `precision` is the resolved one ('no' or 'bf16' on the CPU); `cpu_load` is what
+    other programs already keep busy (see `busy_cores`)."""
     tokens = tokens_per_row * (train_rows * epochs)
     eval_tokens = tokens_per_row * validation_rows * epochs
     flops = 6 * compute_parameters * tokens + 2 * compute_parameters * eval_tokens
     per_core = CPU_FLOPS_PER_CORE.get(precision, CPU_FLOPS_PER_CORE["no"])
-    rate = GPU_FLOPS if gpu else per_core * max(1, cpu_cores)
+    rate = GPU_FLOPS if gpu else per_core * free_cores(max(1, cpu_cores), cpu_load)
     return flops / rate
+
+
+def free_cores(cpu_cores: int, cpu_load: float) -> float:
+    """The cores a new training gets when other programs already keep `cpu_load` of them busy: the
+    scheduler shares the CPU among every runnable thread, so training's `cpu_cores` threads get
+    cores / (cores + load) of it. On an idle machine that is all of them; with a load of 7 on 2
+    cores under half a core, the 5-7 minutes a run then took where the estimate said one."""
+    return cpu_cores * cpu_cores / (cpu_cores + max(0.0, cpu_load))
+
+
+def busy_cores() -> float:
+    """The machine's load over the last minute (runnable threads), 0 where the system has no load
+    average. A snapshot: the guess can only be as steady as the machine."""
+    import os
+
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 0.0
 
 
 def estimate_gpu_memory_gb(parameters: float, batch_size: int, max_length: int, hidden: int = 768,

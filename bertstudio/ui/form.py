@@ -46,13 +46,14 @@ class FieldControl:
     show: Callable[[Any], Any] = _identity   # config value -> widget value
 
 
-def make_control(name: str, **overrides: Any) -> FieldControl:
+def make_control(name: str, value: Any = None, **overrides: Any) -> FieldControl:
     """The component for a field, chosen from its metadata: checkbox, radio, slider (log or linear),
-    number box or text box, labelled and explained by the metadata's label and help."""
+    number box or text box, labelled and explained by the metadata's label and help. It starts at
+    `value` (a config value) when given, else at the field's default."""
     spec = _spec(name)
     meta = spec.metadata
     kind = base_type(spec.type)
-    default = spec.default
+    default = spec.default if value is None else value
     common = dict(label=meta.get("label", name), info=meta.get("help"), elem_id=f"cfg-{name}")
     common.update(overrides)
     if kind is bool:

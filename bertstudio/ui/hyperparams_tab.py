@@ -12,7 +12,7 @@ import gradio as gr
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
 from bertstudio.ui import charts, render
-from bertstudio.ui.form import FieldControl, make_control
+from bertstudio.ui.form import FieldControl, from_log, log_value, make_control
 
 if TYPE_CHECKING:
     from bertstudio.dataset import PreparedData
@@ -31,28 +31,88 @@ GROUPS = (
     ("Run", ("run_name", "logging_steps")),
 )
 
-# Presets change only the settings they name; everything else stays as the user left it.
-PRESETS: dict[str, dict[str, Any]] = {
-    "Quick try": dict(epochs=1, learning_rate=5e-5, batch_size=16, warmup_ratio=0.1, scheduler="linear",
-                      eval_strategy="epoch", early_stopping_patience=0, gradient_accumulation_steps=1),
-    "Recommended": dict(epochs=3, learning_rate=3e-5, batch_size=32, warmup_ratio=0.1, weight_decay=0.01,
-                        scheduler="linear", eval_strategy="epoch", early_stopping_patience=0,
-                        gradient_accumulation_steps=1, keep_best=True),
-    "Small dataset": dict(epochs=8, learning_rate=3e-5, batch_size=16, warmup_ratio=0.1, weight_decay=0.01,
-                          scheduler="linear", eval_strategy="epoch", early_stopping_patience=2,
-                          metric_for_best="macro_f1", keep_best=True, gradient_accumulation_steps=1),
+# Presets change only the settings they name; everything else stays as the user left it. What a
+# preset sets depends on the model's size: BERT-sized models fine-tune at the BERT paper's rates
+# (2e-5 to 5e-5), while a tiny one such as the bundled model barely moves at them and wants about
+# ten times the rate and more epochs (the README's command reaches 0.92 accuracy with 5e-4).
+SMALL_MODEL_PARAMETERS = 10e6  # the bundled model has 1.3M, bert-tiny 4.4M; MiniLM-L6 (23M) is BERT-like
+_SHARED = dict(warmup_ratio=0.1, scheduler="linear", eval_strategy="epoch", gradient_accumulation_steps=1)
+BERT_PRESETS: dict[str, dict[str, Any]] = {
+    "Quick try": dict(_SHARED, epochs=1, learning_rate=5e-5, batch_size=16, early_stopping_patience=0),
+    "Recommended": dict(_SHARED, epochs=3, learning_rate=3e-5, batch_size=32, weight_decay=0.01,
+                        early_stopping_patience=0, keep_best=True),
+    "Small dataset": dict(_SHARED, epochs=8, learning_rate=3e-5, batch_size=16, weight_decay=0.01,
+                          early_stopping_patience=2, metric_for_best="macro_f1", keep_best=True),
 }
-PRESET_HELP = {
-    "Quick try": "one epoch, to check that everything works",
-    "Recommended": "BERT paper's settings: 3 epochs, learning rate 3e-5",
-    "Small dataset": "a few hundred rows: more epochs, smaller batches, stop when it stops improving",
+SMALL_MODEL_PRESETS: dict[str, dict[str, Any]] = {
+    "Quick try": dict(_SHARED, epochs=2, learning_rate=5e-4, batch_size=16, early_stopping_patience=0),
+    "Recommended": dict(_SHARED, epochs=6, learning_rate=5e-4, batch_size=16, weight_decay=0.01,
+                        early_stopping_patience=0, keep_best=True),
+    "Small dataset": dict(_SHARED, epochs=12, learning_rate=5e-4, batch_size=8, weight_decay=0.01,
+                          early_stopping_patience=3, metric_for_best="macro_f1", keep_best=True),
 }
+PRESET_NAMES = tuple(BERT_PRESETS)
+DEFAULT_PRESET = "Recommended"  # applied to the form at start, so the highlighted preset is the truth
+PRESET_PURPOSE = {
+    "Quick try": "to check that everything works",
+    "Recommended": "a good first real run",
+    "Small dataset": "a few hundred rows: stops when it stops improving",
+}
+
+
+def presets_for(model: str | None, folder: str | None = None) -> dict[str, dict[str, Any]]:
+    """The presets' settings for `model` (its local `folder` when known), chosen by its size."""
+    from bertstudio.models import resolve_model
+    from bertstudio.ui.estimate import model_size
+
+    if not model or not model.strip():
+        return BERT_PRESETS
+    if folder is None:
+        try:
+            folder = resolve_model(model)
+        except StudioError:  # the Tokenizer tab says what is wrong with the name
+            folder = None
+    small = model_size(model.strip(), folder).total < SMALL_MODEL_PARAMETERS
+    return SMALL_MODEL_PRESETS if small else BERT_PRESETS
+
+
+def preset_values(name: str, model: str | None, folder: str | None = None,
+                  max_epochs: int | None = None) -> dict[str, Any]:
+    """What the preset `name` sets for this model, its epochs within a shared demo's `max_epochs`."""
+    preset = dict(presets_for(model, folder)[name])
+    if max_epochs is not None:
+        preset["epochs"] = min(preset["epochs"], max_epochs)
+    return preset
+
+
+def rate_words(rate: float) -> str:
+    """A learning rate as people write it: 5e-4, 3e-5, 2.5e-5."""
+    mantissa, exponent = f"{rate:.1e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
+def preset_help(model: str | None, folder: str | None = None, max_epochs: int | None = None) -> str:
+    """One line per preset naming the values it applies, made from those values so it cannot drift."""
+    small = presets_for(model, folder) is SMALL_MODEL_PRESETS
+    lines = []
+    for name in PRESET_NAMES:
+        values = preset_values(name, model, folder, max_epochs)
+        epochs = values["epochs"]
+        lines.append(f"**{name}**: {epochs} epoch{'s' if epochs != 1 else ''}, learning rate "
+                     f"{rate_words(values['learning_rate'])}, batch {values['batch_size']} — {PRESET_PURPOSE[name]}")
+    model_words = ("a small model like this one learns at about ten times BERT's rate" if small
+                   else "BERT-sized models learn at the BERT paper's rates")
+    return " · ".join(lines) + f" *(The values follow the model on the Tokenizer tab: {model_words}.)*"
 
 
 @dataclass
 class HyperparamsTab:
     presets: list[gr.Button]
+    preset_help: gr.Markdown
+    selected_preset: gr.State  # the preset the form still equals, or None once a setting is edited
     controls: list[FieldControl]
+    learning_rate_box: gr.Number  # the learning rate typed exactly; the log slider is the form's control
+    learning_rate_problem: gr.HTML
     max_length_mirror: gr.Slider
     schedule_chart: gr.Plot
     cost: gr.Markdown
@@ -67,32 +127,21 @@ class HyperparamsTab:
 CONFIG_FILE_MAX_BYTES = 1_000_000  # a config.json is a few KB; anything far bigger is not one
 
 
-def build(max_epochs: int | None = None) -> HyperparamsTab:
-    """`max_epochs` (a shared deployment's limit) caps the Epochs slider."""
+def build(max_epochs: int | None = None, model: str | None = None) -> HyperparamsTab:
+    """`max_epochs` (a shared deployment's limit) caps the Epochs slider. The form starts with the
+    default preset for `model` (the Tokenizer tab's first model), the preset shown as selected."""
     gr.Markdown("Every setting has a short explanation. Start from a preset; the chart shows the "
                 "learning rate these settings produce over the whole run.", elem_classes="tab-intro")
     with gr.Row():
         presets = [gr.Button(name, size="md", elem_id=f"preset-{name.lower().replace(' ', '-')}",
-                             variant="primary" if name == "Recommended" else "secondary")
-                   for name in PRESETS]
-    gr.Markdown(" · ".join(f"**{name}**: {text}" for name, text in PRESET_HELP.items()),
-                elem_classes="preset-help")
-    controls: list[FieldControl] = []
+                             variant="primary" if name == DEFAULT_PRESET else "secondary")
+                   for name in PRESET_NAMES]
+    preset_text = gr.Markdown(preset_help(model, max_epochs=max_epochs), elem_classes="preset-help",
+                              elem_id="hp-preset-help")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=320):
-            for title, names in GROUPS:
-                with gr.Accordion(title, open=title in ("Optimization", "Schedule")):
-                    for name in names:
-                        controls.append(make_control(name))
-                        if name == "epochs" and max_epochs is not None:
-                            # Set before the page's config is made, so the browser gets the capped range.
-                            controls[-1].component.maximum = max_epochs
-                    if title == "Schedule":
-                        meta = next(f for f in fields(TrainConfig) if f.name == "max_length").metadata
-                        max_length_mirror = gr.Slider(meta["min"], meta["max"], value=TrainConfig().max_length,
-                                                      step=meta["step"], label=meta["label"],
-                                                      info=meta["help"] + " (Same slider as on the Tokenizer tab.)",
-                                                      elem_id="hp-max-length")
+            controls, box, box_problem, max_length_mirror = _setting_controls(
+                preset_values(DEFAULT_PRESET, model, max_epochs=max_epochs), max_epochs)
         with gr.Column(scale=2, min_width=320):
             schedule_chart = gr.Plot(charts.schedule_figure([], []), show_label=False, elem_id="hp-schedule")
             cost = gr.Markdown("Load a dataset on the Data tab to count the steps.", elem_id="hp-cost")
@@ -107,10 +156,40 @@ def build(max_epochs: int | None = None) -> HyperparamsTab:
             config_file = gr.File(label="config.json", visible=False, interactive=False, elem_id="hp-config-file")
             config_upload = gr.File(label="Load settings from a config.json", file_types=[".json"],
                                     elem_id="hp-config-upload", height=110)
-    return HyperparamsTab(presets=presets, controls=controls,
+    return HyperparamsTab(presets=presets, preset_help=preset_text, selected_preset=gr.State(DEFAULT_PRESET),
+                          controls=controls, learning_rate_box=box, learning_rate_problem=box_problem,
                           max_length_mirror=max_length_mirror, schedule_chart=schedule_chart, cost=cost,
                           show_command=show_command, command=command, accelerate_command=accelerate_command,
                           config_file=config_file, config_upload=config_upload, problem=problem)
+
+
+def _setting_controls(initial: dict[str, Any], max_epochs: int | None
+                      ) -> tuple[list[FieldControl], gr.Number, gr.HTML, gr.Slider]:
+    """The settings by group, starting at `initial` where it names them; the learning rate gets a
+    box to type it beside its log slider."""
+    controls: list[FieldControl] = []
+    for title, names in GROUPS:
+        with gr.Accordion(title, open=title in ("Optimization", "Schedule")):
+            for name in names:
+                if name != "learning_rate":
+                    controls.append(make_control(name, value=initial.get(name)))
+                    continue
+                with gr.Row(equal_height=False, elem_id="hp-learning-rate-row"):
+                    controls.append(make_control(name, value=initial.get(name), scale=3))
+                    with gr.Column(scale=1, min_width=140):
+                        box = gr.Number(initial.get(name, TrainConfig().learning_rate), label="Type it",
+                                        info="e.g. 3e-5 or 0.0005", step=1e-6, elem_id="hp-learning-rate-box")
+                        box_problem = gr.HTML(elem_id="hp-learning-rate-problem")
+            if max_epochs is not None and "epochs" in names:
+                # Set before the page's config is made, so the browser gets the capped range.
+                next(c for c in controls if c.name == "epochs").component.maximum = max_epochs
+            if title == "Schedule":
+                meta = next(f for f in fields(TrainConfig) if f.name == "max_length").metadata
+                max_length_mirror = gr.Slider(meta["min"], meta["max"], value=TrainConfig().max_length,
+                                              step=meta["step"], label=meta["label"],
+                                              info=meta["help"] + " (Same slider as on the Tokenizer tab.)",
+                                              elem_id="hp-max-length")
+    return controls, box, box_problem, max_length_mirror
 
 
 def _lr_note(value: float) -> str:
@@ -124,13 +203,63 @@ def _lr_note(value: float) -> str:
 
 # --- handlers ------------------------------------------------------------------------------------
 
-def apply_preset(form: "ConfigForm", name: str, max_epochs: int | None = None) -> list[Any]:
-    """Widget values for the preset's settings (epochs within `max_epochs`); the other controls are
-    left untouched."""
-    preset = dict(PRESETS[name])
-    if max_epochs is not None:
-        preset["epochs"] = min(preset["epochs"], max_epochs)
+def apply_preset(form: "ConfigForm", name: str, model: str | None = None,
+                 max_epochs: int | None = None) -> list[Any]:
+    """Widget values for the preset's settings for `model` (epochs within `max_epochs`); the other
+    controls are left untouched."""
+    preset = preset_values(name, model, max_epochs=max_epochs)
     return form.updates_for(TrainConfig().replace(**preset), names=set(preset))
+
+
+def preset_buttons(selected: str | None) -> list[Any]:
+    """The preset buttons with only the preset the form still equals highlighted."""
+    return [gr.update(variant="primary" if name == selected else "secondary") for name in PRESET_NAMES]
+
+
+def governed_settings() -> set[str]:
+    """Every setting some preset sets: editing one by hand leaves the preset."""
+    return {name for presets in (BERT_PRESETS, SMALL_MODEL_PRESETS) for preset in presets.values()
+            for name in preset}
+
+
+def choose_preset(form: "ConfigForm", name: str, model: str | None, max_epochs: int | None = None) -> list[Any]:
+    """Outputs: every form control, the learning-rate box and its problem, the selected preset,
+    then the preset buttons."""
+    rate = preset_values(name, model, max_epochs=max_epochs)["learning_rate"]
+    return [*apply_preset(form, name, model, max_epochs), rate, "", name, *preset_buttons(name)]
+
+
+def follow_model(form: "ConfigForm", selected: str | None, model: str | None,
+                 max_epochs: int | None = None) -> list[Any]:
+    """A new model: the presets' text names its values, and a preset the form still equals is
+    applied again for it. Outputs: every form control, the learning-rate box and its problem, then
+    the presets' text."""
+    text = preset_help(model, max_epochs=max_epochs)
+    if selected not in PRESET_NAMES:
+        return [gr.skip()] * (len(form.controls) + 2) + [text]
+    rate = preset_values(selected, model, max_epochs=max_epochs)["learning_rate"]
+    return [*apply_preset(form, selected, model, max_epochs), rate, "", text]
+
+
+def leave_preset() -> list[Any]:
+    """Outputs: the selected preset (none), then the preset buttons."""
+    return [None, *preset_buttons(None)]
+
+
+def typed_learning_rate(typed: float | None, slider_value: float) -> list[Any]:
+    """The learning rate typed into its box, checked against TrainConfig's range and rounded as the
+    slider keeps it (two significant digits). Outputs: the slider, the box, the box's problem, the
+    selected preset, then the preset buttons; nothing moves when the value is refused or unchanged."""
+    try:
+        if typed is None:
+            raise StudioError("Type a learning rate, such as 3e-5.")
+        TrainConfig(learning_rate=float(typed)).validate()
+    except StudioError as exc:
+        return [gr.skip(), gr.skip(), render.problem(exc.message)] + [gr.skip()] * (1 + len(PRESET_NAMES))
+    rate = from_log(log_value(float(typed)))
+    if rate == from_log(slider_value):
+        return [gr.skip(), rate, ""] + [gr.skip()] * (1 + len(PRESET_NAMES))
+    return [log_value(rate), rate, "", *leave_preset()]
 
 
 def summarize(form: "ConfigForm", loaded: "LoadedData | None", prepared: "PreparedData | None",
@@ -153,16 +282,16 @@ def summarize(form: "ConfigForm", loaded: "LoadedData | None", prepared: "Prepar
     gpu = _gpu_available()
     size = estimate.model_size(config.model, model_folder)
     parameters = size.total
+    cores, load = os.cpu_count() or 1, 0.0 if gpu else estimate.busy_cores()
     seconds = estimate.estimate_seconds(size.compute, train_rows,
                                         validation_rows, config.epochs,
                                         tokens_per_row=min(config.max_length, mean_tokens or config.max_length / 2),
-                                        cpu_cores=os.cpu_count() or 1, gpu=gpu,
-                                        precision=_resolved_precision(config.precision))
+                                        cpu_cores=cores, gpu=gpu,
+                                        precision=_resolved_precision(config.precision), cpu_load=load)
     lines = [f"**{count.total_steps:,} optimizer steps**: {count.steps_per_epoch:,} per epoch × {config.epochs} "
              f"epoch{'s' if config.epochs != 1 else ''}, {count.warmup_steps:,} of them warmup; "
              f"{train_rows:,} training rows, effective batch {config.batch_size * config.gradient_accumulation_steps}.",
-             f"**Rough time:** {_duration_words(seconds)} on this machine's {'GPU' if gpu else 'CPU'} "
-             f"(a model of about {parameters / 1e6:.0f}M parameters).",
+             _time_guess(seconds, gpu, cores, load, parameters),
              _lr_note(config.learning_rate)]
     if gpu:
         memory = estimate.estimate_gpu_memory_gb(parameters, config.batch_size, config.max_length)
@@ -183,6 +312,21 @@ def _gpu_available() -> bool:
     import torch
 
     return torch.cuda.is_available()
+
+
+def _time_guess(seconds: float, gpu: bool, cores: int, load: float, parameters: float) -> str:
+    """The time a run may take, said to be a guess: it is counted from the model's size and a
+    benchmark's speed, and the machine can be slower than that (other programs, other runs)."""
+    where = "this machine's GPU" if gpu else f"this machine's {cores} CPU core{'s' if cores != 1 else ''}"
+    if not gpu and load >= 0.5:
+        where += f", which other programs keep busy (load {load:.1f})"
+    return (f"**Rough guess of the time:** {_duration_words(seconds)} on {where}, for a model of about "
+            f"{_millions(parameters)} parameters. It is only a guess; once training runs, the Train tab "
+            "shows the time left measured from its own steps.")
+
+
+def _millions(parameters: float) -> str:
+    return f"{parameters / 1e6:.0f}M" if parameters >= 10e6 else f"{parameters / 1e6:.1f}M"
 
 
 def _duration_words(seconds: float) -> str:
@@ -239,3 +383,12 @@ def load_config_file(form: "ConfigForm", loaded: "LoadedData | None", path: str 
     if not names_model:
         updates[form.controls.index(form.control("model"))] = gr.skip()
     return updates + [""]
+
+
+def load_settings(form: "ConfigForm", loaded: "LoadedData | None", path: str | None,
+                  hosting: "HostingSettings | None" = None) -> list[Any]:
+    """`load_config_file`, and a form filled from a file no longer equals a preset. Outputs: every
+    form control, the problem box, the selected preset, then the preset buttons."""
+    *updates, problem = load_config_file(form, loaded, path, hosting)
+    filled = any(update != gr.skip() for update in updates)
+    return [*updates, problem] + (leave_preset() if filled else [gr.skip()] * (1 + len(PRESET_NAMES)))

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 from bertstudio.progress import format_duration
 
 if TYPE_CHECKING:
     from bertstudio.dataset import DataReport
+    from bertstudio.events import Step
     from bertstudio.tabular import Table
     from bertstudio.tokenization import LengthStats, TokenPreview
     from bertstudio.ui.history import TrainHistory
@@ -195,9 +197,9 @@ def length_summary(stats: "LengthStats", max_length: int) -> str:
 # --- train tab ------------------------------------------------------------------------------------
 
 def progress_html(history: "TrainHistory", position: int | None = None, job_message: str = "",
-                  wait_seconds: float | None = None) -> str:
-    """The progress bar with step/total, epoch, speed and ETA; or where the run waits in line and
-    about how long until it starts."""
+                  wait_seconds: float | None = None, now: float | None = None) -> str:
+    """The progress bar with step/total, epoch, speed and the measured time left (at `now`, the
+    clock by default); or where the run waits in line and about how long until it starts."""
     if position is not None and position > 0:
         ahead = position - 1
         wait = (f' Expected start: <b>{wait_words(wait_seconds)}</b>.' if wait_seconds is not None else "")
@@ -222,16 +224,29 @@ def progress_html(history: "TrainHistory", position: int | None = None, job_mess
     step = last.step if last else 0
     facts = [f"step {step:,} / {history.total_steps:,}"]
     if last is None and history.status == "running":
-        facts.append("the first steps are under way")
+        facts.append("the first steps are under way; the time left is measured from them")
     if last:
         facts += [f"epoch {last.epoch:.2f}", f"{last.samples_per_second:.1f} samples/s"]
         if history.status == "running":
-            facts.append(f"about {format_duration(last.eta_seconds)} left")
+            facts.append(time_left(last, now))
     label = {"running": "Training", "finished": "Finished", "stopped": "Stopped"}.get(history.status, "")
     if history.status == "stopped":
         label = html.escape(job_message) if job_message else "Stopped — the model as it stood was kept"
     return (f'<div class="run-state {history.status}"><div class="bar"><div class="fill" '
             f'style="width:{pct:.1f}%"></div></div><b>{label}</b> · {" · ".join(facts)}</div>')
+
+
+def time_left(last: "Step", now: float | None = None) -> str:
+    """The time left, measured: the trainer's ETA at its last logged step (from the run's own step
+    times), counted down from when that step was logged, so it stays true between logged steps
+    instead of repeating a figure that is already seconds or minutes old."""
+    if last.eta_seconds is None:
+        return "measuring the time left"
+    since = max(0.0, (time.time() if now is None else now) - last.time)
+    left = last.eta_seconds - since
+    if left < 1:
+        return "the last steps are under way"
+    return f"about {format_duration(left)} left (measured)"
 
 
 def wait_words(seconds: float) -> str:

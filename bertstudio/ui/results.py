@@ -20,6 +20,7 @@ from bertstudio.ui.history import FollowedRun
 from bertstudio.ui.render import number, shorten
 
 MISCLASSIFIED_SHOWN = 200
+LEADING_COLUMNS = ("gold", "predicted", "confidence")
 
 
 @dataclass
@@ -66,7 +67,12 @@ def misclassified_rows(path: Path, limit: int = MISCLASSIFIED_SHOWN) -> tuple[li
     if "confidence" in header:
         at = header.index("confidence")
         wrong.sort(key=lambda row: -_float(row[at]))
-    return header, [[shorten(cell) for cell in row] for row in wrong[:limit]], len(wrong)
+    # The short verdict columns first and the long texts after them: a wide text first pushed
+    # gold, predicted and confidence off the right edge of the table.
+    order = ([header.index(name) for name in LEADING_COLUMNS if name in header]
+             + [i for i, name in enumerate(header) if name not in LEADING_COLUMNS])
+    rows = [[shorten(row[i]) for i in order] for row in wrong[:limit]]
+    return [header[i] for i in order], rows, len(wrong)
 
 
 def _float(text: str) -> float:
