@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator, TextIO
@@ -42,3 +44,34 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 
 def write_json_atomic(path: str | Path, data: Any) -> Path:
     return write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+NEARLY_FULL_BYTES = 16 * 2**20  # less free space than this after a failed write: the disk is full
+
+_FULL_WORDS = ("no space left", "os error 28", "storagefull", "disk quota", "quota exceeded")
+
+
+def disk_is_full(exc: BaseException, folder: str | Path | None = None) -> bool:
+    """Whether a failed write failed because the disk (or the quota) is full.
+
+    Writers report it differently: Python raises OSError(ENOSPC); torch.save a RuntimeError
+    ("unexpected pos ..." or "file write failed") with no errno at all; safetensors a text that
+    names os error 28. So the errno and the words are looked for along the exception's chain,
+    and failing those, the free space left on `folder`'s disk decides (call this before removing
+    the partial files, which are what filled it). Without `folder` only the chain is read.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(word in str(current).lower() for word in _FULL_WORDS):
+            return True
+        current = current.__cause__ or current.__context__
+    if folder is None:
+        return False
+    try:
+        return shutil.disk_usage(folder).free < NEARLY_FULL_BYTES
+    except OSError:
+        return False

@@ -7,14 +7,13 @@ previous one intact. A finished run deletes its checkpoint: it keeps `model/` in
 
 from __future__ import annotations
 
-import errno
 import json
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from bertstudio.atomic import write_json_atomic
+from bertstudio.atomic import disk_is_full, write_json_atomic
 from bertstudio.errors import StudioError
 
 CHECKPOINT_DIR = "checkpoint"
@@ -38,6 +37,14 @@ class LoopState:
     tokens_seen: int = 0
     train_seconds: float = 0.0
     best_eval: dict[str, Any] | None = field(default=None)  # metrics and predictions of the best weights
+    # Metrics of the evaluation this checkpoint was taken after, so an interrupted run can say
+    # how it stood (None in checkpoints written before this field existed).
+    last_metrics: dict[str, Any] | None = None
+
+
+class SaveFailed(StudioError):
+    """A checkpoint or the model could not be written (a full disk, a read-only folder). The run
+    itself was sound, so once the cause is fixed it can carry on from its last checkpoint."""
 
 
 def checkpoint_dir(run_path: str | Path) -> Path | None:
@@ -54,7 +61,7 @@ def _save_state(accelerator, folder: Path) -> None:
 
 
 def save_checkpoint(accelerator, run_path: str | Path, state: LoopState, best_weights: dict | None) -> Path:
-    """Write a checkpoint and swap it in; StudioError (previous one intact) when the disk refuses.
+    """Write a checkpoint and swap it in; SaveFailed (previous one intact) when the disk refuses.
 
     Every process takes part in `save_state` (each has its own RNG state); only the main process
     writes the loop state and swaps folders, then all wait so none runs ahead of a half-made one.
@@ -74,13 +81,12 @@ def save_checkpoint(accelerator, run_path: str | Path, state: LoopState, best_we
                 save_file(best_weights, str(tmp / BEST_WEIGHTS_FILE))
             # The state file goes last: its presence is what marks a checkpoint as complete.
             write_json_atomic(tmp / STATE_FILE, asdict(state))
-    except OSError as exc:
+    # Not only OSError: torch.save reports a full disk as a RuntimeError, safetensors as its own
+    # error type. Whatever the writer, the half-written folder must go, or it keeps the disk full.
+    except Exception as exc:  # noqa: BLE001 - re-raised as SaveFailed with the cause attached
+        full = disk_is_full(exc, run_path)
         shutil.rmtree(tmp, ignore_errors=True)
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise StudioError("The disk is full, so the checkpoint could not be saved; free some space and "
-                              "resume the run (its previous checkpoint is intact).", detail=str(exc)) from exc
-        raise StudioError("Saving a checkpoint failed; check that the runs folder is writable, then resume "
-                          "the run (its previous checkpoint is intact).", detail=str(exc)) from exc
+        raise save_failed("the checkpoint", full, checkpoint_step(run_path), exc) from exc
     if main:
         shutil.rmtree(old, ignore_errors=True)
         if final.exists():
@@ -91,6 +97,44 @@ def save_checkpoint(accelerator, run_path: str | Path, state: LoopState, best_we
     return final
 
 
+def save_failed(what: str, full: bool, previous_step: int | None, exc: BaseException) -> SaveFailed:
+    """The one sentence for a save that failed: why, and what the user can do next."""
+    cause = "The disk is full" if full else "Writing to the runs folder failed"
+    fix = "free some space" if full else "check that the runs folder is writable"
+    then = (f"then resume the run from its checkpoint at step {previous_step}" if previous_step is not None
+            else "then start the run again (it had no earlier checkpoint)")
+    return SaveFailed(f"{cause}, so {what} could not be saved; {fix}, {then}.",
+                      detail=f"{type(exc).__name__}: {exc}")
+
+
+def checkpoint_step(run_path: str | Path) -> int | None:
+    """The step of the run's complete checkpoint, or None when it has none (or it is unreadable)."""
+    state = _read_state(run_path)
+    return state.step if state is not None else None
+
+
+def checkpoint_metrics(run_path: str | Path) -> tuple[int, dict[str, Any]] | None:
+    """(step, metrics) of the evaluation the run's checkpoint was taken after, if it has one."""
+    state = _read_state(run_path)
+    if state is None:
+        return None
+    metrics = state.last_metrics or (state.best_eval or {}).get("metrics")
+    return (state.step, metrics) if isinstance(metrics, dict) and metrics else None
+
+
+def _read_state(run_path: str | Path) -> LoopState | None:
+    folder = checkpoint_dir(run_path)
+    if folder is None:
+        return None
+    try:
+        raw = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
+        names = {f.name for f in fields(LoopState)}
+        state = LoopState(**{k: v for k, v in raw.items() if k in names})
+    except (OSError, ValueError, TypeError, AttributeError, RecursionError):
+        return None
+    return state if isinstance(state.step, int) and isinstance(state.epoch, int) else None
+
+
 def load_checkpoint(accelerator, run_path: str | Path) -> tuple[LoopState, dict | None]:
     """Restore model, optimizer, scheduler and RNG into the prepared objects; return the loop state."""
     from safetensors.torch import load_file
@@ -99,8 +143,11 @@ def load_checkpoint(accelerator, run_path: str | Path) -> tuple[LoopState, dict 
     if folder is None:
         raise StudioError(f"The run '{Path(run_path).name}' has no checkpoint to resume from; start a new "
                           "run with the same settings instead.")
+    state = _read_state(run_path)
+    if state is None:
+        raise StudioError(f"The checkpoint of run '{Path(run_path).name}' is damaged ({STATE_FILE} cannot be "
+                          "read); start a new run with the same settings instead.")
     accelerator.load_state(str(folder))
-    state = LoopState(**json.loads((folder / STATE_FILE).read_text(encoding="utf-8")))
     best = folder / BEST_WEIGHTS_FILE
     return state, (load_file(str(best)) if best.exists() else None)
 

@@ -1,6 +1,8 @@
 """The run folder: its layout, atomic writes, environment record, status and listing.
 
 A run folder describes itself; status, "latest run" and listings read its files, never its name.
+Every reader of a run goes through `read_run`, which never raises: a damaged file makes the run
+"damaged", with one sentence naming the file, and the other runs are listed as ever.
 
     runs/<run-id>/
         config.json  data.json  environment.json  process.json  events.jsonl  metrics.json
@@ -26,7 +28,7 @@ from typing import Any
 from bertstudio.atomic import write_json_atomic, write_text_atomic
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
-from bertstudio.events import last_terminal_type
+from bertstudio.events import Event, decode_line, last_terminal_event, metrics_problem
 
 CONFIG_FILE = "config.json"
 DATA_FILE = "data.json"
@@ -76,12 +78,10 @@ class RunFolder:
         return write_text_atomic(self.file(name), text)
 
     def read_json(self, name: str) -> Any:
-        path = self.file(name)
-        if not path.exists():
-            return None
+        """A JSON file of the run, or None when it is missing or cannot be read as JSON."""
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+            return _read_json(self.file(name))
+        except (FileNotFoundError, _Unreadable):
             return None
 
     def mark_process(self) -> None:
@@ -89,20 +89,30 @@ class RunFolder:
         self.write_json(PROCESS_FILE, {"pid": os.getpid(), "host": socket.gethostname(),
                                        "started": time.time()})
 
+    def clear_process(self) -> None:
+        """The run's process is done with it (removing a file needs no free disk space)."""
+        try:
+            self.file(PROCESS_FILE).unlink(missing_ok=True)
+        except OSError:
+            pass
+
     def status(self) -> str:
         """'finished', 'stopped', 'failed', 'running', or 'interrupted' (process gone, no end event)."""
-        ended = last_terminal_type(self.file(EVENTS_FILE))
-        if ended:
-            return ended
-        return "running" if _process_alive(self.read_json(PROCESS_FILE)) else "interrupted"
+        return _status(last_terminal_event(self.file(EVENTS_FILE)), self.read_json(PROCESS_FILE))
 
 
-def _process_alive(info: dict | None) -> bool:
-    if not info or info.get("host") != socket.gethostname():
+def _status(ending: Event | None, process: Any) -> str:
+    if ending is not None:
+        return ending.type
+    return "running" if _process_alive(process) else "interrupted"
+
+
+def _process_alive(info: Any) -> bool:
+    if not isinstance(info, dict) or info.get("host") != socket.gethostname():
         return False
     try:
         os.kill(int(info["pid"]), 0)
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, TypeError, OverflowError):
         return False
     return True
 
@@ -140,51 +150,200 @@ def environment_record(device: str, precision: str, seed: int, num_processes: in
     return record
 
 
+JSON_MAX_BYTES = 64 * 2**20  # a run's JSON files are KB to a few MB; far bigger is not one of ours
+
+
+class _Unreadable(Exception):
+    """A run file that exists but cannot be used; the message completes "<file> ..."."""
+
+
+def _read_json(path: Path) -> Any:
+    """Parsed JSON; FileNotFoundError when absent, _Unreadable (a plain reason) when unusable."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(JSON_MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise _Unreadable("cannot be opened") from exc
+    if len(raw) > JSON_MAX_BYTES:
+        raise _Unreadable("is far too large to be one of the run's files")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise _Unreadable("is not text") from exc
+    except (ValueError, RecursionError) as exc:
+        raise _Unreadable("is not valid JSON") from exc
+
+
 @dataclass
-class RunSummary:
-    """One row of a runs listing."""
+class RunRecord:
+    """A run folder read back whole: the typed config, the data record, metrics and status.
+
+    `damage` is one sentence naming the file that could not be used; the run's status is then
+    "damaged", and it can be deleted but not opened for predictions or resumed.
+    """
 
     run_id: str
     path: str
-    status: str
+    status: str  # finished | stopped | failed | running | interrupted | damaged
     created: float
     model: str
-    data: str | None
+    data: str | None  # the training file's name, as listings show it
     labels: list[str] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
+    config: TrainConfig | None = None
+    data_record: dict[str, Any] = field(default_factory=dict)  # data.json as written
+    ending: Event | None = None  # the Finished, Stopped or Failed event, once the run has ended
+    damage: str | None = None
 
     @property
     def has_model(self) -> bool:
         return (Path(self.path) / MODEL_DIR / "config.json").exists()
 
+    @property
+    def failure(self) -> str:
+        """The plain sentence a failed run ended with ("" otherwise)."""
+        return getattr(self.ending, "message", "") if self.status == "failed" else ""
 
-def list_runs(output_dir: str | Path) -> list[RunSummary]:
-    """Every run under `output_dir`, newest first; folders that are not runs are skipped."""
-    root = Path(output_dir)
-    if not root.is_dir():
-        return []
-    summaries = []
-    for path in root.iterdir():
-        run = RunFolder(path)
-        config = run.read_json(CONFIG_FILE)
-        if not path.is_dir() or not isinstance(config, dict):
-            continue
-        data = run.read_json(DATA_FILE) or {}
-        metrics = run.read_json(METRICS_FILE) or {}
-        summaries.append(RunSummary(
-            run_id=path.name, path=str(path), status=run.status(),
-            created=path.joinpath(CONFIG_FILE).stat().st_mtime,
-            model=str(config.get("model", "")), data=data.get("file_name") or config.get("data"),
-            labels=list(data.get("labels", [])), metrics=metrics))
-    return sorted(summaries, key=lambda s: s.created, reverse=True)
+    @property
+    def resumable(self) -> bool:
+        """Cut off by a restart, or failed for a cause outside the run (a full disk), with a
+        checkpoint to carry on from."""
+        from bertstudio.checkpoints import checkpoint_dir
+
+        cut_off = self.status == "interrupted" or (self.status == "failed" and getattr(self.ending, "resumable", False))
+        return cut_off and checkpoint_dir(self.path) is not None
 
 
-def latest_finished_run(output_dir: str | Path) -> RunSummary | None:
-    """The newest run that left a usable model (finished or stopped)."""
-    for summary in list_runs(output_dir):
-        if summary.status in ("finished", "stopped") and summary.has_model:
-            return summary
+RunSummary = RunRecord  # the name listings used before the reader was typed
+
+
+def read_run(path: str | Path) -> RunRecord | None:
+    """The run in `path`, or None when it is not a run folder (no config.json). Never raises."""
+    path = Path(path)
+    try:
+        if not (path / CONFIG_FILE).is_file():
+            return None
+        created = (path / CONFIG_FILE).stat().st_mtime
+    except OSError:
+        return None
+    problems: list[str] = []
+    config = _read_config(path, problems)
+    data = _read_object(path / DATA_FILE, problems, _data_problem)
+    metrics = _read_object(path / METRICS_FILE, problems, metrics_problem)
+    events = path / EVENTS_FILE
+    ending = last_terminal_event(events)
+    if ending is None and _nothing_readable(events):
+        problems.append(f"{EVENTS_FILE} holds no readable event")
+    process = RunFolder(path).read_json(PROCESS_FILE)
+    damage = None
+    if problems:
+        damage = f"This run is damaged: {problems[0]}; delete it, or repair that file."
+    model = config.model if config is not None else ""
+    return RunRecord(
+        run_id=path.name, path=str(path), status="damaged" if damage else _status(ending, process),
+        created=created, model=model,
+        data=data.get("file_name") or (Path(config.data).name if config is not None and config.data else None),
+        labels=list(data.get("labels", [])), metrics=metrics, config=config, data_record=data, ending=ending,
+        damage=damage)
+
+
+def _read_config(path: Path, problems: list[str]) -> TrainConfig | None:
+    try:
+        raw = _read_json(path / CONFIG_FILE)
+        return TrainConfig.from_dict(raw)
+    except FileNotFoundError:
+        problems.append(f"{CONFIG_FILE} is missing")
+    except _Unreadable as exc:
+        problems.append(f"{CONFIG_FILE} {exc}")
+    except StudioError as exc:
+        problems.append(f"{CONFIG_FILE} is not a valid config ({exc.message.rstrip('.')})")
     return None
+
+
+def _read_object(file: Path, problems: list[str], check) -> dict[str, Any]:
+    """A JSON object file of the run ({} when absent, as in a run that has not got that far)."""
+    try:
+        value = _read_json(file)
+    except FileNotFoundError:
+        return {}
+    except _Unreadable as exc:
+        problems.append(f"{file.name} {exc}")
+        return {}
+    problem = check(value)
+    if problem:
+        problems.append(f"{file.name} is malformed: {problem}")
+        return {}
+    return value
+
+
+def _data_problem(data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return "it is not a JSON object"
+    labels = data.get("labels", [])
+    if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+        return "its labels are not a list of names"
+    for key in ("file_name", "validation_file_name", "path", "fingerprint"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            return f"its '{key}' is not text"
+    for key in ("columns", "report", "label2id"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            return f"its '{key}' is not a JSON object"
+    return None
+
+
+def _nothing_readable(events: Path) -> bool:
+    """A non-empty events.jsonl of which not one line is an event (binary junk, another format)."""
+    try:
+        if events.stat().st_size == 0:
+            return False
+    except OSError:
+        return False
+    try:
+        with open(events, "rb") as handle:
+            head = handle.read(1 << 20)  # a readable log says so in its first line
+    except OSError:
+        return True
+    lines = head.splitlines()[:-1] if not head.endswith(b"\n") else head.splitlines()
+    return bool(lines) and not any(decode_line(line) for line in lines if line.strip())
+
+
+def list_runs(output_dir: str | Path) -> list[RunRecord]:
+    """Every run under `output_dir`, newest first; folders that are not runs are skipped, damaged
+    ones are listed as damaged."""
+    root = Path(output_dir)
+    try:
+        paths = [path for path in root.iterdir() if path.is_dir()]
+    except OSError:
+        return []
+    records = [record for path in paths if (record := read_run(path)) is not None]
+    return sorted(records, key=lambda r: r.created, reverse=True)
+
+
+def latest_finished_run(output_dir: str | Path) -> RunRecord | None:
+    """The newest run that left a usable model (finished or stopped)."""
+    for record in list_runs(output_dir):
+        if record.status in ("finished", "stopped") and record.has_model:
+            return record
+    return None
+
+
+def run_to_resume(path: str | Path) -> RunRecord:
+    """The run in `path` if it can carry on from its checkpoint; a plain StudioError if not."""
+    record = read_run(path)
+    if record is None:
+        raise StudioError(f"'{path}' is not a run folder (it has no config.json); pass the folder that "
+                          "`bertstudio train` printed.")
+    if record.damage:
+        raise StudioError(record.damage)
+    if not record.resumable:
+        if record.status in ("interrupted", "failed"):
+            raise StudioError(f"This run is {record.status} and has no checkpoint to carry on from (or failed "
+                              "in a way that would only repeat); start a new run with the same settings.")
+        raise StudioError(f"This run is {record.status}, not interrupted; only a run cut off by a restart "
+                          "or a full disk can be resumed.")
+    return record
 
 
 def delete_run(output_dir: str | Path, run_id: str) -> None:

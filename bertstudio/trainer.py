@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import shutil
 import threading
 import time
 import traceback
@@ -23,12 +24,14 @@ from torch.utils.data import DataLoader
 from bertstudio.allocator import reuse_freed_memory
 from bertstudio.batching import (EncodedExamples, LengthGroupedSampler, PaddingCollator, length_sorted_indices,
                                  pad_multiple)
-from bertstudio.checkpoints import LoopState, checkpoint_dir, load_checkpoint, remove_checkpoint, save_checkpoint
+from bertstudio.atomic import disk_is_full
+from bertstudio.checkpoints import (LoopState, SaveFailed, checkpoint_dir, checkpoint_step, load_checkpoint,
+                                    remove_checkpoint, save_checkpoint, save_failed)
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
 from bertstudio.evaluation import EvalResult, evaluate
 from bertstudio.events import (Checkpoint, Evaluation, EventSink, Failed, FanOut, Finished, JsonlSink,
-                               Notice, NullSink, Started, Step, Stopped)
+                               Notice, NullSink, Started, Step, Stopped, truncate_after_step)
 from bertstudio.fast_dropout import fast_dropout
 from bertstudio.metrics import is_improvement
 from bertstudio import runs as run_files
@@ -150,9 +153,14 @@ def _optimizer(model, config: TrainConfig, device: torch.device) -> torch.optim.
 def train(config: TrainConfig, *, sink: EventSink | None = None, stop: StopControl | None = None,
           train_step: TrainStep = default_train_step, run_id: str | None = None,
           resume_from: str | Path | None = None) -> RunResult:
-    """Train one run end to end and return where it landed. Never raises for a run that started:
-    failures become a `Failed` event and a "failed" result. Bad settings raise StudioError before
-    any folder is made.
+    """Train one run end to end and return where it landed.
+
+    One path for every failure: once the settings are a valid TrainConfig, whatever goes wrong (a
+    missing column, an unknown model, a precision the device lacks, a NaN loss, a full disk) ends
+    as a run folder holding config.json and a `Failed` event with one plain sentence, and a
+    "failed" result; the studio and the CLI tell it the same way. StudioError is raised only when
+    there is no run to record it in: the config does not validate, the run folder cannot be made,
+    or `resume_from` has no checkpoint.
 
     `resume_from`: a run folder whose process died (or failed while saving); training carries on
     from its last checkpoint in the same folder, to the same result as a run never interrupted.
@@ -165,24 +173,25 @@ def train(config: TrainConfig, *, sink: EventSink | None = None, stop: StopContr
                               "with the same settings instead.")
         run_id, config = folder.name, config.replace(output_dir=str(folder.parent))
     stop = stop or StopControl()
-    attempt_config = config
+    attempt_config, notice = config, None
     # On the CPU, freed gradients are kept for the next step instead of re-faulted (allocator.py).
     with reuse_freed_memory() if not torch.cuda.is_available() else contextlib.nullcontext():
         while True:
             try:
                 return _train_once(attempt_config, sink or NullSink(), stop, train_step, run_id, config,
-                                   resume=resume_from is not None)
+                                   resume=resume_from is not None, restart_notice=notice)
             except _OutOfMemoryRetry as retry:
-                attempt_config, run_id = retry.config, retry.run_id
+                attempt_config, run_id, notice = retry.config, retry.run_id, retry.notice
 
 
 class _OutOfMemoryRetry(Exception):
-    def __init__(self, config: TrainConfig, run_id: str) -> None:
-        self.config, self.run_id = config, run_id
+    def __init__(self, config: TrainConfig, run_id: str, notice: Notice) -> None:
+        self.config, self.run_id, self.notice = config, run_id, notice
 
 
 def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, train_step: TrainStep,
-                run_id: str | None, original: TrainConfig, resume: bool = False) -> RunResult:
+                run_id: str | None, original: TrainConfig, resume: bool = False,
+                restart_notice: Notice | None = None) -> RunResult:
     from accelerate.utils import broadcast_object_list, set_seed
     from transformers import get_scheduler
 
@@ -190,31 +199,30 @@ def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, tr
     from bertstudio.models import load_classifier, load_tokenizer
     from bertstudio.tokenization import encode_examples
 
-    accelerator = _make_accelerator(config)
+    try:
+        accelerator = _make_accelerator(config)
+    except StudioError as exc:  # a precision this device cannot run: a failed run like any other
+        return _fail_before_start(config, original, user_sink, run_id, exc)
     main = accelerator.is_main_process
     set_seed(config.seed)
-
-    # Every process reads and splits the data itself (same seed, same result), so nothing large
-    # is shipped between them; only the main process's run id is shared.
-    data = prepare_data(config)
-    tokenizer = load_tokenizer(config.model)
     ids = [run_id or run_files.new_run_id(config.run_name)]
     if accelerator.num_processes > 1:
-        broadcast_object_list(ids)
+        broadcast_object_list(ids)  # only the main process's run id is shared
     run_id = ids[0]
-
-    resumed_folder = run_files.RunFolder(_run_path(config, run_id))
-    run = resumed_folder if resumed_folder.path.exists() else None
-    if main and run is None:
-        run = run_files.RunFolder.create(config.output_dir, run_id)
-    run = run or resumed_folder
-    if main:
-        run.mark_process()
+    run = _open_run(config, original, run_id, main)
     sink = FanOut([JsonlSink(run.file(run_files.EVENTS_FILE)), user_sink]) if main else NullSink()
     started_at = time.time()
     step = 0
     cpu_kernels = contextlib.ExitStack()  # training-only swaps, undone before the model is saved
     try:
+        if restart_notice is not None:  # an out-of-memory retry starts over: its first try's steps go
+            if main:
+                truncate_after_step(run.file(run_files.EVENTS_FILE), 0)
+            sink.emit(restart_notice)
+        # Every process reads and splits the data itself (same seed, same result), so nothing
+        # large is shipped between them.
+        data = prepare_data(config)
+        tokenizer = load_tokenizer(config.model)
         encode = dict(max_length=config.max_length, truncation=config.truncation)
         train_enc = encode_examples(tokenizer, data.train.texts, data.train.pairs, **encode)
         val_enc = encode_examples(tokenizer, data.validation.texts, data.validation.pairs, **encode)
@@ -249,8 +257,10 @@ def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, tr
         best_state = None
         if resume:
             state, best_state = load_checkpoint(accelerator, run.path)
+            if main:  # what the log said after the checkpoint is about to be done again
+                truncate_after_step(run.file(run_files.EVENTS_FILE), state.step)
         elif main:
-            _write_start_files(run, config, original, data, accelerator)
+            _write_start_files(run, config, data, accelerator)
         step = state.step
         if resume:
             sink.emit(Notice(message=f"Resumed from the checkpoint at step {step}.", step=step))
@@ -304,7 +314,7 @@ def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, tr
                     best_metric=best_metric, best_step=best_step,
                     evals_without_improvement=evals_without_improvement, samples_seen=samples_seen,
                     tokens_seen=tokens_seen, train_seconds=train_seconds,
-                    best_eval=asdict(best_eval) if best_eval else None), best_state)
+                    best_eval=asdict(best_eval) if best_eval else None, last_metrics=result.metrics), best_state)
             return enough
 
         model.train()
@@ -403,14 +413,21 @@ def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, tr
                    "(try bf16 or fp32 precision).")
         return _fail(sink, run, message, str(exc), exc.step)
     except StudioError as exc:
-        return _fail(sink, run, exc.message, exc.detail or "", step)
+        return _fail(sink, run, exc.message, exc.detail or "", step, resumable=isinstance(exc, SaveFailed))
     except Exception as exc:  # noqa: BLE001 - every failure must reach the user as an event
         if _is_out_of_memory(exc):
             return _handle_oom(config, sink, run, run_id, step, exc, accelerator)
+        if disk_is_full(exc):  # a run file (metrics, predictions, card) met a full disk
+            told = save_failed("the run's files", True, checkpoint_step(run.path), exc)
+            return _fail(sink, run, told.message, traceback.format_exc(), step, resumable=True)
         return _fail(sink, run, f"Training failed unexpectedly: {type(exc).__name__}: {exc}",
                      traceback.format_exc(), step)
     finally:
         cpu_kernels.close()
+        if main:
+            # Whatever the log could take, no process is behind this run any more: without an end
+            # event it then reads as interrupted (resumable), never as running until a restart.
+            run.clear_process()
 
 
 def _with_absolute_paths(config: TrainConfig) -> TrainConfig:
@@ -421,6 +438,39 @@ def _with_absolute_paths(config: TrainConfig) -> TrainConfig:
 
 def _run_path(config: TrainConfig, run_id: str) -> Path:
     return Path(config.output_dir) / run_id
+
+
+def _open_run(config: TrainConfig, original: TrainConfig, run_id: str, main: bool) -> "run_files.RunFolder":
+    """The run's folder, made with its config.json first (a resumed or retried run keeps its own),
+    so that whatever happens next has a run to be told in."""
+    run = run_files.RunFolder(_run_path(config, run_id))
+    if not main:
+        return run
+    if not run.path.exists():
+        run = run_files.RunFolder.create(config.output_dir, run_id)
+        try:
+            run.write_json(run_files.CONFIG_FILE, original.to_dict())
+        except OSError as exc:
+            shutil.rmtree(run.path, ignore_errors=True)
+            raise StudioError(f"Cannot write into the run folder '{run.path}'; check that the runs folder is "
+                              "writable and the disk has space.", detail=str(exc)) from exc
+    run.mark_process()
+    return run
+
+
+def _fail_before_start(config: TrainConfig, original: TrainConfig, user_sink: EventSink, run_id: str | None,
+                       exc: StudioError) -> RunResult:
+    """A failure found before Accelerate could start, recorded in a run folder like any other."""
+    from accelerate import PartialState
+
+    main = PartialState(cpu=not torch.cuda.is_available()).is_main_process
+    run = _open_run(config, original, run_id or run_files.new_run_id(config.run_name), main)
+    sink = FanOut([JsonlSink(run.file(run_files.EVENTS_FILE)), user_sink]) if main else NullSink()
+    try:
+        return _fail(sink, run, exc.message, exc.detail or "", None)
+    finally:
+        if main:
+            run.clear_process()
 
 
 def _agreed_stop(accelerator, stop: StopControl) -> bool:
@@ -444,19 +494,23 @@ def _handle_oom(config: TrainConfig, sink: EventSink, run, run_id: str, step: in
                      "model or a shorter max length.", str(exc), step)
     smaller = config.replace(batch_size=config.batch_size // 2,
                              gradient_accumulation_steps=config.gradient_accumulation_steps * 2)
-    sink.emit(Notice(message=f"Out of memory with batch size {config.batch_size}: retrying with batch "
-                     f"size {smaller.batch_size} and gradient accumulation {smaller.gradient_accumulation_steps} "
-                     "(same effective batch).", step=step))
-    raise _OutOfMemoryRetry(smaller, run_id)
+    notice = Notice(message=f"Out of memory with batch size {config.batch_size}: retrying with batch "
+                    f"size {smaller.batch_size} and gradient accumulation {smaller.gradient_accumulation_steps} "
+                    "(same effective batch).", step=step)
+    raise _OutOfMemoryRetry(smaller, run_id, notice)  # told by the retry, once the log is cut back
 
 
-def _fail(sink: EventSink, run, message: str, detail: str, step: int | None) -> RunResult:
-    sink.emit(Failed(message=message, detail=detail, step=step))
+def _fail(sink: EventSink, run, message: str, detail: str, step: int | None, resumable: bool = False) -> RunResult:
+    try:
+        sink.emit(Failed(message=message, detail=detail, step=step, resumable=resumable))
+    except OSError:
+        # events.jsonl could not take even this line (the disk is still full); the listeners
+        # heard it (FanOut carries on past a failing sink) and the result below says it.
+        pass
     return RunResult(str(run.path), "failed", {}, message)
 
 
-def _write_start_files(run, config: TrainConfig, original: TrainConfig, data, accelerator) -> None:
-    run.write_json(run_files.CONFIG_FILE, original.to_dict())
+def _write_start_files(run, config: TrainConfig, data, accelerator) -> None:
     run.write_json(run_files.DATA_FILE, data_record(config, data))
     run.write_json(run_files.ENVIRONMENT_FILE, run_files.environment_record(
         device=str(accelerator.device), precision=accelerator.mixed_precision, seed=config.seed,
@@ -510,10 +564,10 @@ def save_model_atomic(model, tokenizer, target) -> None:
     try:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-    except OSError as exc:
+    except Exception as exc:  # noqa: BLE001 - safetensors and torch report a full disk in their own types
+        full = disk_is_full(exc, target.parent)
         shutil.rmtree(tmp, ignore_errors=True)
-        raise StudioError("Saving the model failed; check that the disk has free space and the runs "
-                          "folder is writable.", detail=str(exc)) from exc
+        raise save_failed("the model", full, checkpoint_step(target.parent), exc) from exc
     old = target.with_name(f".{target.name}.old")
     if target.exists():
         target.rename(old)

@@ -84,7 +84,9 @@ def test_train_then_predict_end_to_end_through_the_command_line(tmp_path, tiny_m
     assert again["accuracy"] == first["accuracy"] and again["loss"] == first["loss"]
 
 
-def test_train_with_bad_input_exits_2_with_one_error_line(tmp_path):
-    out = run_cli("train", "--data", tmp_path / "nothing.csv", "--model", "bundled")
-    assert out.returncode == 2
+def test_train_with_bad_data_fails_as_a_run_with_one_error_line_like_any_failed_run(tmp_path):
+    out = run_cli("train", "--data", tmp_path / "nothing.csv", "--model", "bundled", "--output-dir", tmp_path / "runs")
+    assert out.returncode == 1
     assert out.stderr.strip().startswith("error:") and "Traceback" not in out.stderr
+    run_dir = Path(out.stdout.strip().splitlines()[-1])
+    assert json.loads((run_dir / "events.jsonl").read_text().splitlines()[-1])["type"] == "failed"

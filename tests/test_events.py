@@ -1,3 +1,7 @@
+import json
+
+import pytest
+
 from bertstudio.events import (Evaluation, Failed, JsonlSink, QueueSink, Started, Step, event_from_dict,
                                read_events)
 
@@ -59,3 +63,104 @@ def test_run_end_is_found_from_the_tail_of_a_long_log(tmp_path):
     assert last_terminal_type(path) is None
     sink.emit(Finished(run_dir="d", metrics={}, steps=3000, elapsed_seconds=1.0))
     assert path.stat().st_size > 65_536 and last_terminal_type(path) == "finished"
+
+
+# --- a log that survives damage -----------------------------------------------------------------
+
+def test_reader_skips_binary_junk_unknown_types_and_mistyped_fields_instead_of_raising(tmp_path):
+    path = tmp_path / "events.jsonl"
+    sink = JsonlSink(path)
+    sink.emit(_step(1))
+    with open(path, "ab") as handle:
+        handle.write(b"\xff\xfe\x00binary junk\x81\n")                       # not UTF-8
+        handle.write(b"{not json at all\n")
+        handle.write(b'{"type": "telemetry", "step": 2}\n')                  # a type from a newer version
+        handle.write(b'{"type": "step", "step": "two", "loss": "low"}\n')    # the right type, wrong fields
+        handle.write(b"[1, 2, 3]\n" + b"[" * 100_000 + b"\n")               # not an object; absurd nesting
+        handle.write(b'{"type": "evaluation", "step": 2, "epoch": 0.2, "metrics": {"accuracy": "high"}}\n')
+    sink.emit(_step(3))
+    events, offset = read_events(path)
+    assert [e.step for e in events] == [1, 3] and offset == path.stat().st_size
+
+
+def test_a_writer_after_a_cut_last_line_starts_on_a_fresh_line_and_readers_skip_the_cut_one(tmp_path):
+    from bertstudio.events import last_terminal_type
+
+    path = tmp_path / "events.jsonl"
+    JsonlSink(path).emit(_step(1))
+    whole = json.dumps(Failed(message="The disk is full.").to_dict())
+    with open(path, "ab") as handle:
+        handle.write(whole[:25].encode())  # a Failed line cut off by a full disk
+    assert [e.step for e in read_events(path)[0]] == [1] and last_terminal_type(path) is None
+    JsonlSink(path).emit(_step(2))  # after a restart, a new sink appends
+    lines = path.read_bytes().splitlines()
+    assert lines[-1].startswith(b'{"type": "step"') and lines[-2] == whole[:25].encode()
+    assert [e.step for e in read_events(path)[0]] == [1, 2]
+
+
+def test_a_line_the_disk_cannot_take_is_cut_back_off_so_no_half_line_remains(tmp_path):
+    from disk_support import fill, small_disk
+
+    with small_disk(tmp_path / "small", 1) as disk:
+        path = disk / "events.jsonl"
+        sink = JsonlSink(path)
+        sink.emit(_step(1))
+        fill(disk, 100)
+        big = Failed(message="x" * 10_000)
+        with pytest.raises(OSError):
+            sink.emit(big)
+        assert [e.step for e in read_events(path)[0]] == [1] and path.read_bytes().endswith(b"\n")
+        (disk / "filler.bin").unlink()
+        sink.emit(big)
+        assert [e.type for e in read_events(path)[0]] == ["step", "failed"]
+
+
+def test_a_run_resumed_after_it_failed_is_not_ended_until_it_ends_again(tmp_path):
+    from bertstudio.events import Finished, last_terminal_type
+
+    path = tmp_path / "events.jsonl"
+    sink = JsonlSink(path)
+    started = Started(run_id="r", run_dir="d", config={}, labels=["a", "b"], train_size=9, validation_size=1,
+                      total_steps=3, steps_per_epoch=1, device="cpu", precision="no")
+    for event in (started, _step(1), Failed(message="The disk is full.", resumable=True)):
+        sink.emit(event)
+    assert last_terminal_type(path) == "failed"
+    sink.emit(started)
+    assert last_terminal_type(path) is None
+    sink.emit(Finished(run_dir="d", metrics={}, steps=3, elapsed_seconds=1.0))
+    assert last_terminal_type(path) == "finished"
+    with open(path, "ab") as handle:
+        handle.write(b"\x00\xff" * 40_000 + b"\n")  # binary junk after the end does not hide it
+    assert last_terminal_type(path) == "finished"
+
+
+def test_cutting_the_log_back_to_a_checkpoint_keeps_each_step_once_and_swaps_in_a_new_file(tmp_path):
+    import os
+
+    from bertstudio.events import Notice, truncate_after_step
+
+    path = tmp_path / "events.jsonl"
+    sink = JsonlSink(path)
+    for event in [_step(5), Evaluation(step=7, epoch=0.7, metrics={"accuracy": 0.5}), _step(10),
+                  Notice(message="later", step=12), Failed(message="The disk is full.", step=14)]:
+        sink.emit(event)
+    with open(path, "ab") as handle:
+        handle.write(b"\xffjunk\n{\"type\": \"ste")
+    inode = os.stat(path).st_ino
+    truncate_after_step(path, 7)
+    assert [(e.type, getattr(e, "step", None)) for e in read_events(path)[0]] == [("step", 5), ("evaluation", 7)]
+    assert os.stat(path).st_ino != inode and path.read_bytes().endswith(b"\n")
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_fan_out_gives_every_sink_the_event_before_raising_the_first_failure(tmp_path):
+    from bertstudio.events import CallbackSink, FanOut
+
+    heard = []
+
+    def broken(event):
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        FanOut([CallbackSink(broken), CallbackSink(heard.append)]).emit(_step(1))
+    assert [e.step for e in heard] == [1]

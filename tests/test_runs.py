@@ -73,3 +73,77 @@ def test_written_files_are_whole_and_world_readable(tmp_path):
     assert oct(path.stat().st_mode & 0o777) == "0o644"
     with pytest.raises(StudioError, match="already exists"):
         RunFolder.create(tmp_path, "r")
+
+
+# --- damaged run folders ------------------------------------------------------------------------
+
+DAMAGE = {  # file -> (bytes written over it, the words the damage sentence must hold)
+    "binary events": ("events.jsonl", b"\x00\xff\xfe\x81binary\n" * 50, "events.jsonl holds no readable event"),
+    "data is a list": ("data.json", b"[1]", "data.json is malformed: it is not a JSON object"),
+    "labels a number": ("data.json", b'{"labels": 5}', "data.json is malformed: its labels are not a list"),
+    "config not JSON": ("config.json", b"{oops", "config.json is not valid JSON"),
+    "config binary": ("config.json", b"\xff\xfe\x00\x81", "config.json is not text"),
+    "config wrong type": ("config.json", b'{"model": "bundled", "max_length": "abc"}',
+                          "config.json is not a valid config (Setting 'max_length' must be a whole number"),
+    "config a list": ("config.json", b"[]", "config.json is not a valid config"),
+    "metrics text": ("metrics.json", b'"great"', "metrics.json is malformed"),
+    "accuracy text": ("metrics.json", b'{"accuracy": "high"}', "metrics.json is malformed: its 'accuracy'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGE))
+def test_a_damaged_run_is_listed_as_damaged_with_a_sentence_naming_the_file(tmp_path, case):
+    name, raw, words = DAMAGE[case]
+    make_run(tmp_path, "healthy")
+    bad = make_run(tmp_path, "bad")
+    bad.file(name).write_bytes(raw)
+    runs = {r.run_id: r for r in list_runs(tmp_path)}
+    assert set(runs) == {"healthy", "bad"}
+    assert runs["healthy"].status == "finished" and runs["healthy"].damage is None
+    assert runs["bad"].status == "damaged" and words in runs["bad"].damage
+    assert runs["bad"].damage.startswith("This run is damaged: ") and runs["bad"].damage.count(". ") == 0
+    assert not runs["bad"].resumable and latest_finished_run(tmp_path).run_id == "healthy"
+    delete_run(tmp_path, "bad")  # a damaged run can still be deleted
+    assert not bad.path.exists()
+
+
+def test_the_typed_reader_returns_the_config_as_a_train_config_and_the_data_record(tmp_path):
+    from bertstudio.config import TrainConfig
+    from bertstudio.runs import read_run
+
+    run = make_run(tmp_path, "r")
+    run.write_json("config.json", TrainConfig(model="bundled", max_length=64).to_dict())
+    record = read_run(run.path)
+    assert isinstance(record.config, TrainConfig) and record.config.max_length == 64
+    assert record.data_record["labels"] == ["a", "b"] and record.model == "bundled"
+    assert read_run(tmp_path / "missing") is None and read_run(tmp_path) is None
+
+
+def test_junk_lines_in_a_readable_log_are_skipped_not_counted_as_damage(tmp_path):
+    run = make_run(tmp_path, "r")
+    with open(run.file("events.jsonl"), "ab") as handle:
+        handle.write(b'\xff\xfe junk\n{"type": "from-the-future"}\n{"type": "step", "step": "x"}\n')
+    record = list_runs(tmp_path)[0]
+    assert record.status == "finished" and record.damage is None
+
+
+def test_a_run_whose_process_ended_without_an_end_event_is_interrupted_not_running(tmp_path):
+    run = make_run(tmp_path, "r", finished=False, alive=True)
+    assert run.status() == "running"
+    run.clear_process()
+    assert run.status() == "interrupted"
+
+
+def test_resume_is_refused_in_one_sentence_for_damaged_finished_and_checkpointless_runs(tmp_path):
+    from bertstudio.runs import run_to_resume
+
+    with pytest.raises(StudioError, match="not a run folder"):
+        run_to_resume(tmp_path / "nope")
+    with pytest.raises(StudioError, match="finished, not interrupted"):
+        run_to_resume(make_run(tmp_path, "done").path)
+    with pytest.raises(StudioError, match="no checkpoint"):
+        run_to_resume(make_run(tmp_path, "cut", finished=False).path)
+    broken = make_run(tmp_path, "broken", finished=False)
+    broken.file("config.json").write_text("{oops")
+    with pytest.raises(StudioError, match="config.json is not valid JSON"):
+        run_to_resume(broken.path)

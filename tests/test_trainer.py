@@ -120,12 +120,30 @@ def test_early_stopping_ends_a_run_that_stops_improving(tmp_path, tiny_model_dir
     assert sum(e.type == "evaluation" for e in events) < 10
 
 
-def test_bad_column_is_refused_before_any_run_folder_exists(tmp_path, tiny_model_dir, learnable_csv):
-    from bertstudio.errors import StudioError
+def test_a_bad_column_fails_as_a_run_folder_with_its_sentence_like_every_other_failure(tmp_path, tiny_model_dir,
+                                                                                       learnable_csv):
+    from pathlib import Path
 
-    with pytest.raises(StudioError, match="text"):
-        train(quick_config(tmp_path, learnable_csv, tiny_model_dir, label_column="nope"))
-    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    from bertstudio.runs import read_run
+
+    events = []
+    result = train(quick_config(tmp_path, learnable_csv, tiny_model_dir, label_column="nope"),
+                   sink=CallbackSink(events.append))
+    assert result.status == "failed" and "'nope'" in result.message
+    assert [e.type for e in events] == ["failed"] and events[0].message == result.message
+    record = read_run(result.run_dir)
+    assert record.status == "failed" and record.failure == result.message and record.config.label_column == "nope"
+    assert not record.resumable and not (Path(result.run_dir) / "process.json").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="fp16 runs on this machine's GPU")
+def test_a_precision_the_device_lacks_fails_as_a_run_folder_too(tmp_path, tiny_model_dir, learnable_csv):
+    from bertstudio.runs import list_runs
+
+    result = train(quick_config(tmp_path, learnable_csv, tiny_model_dir, precision="fp16"))
+    assert result.status == "failed" and result.message.startswith("fp16 precision needs an NVIDIA GPU")
+    (record,) = list_runs(tmp_path / "runs")
+    assert record.status == "failed" and record.failure == result.message
 
 
 def test_auto_precision_is_bf16_on_new_gpus_fp16_on_old_gpus_and_on_the_cpu_only_with_native_bf16():

@@ -80,3 +80,35 @@ def test_a_reopened_page_rebuilds_the_same_history_from_offset_zero(tmp_path):
     reopened = FollowedRun(run_id="run-1", events_path=str(path))
     reopened.poll()
     assert reopened.history.step == live.history.step and reopened.history.loss == live.history.loss
+
+
+def test_a_follower_rebuilds_its_history_when_a_resumed_run_cuts_its_log_back(tmp_path):
+    from bertstudio.events import Notice, truncate_after_step
+
+    path = tmp_path / "events.jsonl"
+    sink = JsonlSink(path)
+    followed = FollowedRun(run_id="run-1", events_path=str(path))
+    for event in [_started(), _step(2, 0.9), _step(4, 0.8), _step(6, 0.7)]:
+        sink.emit(event)
+    followed.poll()
+    assert followed.history.step == [2, 4, 6]
+    truncate_after_step(path, 4)  # the run resumes from its checkpoint at step 4
+    sink.emit(Notice(message="Resumed from the checkpoint at step 4.", step=4))
+    resumed = _started()
+    resumed.resumed_from_step = 4
+    for event in [resumed, _step(6, 0.65), _step(8, 0.6)]:
+        sink.emit(event)
+    followed.poll()
+    assert followed.history.step == [2, 4, 6, 8] and followed.history.loss == [0.9, 0.8, 0.65, 0.6]
+
+
+def test_junk_lines_in_the_log_do_not_stop_the_history(tmp_path):
+    path = tmp_path / "events.jsonl"
+    sink = JsonlSink(path)
+    sink.emit(_started())
+    with open(path, "ab") as handle:
+        handle.write(b'\xff\xfe\n{"type": "evaluation", "step": 1, "epoch": 1, "metrics": {"accuracy": []}}\n')
+    sink.emit(_step(1))
+    followed = FollowedRun(run_id="run-1", events_path=str(path))
+    followed.poll()
+    assert followed.history.step == [1] and followed.history.eval_step == []

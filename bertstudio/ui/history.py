@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -76,8 +77,8 @@ class TrainHistory:
             metrics = event.metrics
             self.eval_step.append(event.step)
             self.eval_loss.append(metrics.get("loss"))
-            self.eval_accuracy.append(float(metrics.get("accuracy", 0.0)))
-            self.eval_f1.append(float(metrics.get("macro_f1", 0.0)))
+            self.eval_accuracy.append(float(metrics.get("accuracy") or 0.0))
+            self.eval_f1.append(float(metrics.get("macro_f1") or 0.0))
             self.last_metrics = metrics
             self._log(event, f"Validation at step {event.step}: {_metric_words(metrics)}"
                              + (" (best so far)." if event.is_best else "."))
@@ -134,9 +135,21 @@ class FollowedRun:
     events_path: str
     offset: int = 0
     history: TrainHistory = field(default_factory=TrainHistory)
+    file_id: tuple[int, int] | None = None  # (device, inode) of the log the offset points into
 
     def poll(self) -> bool:
-        """Read only the bytes added since the last poll; True when anything new arrived."""
+        """Read only the bytes added since the last poll; True when anything new arrived.
+
+        A resumed run's log is cut back to its checkpoint and swapped in as a new file: the
+        offset then means nothing, so the history is rebuilt from the new file's start."""
+        try:
+            info = os.stat(self.events_path)
+        except OSError:
+            return False
+        file_id = (info.st_dev, info.st_ino)
+        if self.file_id is not None and (file_id != self.file_id or info.st_size < self.offset):
+            self.offset, self.history = 0, TrainHistory()
+        self.file_id = file_id
         events, self.offset = read_events(self.events_path, self.offset)
         self.history.add(events)
         return bool(events)
