@@ -202,10 +202,10 @@ def _tokenize(args: argparse.Namespace) -> int:
     print(f"length:  {result.kept_length} of {result.length} tokens kept (max length {args.max_length}, "
           f"truncation {args.truncation})")
     if dropped:
-        print("dropped: " + " ".join(p.text for p in dropped))
-    unknown = [p for p in result.tokens if p.is_unknown]
-    if unknown:
-        print(f"unknown: {len(unknown)} piece(s) became [UNK]")
+        print("dropped: " + " ".join(p.text for p in dropped)
+              + (f" … and {result.hidden_count:,} more" if result.hidden_count else ""))
+    if result.unknown_count:
+        print(f"unknown: {result.unknown_count} piece(s) became [UNK]")
     return 0
 
 

@@ -48,6 +48,11 @@ class HostingSettings:
         "BERTSTUDIO_MAX_UPLOAD_MB", "Largest file a visitor may upload, counted after unpacking a .gz.", "MB"))
     max_rows: int = field(default=20_000, metadata=_limit(
         "BERTSTUDIO_MAX_ROWS", "Most data rows in a file to train on or to predict.", "rows"))
+    # 100,000 characters: 7 times IMDB's longest review and 40 times what BERT reads of a text,
+    # while one such text costs about 16 MB to tokenize (a personal install takes 1,000,000).
+    max_text_chars: int = field(default=100_000, metadata=_limit(
+        "BERTSTUDIO_MAX_TEXT_CHARS", "Longest text a visitor may type, or hold in one cell of a file.",
+        "characters"))
     max_epochs: int = field(default=5, metadata=_limit(
         "BERTSTUDIO_MAX_EPOCHS", "Most epochs per run.", "epochs"))
     max_run_minutes: float = field(default=20.0, metadata=_limit(
@@ -83,6 +88,13 @@ class HostingSettings:
     @property
     def max_upload_bytes(self) -> int | None:
         return int(self.max_upload_mb * 1_000_000) if self.hosted else None
+
+    @property
+    def text_limit(self) -> int:
+        """The longest text taken: this deployment's limit when hosted, else the engine's own."""
+        from bertstudio.limits import MAX_TEXT_CHARS
+
+        return self.max_text_chars if self.hosted else MAX_TEXT_CHARS
 
     @property
     def max_run_seconds(self) -> float | None:
@@ -150,7 +162,7 @@ def _parse(name: str, env: str, raw: str) -> object:
             raise StudioError(f"{env} must list hub model ids (or 'bundled'), not local folders; remove "
                               f"{', '.join(local) or 'the empty entries'}.")
         return models
-    kind = int if name in ("max_rows", "max_epochs", "max_waiting") else float
+    kind = int if name in ("max_rows", "max_epochs", "max_waiting", "max_text_chars") else float
     try:
         value = kind(raw)
     except ValueError:

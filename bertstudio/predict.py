@@ -12,6 +12,7 @@ import torch
 from bertstudio.cleaning import CleaningOptions, clean_texts
 from bertstudio.csvsafe import write_safe_csv
 from bertstudio.errors import StudioError
+from bertstudio.limits import MAX_TEXT_CHARS, check_text_length
 from bertstudio.runs import CONFIG_FILE, DATA_FILE, model_dir_of
 
 
@@ -68,14 +69,23 @@ class Predictor:
 
     @torch.no_grad()
     def predict(self, texts: Sequence[str], pairs: Sequence[str] | None = None,
-                batch_size: int = 64, on_batch: Callable[[int], None] | None = None) -> list[Prediction]:
-        """`on_batch(rows_done)` is called after every batch, so a caller can show real progress."""
+                batch_size: int = 64, on_batch: Callable[[int], None] | None = None,
+                max_text_chars: int = MAX_TEXT_CHARS) -> list[Prediction]:
+        """`on_batch(rows_done)` is called after every batch, so a caller can show real progress.
+        A text longer than `max_text_chars` is refused before cleaning or tokenizing it costs memory
+        (a shared deployment passes its own, smaller limit)."""
         from bertstudio.batching import EncodedExamples, PaddingCollator, length_sorted_indices
         from bertstudio.tokenization import encode_examples
 
-        texts = clean_texts(["" if t is None else str(t) for t in texts], self.cleaning)
+        texts = ["" if t is None else str(t) for t in texts]
+        pairs = None if pairs is None else ["" if p is None else str(p) for p in pairs]
+        for name, column in (("text", texts), ("second text", pairs or [])):
+            for row, value in enumerate(column):
+                what = f"The {name}" if len(column) == 1 else f"Row {row + 1:,}'s {name}"
+                check_text_length(value, max_text_chars, what)
+        texts = clean_texts(texts, self.cleaning)
         if pairs is not None:
-            pairs = clean_texts(["" if p is None else str(p) for p in pairs], self.cleaning)
+            pairs = clean_texts(pairs, self.cleaning)
         if not texts:
             return []
         encoded = encode_examples(self.tokenizer, list(texts), list(pairs) if pairs is not None else None,

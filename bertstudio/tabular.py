@@ -13,13 +13,17 @@ import csv
 import gzip
 import hashlib
 import io
+import itertools
+import os
 import re
+import stat
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bertstudio.errors import StudioError
+from bertstudio.limits import MAX_TEXT_CHARS, too_long
 
 DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB: the most a file may hold once decompressed
 DELIMITERS = ("\t", ",", ";", "|")  # order breaks ties when two fit a sample equally well
@@ -27,6 +31,7 @@ _SNIFF_CHARS = 64 * 1024
 _SNIFF_ROWS = 50
 _HEADER_SAMPLE_ROWS = 200
 _GZIP_CHUNK = 1 << 20
+_PARSE_CHUNK_ROWS = 65_536  # rows parsed between two checks of the row limit
 _USUAL_CELL_LIMIT = 131_072  # the csv module's default cell limit; a swallowed file runs far past it
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
 # A field wrapped in quotes the CSV way: the only quotes inside are doubled.
@@ -43,6 +48,13 @@ _MAGIC = (
      "open it in your spreadsheet program, save it as CSV and choose that file"),
 )
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+# Table formats other than CSV/TSV, recognised so the refusal can name them: (prefix, format).
+# Reading them here comes later; until then the refusal names the format and the way out.
+_TABLE_MAGIC = ((b"PAR1", "a Parquet file", "read_parquet"), (b"ARROW1", "an Arrow (Feather) file", "read_feather"),
+                (b"SQLite format 3\x00", "an SQLite database", "read_sql"), (b"Obj\x01", "an Avro file", None))
+_JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
+# An object, or a list of objects, that opens with a quoted key: JSON, never a CSV header.
+_JSON_START = re.compile(rb'\s*(?:\[\s*)?\{\s*"')
 
 
 @dataclass(frozen=True)
@@ -82,8 +94,14 @@ class Table:
 
 
 def read_table(source: str | Path | bytes, *, name: str | None = None,
-               max_bytes: int = DEFAULT_MAX_BYTES) -> Table:
-    """Read a CSV/TSV file (a path or its bytes, plain or gzip) into a `Table`."""
+               max_bytes: int = DEFAULT_MAX_BYTES, max_rows: int | None = None,
+               max_text_chars: int = MAX_TEXT_CHARS) -> Table:
+    """Read a CSV/TSV file (a path or its bytes, plain or gzip) into a `Table`.
+
+    Refused: more than `max_bytes` (after unpacking), more than `max_rows` data rows (as soon as
+    reading passes it, so a huge file costs no more memory than the limit), a cell longer than
+    `max_text_chars`.
+    """
     if isinstance(source, (bytes, bytearray, memoryview)):
         raw = bytes(source)
         name = name or "data"
@@ -102,6 +120,7 @@ def read_table(source: str | Path | bytes, *, name: str | None = None,
     if not data.strip():
         raise StudioError(f"'{name}' is empty; choose a file with a header row and at least one "
                           "row of data.")
+    _refuse_other_tables(data, name)  # first: their binary bytes would only say "not a text file"
     _refuse_binary(data, name)
 
     text, encoding = decode(data, name)
@@ -115,9 +134,9 @@ def read_table(source: str | Path | bytes, *, name: str | None = None,
                           "row of data.")
 
     delimiter = sniff_delimiter(text)
-    rows, quoting = _parse(text, delimiter, name)
+    longest_possible = len(text)  # no cell can be longer than the whole text
+    rows, quoting = _parse(text, delimiter, name, max_rows)
     del text
-    rows = _without_blank_rows(rows)
     if not rows:
         raise StudioError(f"'{name}' is empty; choose a file with a header row and at least one "
                           "row of data.")
@@ -134,11 +153,15 @@ def read_table(source: str | Path | bytes, *, name: str | None = None,
     if not has_header:
         notes.append("The first row looks like data, so the columns were named column_1, "
                      "column_2, ...")
+    if max_rows is not None and len(body) > max_rows:
+        raise _too_many_rows(name, max_rows)
 
     width = _width(header, body)
     columns = _column_names(header, width)
     raw_header = (header[:width] + [""] * (width - len(header))) if has_header else None
     _fit_rows(body, width, delimiter, columns, notes)
+    if longest_possible > max_text_chars:
+        _refuse_long_cells(header, body, columns, name, max_text_chars)
     return Table(columns=columns, rows=body, encoding=encoding, delimiter=delimiter,
                  has_header=has_header, name=name, sha256=sha256, notes=notes, quoting=quoting,
                  compressed=compressed, raw_header=raw_header)
@@ -148,18 +171,34 @@ def read_table(source: str | Path | bytes, *, name: str | None = None,
 
 
 def _read_file(path: Path, name: str, max_bytes: int) -> bytes:
+    """The file's bytes, at most `max_bytes`: only a regular file is read, and never past the limit.
+
+    /dev/zero never ends and a FIFO blocks until someone writes to it, so the file is opened
+    without blocking and looked at (fstat on the open file, so a swap after the check cannot
+    fool it) before a single byte is read; the read stops one byte past the limit.
+    """
     if not path.exists():
         raise StudioError(f"The file '{path}' does not exist; check the path.")
     if path.is_dir():
         raise StudioError(f"'{path}' is a folder, not a file; choose the CSV or TSV file in it.")
     try:
-        if path.stat().st_size > max_bytes:
-            raise StudioError(f"'{name}' is larger than {_size(max_bytes)}; split it into smaller "
-                              "files or remove columns you do not need.")
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except OSError as exc:
         raise StudioError(f"'{path}' cannot be read; check that you have permission to read it.",
                           detail=str(exc)) from exc
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise StudioError(f"'{path}' is not a regular file (it is a device, a pipe or a socket); "
+                              "choose a CSV or TSV file saved on disk.")
+        try:
+            raw = handle.read(max_bytes + 1)
+        except OSError as exc:
+            raise StudioError(f"'{path}' cannot be read; check that you have permission to read it.",
+                              detail=str(exc)) from exc
+    if len(raw) > max_bytes:
+        raise StudioError(f"'{name}' is larger than {_size(max_bytes)}; split it into smaller "
+                          "files or remove columns you do not need.")
+    return raw
 
 
 def _gunzip(raw: bytes, name: str, max_bytes: int) -> bytes:
@@ -198,6 +237,19 @@ def _refuse_binary(data: bytes, name: str) -> None:
         return  # UTF-16 text is half NUL bytes by nature
     if sample.count(0) > len(sample) * 0.1:
         raise StudioError(f"'{name}' is not a text file; choose a CSV or TSV file.")
+
+
+def _refuse_other_tables(data: bytes, name: str) -> None:
+    """Name the table formats people save by mistake (Parquet, JSON, ...) and say to export CSV."""
+    head = data[:_SNIFF_CHARS].removeprefix(codecs.BOM_UTF8)
+    json_named = name.lower().endswith(_JSON_SUFFIXES) and head.lstrip()[:1] in (b"{", b"[")
+    found = next(((what, reader) for prefix, what, reader in _TABLE_MAGIC if data.startswith(prefix)),
+                 ("a JSON file", "read_json") if json_named or _JSON_START.match(head) else None)
+    if found is not None:
+        what, reader = found
+        how = f" (for example with pandas' {reader} and to_csv)" if reader else ""
+        raise StudioError(f"'{name}' looks like {what}, not a CSV or TSV file; save it as CSV or TSV"
+                          f"{how} and choose that file.")
 
 
 # --- text ------------------------------------------------------------------------------------
@@ -289,11 +341,12 @@ def _field_counts(sample: str, delimiter: str, quoting: int) -> list[int]:
     return counts
 
 
-def _parse(text: str, delimiter: str, name: str) -> tuple[list[list[str]], str]:
-    """All rows, and "csv" or "none" for how quotes were read (see `_prefer_no_quoting`)."""
+def _parse(text: str, delimiter: str, name: str,
+           max_rows: int | None = None) -> tuple[list[list[str]], str]:
+    """All non-blank rows, and "csv" or "none" for how quotes were read (see `_prefer_no_quoting`)."""
     _allow_cells_of(len(text))
     try:
-        rows = list(_reader(text, delimiter))
+        rows = _rows(_reader(text, delimiter), name, max_rows)
     except csv.Error as exc:  # not expected with the limit raised; told plainly all the same
         raise StudioError(f"'{name}' cannot be read as CSV; save it again from your spreadsheet "
                           "program as CSV or TSV.", detail=str(exc)) from exc
@@ -301,10 +354,26 @@ def _parse(text: str, delimiter: str, name: str) -> tuple[list[list[str]], str]:
         raise StudioError(f"'{name}' has a quote (\") that is never closed, so the rest of the "
                           "file runs into one cell; fix the quote or save the file as TSV.")
     if delimiter == "\t" and '"' in text:
-        plain = list(_reader(text, "\t", csv.QUOTE_NONE))
+        plain = _rows(_reader(text, "\t", csv.QUOTE_NONE), name, max_rows)
         if _prefer_no_quoting(rows, plain):
             return plain, "none"
     return rows, "csv"
+
+
+def _rows(reader, name: str, max_rows: int | None) -> list[list[str]]:
+    """The reader's non-blank rows, read in chunks so a file past `max_rows` stops being read
+    (and kept in memory) a chunk after the limit; one row more is allowed for the header."""
+    rows: list[list[str]] = []
+    while chunk := list(itertools.islice(reader, _PARSE_CHUNK_ROWS)):
+        rows.extend(_without_blank_rows(chunk))
+        if max_rows is not None and len(rows) > max_rows + 1:
+            raise _too_many_rows(name, max_rows)
+    return rows
+
+
+def _too_many_rows(name: str, max_rows: int) -> StudioError:
+    return StudioError(f"'{name}' has more than {max_rows:,} rows, the limit here; upload a sample "
+                       f"of at most {max_rows:,} rows.")
 
 
 def _allow_cells_of(length: int) -> None:
@@ -406,6 +475,23 @@ def _width(header: list[str], body: list[list[str]]) -> int:
     return named
 
 
+def _refuse_long_cells(header: list[str], body: list[list[str]], columns: list[str], name: str,
+                       limit: int) -> None:
+    """Refuse a cell (or header name) longer than `limit`, naming its row and column.
+
+    The longest cell is found at C speed (max over map over chain); only a file that has one too
+    long pays for finding where it is.
+    """
+    if max(map(len, header), default=0) > limit:
+        raise too_long(max(map(len, header)), limit, f"A header name in '{name}'")
+    if max(map(len, itertools.chain.from_iterable(body)), default=0) <= limit:
+        return
+    for number, row in enumerate(body, start=1):
+        for column, cell in zip(columns, row):
+            if len(cell) > limit:
+                raise too_long(len(cell), limit, f"Row {number:,} of '{name}', column '{column}',")
+
+
 def _column_names(header: list[str], width: int) -> list[str]:
     """Trimmed header names; empty ones become column_N and repeats get _2, _3 ..."""
     names = [cell.strip() for cell in header] + [""] * (width - len(header))
@@ -457,10 +543,11 @@ def _s(n: int) -> str:
 
 
 def _size(n: int) -> str:
-    """1073741824 -> "1 GiB"; 1536 -> "1.5 KiB"."""
+    """10_000_000 -> "10 MB"; 1500 -> "1.5 KB". Decimal units, as the hosted limit is set and
+    stated (BERTSTUDIO_MAX_UPLOAD_MB, the banner): one number, one unit, everywhere."""
     value, unit = float(n), "bytes"
-    for bigger in ("KiB", "MiB", "GiB"):
-        if value < 1024:
+    for bigger in ("KB", "MB", "GB"):
+        if value < 1000:
             break
-        value, unit = value / 1024, bigger
+        value, unit = value / 1000, bigger
     return f"{value:.1f}".removesuffix(".0") + f" {unit}"

@@ -25,11 +25,15 @@ import numpy as np
 
 from bertstudio.config import TRUNCATION_CHOICES
 from bertstudio.errors import StudioError
+from bertstudio.limits import MAX_TEXT_CHARS, check_text_length
 
 TRUNCATION_STRATEGIES = TRUNCATION_CHOICES
 HEAD_SHARE = 0.25          # head_tail: share of the budget taken from the start (128 of 510)
 COVERAGE = 0.95            # suggested_max_length covers this share of rows
+LONG_TEXT_SHARE = 0.05     # rows cut at the model's limit past this share: suggest head_tail
+HTML_SHARE = 0.05          # rows with tags or entities past this share: suggest "Strip HTML tags"
 UNK_WORDS_SHOWN = 20
+SHOWN_TOKENS = 2_000       # a preview lists this many pieces of a long text (plus the kept ones)
 _FALLBACK_MODEL_MAX = 512  # BERT's position embeddings, when the tokenizer does not say
 _SANE_MODEL_MAX = 100_000  # above this, model_max_length is transformers' "unset" sentinel
 
@@ -51,7 +55,8 @@ def _budget(tokenizer: Any, max_length: int, pair: bool) -> int:
     return max_length - specials
 
 
-def _check_texts(texts: Sequence[Any], pairs: Sequence[Any] | None) -> None:
+def _check_texts(texts: Sequence[Any], pairs: Sequence[Any] | None,
+                 max_chars: int = MAX_TEXT_CHARS) -> None:
     for name, column in (("text", texts), ("second text", pairs)):
         if column is None:
             continue
@@ -59,6 +64,9 @@ def _check_texts(texts: Sequence[Any], pairs: Sequence[Any] | None) -> None:
             if not isinstance(value, str):
                 raise StudioError(f"Row {row + 1} of the {name} column is {type(value).__name__}, "
                                   "not text; clean the data so every row holds a string.")
+            if len(value) > max_chars:
+                what = f"The {name}" if len(column) == 1 else f"Row {row + 1} of the {name} column"
+                check_text_length(value, max_chars, what)
     if pairs is not None and len(pairs) != len(texts):
         raise StudioError(f"There are {len(texts)} texts but {len(pairs)} second texts; every row "
                           "needs both.")
@@ -175,11 +183,17 @@ class TokenPiece:
     word_index: int | None    # groups pieces of one word; counts on across both texts; None for specials
     char_start: int | None    # offsets into the text named by `sequence`; None for template tokens
     char_end: int | None
+    position: int = 0         # index in the full encoding (pieces past SHOWN_TOKENS leave gaps)
 
 
 @dataclass
 class TokenPreview:
-    """A text (or pair) through the tokenizer: every token, which survive, and what the model sees."""
+    """A text (or pair) through the tokenizer: which tokens survive, and what the model sees.
+
+    `tokens` holds the first SHOWN_TOKENS pieces plus every kept piece after them (so the end that
+    head_tail or end truncation keeps is always there); `hidden_count` says how many were left out.
+    Everything else (lengths, ids, dropped text, [UNK] count) covers the whole text.
+    """
 
     tokens: list[TokenPiece]
     input_ids: list[int]          # the kept encoding, exactly as encode_examples produces it
@@ -192,22 +206,29 @@ class TokenPreview:
     dropped_text: list[str]       # each dropped stretch of the original text(s), in order
     max_length: int
     truncation: str
+    hidden_count: int = 0         # pieces of the full encoding not in `tokens` (all of them dropped)
+    unknown_count: int = 0        # [UNK] pieces in the whole text, shown or not
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
 def preview(tokenizer: Any, text: str, pair: str | None = None, *, max_length: int = 128,
-            truncation: str = "start") -> TokenPreview:
-    """Show how one row is tokenized and truncated; the kept ids equal encode_examples' row."""
+            truncation: str = "start", max_chars: int = MAX_TEXT_CHARS) -> TokenPreview:
+    """Show how one row is tokenized and truncated; the kept ids equal encode_examples' row.
+
+    Linear in the text: the encoding's per-token lists are read once (each attribute access of a
+    tokenizers `Encoding` builds its whole list anew), and only the pieces shown become objects.
+    """
     _check_strategy(truncation)
-    _check_texts([text], None if pair is None else [pair])
+    _check_texts([text], None if pair is None else [pair], max_chars)
     budget = _budget(tokenizer, max_length, pair=pair is not None)
     # Lists, not bare strings: a bare empty `pair` would be taken for "no pair" by transformers.
     pairs = None if pair is None else [pair]
-    full = tokenizer([text], pairs, return_offsets_mapping=True, verbose=False).encodings[0]
+    full = _Lists.of(tokenizer([text], pairs, return_offsets_mapping=True, verbose=False).encodings[0])
+    ids, sequence_ids = full.ids, full.sequence_ids
     positions: dict[int, list[int]] = {0: [], 1: []}
-    for i, s in enumerate(full.sequence_ids):
+    for i, s in enumerate(sequence_ids):
         if s is not None:
             positions[s].append(i)
 
@@ -220,29 +241,15 @@ def preview(tokenizer: Any, text: str, pair: str | None = None, *, max_length: i
                             verbose=False).encodings[0]
         counts = Counter(s for s in cut.sequence_ids if s is not None)
         ranges = {0: [(0, counts[0])], 1: [(0, counts[1])]}
-    kept = [s is None for s in full.sequence_ids]
+    kept = [s is None for s in sequence_ids]
     for seq, seq_ranges in ranges.items():
         for a, b in seq_ranges:
             for i in positions[seq][a:b]:
                 kept[i] = True
-
-    prefix = getattr(tokenizer.backend_tokenizer.model, "continuing_subword_prefix", None) or "##"
-    special_ids = set(tokenizer.all_special_ids)
-    words_in_first = max((w for w, s in zip(full.word_ids, full.sequence_ids)
-                          if s == 0 and w is not None), default=-1) + 1
-    sources = {0: text, 1: pair or ""}
-    tokens: list[TokenPiece] = []
-    for i, (tok, tid) in enumerate(zip(full.tokens, full.ids)):
-        seq, word = full.sequence_ids[i], full.word_ids[i]
-        special = seq is None or tid in special_ids
-        start, end = full.offsets[i] if seq is not None else (None, None)
-        tokens.append(TokenPiece(
-            text=tok, id=tid, is_special=special,
-            is_continuation=not special and tok.startswith(prefix),
-            is_unknown=tid == tokenizer.unk_token_id, segment=full.type_ids[i], kept=kept[i],
-            sequence=seq,
-            word_index=None if special or word is None else word + (words_in_first if seq == 1 else 0),
-            char_start=start, char_end=end))
+    kept_positions = [i for i, k in enumerate(kept) if k]
+    shown = sorted(set(range(min(len(ids), SHOWN_TOKENS))).union(kept_positions))
+    offsets, sources = full.offsets, {0: text, 1: pair or ""}
+    tokens = _pieces(tokenizer, full, shown, kept)
 
     dropped_text = []
     for seq in (0, 1):
@@ -251,16 +258,58 @@ def preview(tokenizer: Any, text: str, pair: str | None = None, *, max_length: i
             if i >= 0 and not kept[i]:
                 run.append(i)
             elif run:
-                dropped_text.append(sources[seq][full.offsets[run[0]][0]:full.offsets[run[-1]][1]])
+                dropped_text.append(sources[seq][offsets[run[0]][0]:offsets[run[-1]][1]])
                 run = []
 
-    kept_tokens = [p for p in tokens if p.kept]
+    kept_length = len(kept_positions)
     return TokenPreview(
-        tokens=tokens, input_ids=[p.id for p in kept_tokens],
-        token_type_ids=[p.segment for p in kept_tokens], attention_mask=[1] * len(kept_tokens),
-        length=len(tokens), kept_length=len(kept_tokens),
-        dropped_count=len(tokens) - len(kept_tokens), truncated=len(kept_tokens) < len(tokens),
-        dropped_text=dropped_text, max_length=max_length, truncation=truncation)
+        tokens=tokens, input_ids=[ids[i] for i in kept_positions],
+        token_type_ids=[full.type_ids[i] for i in kept_positions],
+        attention_mask=[1] * kept_length, length=len(ids), kept_length=kept_length,
+        dropped_count=len(ids) - kept_length, truncated=kept_length < len(ids),
+        dropped_text=dropped_text, max_length=max_length, truncation=truncation,
+        hidden_count=len(ids) - len(shown),
+        unknown_count=0 if tokenizer.unk_token_id is None else ids.count(tokenizer.unk_token_id))
+
+
+@dataclass(frozen=True)
+class _Lists:
+    """An `Encoding`'s per-token lists, each read once: every attribute access builds the whole
+    list anew in the tokenizers library, so reading `enc.offsets[i]` in a loop is quadratic."""
+
+    ids: list[int]
+    tokens: list[str]
+    sequence_ids: list[int | None]
+    word_ids: list[int | None]
+    type_ids: list[int]
+    offsets: list[tuple[int, int]]
+
+    @classmethod
+    def of(cls, enc: Any) -> "_Lists":
+        return cls(enc.ids, enc.tokens, enc.sequence_ids, enc.word_ids, enc.type_ids, enc.offsets)
+
+
+def _pieces(tokenizer: Any, full: _Lists, shown: list[int], kept: list[bool]) -> list[TokenPiece]:
+    """The preview's pieces at the `shown` positions of the full encoding."""
+    prefix = getattr(tokenizer.backend_tokenizer.model, "continuing_subword_prefix", None) or "##"
+    special_ids = set(tokenizer.all_special_ids)
+    unk_id = tokenizer.unk_token_id
+    ids, texts, word_ids, type_ids = full.ids, full.tokens, full.word_ids, full.type_ids
+    sequence_ids, offsets = full.sequence_ids, full.offsets
+    words_in_first = max((w for w, s in zip(word_ids, sequence_ids) if s == 0 and w is not None),
+                         default=-1) + 1
+    tokens: list[TokenPiece] = []
+    for i in shown:
+        tok, tid, seq, word = texts[i], ids[i], sequence_ids[i], word_ids[i]
+        special = seq is None or tid in special_ids
+        start, end = offsets[i] if seq is not None else (None, None)
+        tokens.append(TokenPiece(
+            text=tok, id=tid, is_special=special,
+            is_continuation=not special and tok.startswith(prefix),
+            is_unknown=tid == unk_id, segment=type_ids[i], kept=kept[i], sequence=seq,
+            word_index=None if special or word is None else word + (words_in_first if seq == 1 else 0),
+            char_start=start, char_end=end, position=i))
+    return tokens
 
 
 # --- length statistics ---------------------------------------------------------------------------
@@ -276,6 +325,7 @@ class LengthStats:
     unk_share: float               # [UNK] tokens / all tokens of the texts (special tokens left out)
     unk_words: list[tuple[str, int]]  # the words that became [UNK], most frequent first, as written
     suggested_max_length: int      # smallest multiple of 8 covering 95% of rows, 16..model max
+    html_rows: int = 0             # rows whose text (or second text) holds an HTML tag or entity
 
     @property
     def count(self) -> int:
@@ -302,6 +352,30 @@ class LengthStats:
         limit = self.max_length if max_length is None else max_length
         return float((self.lengths > limit).mean()) if self.count else 0.0
 
+    def tokens_lost_share(self, max_length: int | None = None) -> float:
+        """Share of all tokens (special tokens counted) that truncation at `max_length` drops."""
+        limit = self.max_length if max_length is None else max_length
+        total = int(self.lengths.sum()) if self.count else 0
+        return float(np.clip(self.lengths - limit, 0, None).sum() / total) if total else 0.0
+
+    @property
+    def model_cut_share(self) -> float:
+        """Share of rows cut even at the model's own limit: what no max length can save."""
+        return self.truncated_share(self.model_max_length)
+
+    @property
+    def html_share(self) -> float:
+        return self.html_rows / self.count if self.count else 0.0
+
+    @property
+    def suggests_head_tail(self) -> bool:
+        """Many rows stay cut at the model's limit: keeping the start and the end loses less."""
+        return self.model_cut_share > LONG_TEXT_SHARE
+
+    @property
+    def suggests_strip_html(self) -> bool:
+        return self.html_share > HTML_SHARE
+
     def histogram(self, bins: int | Sequence[float] = 30) -> tuple[list[float], list[int]]:
         """(edges, counts) for a length chart; len(edges) == len(counts) + 1."""
         if not self.count:
@@ -323,6 +397,9 @@ class LengthStats:
             "unk_count": self.unk_count, "unk_share": self.unk_share,
             "unk_words": [[w, c] for w, c in self.unk_words],
             "suggested_max_length": self.suggested_max_length,
+            "model_cut_share": self.model_cut_share,
+            "model_tokens_lost_share": self.tokens_lost_share(self.model_max_length),
+            "html_share": self.html_share,
         }
 
 
@@ -377,7 +454,17 @@ def length_stats(tokenizer: Any, texts: Sequence[str], pairs: Sequence[str] | No
         lengths=lengths, max_length=max_length, model_max_length=model_max, unk_count=unk_count,
         unk_share=unk_count / content if content else 0.0,
         unk_words=unk_words.most_common(UNK_WORDS_SHOWN),
-        suggested_max_length=suggest_max_length(lengths, model_max))
+        suggested_max_length=suggest_max_length(lengths, model_max),
+        html_rows=_html_rows(texts, pairs))
+
+
+def _html_rows(texts: Sequence[str], pairs: Sequence[str] | None) -> int:
+    """Rows with a tag or an entity ("<br />", "&amp;"): what the "Strip HTML tags" option removes."""
+    from bertstudio.cleaning import find_html
+
+    if pairs is None:
+        return sum(1 for text in texts if find_html(text))
+    return sum(1 for text, pair in zip(texts, pairs) if find_html(text) or find_html(pair))
 
 
 def _unknown_words(enc: Any, unk_id: int, sources: tuple[str, str]) -> list[str]:

@@ -8,6 +8,7 @@ import pytest
 
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
+from bertstudio.limits import MAX_TEXT_CHARS
 from bertstudio.hosting import (HostingSettings, Sweeper, auth_from_env, forget_owner, keep_upload, limit_fields,
                                 limits_table, owns, record_owner, recorded_owner, sweep)
 
@@ -39,11 +40,14 @@ def test_every_limit_has_a_documented_default_and_its_own_variable():
     assert "bundled" in defaults.models
     env = {"BERTSTUDIO_HOSTED": "1", "BERTSTUDIO_MAX_UPLOAD_MB": "2.5", "BERTSTUDIO_MAX_ROWS": "500",
            "BERTSTUDIO_MAX_EPOCHS": "2", "BERTSTUDIO_MAX_RUN_MINUTES": "0.5", "BERTSTUDIO_MAX_QUEUE": "3",
-           "BERTSTUDIO_TTL_HOURS": "1", "BERTSTUDIO_MODELS": "bundled, prajjwal1/bert-tiny"}
+           "BERTSTUDIO_TTL_HOURS": "1", "BERTSTUDIO_MODELS": "bundled, prajjwal1/bert-tiny",
+           "BERTSTUDIO_MAX_TEXT_CHARS": "5000"}
     custom = HostingSettings.from_env(env)
     assert custom.max_upload_bytes == 2_500_000 and custom.max_rows == 500 and custom.max_epochs == 2
     assert custom.max_run_seconds == 30 and custom.max_waiting == 3 and custom.ttl_seconds == 3600
     assert custom.models == ("bundled", "prajjwal1/bert-tiny")
+    assert custom.text_limit == 5000 and defaults.text_limit == 100_000
+    assert HostingSettings.from_env({"BERTSTUDIO_MAX_TEXT_CHARS": "5000"}).text_limit == MAX_TEXT_CHARS  # not hosted
     assert {spec.metadata["env"] for spec in limit_fields()} == set(env) - {"BERTSTUDIO_HOSTED"}
 
 

@@ -346,3 +346,100 @@ def test_real_mrpc_file_with_bom_and_unbalanced_quotes_keeps_every_row():
     assert table.columns == ["Quality", "#1 ID", "#2 ID", "#1 String", "#2 String"]
     assert len(table.rows) == 3668
     assert table.quoting == "none"
+
+
+# --- other table formats, special files, limits ----------------------------------------------
+
+
+@pytest.mark.parametrize("raw, name, what", [
+    (b"PAR1\x15\x04\x15\x10\x15\x14L\x15\x02\x15\x00", "train.parquet", "a Parquet file"),
+    (b"ARROW1\x00\x00\xff\xff\xff\xff", "train.feather", "an Arrow"),
+    (b"SQLite format 3\x00\x10\x00\x01\x01", "data.db", "an SQLite database"),
+    (b'[{"text": "good film", "label": "pos"}]', "train.json", "a JSON file"),
+    (b'{"text": "good film", "label": "pos"}\n{"text": "bad", "label": "neg"}\n', "train.jsonl", "a JSON file"),
+    (b'[\n  {\n    "text": "good film"\n  }\n]\n', "export", "a JSON file"),
+    (b"\xef\xbb\xbf{\n}", "data.json", "a JSON file"),
+])
+def test_other_table_formats_are_named_with_a_way_to_save_them_as_csv(raw, name, what):
+    with pytest.raises(StudioError, match=what) as info:
+        read_table(raw, name=name)
+    assert f"'{name}' looks like {what}" in info.value.message
+    assert "save it as CSV or TSV" in info.value.message
+
+
+def test_a_csv_whose_cells_hold_json_is_still_a_csv():
+    table = read_table(b'text,meta\ngood film,"{""a"": 1}"\nbad film,"[1, 2]"\n', name="data.json.csv")
+    assert table.rows[0] == ["good film", '{"a": 1}']
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    outcome: list[BaseException | object] = []
+    reader = threading.Thread(target=lambda: outcome.append(_attempt(fifo)), daemon=True)
+    reader.start()
+    reader.join(30)  # only so a regression fails instead of hanging the suite
+    if reader.is_alive():
+        with open(fifo, "wb"):  # a writer lets the blocked reader go
+            pass
+        pytest.fail("read_table waited on the FIFO for a writer")
+    assert isinstance(outcome[0], StudioError) and "is not a regular file" in outcome[0].message
+
+
+def _attempt(path):
+    try:
+        return read_table(path)
+    except StudioError as exc:
+        return exc
+
+
+def test_a_device_that_never_ends_is_refused_before_reading(tmp_path):
+    with pytest.raises(StudioError, match="'/dev/zero' is not a regular file"):
+        read_table("/dev/zero")
+    link = tmp_path / "zero.csv"
+    link.symlink_to("/dev/zero")
+    with pytest.raises(StudioError, match="is not a regular file"):
+        read_table(link)
+
+
+def test_a_file_that_says_it_is_empty_is_read_only_up_to_the_limit():
+    # /proc files report a size of 0 whatever they hold: the read itself must stop at the limit.
+    with pytest.raises(StudioError, match="is larger than 100 bytes"):
+        read_table("/proc/self/maps", max_bytes=100)
+
+
+def test_rows_past_the_limit_are_refused_while_reading():
+    raw = ("text,label\n" + "".join(f"t{i},{i % 2}\n" for i in range(100))).encode()
+    with pytest.raises(StudioError, match=r"'many.csv' has more than 99 rows, the limit here; upload a sample of at "
+                                          r"most 99 rows\."):
+        read_table(raw, name="many.csv", max_rows=99)
+    assert len(read_table(raw, name="many.csv", max_rows=100)) == 100
+    blank_lines = raw.replace(b"\n", b"\n\n")  # blank lines are not rows
+    assert len(read_table(blank_lines, name="many.csv", max_rows=100)) == 100
+
+
+def test_a_file_without_a_header_counts_its_first_row_against_the_limit():
+    raw = "".join(f"{i},{i % 2}\n" for i in range(11)).encode()
+    with pytest.raises(StudioError, match="has more than 10 rows"):
+        read_table(raw, name="bare.csv", max_rows=10)
+
+
+def test_a_cell_past_the_text_limit_is_refused_naming_its_row_and_column():
+    raw = b"text,label\nshort,pos\n" + b"x" * 1001 + b",neg\n"
+    with pytest.raises(StudioError, match=r"Row 2 of 'long.csv', column 'text', is 1,001 characters long, more than "
+                                          r"the 1,000 one text may have"):
+        read_table(raw, name="long.csv", max_text_chars=1000)
+    assert read_table(raw, name="long.csv", max_text_chars=1001).rows[1][0] == "x" * 1001
+    with pytest.raises(StudioError, match="A header name in 'head.csv'"):
+        read_table(b"x" * 50 + b",label\na,b\n", name="head.csv", max_text_chars=20)
+
+
+def test_the_default_text_limit_applies_to_every_file():
+    from bertstudio.limits import MAX_TEXT_CHARS
+
+    raw = b'text,label\n"' + b"word " * (MAX_TEXT_CHARS // 5 + 1) + b'",pos\nshort,neg\n'
+    with pytest.raises(StudioError, match=f"column 'text', is {MAX_TEXT_CHARS + 5:,} characters long"):
+        read_table(raw, name="huge.csv")

@@ -13,7 +13,9 @@ from transformers import BertTokenizerFast
 
 from bertstudio.config import TRUNCATION_CHOICES
 from bertstudio.errors import StudioError
+from bertstudio.limits import MAX_TEXT_CHARS
 from bertstudio.tokenization import (
+    SHOWN_TOKENS,
     TRUNCATION_STRATEGIES,
     encode_examples,
     length_stats,
@@ -207,7 +209,113 @@ def test_preview_to_dict_is_json_ready(tok):
     assert data["tokens"][1]["text"] == "the" and data["input_ids"] == p.input_ids
 
 
+class _CountingEncoding:
+    """A real tokenizers Encoding that counts how often each per-token list is read."""
+
+    LISTS = ("ids", "tokens", "sequence_ids", "word_ids", "type_ids", "offsets")
+
+    def __init__(self, enc, reads):
+        self._enc, self._reads = enc, reads
+
+    def __getattr__(self, name):
+        if name in self.LISTS:
+            self._reads[name] += 1
+        return getattr(self._enc, name)
+
+
+class _CountingTokenizer:
+    """The real tokenizer; only the encodings it returns are wrapped to count list reads."""
+
+    def __init__(self, tok):
+        self._tok, self.reads = tok, {name: 0 for name in _CountingEncoding.LISTS}
+
+    def __call__(self, *args, **kwargs):
+        batch = self._tok(*args, **kwargs)
+
+        class Batch:
+            encodings = [_CountingEncoding(enc, self.reads) for enc in batch.encodings]
+        return Batch()
+
+    def __getattr__(self, name):
+        return getattr(self._tok, name)
+
+
+@pytest.mark.parametrize("pair", [None, "the dog ran"])
+def test_preview_reads_each_token_list_a_fixed_number_of_times_whatever_the_length(tok, pair):
+    # Every read of an Encoding's list builds the whole list anew, so reading one per token made the
+    # preview quadratic (16,000 tokens: 73 s). The reads must not grow with the text.
+    for words in (50, 3000):
+        counting = _CountingTokenizer(tok)
+        result = preview(counting, numbered(50) + " the" * words, pair, max_length=16, truncation="head_tail")
+        assert result.length > words
+        assert max(counting.reads.values()) <= 2, counting.reads
+
+
+@pytest.mark.parametrize("truncation", TRUNCATION_STRATEGIES)
+def test_a_long_texts_preview_lists_its_first_tokens_and_the_kept_ones_and_counts_the_rest(tok, truncation):
+    text = numbered(60) + " the cat" * 3000  # 6,060 tokens
+    p = preview(tok, text, max_length=32, truncation=truncation)
+    out = encode_examples(tok, [text], max_length=32, truncation=truncation)
+    assert p.length == 6062 and p.kept_length == 32 and p.input_ids == out["input_ids"][0]
+    assert [t.id for t in p.tokens if t.kept] == p.input_ids  # what the model sees is always listed
+    positions = [t.position for t in p.tokens]
+    assert positions[:SHOWN_TOKENS] == list(range(SHOWN_TOKENS)) and positions == sorted(set(positions))
+    assert p.hidden_count == p.length - len(p.tokens) > 0
+    assert p.tokens[-1].text == "[SEP]" and p.tokens[-1].position == p.length - 1
+    assert p.dropped_count == p.length - 32  # counted over the whole text, not only what is listed
+
+
+def test_a_short_texts_preview_lists_every_token_and_hides_none(tok):
+    p = preview(tok, "the cat sat", max_length=4)
+    assert p.hidden_count == 0 and [t.position for t in p.tokens] == list(range(p.length))
+
+
+def test_preview_counts_unknown_pieces_in_the_whole_text(tok):
+    p = preview(tok, "the " * 3000 + "Zorblax", max_length=16)
+    assert p.unknown_count == 1 and not any(t.is_unknown for t in p.tokens)
+
+
+def test_a_text_past_the_character_limit_is_refused_before_tokenizing(tok):
+    with pytest.raises(StudioError, match=r"The text is 12 characters long, more than the 10 one text may have"):
+        preview(tok, "the cat sat.", max_length=16, max_chars=10)
+    with pytest.raises(StudioError, match="The second text is"):
+        preview(tok, "the", "the cat sat.", max_length=16, max_chars=10)
+    with pytest.raises(StudioError, match=f"more than the {MAX_TEXT_CHARS:,}"):
+        preview(tok, "a" * (MAX_TEXT_CHARS + 1))
+    assert preview(tok, "the cat", max_length=16, max_chars=7).length == 4  # at the limit is fine
+
+
 # --- length statistics ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tok20(tmp_path_factory):
+    """The same tokenizer for a model that reads at most 20 tokens."""
+    vocab = tmp_path_factory.mktemp("tok20") / "vocab.txt"
+    vocab.write_text("\n".join(SPECIALS + WORDS + NUMBERED) + "\n", encoding="utf-8")
+    return BertTokenizerFast(vocab=str(vocab), model_max_length=20)
+
+
+def test_length_stats_say_what_stays_cut_at_the_models_limit_and_the_share_of_tokens_lost(tok20):
+    texts = [numbered(8), numbered(10), numbered(28), numbered(38)]  # 10, 12, 30, 40 tokens
+    stats = length_stats(tok20, texts, max_length=16)
+    assert stats.model_max_length == 20 and stats.model_cut_share == 0.5
+    assert stats.tokens_lost_share(20) == pytest.approx((10 + 20) / 92)
+    assert stats.tokens_lost_share() == pytest.approx((14 + 24) / 92)  # at the stats' own max length
+    assert stats.suggests_head_tail
+    short = length_stats(tok20, [numbered(3)] * 30 + [numbered(30)], max_length=16)
+    assert 0 < short.model_cut_share < 0.05 and not short.suggests_head_tail
+    data = json.loads(json.dumps(stats.to_dict()))
+    assert data["model_cut_share"] == 0.5 and data["model_tokens_lost_share"] == pytest.approx(30 / 92)
+
+
+def test_length_stats_count_rows_with_html_tags_or_entities(tok):
+    texts = ["the cat<br />sat", "the dog &amp; cat", "a < b and c > d", "the mat"] + ["the"] * 16
+    stats = length_stats(tok, texts, max_length=16)
+    assert stats.html_rows == 2 and stats.html_share == 0.1 and stats.suggests_strip_html
+    paired = length_stats(tok, ["the", "the"], ["sat<br>", "mat"], max_length=16)
+    assert paired.html_rows == 1
+    assert not length_stats(tok, ["the cat"] * 40 + ["a <b>x</b>"], max_length=16).suggests_strip_html
+
 
 def test_length_stats_counts_special_tokens_and_does_not_truncate(tok):
     stats = length_stats(tok, ["the cat", numbered(50), ""], max_length=16)

@@ -303,6 +303,7 @@ def _wire_predict(predict: PredictTab, page: gr.Tab, settings: AppSettings, memo
     runs_dir, private, limits = Path(settings.runs_dir), settings.private_runs, settings.limits
     max_bytes = limits.max_upload_bytes if limits else None
     max_rows = limits.max_rows if limits else None
+    max_chars = limits.max_text_chars if limits else None
     # Opening the tab keeps a run the visitor picked themselves, else shows the latest; Refresh
     # always shows the latest, as the picker's label says.
     page.select(partial(predict_tab.choices, runs_dir, private), [memory, predict.pinned], predict.picker,
@@ -320,20 +321,21 @@ def _wire_predict(predict: PredictTab, page: gr.Tab, settings: AppSettings, memo
 
     def on_text(run_id, text, pair, memory_value, request: gr.Request, progress=gr.Progress()):
         return predict_tab.predict_text(objects(request), runs_dir, run_id, text, pair, progress, private,
-                                        memory_value)
+                                        memory_value, max_chars)
 
     gr.on([predict.predict.click, predict.text.submit], on_text,
           [predict.picker, predict.text, predict.pair, memory], [predict.label, predict.problem],
           api_name="predict_text", show_progress_on=predict.label)
 
     def on_columns(run_id, path, memory_value, request: gr.Request):
-        return predict_tab.file_columns(objects(request), runs_dir, run_id, path, private, memory_value, max_bytes)
+        return predict_tab.file_columns(objects(request), runs_dir, run_id, path, private, memory_value, max_bytes,
+                                        max_rows, max_chars)
 
     def on_file(run_id, path, column, memory_value, request: gr.Request, progress=gr.Progress()):
         if path and not column:
             return gr.skip(), gr.skip(), gr.skip()  # the picker explains what is missing
         return predict_tab.predict_file(objects(request), runs_dir, run_id, path, column, progress, private,
-                                        memory_value, max_bytes, max_rows)
+                                        memory_value, max_bytes, max_rows, max_chars)
 
     # One run per file at a time: an upload with the column found predicts at once and keeps the
     # button unavailable until it ends; a click makes it unavailable first. One progress bar, on

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 
 SPLIT = "Hold out a share of this file"
 SECOND_FILE = "Use a separate validation file"
-FILE_TYPES = [".csv", ".tsv", ".txt", ".gz"]
+# Spreadsheet, JSON and Parquet files are let through too, so the engine's sentence naming the
+# format (and saying to save it as CSV) shows in the problem box, not Gradio's fading toast.
+FILE_TYPES = [".csv", ".tsv", ".txt", ".gz", ".xlsx", ".xls", ".json", ".jsonl", ".parquet"]
 PREVIEW_ROWS = 12
 
 
@@ -116,10 +118,15 @@ def read_upload(path: str, hosting: "HostingSettings | None" = None, uploads_dir
     """Read an uploaded file within the deployment's limits (size after unpacking, rows); with
     `uploads_dir`, keep a copy there that outlives gradio's cache, and return the copy's path."""
     from bertstudio.hosting import keep_upload
+    from bertstudio.limits import MAX_TEXT_CHARS
     from bertstudio.tabular import DEFAULT_MAX_BYTES, read_table
 
     limit = hosting.max_upload_bytes if hosting is not None else None
-    table = read_table(path, name=Path(path).name, max_bytes=limit or DEFAULT_MAX_BYTES)
+    # Rows are counted while reading, so a file far past the limit stops being read at the limit.
+    rows = hosting.max_rows if hosting is not None and hosting.hosted else None
+    chars = hosting.text_limit if hosting is not None else MAX_TEXT_CHARS
+    table = read_table(path, name=Path(path).name, max_bytes=limit or DEFAULT_MAX_BYTES, max_rows=rows,
+                       max_text_chars=chars)
     if hosting is not None:
         hosting.check_rows(len(table), table.name)
     if uploads_dir is not None:

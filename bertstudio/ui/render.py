@@ -112,7 +112,14 @@ def token_chips(preview: "TokenPreview") -> str:
             parts.append(f'<span class="tok-word">{"".join(group)}</span>')
             group.clear()
 
-    for position, piece in enumerate(preview.tokens):
+    previous_position = -1
+    for piece in preview.tokens:
+        position = piece.position
+        if position > previous_position + 1:  # a long text's middle is not listed (TokenPreview)
+            flush()
+            parts.append(f'<span class="tok-cut tok-gap" title="not shown">… {position - previous_position - 1:,} '
+                         f'more tokens …</span>')
+        previous_position = position
         if previous_kept and not piece.kept:
             flush()
             parts.append(f'<span class="tok-cut" title="max length {preview.max_length}: '
@@ -146,9 +153,15 @@ def token_chips(preview: "TokenPreview") -> str:
     summary = (f"{preview.kept_length} of {preview.length} tokens kept"
                + (f" — {preview.dropped_count} dropped by truncation ({html.escape(preview.truncation)})"
                   if preview.truncated else " — nothing truncated"))
-    unknown = sum(p.is_unknown for p in preview.tokens)
+    unknown = preview.unknown_count
     if unknown:
         summary += f" — {unknown} [UNK]"
+    if preview.hidden_count:
+        head = next((i for i, p in enumerate(preview.tokens) if p.position != i), len(preview.tokens))
+        tail = len(preview.tokens) - head
+        summary += (f"<br>A long text: the first {head:,} tokens are shown"
+                    + (f", and the last {tail:,} that are kept" if tail > 1 else "")
+                    + f"; {preview.hidden_count:,} more are not shown.")
     return (f'<div class="tok-view"><div class="tok-summary">{summary}</div>'
             f'<div class="tok-line">{"".join(parts)}</div>{_LEGEND}</div>')
 
@@ -163,7 +176,8 @@ _LEGEND = ('<div class="tok-legend"><span class="tok tok-special">[CLS]</span> s
 def token_table(preview: "TokenPreview") -> list[list[Any]]:
     """One row per token for the ids table: position, piece, id, segment, kept, kind."""
     rows = []
-    for position, piece in enumerate(preview.tokens):
+    for piece in preview.tokens:
+        position = piece.position
         kind = ("special" if piece.is_special else "unknown" if piece.is_unknown
                 else "continues word" if piece.is_continuation else "word start")
         rows.append([position, piece.text, piece.id, piece.segment, "yes" if piece.kept else "no", kind])
@@ -176,14 +190,25 @@ TOKEN_TABLE_HEADERS = ["#", "token", "id", "segment", "kept", "kind"]
 def length_summary(stats: "LengthStats", max_length: int) -> str:
     """The numbers beside the length histogram, for the max length currently on the slider."""
     share = stats.truncated_share(max_length)
+    lost = f", losing {stats.tokens_lost_share(max_length):.1%} of all tokens" if share else ""
     lines = [
         f"**{share:.1%} of rows are cut** at max length {max_length} "
-        f"({count(int(round(share * stats.count)), 'row')} of {stats.count:,}).",
+        f"({count(int(round(share * stats.count)), 'row')} of {stats.count:,}){lost}.",
         f"Token lengths: median {stats.median:.0f}, 95% of rows ≤ {stats.p95:.0f}, longest {stats.max:,}.",
-        f"**Suggested max length: {stats.suggested_max_length}** (covers 95% of rows"
-        + (f", capped at the model's limit of {stats.model_max_length}" if
-           stats.suggested_max_length >= stats.model_max_length else "") + ").",
     ]
+    suggested, model_max = stats.suggested_max_length, stats.model_max_length
+    if stats.truncated_share(suggested) <= 0.05:
+        lines.append(f"**Suggested max length: {suggested}** (covers at least 95% of rows).")
+    else:  # the suggestion hit the model's limit: say what stays cut even there
+        lines.append(f"**Suggested max length: {suggested}**, as long as this model reads. Even at its limit of "
+                     f"{model_max} tokens **{stats.model_cut_share:.1%} of rows stay cut**, losing "
+                     f"{stats.tokens_lost_share(model_max):.1%} of all tokens.")
+    if stats.suggests_head_tail:
+        lines.append("Many texts are longer than the model reads: set **Truncation** to **head_tail** to keep "
+                     "the start and the end of each text (where reviews tend to sum up; Sun et al. 2019).")
+    if stats.suggests_strip_html:
+        lines.append(f"**{stats.html_share:.0%} of rows hold HTML** such as `<br />` or `&amp;`: turn on "
+                     "**Strip HTML tags** (Data tab, Cleaning) so markup does not use up tokens.")
     if stats.unk_count:
         words = ", ".join(f"{md_escape(word)} ({n})" for word, n in stats.unk_words[:12])
         lines.append(f"**[UNK] rate: {stats.unk_share:.2%}** of tokens ({count(stats.unk_count, 'token')}). "

@@ -141,12 +141,14 @@ def show_tokens(objects: "SessionObjects", model: str, text: str, pair: str, max
                 truncation: str, progress: Any = None, hosting: "HostingSettings | None" = None
                 ) -> tuple[Any, Any, str, str]:
     """Outputs: the chips, the ids table, the model description, the problem beside the model picker."""
+    from bertstudio.limits import MAX_TEXT_CHARS
     from bertstudio.tokenization import preview
 
     about = model_description(model)
     try:
         tokenizer = tokenizer_for(objects, model, progress, hosting)
-        result = preview(tokenizer, text or "", pair or None, max_length=int(max_length), truncation=truncation)
+        result = preview(tokenizer, text or "", pair or None, max_length=int(max_length), truncation=truncation,
+                         max_chars=hosting.text_limit if hosting is not None else MAX_TEXT_CHARS)
     except StudioError as exc:
         return "", None, about, render.problem(exc.message)
     table = {"headers": render.TOKEN_TABLE_HEADERS, "data": render.token_table(result)}
