@@ -128,3 +128,66 @@ def test_a_hosted_upload_is_kept_outside_gradios_cache_so_a_resumed_run_finds_it
     out = dict(zip(LOAD, data_tab.load_training_file(source, hosting=_hosted(), uploads_dir=tmp_path / "kept")))
     kept = out["loaded"].path
     assert kept != source and kept.startswith(str(tmp_path / "kept")) and open(kept).read() == rows
+
+
+# --- issue #8: too few rows (item 18) and a messy file's report (item 23) ---------------------
+
+def test_a_one_row_file_gets_one_sentence_about_its_rows_and_the_train_tab_is_not_ready(form, tmp_path):
+    from bertstudio.ui import train_tab
+
+    out = dict(zip(LOAD, data_tab.load_training_file(write(tmp_path, "one.csv", "text,label\nhello there,pos\n"))))
+    assert out["file_problem"] == "" and out["label"]["value"] == "label"
+    chosen = values(form, text_column="text", label_column="label")
+    prepared = dict(zip(PREPARE, data_tab.prepare(form, out["loaded"], *chosen)))
+    assert prepared["prepared"] is None
+    assert "has only 1 usable row" in prepared["column_problem"] and "add rows" in prepared["column_problem"]
+    plan = train_tab.plan_text(form, out["loaded"], None, *chosen)
+    assert "Ready" not in plan and "has only 1 usable row" in plan
+
+
+def test_a_label_the_engine_cannot_suggest_is_explained_once_and_replaced_when_one_is_picked(form, tmp_path):
+    rows = "index,text,kind\n" + "".join(f"{i},text number {i},{'abcdefgh'[i % 8]}\n" for i in range(12))
+    out = dict(zip(LOAD, data_tab.load_training_file(write(tmp_path, "d.csv", rows))))
+    assert out["file_problem"] == ""  # said once, beside the column pickers, by prepare
+    first = dict(zip(PREPARE, data_tab.prepare(form, out["loaded"], *values(form, text_column="text"))))
+    assert "looks like labels" in first["column_problem"]
+    picked = dict(zip(PREPARE, data_tab.prepare(form, out["loaded"],
+                                                 *values(form, text_column="text", label_column="kind"))))
+    boxes = [picked["column_problem"], picked["validation_problem"]]
+    assert not any("looks like labels" in box for box in boxes)
+    assert sum("only 1 row" in box for box in boxes) == 1
+
+
+def test_the_train_tab_says_ready_only_for_data_the_engine_accepts(form, tmp_path):
+    from bertstudio.ui import train_tab
+
+    rows = "text,label\n" + "".join(f"text {i},{'ab'[i % 2]}\n" for i in range(10))
+    loaded = data_tab.load_training_file(write(tmp_path, "ok.csv", rows))[0]
+    good = values(form, text_column="text", label_column="label")
+    prepared = data_tab.prepare(form, loaded, *good)[0]
+    assert train_tab.plan_text(form, loaded, prepared, *good).startswith("**Ready:**")
+    assert train_tab.plan_text(form, loaded, None, *good).startswith("**Ready:**")  # checked, not assumed
+
+
+def messy(tmp_path):
+    rows = ["label,text,,"] + [f"{'ham' if i % 2 else 'spam'},message å£{i} &amp; more,," for i in range(10)]
+    rows += ["spam,message å£1 &amp; more,,", "ham,call now, win a prize,"]
+    return data_tab.load_training_file(write(tmp_path, "messy.csv", "\n".join(rows) + "\n"))[0]
+
+
+def test_a_messy_files_report_names_mojibake_spill_html_and_duplicates(form, tmp_path):
+    out = dict(zip(PREPARE, data_tab.prepare(form, messy(tmp_path), *values(form))))
+    report = out["report"]
+    for words in ("garbled characters", "Repair garbled characters", "column\\_3", "unquoted comma",
+                  "HTML", "Strip HTML tags", "repeats an earlier text", "Remove duplicate texts"):
+        assert words in report, words
+
+
+def test_the_cleaning_accordion_has_the_repair_and_duplicate_controls_and_they_act(form, tmp_path):
+    assert {"clean_fix_mojibake", "remove_duplicates"} <= {c.name for c in form.controls}
+    chosen = values(form, remove_duplicates=True, clean_fix_mojibake=True, clean_strip_html=True)
+    out = dict(zip(PREPARE, data_tab.prepare(form, messy(tmp_path), *chosen)))
+    texts = out["prepared"].train.texts + out["prepared"].validation.texts
+    assert "message £1 & more" in texts and len(texts) == len(set(texts))
+    assert out["prepared"].report.dropped == {"duplicate text": 1}
+    assert "1 row with duplicate text" in out["report"] and "Remove duplicate texts" not in out["report"]

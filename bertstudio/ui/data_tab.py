@@ -25,6 +25,10 @@ SECOND_FILE = "Use a separate validation file"
 # format (and saying to save it as CSV) shows in the problem box, not Gradio's fading toast.
 FILE_TYPES = [".csv", ".tsv", ".txt", ".gz", ".xlsx", ".xls", ".json", ".jsonl", ".parquet"]
 PREVIEW_ROWS = 12
+# The settings in the "Cleaning and row limit" accordion; the data report names the last two when
+# a file needs them (mojibake, duplicates).
+CLEANING_FIELDS = ("clean_collapse_whitespace", "clean_strip_html", "clean_replace_urls", "clean_nfkc",
+                   "clean_fix_mojibake", "remove_duplicates")
 
 
 @dataclass
@@ -101,8 +105,7 @@ def build() -> DataTab:
             validation_problem = gr.HTML(elem_id="data-validation-problem")
             with gr.Accordion("Cleaning and row limit", open=False):
                 max_rows = row_limit_control()
-                cleaning = [make_control(name) for name in ("clean_collapse_whitespace", "clean_strip_html",
-                                                            "clean_replace_urls", "clean_nfkc")]
+                cleaning = [make_control(name) for name in CLEANING_FIELDS]
     return DataTab(upload=upload, example=example, file_problem=file_problem, facts=facts, preview=preview,
                    text=text, text_pair=text_pair, label=label, column_problem=column_problem,
                    label_chart=label_chart, report=report, validation_mode=validation_mode,
@@ -140,7 +143,11 @@ def read_upload(path: str, hosting: "HostingSettings | None" = None, uploads_dir
 
 def load_training_file(path: str | None, progress: gr.Progress | None = None,
                        hosting: "HostingSettings | None" = None, uploads_dir: Path | None = None) -> tuple[Any, ...]:
-    """Read the file, suggest columns; outputs: loaded, facts, preview, text, pair, label, problem."""
+    """Read the file, suggest columns; outputs: loaded, facts, preview, text, pair, label, problem.
+
+    The problem box beside the upload is for a file that cannot be read. Columns that cannot be
+    suggested are left empty for `prepare`, which explains that beside the pickers and replaces
+    the sentence as soon as the user picks (said twice, one copy would outlive the fix)."""
     from bertstudio.dataset import suggest_columns
 
     if not path:
@@ -153,18 +160,16 @@ def load_training_file(path: str | None, progress: gr.Progress | None = None,
         path, table = read_upload(path, hosting, uploads_dir)
     except StudioError as exc:
         return (None, "", None, gr.skip(), gr.skip(), gr.skip(), render.problem(exc.message))
-    problem = ""
     try:
         suggested = suggest_columns(table)
         text, pair, label = suggested.text, suggested.text_pair, suggested.label
-    except StudioError as exc:
+    except StudioError:
         text, pair, label = (table.columns[0] if table.columns else None), None, None
-        problem = render.problem(exc.message)
     preview = {"headers": list(table.columns), "data": render.preview_rows(table, PREVIEW_ROWS)}
     return (LoadedData(path=str(path), table=table), render.file_facts(table), preview,
             gr.update(choices=column_choices(table, False), value=text),
             gr.update(choices=column_choices(table, True), value=pair or column_choices(None, True)[0]),
-            gr.update(choices=column_choices(table, False), value=label), problem)
+            gr.update(choices=column_choices(table, False), value=label), "")
 
 
 def load_validation_file(loaded: LoadedData | None, path: str | None, hosting: "HostingSettings | None" = None,

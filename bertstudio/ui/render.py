@@ -78,14 +78,14 @@ def data_report(report: "DataReport") -> str:
             f"{count(n, 'row')} with {md_escape(reason)}" for reason, n in report.validation_dropped.items()) + ".")
     if report.sampled_out:
         lines.append(f"- The row limit left out {count(report.sampled_out, 'row')} (a seeded random sample is kept).")
-    if report.duplicate_texts:
-        lines.append(f"- {count(report.duplicate_texts, 'row')} repeat an earlier text; duplicates "
-                     "make the validation score look better than it is.")
-    else:
+    # What a messy file needs (mojibake, spilled text, HTML, duplicates), each with its setting.
+    lines += [f"- {md_escape(finding)}" for finding in report.findings]
+    if not report.duplicate_texts:
         lines.append("- No duplicate texts.")
     if report.overlap_train_validation:
         lines.append(f"- {count(report.overlap_train_validation, 'validation row')} also appear in "
-                     "training, so the model has seen them; remove duplicates for an honest score.")
+                     "training, so the model has seen them; turn on 'Remove duplicate texts' for an "
+                     "honest score.")
     else:
         lines.append("- No text appears in both training and validation.")
     counts = report.label_counts
