@@ -217,9 +217,15 @@ def plan_text(form: "ConfigForm", loaded: "LoadedData | None", prepared: Any, *v
         return "Load a dataset on the Data tab, then start."
     try:
         config = form.build_config(loaded.path, loaded.validation_path, values)
+        if prepared is None:
+            # The Data tab's check failed or has not run: ask the engine's own check, the one
+            # the run itself starts with, rather than say "Ready" for data it will refuse.
+            from bertstudio.dataset import prepare_data
+
+            prepared = prepare_data(config, loaded.table, loaded.validation_table)
     except StudioError as exc:
         return render.md_escape(exc.message)
-    rows = f"{prepared.report.train_size:,} training rows, " if prepared is not None else ""
+    rows = f"{prepared.report.train_size:,} training rows, "
     return (f"**Ready:** {render.md_escape(Path(loaded.path).name)} ({rows}"
             f"columns {render.md_escape(config.text_column or '?')} → {render.md_escape(config.label_column or '?')}) "
             f"· model **{render.md_escape(config.model)}** · {config.epochs} epoch{'s' if config.epochs != 1 else ''} "
