@@ -1,6 +1,8 @@
 """`bertstudio inspect | tokenize | train | predict | runs`: the headless front door to the engine.
 
-Bad input anywhere prints one `error: …` line and exits 2; never a traceback.
+Bad input anywhere prints one `error: …` line and exits 2; never a traceback. A run that fails
+(bad data or settings found by the trainer included) is recorded in its run folder like any
+failure: one `error: …` line, the run folder, and exit 1.
 """
 
 from __future__ import annotations
@@ -230,10 +232,10 @@ def _train(args: argparse.Namespace) -> int:
 
     resume_from = getattr(args, "resume", None)
     if resume_from:
+        from bertstudio.runs import run_to_resume
+
+        run_to_resume(resume_from)  # not a run, damaged, finished or running: one plain sentence
         args.config = str(Path(resume_from) / "config.json")
-        if not Path(args.config).exists():
-            raise StudioError(f"'{resume_from}' is not a run folder (it has no config.json); pass the folder "
-                              "that `bertstudio train` printed.")
     config = config_from_args(args)
     stop = StopControl()
     previous = signal.getsignal(signal.SIGINT)
@@ -304,14 +306,15 @@ def _runs(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{"run_id": s.run_id, "path": s.path, "status": s.status, "model": s.model,
                            "data": s.data, "accuracy": s.metrics.get("accuracy"),
-                           "macro_f1": s.metrics.get("macro_f1")} for s in summaries]))
+                           "macro_f1": s.metrics.get("macro_f1"), "damage": s.damage} for s in summaries]))
         return 0
     if not summaries:
         print(f"no runs in {Path(args.output_dir)}")
     for s in summaries:
         accuracy = s.metrics.get("accuracy")
         print(f"{s.run_id}\t{s.status}\t{s.model}\t{s.data}\t"
-              f"{'accuracy %.4f' % accuracy if isinstance(accuracy, float) else '-'}")
+              f"{'accuracy %.4f' % accuracy if isinstance(accuracy, float) else '-'}"
+              + (f"\t{s.damage}" if s.damage else ""))
     return 0
 
 

@@ -314,12 +314,15 @@ def sweep(runs_dir: str | Path, ttl_seconds: float, *, busy: Callable[[str], boo
     removed: list[Path] = []
     if root.is_dir():
         for path in root.iterdir():
-            if not path.is_dir() or path.name in (OWNERS_DIR, UPLOADS_DIR) or busy(path.name):
-                continue
-            if now - _last_change(path) > ttl_seconds and RunFolder(path).status() != "running":
-                shutil.rmtree(path, ignore_errors=True)
-                forget_owner(root, path.name)
-                removed.append(path)
+            try:
+                if not path.is_dir() or path.name in (OWNERS_DIR, UPLOADS_DIR) or busy(path.name):
+                    continue
+                if now - _last_change(path) > ttl_seconds and RunFolder(path).status() != "running":
+                    shutil.rmtree(path, ignore_errors=True)
+                    forget_owner(root, path.name)
+                    removed.append(path)
+            except Exception as exc:  # noqa: BLE001 - one bad folder must not keep the others from being swept
+                print(f"bertstudio: clean-up skipped '{path.name}': {type(exc).__name__}: {exc}", flush=True)
         owners = root / OWNERS_DIR
         if owners.is_dir():
             for record in owners.iterdir():
@@ -359,6 +362,6 @@ class Sweeper:
         while not self._stopped.is_set():
             try:
                 self._clean()
-            except OSError as exc:  # a full or read-only disk must not end the sweeping for good
-                print(f"bertstudio: clean-up failed, will retry: {exc}", flush=True)
+            except Exception as exc:  # noqa: BLE001 - a full disk, a corrupt folder: never the end of sweeping
+                print(f"bertstudio: clean-up failed, will retry: {type(exc).__name__}: {exc}", flush=True)
             self._stopped.wait(self._interval)

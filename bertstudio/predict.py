@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -13,7 +12,7 @@ from bertstudio.cleaning import CleaningOptions, clean_texts
 from bertstudio.csvsafe import write_safe_csv
 from bertstudio.errors import StudioError
 from bertstudio.limits import MAX_TEXT_CHARS, check_text_length
-from bertstudio.runs import CONFIG_FILE, DATA_FILE, model_dir_of
+from bertstudio.runs import model_dir_of, read_run
 
 
 @dataclass
@@ -50,20 +49,21 @@ class Predictor:
         path = Path(path)
         if not path.exists():
             raise StudioError(f"There is no model at '{path}'; pass a run folder or a saved model folder.")
+        run = read_run(path)  # the run's typed config and data record; None for a bare model folder
+        if run is not None and run.damage:
+            raise StudioError(run.damage)
+        settings = run.config.to_dict() if run is not None and run.config is not None else {}
+        columns = run.data_record.get("columns") or {} if run is not None else {}
         folder = model_dir_of(path)
         model, tokenizer = load_trained(folder), load_tokenizer(str(folder))
         id2label = model.config.id2label or {}
         labels = [str(id2label.get(i, id2label.get(str(i), f"LABEL_{i}"))) for i in range(model.config.num_labels)]
-        run_config = _read_json(path / CONFIG_FILE)
-        data_info = _read_json(path / DATA_FILE)
-        columns = data_info.get("columns", {}) if data_info else {}
-        max_length = int(run_config.get("max_length", 0)) if run_config else 0
+        max_length = settings.get("max_length", 0)
         model_limit = getattr(model.config, "max_position_embeddings", 512)
-        cleaning = CleaningOptions(**{k: bool(run_config.get(f"clean_{k}", False))
-                                      for k in ("collapse_whitespace", "strip_html", "replace_urls", "nfkc")})
+        cleaning = CleaningOptions.from_settings(settings)
         return cls(model, tokenizer, labels,
                    max_length=max_length or min(512, model_limit),
-                   truncation=run_config.get("truncation", "start") if run_config else "start",
+                   truncation=settings.get("truncation", "start"),
                    text_column=columns.get("text"), text_pair_column=columns.get("text_pair"),
                    cleaning=cleaning)
 
@@ -143,10 +143,3 @@ class Predictor:
 
         header, rows = self.predict_table(read_table(source), text_column, text_pair_column)
         return write_safe_csv(output, header, rows)
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}

@@ -27,7 +27,7 @@ from bertstudio.errors import StudioError
 from bertstudio.events import Event, EventSink, NullSink
 from bertstudio.hosting import owns, record_owner, recorded_owner
 from bertstudio.progress import format_duration
-from bertstudio.runs import CONFIG_FILE, EVENTS_FILE, RunFolder, new_run_id
+from bertstudio.runs import CONFIG_FILE, EVENTS_FILE, RunFolder, new_run_id, run_to_resume
 
 if TYPE_CHECKING:  # the trainer pulls in torch: imported only when a job is submitted
     from bertstudio.trainer import RunResult, StopControl
@@ -116,14 +116,11 @@ class JobManager:
         stored = recorded_owner(run.path.parent, run.run_id)
         if stored is not None and not owns(run.path.parent, run.run_id, owner):
             raise StudioError("This run is not yours, so it cannot be resumed from this browser.")
-        status = run.status()
-        if status != "interrupted":
-            raise StudioError(f"This run is {status}, not interrupted; only a run cut off by a "
-                              "restart can be resumed.")
+        record = run_to_resume(run.path)  # interrupted, or failed on a full disk, with a checkpoint
         if "resume_from" not in inspect.signature(train).parameters:
             raise StudioError("This version of the trainer cannot resume runs; start the training again "
                               "from the Train tab.")
-        config = TrainConfig.load(run.file(CONFIG_FILE)).replace(output_dir=str(run.path.parent))
+        config = record.config.replace(output_dir=str(run.path.parent))
         job = Job(run_id=run.run_id, config=config, owner=owner, stop=StopControl(),
                   sink=sink or NullSink(), resume_from=run.path)
         return self._enqueue(job)

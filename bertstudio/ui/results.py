@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from bertstudio.config import field_specs
-from bertstudio.runs import (CARD_FILE, CONFIG_FILE, DATA_FILE, EVENTS_FILE, METRICS_FILE, MODEL_DIR,
-                             PREDICTIONS_FILE, RunFolder, RunSummary)
+from bertstudio.runs import (CARD_FILE, CONFIG_FILE, EVENTS_FILE, MODEL_DIR,
+                             PREDICTIONS_FILE, RunFolder, RunSummary, read_run)
 from bertstudio.ui.history import FollowedRun
 from bertstudio.ui.render import number, shorten
 
@@ -35,6 +35,9 @@ class RunResults:
     misclassified: list[list[str]] = field(default_factory=list)
     misclassified_total: int = 0
     card: Path | None = None
+    damage: str | None = None  # the sentence naming the run file that could not be read
+    resumable: bool = False
+    checkpoint_step: int | None = None  # set when `metrics` are those of the last checkpoint's evaluation
 
     @property
     def confusion(self) -> list[list[int]]:
@@ -42,15 +45,23 @@ class RunResults:
 
 
 def read_results(run_dir: str | Path) -> RunResults:
+    from bertstudio.checkpoints import checkpoint_metrics
+
     run = RunFolder(Path(run_dir))
-    metrics = run.read_json(METRICS_FILE) or {}
-    data = run.read_json(DATA_FILE) or {}
+    record = read_run(run.path)
+    if record is None:
+        return RunResults(run_id=run.run_id, status="damaged", metrics={},
+                          damage=f"This run has no {CONFIG_FILE} any more; press Refresh.")
+    metrics, step = record.metrics, None
+    if not metrics and not record.damage and (saved := checkpoint_metrics(run.path)) is not None:
+        step, metrics = saved  # cut off before the end: the evaluation its checkpoint was taken after
     headers, rows, total = misclassified_rows(run.file(PREDICTIONS_FILE))
     card = run.file(CARD_FILE)
-    return RunResults(run_id=run.run_id, status=run.status(), metrics=metrics,
-                      labels=list(metrics.get("labels") or data.get("labels") or []),
+    return RunResults(run_id=run.run_id, status=record.status, metrics=metrics,
+                      labels=list(metrics.get("labels") or record.labels or []),
                       misclassified_headers=headers, misclassified=rows, misclassified_total=total,
-                      card=card if card.exists() else None)
+                      card=card if card.exists() else None, damage=record.damage,
+                      resumable=record.resumable, checkpoint_step=step)
 
 
 def misclassified_rows(path: Path, limit: int = MISCLASSIFIED_SHOWN) -> tuple[list[str], list[list[str]], int]:
@@ -91,7 +102,8 @@ def history_of(run_dir: str | Path) -> FollowedRun:
 
 def settings_rows(run_dir: str | Path) -> list[list[str]]:
     """The run's config as (setting, value) rows with the field labels people read in the form."""
-    config = RunFolder(Path(run_dir)).read_json(CONFIG_FILE) or {}
+    record = read_run(run_dir)
+    config = record.config.to_dict() if record is not None and record.config is not None else {}
     rows = []
     for spec in field_specs():
         if spec.name in config:
@@ -152,6 +164,7 @@ def run_choice_label(summary: RunSummary) -> str:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(summary.created))
     accuracy = summary.metrics.get("accuracy")
     score = f" · accuracy {accuracy:.3f}" if isinstance(accuracy, (int, float)) else ""
+    score += " · damaged" if summary.damage else ""
     return f"{when} · {Path(summary.model).name or summary.model} · {summary.data or 'data'}{score} · {summary.run_id[-12:]}"
 
 
@@ -161,7 +174,7 @@ RUNS_HEADERS = ["started", "status", "model", "data", "labels", "accuracy", "mac
 def runs_rows(summaries: list[RunSummary]) -> list[list[str]]:
     rows = []
     for s in summaries:
-        rows.append([time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created)), s.status,
+        rows.append([time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created)), s.damage or s.status,
                      Path(s.model).name or s.model, s.data or "—", str(len(s.labels) or "—"),
                      number(s.metrics.get("accuracy")), number(s.metrics.get("macro_f1")), s.run_id])
     return rows

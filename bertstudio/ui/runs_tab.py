@@ -130,8 +130,12 @@ def open_run(runs_dir: Path, private: bool, downloads: Callable[[], Path], memor
     status = {"finished": "Finished", "stopped": "Stopped by the user", "failed": "Failed",
               "running": "Still training",
               "interrupted": "Interrupted: the app stopped before the end. Resume continues from the last "
-                             "checkpoint"}
+                             "checkpoint", "damaged": "Damaged"}
     summary = f"**{status.get(results.status, results.status)}** · " + render.metrics_summary(results.metrics)
+    if results.checkpoint_step is not None:
+        summary += f" (the evaluation at step {results.checkpoint_step}, where its checkpoint was taken)"
+    if results.damage:
+        summary = f"**{status['damaged']}** · " + render.md_escape(results.damage)
     if history.status == "failed" and history.ending is not None:
         summary += "\n\n" + render.md_escape(getattr(history.ending, "message", ""))
     return [gr.update(visible=True), summary, charts.loss_figure(history), charts.metrics_figure(history),
@@ -139,7 +143,7 @@ def open_run(runs_dir: Path, private: bool, downloads: Callable[[], Path], memor
             {"headers": render.PER_CLASS_HEADERS, "data": render.per_class_rows(results.metrics)},
             {"headers": ["setting", "value"], "data": settings_rows(run_dir)},
             download_files(run_dir, downloads()) or None, gr.update(visible=False), "",
-            gr.update(visible=results.status == "interrupted")]
+            gr.update(visible=results.resumable)]
 
 
 def ask_delete(run_id: str | None) -> tuple[Any, str]:
