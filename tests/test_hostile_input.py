@@ -2,8 +2,10 @@
 
 A property-based test feeds `read_table` arbitrary bytes (and bytes that look like CSV, gzip and
 text in odd encodings), then runs the data summary and `prepare_data` over what came back; the
-only exception allowed anywhere is StudioError. Then the named cases: a gzip bomb, a cell of
-several MB, a million short rows, and config JSON of the wrong shape.
+only exception allowed anywhere is StudioError. Then the named cases: a gzip bomb, a cell up to
+the text limit and a 9.8 MB one past it, a text of 400,000 tokens through the preview, a million
+short rows, 2.4 million rows past the row limit, devices, FIFOs and folders, and config JSON of
+the wrong shape.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from bertstudio.config import TrainConfig
 from bertstudio.dataset import data_summary, prepare_data
 from bertstudio.errors import StudioError
 from bertstudio.hosting import HostingSettings
+from bertstudio.limits import MAX_TEXT_CHARS
 from bertstudio.tabular import read_table
 
 # Pieces that CSV files are made of, so generated files reach the parser's corners (quotes,
@@ -79,17 +82,76 @@ def test_a_gzip_bomb_is_capped_by_its_unpacked_size_not_its_upload_size():
     bomb = gzip.compress(b"text,label\n" + b"a" * 50_000_000)  # ~50 KB that unpacks to 50 MB
     assert len(bomb) < 100_000
     hosted = HostingSettings.from_env({"BERTSTUDIO_HOSTED": "1"})
-    with pytest.raises(StudioError, match="unpacks to more than 9.5 MiB"):
+    with pytest.raises(StudioError, match="unpacks to more than 10 MB"):
         read_table(bomb, name="bomb.csv.gz", max_bytes=hosted.max_upload_bytes)
 
 
-def test_a_cell_of_several_megabytes_loads_whole():
-    big = "word " * 1_000_000  # 5 MB, far past the csv module's default cell limit
+def test_a_cell_up_to_the_text_limit_loads_whole():
+    big = "word " * (MAX_TEXT_CHARS // 5)  # 1,000,000 characters, far past the csv module's cell limit
     raw = f'text,label\n"{big}",pos\nshort,neg\nother,pos\nmore,neg\n'.encode()
     table = read_table(raw, name="long.csv")
     assert table.rows[0][0] == big and table.rows[1] == ["short", "neg"] and len(table.rows) == 4
     unquoted = read_table(f"text,label\n{big},pos\nshort,neg\n".encode(), name="long.csv")
     assert unquoted.rows[0][0] == big
+
+
+def test_a_huge_cell_is_refused_by_row_column_and_limit_before_anything_tokenizes_it():
+    # A 9.8 MB cell in an accepted upload once took the app from 389 MB to 2.1 GB.
+    huge = "word " * 1_960_000
+    raw = f"text,label\nshort,neg\n{huge},pos\nother,neg\n".encode()
+    with pytest.raises(StudioError, match=r"^Row 2 of 'huge.csv', column 'text', is 9,800,000 characters long, "
+                                          r"more than the 1,000,000 one text may have here; shorten it"):
+        read_table(raw, name="huge.csv")
+    hosted = HostingSettings.from_env({"BERTSTUDIO_HOSTED": "1", "BERTSTUDIO_MAX_TEXT_CHARS": "500"})
+    with pytest.raises(StudioError, match="Row 1 of 'a.csv', column 'text', is 600 characters long, more than the 500"):
+        read_table(b"text,label\n" + b"w" * 600 + b",pos\nx,neg\n", name="a.csv", max_text_chars=hosted.text_limit)
+
+
+def test_a_long_text_previews_in_one_pass_and_one_past_the_limit_is_refused():
+    from bertstudio.models import load_tokenizer
+    from bertstudio.tokenization import SHOWN_TOKENS, preview
+
+    tokenizer = load_tokenizer("bundled")
+    text = "word " * (MAX_TEXT_CHARS // 5)  # at the limit: 400,000 tokens with the bundled vocabulary
+    result = preview(tokenizer, text, max_length=512, truncation="head_tail")
+    assert result.length > 200_000 and len(result.tokens) <= SHOWN_TOKENS + 512
+    assert result.hidden_count == result.length - len(result.tokens) and len(result.input_ids) == 512
+    with pytest.raises(StudioError, match="The text is 1,000,001 characters long"):
+        preview(tokenizer, text + "!")
+
+
+def test_many_rows_are_refused_while_reading_not_after(tmp_path):
+    import tracemalloc
+
+    # 9.6 MB, 2.4 million rows: parsing it all cost +286 MB before the row limit refused it.
+    raw = b"text,label\n" + b"a,0\n" * 2_400_000
+    hosted = HostingSettings.from_env({"BERTSTUDIO_HOSTED": "1"})
+    tracemalloc.start()
+    try:
+        with pytest.raises(StudioError, match="'rows.csv' has more than 20,000 rows, the limit here"):
+            read_table(raw, name="rows.csv", max_bytes=hosted.max_upload_bytes, max_rows=hosted.max_rows)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * len(raw)  # the decoded text and one chunk of rows, not 2.4 million rows
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "folder", "link to a device"])
+def test_special_files_are_refused_in_one_line_by_the_cli(tmp_path, kind, capsys):
+    import os
+
+    from bertstudio.cli import main
+
+    path = {"device": "/dev/zero", "fifo": tmp_path / "pipe.csv", "folder": tmp_path,
+            "link to a device": tmp_path / "zero.csv"}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)
+    if kind == "link to a device":
+        path.symlink_to("/dev/zero")
+    assert main(["inspect", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
+    assert ("is a folder" if kind == "folder" else "is not a regular file") in err
 
 
 def test_an_unclosed_quote_before_a_big_tail_is_still_refused_plainly():

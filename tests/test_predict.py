@@ -78,3 +78,27 @@ def test_csv_without_the_trained_text_column_names_the_columns_it_has(trained_ru
 def test_missing_model_folder_is_a_plain_error(tmp_path):
     with pytest.raises(StudioError, match="no model"):
         Predictor.load(tmp_path / "nowhere")
+
+
+def test_a_text_past_the_size_limit_is_refused_before_it_is_cleaned_or_tokenized(trained_run):
+    from bertstudio.limits import MAX_TEXT_CHARS
+
+    predictor = Predictor.load(trained_run)
+    with pytest.raises(StudioError, match=r"The text is 41 characters long, more than the 40 one text may have"):
+        predictor.predict(["lovely, the staff were kind and the tea hot"[:41]], max_text_chars=40)
+    with pytest.raises(StudioError, match=r"Row 2's text is 41 characters long"):
+        predictor.predict(["fine", "x" * 41], max_text_chars=40)
+    with pytest.raises(StudioError, match="The second text is"):
+        predictor.predict(["fine"], ["x" * 41], max_text_chars=40)
+    with pytest.raises(StudioError, match=f"more than the {MAX_TEXT_CHARS:,}"):  # the default limit
+        predictor.predict(["word " * (MAX_TEXT_CHARS // 5 + 1)])
+    assert len(predictor.predict(["x" * 40], max_text_chars=40)) == 1
+
+
+def test_a_csv_with_a_cell_past_the_size_limit_is_refused_naming_the_row(trained_run, tmp_path):
+    from bertstudio.limits import MAX_TEXT_CHARS
+
+    source = tmp_path / "in.csv"
+    source.write_text("text\nfine\n" + "word " * (MAX_TEXT_CHARS // 5 + 1) + "\n", encoding="utf-8")
+    with pytest.raises(StudioError, match="Row 2 of 'in.csv', column 'text', is"):
+        Predictor.load(trained_run).predict_csv(source, tmp_path / "out.csv")

@@ -87,3 +87,46 @@ def test_a_shared_demos_model_picker_offers_only_its_list_and_no_typing():
     picker = tab.model.component
     assert [value for _, value in picker.choices] == ["bundled", "prajjwal1/bert-tiny"]
     assert picker.allow_custom_value is False and picker.value == "bundled"
+
+
+def test_a_long_text_shows_its_first_tokens_and_says_how_many_more_there_are(objects, tiny_model_dir):
+    import html
+
+    from bertstudio.tokenization import SHOWN_TOKENS
+
+    text = "word " * 5000
+    chips, ids, _, problem = tokenizer_tab.show_tokens(objects, str(tiny_model_dir), text, "", 64, "head_tail")
+    assert problem == ""
+    listed = len(ids["data"])
+    assert SHOWN_TOKENS < listed <= SHOWN_TOKENS + 64 and ids["data"][-1][0] > listed  # positions of the whole text
+    summary = html.unescape(chips)
+    assert f"the first {SHOWN_TOKENS:,} tokens are shown" in summary and "more are not shown" in summary
+    assert "more tokens …" in summary  # the gap is marked where it is
+
+
+def test_a_shared_demo_refuses_a_text_past_its_character_limit_with_the_limit_named(objects, tiny_model_dir):
+    import html
+
+    from bertstudio.hosting import HostingSettings
+
+    hosting = HostingSettings(hosted=True, max_text_chars=100, models=(str(tiny_model_dir),))
+    chips, _, _, problem = tokenizer_tab.show_tokens(objects, str(tiny_model_dir), "x" * 101, "", 32, "start",
+                                                     None, hosting)
+    assert chips == "" and "The text is 101 characters long, more than the 100" in html.unescape(problem)
+    *_, problem = tokenizer_tab.show_tokens(objects, str(tiny_model_dir), "hello", "y" * 101, 32, "start",
+                                            None, hosting)
+    assert "The second text is 101 characters long" in html.unescape(problem)
+
+
+def test_long_html_reviews_get_what_stays_cut_at_the_models_limit_and_what_to_do(objects, tiny_model_dir):
+    long_review = "a fine film<br /><br />with a long middle " + "and more words " * 300 + "so I loved it"
+    rows = ["text,label"] + [f'"{long_review}",{"ab"[i % 2]}' for i in range(6)] + [
+        f"short text {i},{'ab'[i % 2]}" for i in range(14)]
+    table = read_table("\n".join(rows).encode(), name="reviews.csv")
+    prepared = prepare_data(TrainConfig(data="reviews.csv"), table)
+    rows_state, _, facts, *_ = tokenizer_tab.measure_dataset(objects, str(tiny_model_dir), prepared, 512)
+    assert rows_state.stats.model_max_length == 512 and rows_state.stats.model_cut_share == 0.3
+    assert "**Suggested max length: 512**, as long as this model reads" in facts
+    assert "Even at its limit of 512 tokens **30.0% of rows stay cut**, losing" in facts
+    assert "covers" not in facts  # no claim that it covers 95% of rows
+    assert "**head_tail**" in facts and "**Strip HTML tags**" in facts and "30% of rows hold HTML" in facts
