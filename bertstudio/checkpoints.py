@@ -132,7 +132,27 @@ def _read_state(run_path: str | Path) -> LoopState | None:
         state = LoopState(**{k: v for k, v in raw.items() if k in names})
     except (OSError, ValueError, TypeError, AttributeError, RecursionError):
         return None
-    return state if isinstance(state.step, int) and isinstance(state.epoch, int) else None
+    return state if _sound(state) else None
+
+
+def _sound(state: LoopState) -> bool:
+    """Every field of the type the loop counts, compares or unpacks it as: a hand-edited or
+    corrupt file is a damaged checkpoint, not a TypeError in the middle of training."""
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+    def number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    counts = (state.step, state.epoch, state.batches_done_in_epoch, state.evals_without_improvement,
+              state.samples_seen, state.tokens_seen)
+    best_eval_keys = {"metrics", "predicted", "confidence", "gold"}  # evaluation.EvalResult's fields
+    return (all(whole(value) for value in counts) and number(state.train_seconds)
+            and (state.best_metric is None or number(state.best_metric))
+            and (state.best_step is None or whole(state.best_step))
+            and (state.last_metrics is None or isinstance(state.last_metrics, dict))
+            and (state.best_eval is None
+                 or isinstance(state.best_eval, dict) and set(state.best_eval) == best_eval_keys))
 
 
 def load_checkpoint(accelerator, run_path: str | Path) -> tuple[LoopState, dict | None]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -31,6 +32,12 @@ class _Parser(argparse.ArgumentParser):
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
+
+
+def _range_help(name: str) -> str:
+    """A TrainConfig field's help with its range, for flags outside the training group."""
+    meta = next(spec.metadata for spec in field_specs() if spec.name == name)
+    return f"{meta.get('help', '')} [{meta['min']:g}..{meta['max']:g}]"
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -75,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     tokenize.add_argument("--model", required=True, help="hub id, local folder, or 'bundled'")
     tokenize.add_argument("--text", required=True)
     tokenize.add_argument("--text-pair")
-    tokenize.add_argument("--max-length", type=int, default=128)
+    tokenize.add_argument("--max-length", type=int, default=128, help=_range_help("max_length"))
     tokenize.add_argument("--truncation", choices=TRUNCATION_CHOICES, default="start")
     tokenize.add_argument("--json", action="store_true")
 
@@ -189,6 +196,8 @@ def _tokenize(args: argparse.Namespace) -> int:
     from bertstudio.models import load_tokenizer
     from bertstudio.tokenization import preview
 
+    # The bounds training accepts: a preview of a length no run can use would mislead.
+    TrainConfig(model=args.model, max_length=args.max_length, truncation=args.truncation).validate()
     tokenizer = load_tokenizer(args.model)
     result = preview(tokenizer, args.text, args.text_pair, max_length=args.max_length,
                      truncation=args.truncation)
@@ -278,9 +287,14 @@ def _predict(args: argparse.Namespace) -> int:
         raise StudioError("Predicting a file needs --output FILE for the CSV with predictions.")
     if args.text_pair and len(args.text_pair) != len(args.text or []):
         raise StudioError("Give one --text-pair for every --text, or none.")
+    if args.data:
+        _check_output_file(args.output)  # before the model loads: a typo costs no wait
     predictor = Predictor.load(args.model)
     if args.data:
-        path = predictor.predict_csv(args.data, args.output, args.text_column, args.text_pair_column)
+        try:
+            path = predictor.predict_csv(args.data, args.output, args.text_column, args.text_pair_column)
+        except OSError as exc:  # reading the data raises StudioError; an OSError here is the write
+            raise StudioError(_unwritten(args.output, exc)) from exc
         if args.json:
             print(json.dumps({"output": str(path)}))
         else:
@@ -296,13 +310,46 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_output_file(output: str) -> None:
+    """--output must name a file in a folder that exists and takes files. A missing folder is
+    refused, not made: a typo would otherwise leave folders behind and the CSV where nobody looks."""
+    target = Path(output).expanduser()
+    folder = target.parent
+    if target.is_dir():
+        raise StudioError(f"--output '{output}' is a folder; name a file in it, such as "
+                          f"{target / 'predictions.csv'}.")
+    if not folder.exists():
+        raise StudioError(f"The folder '{folder}' does not exist; create it first (mkdir -p {folder}), "
+                          "or choose an --output in a folder that exists.")
+    if not folder.is_dir():
+        raise StudioError(f"'{folder}' is a file, not a folder; choose an --output in a folder.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StudioError(f"You may not write to the folder '{folder}'; choose an --output somewhere "
+                          "you may write.")
+
+
+def _unwritten(output: str, exc: OSError) -> str:
+    from bertstudio.atomic import disk_is_full
+
+    folder = Path(output).expanduser().parent
+    if disk_is_full(exc, folder):
+        return f"The disk holding '{folder}' is full; free some space or choose another --output."
+    reason = (exc.strerror or str(exc)).lower()
+    return f"Could not write the predictions into the folder '{folder}' ({reason}); choose another --output."
+
+
 # --- runs ---------------------------------------------------------------------------------------
 
 
 def _runs(args: argparse.Namespace) -> int:
     from bertstudio.runs import list_runs
 
-    summaries = list_runs(args.output_dir)
+    folder = Path(args.output_dir).expanduser()
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise StudioError(f"'{args.output_dir}' {what}; pass the folder your runs are in (the --output-dir "
+                          "they were trained with).")
+    summaries = list_runs(folder)
     if args.json:
         print(json.dumps([{"run_id": s.run_id, "path": s.path, "status": s.status, "model": s.model,
                            "data": s.data, "accuracy": s.metrics.get("accuracy"),

@@ -343,6 +343,11 @@ def run_to_resume(path: str | Path) -> RunRecord:
                               "in a way that would only repeat); start a new run with the same settings.")
         raise StudioError(f"This run is {record.status}, not interrupted; only a run cut off by a restart "
                           "or a full disk can be resumed.")
+    from bertstudio.checkpoints import STATE_FILE, checkpoint_step
+
+    if checkpoint_step(path) is None:  # refused here, before a failed attempt overwrites its status
+        raise StudioError(f"The checkpoint of this run is damaged ({STATE_FILE} cannot be read); start a new "
+                          "run with the same settings instead.")
     return record
 
 
