@@ -197,16 +197,31 @@ def _complete_choice(table: Table, text: str | None = None, label: str | None = 
             text, text_pair = pair
         else:
             free = [s for s in usable if s.name not in taken]
-            pool = [s for s in free if _is_text_candidate(s, rows)] or free
-            if not pool:
+            text = _best_text(free, rows) or _best_text(free, rows, any_kind=True)
+            if text is None:
                 raise StudioError(f"'{table.name}' has no column left for the text; choose the "
                                   "text column by name.")
-            text = max(pool, key=lambda s: (_key(s.name) in _TEXT_NAMES, s.mean_length)).name
     elif text_pair is None and not pair_given:
         pair = _suggest_pair(usable, taken - {text}, rows)
         if pair and pair[0] == text:
             text_pair = pair[1]
     return ColumnChoice(text=text, label=label, text_pair=text_pair)
+
+
+def _best_text(stats: list[_Stats], rows: int, any_kind: bool = False) -> str | None:
+    """The column named like text, else the one with the longest values; only text-like columns
+    (filled, not numbers) unless `any_kind`."""
+    pool = stats if any_kind else [s for s in stats if _is_text_candidate(s, rows)]
+    if not pool:
+        return None
+    return max(pool, key=lambda s: (_key(s.name) in _TEXT_NAMES, s.mean_length)).name
+
+
+def suggest_text_column(table: Table) -> str | None:
+    """The text column alone, for a file whose labels cannot be suggested: the pickers then start
+    from the likely text, and the user only has to name the labels."""
+    stats, rows = _column_stats(table)
+    return _best_text([s for s in stats if s.filled], rows)
 
 
 def _suggest_pair(stats: list[_Stats], taken: set[str], rows: int) -> tuple[str, str] | None:

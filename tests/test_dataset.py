@@ -11,7 +11,7 @@ import pytest
 from bertstudio.config import TrainConfig
 from bertstudio.dataset import (
     ColumnChoice, data_summary, load_examples_for_prediction, normalize_label, prepare_data,
-    sort_labels, suggest_columns,
+    sort_labels, suggest_columns, suggest_text_column,
 )
 from bertstudio.errors import StudioError
 from bertstudio.tabular import Table, read_table
@@ -93,6 +93,12 @@ def test_file_without_any_label_like_column_is_refused_with_advice():
     table = table_of("index,text\n1,alpha one\n2,beta two\n3,gamma three\n4,delta four\n")
     with pytest.raises(StudioError, match="choose the label column by name"):
         suggest_columns(table)
+
+
+def test_the_text_column_is_suggested_even_when_no_column_looks_like_labels():
+    table = table_of("index,text\n1,alpha one\n2,beta two\n3,gamma three\n4,delta four\n")
+    assert suggest_text_column(table) == "text"
+    assert suggest_text_column(table_of("a\n1\n2\n")) is None
 
 
 def test_single_column_file_is_refused_for_suggestion():

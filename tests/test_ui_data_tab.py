@@ -149,13 +149,14 @@ def test_a_label_the_engine_cannot_suggest_is_explained_once_and_replaced_when_o
     rows = "index,text,kind\n" + "".join(f"{i},text number {i},{'abcdefgh'[i % 8]}\n" for i in range(12))
     out = dict(zip(LOAD, data_tab.load_training_file(write(tmp_path, "d.csv", rows))))
     assert out["file_problem"] == ""  # said once, beside the column pickers, by prepare
+    assert out["text"]["value"] == "text" and out["label"]["value"] is None  # not the index column
     first = dict(zip(PREPARE, data_tab.prepare(form, out["loaded"], *values(form, text_column="text"))))
     assert "looks like labels" in first["column_problem"]
     picked = dict(zip(PREPARE, data_tab.prepare(form, out["loaded"],
                                                  *values(form, text_column="text", label_column="kind"))))
-    boxes = [picked["column_problem"], picked["validation_problem"]]
-    assert not any("looks like labels" in box for box in boxes)
-    assert sum("only 1 row" in box for box in boxes) == 1
+    assert "looks like labels" not in picked["column_problem"] + picked["validation_problem"]
+    # about the labels of the chosen column, so beside the pickers, though a validation file is one way out
+    assert "only 1 row" in picked["column_problem"] and picked["validation_problem"] == ""
 
 
 def test_the_train_tab_says_ready_only_for_data_the_engine_accepts(form, tmp_path):

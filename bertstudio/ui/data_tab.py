@@ -148,7 +148,7 @@ def load_training_file(path: str | None, progress: gr.Progress | None = None,
     The problem box beside the upload is for a file that cannot be read. Columns that cannot be
     suggested are left empty for `prepare`, which explains that beside the pickers and replaces
     the sentence as soon as the user picks (said twice, one copy would outlive the fix)."""
-    from bertstudio.dataset import suggest_columns
+    from bertstudio.dataset import suggest_columns, suggest_text_column
 
     if not path:
         return (None, "", None, gr.update(choices=[], value=None),
@@ -164,7 +164,7 @@ def load_training_file(path: str | None, progress: gr.Progress | None = None,
         suggested = suggest_columns(table)
         text, pair, label = suggested.text, suggested.text_pair, suggested.label
     except StudioError:
-        text, pair, label = (table.columns[0] if table.columns else None), None, None
+        text, pair, label = suggest_text_column(table), None, None
     preview = {"headers": list(table.columns), "data": render.preview_rows(table, PREVIEW_ROWS)}
     return (LoadedData(path=str(path), table=table), render.file_facts(table), preview,
             gr.update(choices=column_choices(table, False), value=text),
@@ -213,7 +213,9 @@ def prepare(form: "ConfigForm", loaded: LoadedData | None, *values: Any) -> tupl
         text, label = chosen.get("text_column"), chosen.get("label_column")
         if text and label and text != label and {text, label} <= set(loaded.table.columns):
             counts = data_summary(loaded.table, ColumnChoice(text=text, label=label)).get("label_counts") or {}
-        about_validation = "validation file" in exc.message
+        # Only sentences about the validation file itself go beside it; "each label needs 2 rows
+        # ... or give a separate validation file" is about the chosen label column.
+        about_validation = exc.message.startswith(("The validation file", "No validation file"))
         return (None, "The data report appears once the problem is fixed.",
                 charts.label_distribution_figure(counts),
                 "" if about_validation else render.problem(exc.message),
