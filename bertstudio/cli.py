@@ -187,6 +187,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
         print(f"  {label}: {count}")
     for note in summary.get("notes", []):
         print(f"note:       {note}")
+    for warning in summary.get("warnings", []):
+        print(f"warning:    {warning}")
 
 
 # --- tokenize -----------------------------------------------------------------------------------

@@ -33,6 +33,18 @@ def test_inspect_refuses_a_file_with_one_class_with_exit_2_and_one_error_line(ca
     assert len(err) == 1 and err[0].startswith("error:")
 
 
+def test_inspect_warns_about_a_messy_file_naming_the_flag_that_fixes_each_problem(capsys, tmp_path):
+    path = tmp_path / "messy.csv"
+    rows = [f"{'ab'[i % 2]},win å£{i} now &amp; more" for i in range(6)] + ["a,win å£1 now &amp; more"]
+    path.write_text("label,text\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    assert main(["inspect", str(path)]) == 0
+    warnings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 3
+    assert {"--clean-fix-mojibake", "--clean-strip-html", "--remove-duplicates"} == {
+        flag for flag in ("--clean-fix-mojibake", "--clean-strip-html", "--remove-duplicates")
+        if any(flag in line for line in warnings)}
+
+
 def test_unknown_column_lists_the_columns_that_exist(capsys, sample_csv):
     assert main(["inspect", str(sample_csv), "--label-column", "nope"]) == 2
     err = capsys.readouterr().err
