@@ -52,6 +52,18 @@ def _window(before: str, after: str, width: int = 24) -> tuple[str, str]:
     return before[lo:end + width], after[lo2:end2 + width]
 
 
+def _around(text: str, start: int, end: int, width: int = 24) -> str:
+    """`text[start:end]` with up to `width` characters either side, cut at spaces, not in words."""
+    lo, hi = max(0, start - width), min(len(text), end + width)
+    space = text.find(" ", lo, start)
+    if lo and space != -1:
+        lo = space + 1
+    space = text.rfind(" ", end, hi)
+    if hi < len(text) and space != -1:
+        hi = space
+    return text[lo:hi]
+
+
 def mojibake(table: "Table", indices: Sequence[int], options: CleaningOptions) -> str | None:
     """Rows whose text reads as garbled characters that `fix_mojibake` repairs, with one example."""
     count, example = 0, None
@@ -82,7 +94,7 @@ def html(table: "Table", indices: Sequence[int], options: CleaningOptions) -> st
             found = find_html(row[i])
             if found:
                 count += 1
-                example = example or row[i][max(0, found.start() - 20):found.end() + 20]
+                example = example or _around(row[i], found.start(), found.end())
                 break
     if not count:
         return None
