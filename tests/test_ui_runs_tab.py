@@ -109,13 +109,17 @@ def test_a_path_instead_of_a_run_id_is_refused(runs_dir, objects):
 
 
 def _interrupt(run_dir):
-    """Make a run look cut off by a killed process: no end event, a process that is gone."""
+    """Make a run look cut off by a killed process: no end event, a process that is gone, and the
+    checkpoint's state file (what makes a run resumable; its weights are not faked)."""
     import json
 
     events = run_dir / "events.jsonl"
     lines = [line for line in events.read_text().splitlines() if '"type": "finished"' not in line]
     events.write_text("\n".join(lines) + "\n")
     (run_dir / "process.json").write_text(json.dumps({"pid": 2**22 + 12345, "host": "gone", "started": 0}))
+    (run_dir / "checkpoint").mkdir(exist_ok=True)
+    (run_dir / "checkpoint" / "trainer_state.json").write_text(
+        json.dumps({"step": 0, "epoch": 0, "batches_done_in_epoch": 0}))
 
 
 def test_an_interrupted_run_offers_resume_to_its_owner_and_queues_it_under_its_own_id(runs_dir, objects):
@@ -138,7 +142,7 @@ def test_an_interrupted_run_offers_resume_to_its_owner_and_queues_it_under_its_o
         assert "Resuming" in problem and button["visible"] is False
         assert followed.run_id == run_id and memory["run_id"] == run_id
         assert jobs.get(run_id).resume_from == (runs_dir / run_id).resolve()
-        jobs.wait(run_id, timeout=120)  # this fake interruption left no checkpoint: the trainer says so
+        jobs.wait(run_id, timeout=120)  # this fake checkpoint has no weights: the trainer says so
     finally:
         jobs.shutdown(timeout=60)
 
