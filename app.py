@@ -54,13 +54,14 @@ def settings_from(args: argparse.Namespace):
 
 
 def job_manager(settings):
-    """The one worker for every visitor; hosted, with a capped queue, one job per visitor and a
+    """The one worker for every visitor, each visitor with one run waiting or training (a second
+    Start, even a double click, is refused on the server); hosted, also a capped queue and a
     wall-time limit per run."""
     from bertstudio.worker import JobManager
 
     limits = settings.limits
     if limits is None:
-        return JobManager()
+        return JobManager(one_per_owner=True)
     return JobManager(max_waiting=limits.max_waiting, one_per_owner=True, max_run_seconds=limits.max_run_seconds)
 
 

@@ -173,6 +173,33 @@ def _parse(name: str, env: str, raw: str) -> object:
     return value
 
 
+# --- who is asking ---------------------------------------------------------------------------
+
+FORWARDED_HEADER = "x-forwarded-for"
+
+
+def visitor_address(settings: "HostingSettings", headers: Mapping[str, str] | None,
+                    peer: str | None) -> str | None:
+    """The network address a visitor's live runs are counted under; None when not hosted.
+
+    Behind a Hugging Face Space's proxy every connection comes from the proxy, so the peer address
+    is the same for all visitors; the proxy names the client as the first (left-most) entry of
+    X-Forwarded-For. That header is trusted only in hosted mode, because a Space always sits
+    behind that proxy: an operator who serves hosted mode straight to the internet, with no proxy
+    in front, lets a visitor write that header himself. Off (a personal install), no address is
+    used at all. `headers` is any mapping of header names (either case) to values.
+    """
+    if not settings.hosted:
+        return None
+    forwarded = ""
+    for name, value in (headers or {}).items():
+        if str(name).lower() == FORWARDED_HEADER:
+            forwarded = str(value)
+            break
+    first = forwarded.split(",")[0].strip()
+    return first or (peer or "").strip() or None
+
+
 # --- login -----------------------------------------------------------------------------------
 
 def auth_from_env(env: Mapping[str, str] | None = None) -> list[tuple[str, str]] | None:

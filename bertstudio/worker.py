@@ -6,8 +6,10 @@ run's `events.jsonl` again. Training never waits for a reader: the trainer appen
 that file, and whoever wants them reads the new bytes when it likes; an optional listener that
 fails (a full queue, a closed socket) is detached rather than allowed to stop the run. Nothing here
 knows about browsers or sessions beyond an opaque `owner` string, recorded beside the runs so that
-only its owner can stop, resume or see a run. A shared deployment can cap the queue, allow one live
-job per owner and stop each run at a wall-time limit.
+only its owner can stop, resume or see a run, and an optional `address` (the visitor's network
+address, which the caller decides how far to trust). A shared deployment can cap the queue, allow
+each visitor (each owner token, and each address) one live job, and stop each run at a wall-time
+limit. The count of live jobs per visitor lives here, on the server, where no visitor can reset it.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ RUNNING = "running"
 CANCELLED = "cancelled"  # stopped while still waiting: it never started
 ENDED = frozenset({"finished", "stopped", "failed", CANCELLED})
 DURATIONS_KEPT = 20  # recent run lengths behind the queue's wait estimate
+VISITOR_BUSY = "You already have a run waiting or training; wait for it to end or stop it."
 
 
 @dataclass
@@ -58,6 +61,7 @@ class Job:
     eta_seconds: float | None = None  # the trainer's latest estimate of the time left
     eta_at: float | None = None       # when that estimate was made
     timed_out: bool = False           # stopped by the wall-time limit, not by its owner
+    address: str | None = None        # the visitor's network address, when the caller knows one
 
     @property
     def run_dir(self) -> Path:
@@ -77,8 +81,9 @@ class JobManager:
 
     def __init__(self, *, max_waiting: int | None = None, one_per_owner: bool = False,
                  max_run_seconds: float | None = None) -> None:
-        """`max_waiting` caps the queue, `one_per_owner` allows each owner one job waiting or
-        training, `max_run_seconds` stops a run after that long (None: no limit)."""
+        """`max_waiting` caps the queue, `one_per_owner` allows each visitor (each owner, and each
+        address a job was submitted with) one job waiting or training, `max_run_seconds` stops a
+        run after that long (None: no limit)."""
         self._lock = threading.Condition()
         self._waiting: collections.deque[Job] = collections.deque()
         self._jobs: dict[str, Job] = {}
@@ -91,7 +96,8 @@ class JobManager:
         self._durations: collections.deque[float] = collections.deque(maxlen=DURATIONS_KEPT)
 
     # --- asking -----------------------------------------------------------------------------
-    def submit(self, config: TrainConfig, owner: str, sink: EventSink | None = None) -> Job:
+    def submit(self, config: TrainConfig, owner: str, sink: EventSink | None = None, *,
+               address: str | None = None) -> Job:
         """Queue a run and return its job; bad settings are refused here, before it waits."""
         from bertstudio.trainer import StopControl
 
@@ -99,10 +105,11 @@ class JobManager:
         # The folder path must be stable from the start: a reopened page finds events by it.
         config = config.replace(output_dir=str(Path(config.output_dir).resolve()))
         job = Job(run_id=new_run_id(config.run_name), config=config, owner=owner,
-                  stop=StopControl(), sink=sink or NullSink())
+                  stop=StopControl(), sink=sink or NullSink(), address=address)
         return self._enqueue(job)
 
-    def resume(self, run_dir: str | Path, owner: str, sink: EventSink | None = None) -> Job:
+    def resume(self, run_dir: str | Path, owner: str, sink: EventSink | None = None, *,
+               address: str | None = None) -> Job:
         """Queue an interrupted run to continue from its last checkpoint, under its own id and folder.
 
         Refused for a run that is not interrupted, that another owner started, or that is already
@@ -122,34 +129,47 @@ class JobManager:
                               "from the Train tab.")
         config = record.config.replace(output_dir=str(run.path.parent))
         job = Job(run_id=run.run_id, config=config, owner=owner, stop=StopControl(),
-                  sink=sink or NullSink(), resume_from=run.path)
+                  sink=sink or NullSink(), resume_from=run.path, address=address)
         return self._enqueue(job)
 
     def _enqueue(self, job: Job) -> Job:
-        # Recorded beside the runs before it waits, so ownership survives a restart of the app; a
-        # record left by a refusal below names no run folder and is swept away with the old ones.
-        try:
-            record_owner(job.config.output_dir, job.run_id, job.owner)
-        except OSError as exc:
-            raise StudioError("The server could not record your training (its disk may be full or "
-                              "read-only); try again later.", detail=str(exc)) from exc
         with self._lock:
             if self._closed:
                 raise StudioError("The app is shutting down; start the training again after it restarts.")
             known = self._jobs.get(job.run_id)
             if known is not None and not known.ended:
                 raise StudioError("This run is already waiting or training; follow it on the Train tab.")
-            if self._one_per_owner and any(j.owner == job.owner and not j.ended for j in self._jobs.values()):
-                raise StudioError("You already have a training waiting or running; let it finish or stop "
-                                  "it before starting another.")
+            if self._one_per_owner and self._live_of(job.owner, job.address) is not None:
+                raise StudioError(VISITOR_BUSY)
             if self._max_waiting is not None and len(self._waiting) >= self._max_waiting:
                 raise StudioError(f"The queue is full ({len(self._waiting)} trainings waiting); try again "
                                   "in a few minutes.")
+            # Only an accepted job is recorded, and before it waits, so that ownership survives a
+            # restart of the app; a refusal above leaves nothing on disk. Under the lock, so a
+            # second click cannot slip in between the check and the record.
+            try:
+                record_owner(job.config.output_dir, job.run_id, job.owner)
+            except OSError as exc:
+                raise StudioError("The server could not record your training (its disk may be full or "
+                                  "read-only); try again later.", detail=str(exc)) from exc
             self._jobs[job.run_id] = job
             self._waiting.append(job)
             self._ensure_thread()
             self._lock.notify_all()
         return job
+
+    def _live_of(self, owner: str, address: str | None) -> Job | None:
+        """The job waiting or training for this owner token, or else for this address (the lock held)."""
+        live = [job for job in self._jobs.values() if not job.ended]
+        mine = [job for job in live if owner and job.owner == owner]
+        same_place = [job for job in live if address and job.address == address]
+        return (mine or same_place or [None])[0]
+
+    def live_job(self, owner: str, address: str | None = None) -> Job | None:
+        """This visitor's job that is waiting or training: the owner's own first, else one started
+        from the same address (by another browser there). None when the visitor may start one."""
+        with self._lock:
+            return self._live_of(owner, address)
 
     def stop(self, run_id: str, owner: str) -> Job:
         """Stop a running job after its current step, or take a waiting one out of the queue."""
@@ -211,6 +231,11 @@ class JobManager:
     def busy(self) -> bool:
         with self._lock:
             return self._current is not None or bool(self._waiting)
+
+    def waiting_jobs(self) -> list[Job]:
+        """The jobs waiting in line, first in line first."""
+        with self._lock:
+            return list(self._waiting)
 
     def jobs_of(self, owner: str) -> list[Job]:
         with self._lock:

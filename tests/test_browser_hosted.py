@@ -5,7 +5,9 @@ texts, labels and file name are HTML and script payloads and trains on it; every
 checked for the literal text and for any sign that the page ran it. Bob, in a second browser
 context (his own storage and cookies), must see none of Alice's runs, even after planting her run
 id in his browser's memory, and cannot fetch her files by path. Finally a second training waits
-in line and the page says where it stands; that view is saved as a screenshot.
+in line and the page says where it stands; that view is saved as a screenshot. Each visitor comes
+from an address of their own, as a Space's proxy names it in X-Forwarded-For: one address, like
+one browser, has one run waiting or training, and Start stays off until it ends.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -59,7 +62,7 @@ def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("hosted")
     env = {"BERTSTUDIO_RUNS_DIR": str(folder / "runs"), "GRADIO_TEMP_DIR": str(folder / "gradio"),
            "BERTSTUDIO_HOSTED": "1", "BERTSTUDIO_MODELS": "bundled", "BERTSTUDIO_MAX_RUN_MINUTES": "3",
-           "BERTSTUDIO_MAX_EPOCHS": "5", "TMPDIR": str(folder / "tmp")}  # visitors' downloads land in here
+           "BERTSTUDIO_MAX_EPOCHS": "30", "TMPDIR": str(folder / "tmp")}  # visitors' downloads land in here
     (folder / "tmp").mkdir()
     with running_app(folder, env) as url:
         yield url, folder
@@ -71,8 +74,13 @@ def browser():
         yield launched
 
 
-def _visitor(browser, url):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+ADDRESSES = iter(f"203.0.113.{n}" for n in range(1, 255))  # documentation addresses, one per visitor
+
+
+def _visitor(browser, url, address=None):
+    """A browser context of its own (storage, cookies) coming from its own address, or `address`."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                  extra_http_headers={"X-Forwarded-For": address or next(ADDRESSES)})
     context.add_init_script(WATCH)
     page = context.new_page()
     page.set_default_timeout(60_000)
@@ -105,7 +113,7 @@ def hostile_file(tmp_path_factory) -> Path:
 def alice(server, browser, hostile_file):
     """Alice's browser after uploading the hostile CSV and training one quick run on it."""
     url, folder = server
-    context, page = _visitor(browser, url)
+    context, page = _visitor(browser, url, "198.51.100.1")
     page.locator("#data-upload input[type=file]").set_input_files(str(hostile_file))
     expect(page.locator("#data-report")).to_contain_text("rows are usable", timeout=60_000)
     _tab(page, "Hyperparameters")
@@ -203,6 +211,7 @@ def test_a_second_visitor_sees_stops_and_downloads_none_of_the_firsts_runs(serve
 
         forged = {"owner": "bob-made-this-up", "run_id": run_id, "runs": [run_id]}
         client = Client(url, verbose=False)
+        logged = (folder / "app.log").read_text()
         table, _ = client.predict(forged, None, api_name="/list_runs")
         assert run_id not in json.dumps(table)
         for api_name, arguments in (("/on_open", (forged, run_id)), ("/predict_text", (run_id, "lovely", "", forged))):
@@ -212,6 +221,8 @@ def test_a_second_visitor_sees_stops_and_downloads_none_of_the_firsts_runs(serve
                 assert "not in the list of choices" in str(refused)
             else:  # and ours, on the owner token
                 assert "no longer there" in json.dumps(answer) or "Pick a run" in json.dumps(answer)
+        refusals = (folder / "app.log").read_text()[len(logged):]
+        assert "Traceback" not in refusals  # a refused request is one line in the server's log
 
         # No download path reaches Alice's folder, nor anything else on the server.
         run_dir = folder / "runs" / run_id
@@ -228,21 +239,27 @@ def test_a_second_visitor_sees_stops_and_downloads_none_of_the_firsts_runs(serve
 
 
 def test_a_second_training_waits_in_line_with_its_place_and_expected_start(server, browser, alice, tmp_path):
-    url, _ = server
+    url, folder = server
     _, alice_page, _ = alice
     bob_context, bob = _visitor(browser, url)
+    # Mallory: a fresh browser at Alice's address (a new owner token, as a script can send each time).
+    mallory_context, mallory = _visitor(browser, url, "198.51.100.1")
+    owners = folder / "runs" / ".owners"
+    recorded = len(list(owners.iterdir()))
     try:
-        for page in (alice_page, bob):
+        for page, epochs in ((alice_page, 30), (bob, 30)):  # runs that outlast the checks below
             _tab(page, "Data")
             page.locator("#data-example").click()
             expect(page.locator("#data-report")).to_contain_text("rows are usable", timeout=60_000)
             _tab(page, "Hyperparameters")
             page.locator("#preset-recommended").click()
-            _set_number(page, "cfg-epochs", 5)
+            _set_number(page, "cfg-epochs", epochs)
             _set_number(page, "cfg-batch_size", 4)
             _tab(page, "Train")
-        alice_page.locator("#train-start").click()
+        alice_page.locator("#train-start").dblclick()  # a double click queues one run, not two
         expect(alice_page.locator("#train-progress")).not_to_contain_text("No training yet", timeout=30_000)
+        expect(alice_page.locator("#train-start")).to_be_disabled(timeout=SLOW)
+        expect(alice_page.locator("#train-start-hint")).to_contain_text("one run at a time", timeout=SLOW)
         bob.locator("#train-start").click()
         waiting = bob.locator("#queue-position")
         expect(waiting).to_contain_text("Waiting in line: number 1.", timeout=SLOW)
@@ -253,12 +270,38 @@ def test_a_second_training_waits_in_line_with_its_place_and_expected_start(serve
         if os.environ.get("BERTSTUDIO_SCREENSHOTS"):  # for a person to look at; nothing reads it back
             shutil.copy(shot, Path(os.environ["BERTSTUDIO_SCREENSHOTS"]) / "hosted-queue.png")
         assert shot.stat().st_size > 10_000
+        assert len(list(owners.iterdir())) == recorded + 2  # Alice's one run and Bob's
 
-        # Each visitor has one training at a time: a second start is refused plainly.
-        bob.locator("#train-start").click()
-        expect(bob.locator("#train-problem")).to_contain_text("already have a training", timeout=SLOW)
-        bob.locator("#train-stop").click()  # leaves the queue before it starts
+        # Each visitor has one training at a time: Start is off, and says why.
+        expect(bob.locator("#train-start")).to_be_disabled(timeout=SLOW)
+        _tab(mallory, "Train")
+        expect(mallory.locator("#train-start")).to_be_disabled(timeout=SLOW)
+        expect(mallory.locator("#train-start-hint")).to_contain_text("your network address", timeout=SLOW)
+        expect(mallory.locator("#train-progress")).to_contain_text("No training yet", timeout=SLOW)
+
+        # The waiting run is listed on the Runs tab, with a Stop of its own there.
+        _tab(bob, "Runs")
+        bob.locator("#runs-refresh").click()
+        expect(bob.locator("#runs-table")).to_contain_text("waiting", timeout=SLOW)
+        bob.locator("#runs-picker input").first.click()
+        bob.get_by_role("option").first.click()
+        expect(bob.locator("#runs-summary")).to_contain_text("Waiting in line", timeout=SLOW)
+        expect(bob.locator("#runs-stop")).to_be_visible(timeout=SLOW)
+
+        # After a reload Alice's page follows her run again, and its Stop works.
+        alice_page.reload()
+        _tab(alice_page, "Train")
+        expect(alice_page.locator("#train-start")).to_be_disabled(timeout=SLOW)
         alice_page.locator("#train-stop").click()
         expect(alice_page.locator("#train-progress")).to_contain_text("Stopped", timeout=120_000)
+        expect(alice_page.locator("#train-start")).to_be_enabled(timeout=SLOW)
+
+        # Bob stops his from the Runs tab, still waiting or by now training; Start comes back.
+        bob.locator("#runs-stop").click()
+        expect(bob.locator("#runs-problem")).to_contain_text(re.compile("out of the queue|Stopping after"),
+                                                             timeout=SLOW)
+        _tab(bob, "Train")
+        expect(bob.locator("#train-start")).to_be_enabled(timeout=120_000)
     finally:
+        mallory_context.close()
         bob_context.close()

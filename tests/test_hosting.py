@@ -101,6 +101,31 @@ def test_login_comes_from_a_user_list_or_a_single_user_and_is_off_without_either
         auth_from_env({"BERTSTUDIO_AUTH_USER": "carol"})
 
 
+def test_a_visitors_address_is_the_proxys_forwarded_client_when_hosted_and_unused_otherwise():
+    from bertstudio.hosting import visitor_address
+
+    hosted = HostingSettings(hosted=True)
+    proxied = {"X-Forwarded-For": "203.0.113.7, 10.16.3.80", "host": "x.hf.space"}
+    assert visitor_address(hosted, proxied, "10.16.3.80") == "203.0.113.7"  # the left-most: the client
+    assert visitor_address(hosted, {"x-forwarded-for": " 198.51.100.2 "}, "10.0.0.1") == "198.51.100.2"
+    assert visitor_address(hosted, {}, "192.0.2.1") == "192.0.2.1"  # no proxy in front: the peer
+    assert visitor_address(hosted, {"x-forwarded-for": ""}, None) is None
+    assert visitor_address(HostingSettings(), proxied, "10.16.3.80") is None  # a personal install
+
+
+def test_the_banner_and_the_refusal_of_a_big_upload_state_the_same_number_and_unit():
+    import re
+
+    from bertstudio.tabular import read_table
+
+    hosted = HostingSettings(hosted=True, max_upload_mb=10)
+    banner = hosted.facts()[0]
+    with pytest.raises(StudioError) as refused:
+        read_table(b"text,label\n" + b"x,y\n" * 2_600_000, name="big.csv", max_bytes=hosted.max_upload_bytes)
+    size = re.compile(r"(\d+(?:\.\d+)?) ?([KMG]i?B)\b")
+    assert size.search(banner).groups() == size.search(refused.value.message).groups() == ("10", "MB")
+
+
 # --- ownership -------------------------------------------------------------------------------------
 
 def test_a_run_belongs_to_the_token_that_started_it_and_only_a_hash_is_stored(tmp_path):

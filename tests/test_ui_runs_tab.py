@@ -13,7 +13,7 @@ from bertstudio.ui import runs_tab
 from bertstudio.ui.session import SessionObjects
 
 DETAIL = ["detail", "summary", "loss", "metrics", "confusion", "per_class", "settings", "downloads", "confirm",
-          "problem", "resume"]
+          "problem", "resume", "stop"]
 
 
 @pytest.fixture
@@ -150,3 +150,70 @@ def test_an_interrupted_run_offers_resume_to_its_owner_and_queues_it_under_its_o
 def test_a_finished_run_offers_no_resume(runs_dir, objects):
     out = dict(zip(DETAIL, runs_tab.open_run(runs_dir, False, objects.downloads_dir, {}, ids(runs_dir)[0])))
     assert out["resume"]["visible"] is False
+
+
+def test_a_waiting_run_is_listed_as_waiting_and_its_owner_can_stop_it_from_here(runs_dir, objects, tiny_model_dir):
+    import time
+
+    from bertstudio.worker import JobManager
+
+    config = TrainConfig(data=str(runs_dir.parent / "train.csv"), model=str(tiny_model_dir),
+                         output_dir=str(runs_dir), epochs=50, batch_size=8, max_length=16)
+    jobs = JobManager(one_per_owner=True)
+    alice, bob = {"owner": "alice"}, {"owner": "bob"}
+    try:
+        training = jobs.submit(config, owner="alice")
+        waiting = jobs.submit(config.replace(epochs=1), owner="bob")
+        table, picker = runs_tab.refresh(runs_dir, True, bob, None, jobs=jobs)
+        assert [row[1] for row in table["data"]] == ["waiting"] and table["data"][0][-1] == waiting.run_id
+        assert waiting.run_id in [value for _, value in picker["choices"]]
+        table, _ = runs_tab.refresh(runs_dir, True, alice, None, jobs=jobs)
+        assert waiting.run_id not in [row[-1] for row in table["data"]]  # not Alice's to see
+
+        out = dict(zip(DETAIL, runs_tab.open_run(runs_dir, True, objects.downloads_dir, bob, waiting.run_id,
+                                                 jobs)))
+        assert out["detail"]["visible"] is True and "Waiting in line: number 1" in out["summary"]
+        assert out["stop"]["visible"] is True
+        out = dict(zip(DETAIL, runs_tab.open_run(runs_dir, True, objects.downloads_dir, alice, waiting.run_id,
+                                                 jobs)))
+        assert out["stop"]["visible"] is False and out["detail"]["visible"] is False
+        problem, _ = runs_tab.stop_run(jobs, alice, waiting.run_id)
+        assert "not waiting or training" in problem and jobs.get(waiting.run_id).state == "queued"
+        problem, button = runs_tab.stop_run(jobs, bob, waiting.run_id)
+        assert "out of the queue" in problem and button["visible"] is False
+        assert jobs.get(waiting.run_id).state == "cancelled"
+
+        # The run in training shows Stop to its owner once its folder exists, and stops.
+        deadline = time.monotonic() + 60
+        while not (runs_dir / training.run_id / "config.json").exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        out = dict(zip(DETAIL, runs_tab.open_run(runs_dir, True, objects.downloads_dir, alice, training.run_id,
+                                                 jobs)))
+        assert "Still training" in out["summary"] and out["stop"]["visible"] is True
+        problem, _ = runs_tab.stop_run(jobs, alice, training.run_id)
+        assert "Stopping after the current step" in problem
+        assert jobs.wait(training.run_id, timeout=60).state == "stopped"
+    finally:
+        jobs.shutdown(timeout=60)
+
+
+def test_a_run_id_the_page_never_offered_is_refused_with_one_log_line_and_no_traceback(tmp_path, capsys):
+    import asyncio
+
+    import gradio as gr
+
+    from bertstudio.ui.app import AppSettings, build_app
+    from bertstudio.worker import JobManager
+
+    jobs = JobManager()
+    demo = build_app(AppSettings(runs_dir=tmp_path / "runs"), jobs)
+    on_open = next(fn for fn in demo.fns.values() if fn.api_name == "on_open")
+    forged = {"owner": "x", "run_id": "nope", "runs": []}
+    with pytest.raises(gr.Error) as refused:  # gradio's own check, before our handler runs
+        asyncio.run(demo.preprocess_data(on_open, [forged, "nope\nwith a second line"], None))
+    assert "not in the list of choices" in refused.value.message
+    assert refused.value.print_exception is False  # gradio's queue prints no traceback for it
+    logged = capsys.readouterr().out.splitlines()
+    assert len(logged) == 1 and logged[0].startswith("bertstudio: refused a request: ")
+    jobs.shutdown()

@@ -16,6 +16,7 @@ from bertstudio.worker import JobManager
 
 VIEW = ["progress", "loss", "metrics", "lr", "log", "results", "summary", "per_class", "confusion",
         "misclassified", "downloads", "timer"]
+GATE = ["start", "hint"]
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def loaded(tmp_path):
 
 @pytest.fixture
 def jobs():
-    manager = JobManager()
+    manager = JobManager(one_per_owner=True)  # as the studio makes it: one live run per visitor
     yield manager
     manager.shutdown(timeout=60)
 
@@ -57,6 +58,11 @@ def values(form, model, **changes):
 
 def view(outputs):
     return dict(zip(VIEW, outputs))
+
+
+def gate(outputs):
+    """The Start button and its hint: the last two outputs of start, tick and reattach."""
+    return dict(zip(GATE, outputs[-2:]))
 
 
 def follow_to_the_end(jobs, downloads, followed, timeout=120):
@@ -120,11 +126,71 @@ def test_another_browser_cannot_attach_to_or_stop_someone_elses_run(form, loaded
     assert jobs.wait(followed.run_id, timeout=60).state == "stopped"
 
 
-def test_a_second_start_waits_in_line_and_says_so(form, loaded, jobs, tiny_model_dir):
+def test_a_second_visitors_start_waits_in_line_and_says_so(form, loaded, jobs, tiny_model_dir):
     first, memory, *_ = train_tab.start(form, jobs, loaded, {}, *values(form, tiny_model_dir, epochs=30))
-    second, memory, _, *outputs = train_tab.start(form, jobs, loaded, memory, *values(form, tiny_model_dir))
+    second, other, _, *outputs = train_tab.start(form, jobs, loaded, {}, *values(form, tiny_model_dir))
     assert "Waiting in line" in view(outputs)["progress"]
-    assert BrowserMemory.from_value(memory).runs == [second.run_id, first.run_id]
+    assert BrowserMemory.from_value(other).runs == [second.run_id]
+    train_tab.stop(jobs, first, memory)
+    jobs.wait(second.run_id, timeout=120)
+
+
+def test_start_clicked_twice_queues_one_run_and_start_stays_off_until_it_ends(form, loaded, jobs, tiny_model_dir,
+                                                                             tmp_path):
+    first, memory, problem, *outputs = train_tab.start(form, jobs, loaded, {}, *values(form, tiny_model_dir))
+    assert problem == "" and gate(outputs)["start"]["interactive"] is False
+    assert "one run at a time" in gate(outputs)["hint"]["value"] and gate(outputs)["hint"]["visible"] is True
+    # The second click arrives with the same browser memory: refused on the server, nothing queued.
+    followed, memory_after, problem, *outputs = train_tab.start(form, jobs, loaded, memory,
+                                                                *values(form, tiny_model_dir))
+    assert "already have a run waiting or training" in problem and followed == gr.skip()
+    assert len(jobs.jobs_of(BrowserMemory.from_value(memory).owner)) == 1
+    assert gate(outputs)["start"]["interactive"] is False
+    ticks = []
+    deadline = time.monotonic() + 120
+    while not ticks or ticks[-1][11].active:
+        assert time.monotonic() < deadline, "the run did not end"
+        ticks.append(train_tab.tick(jobs, lambda: tmp_path, first, memory))
+        time.sleep(0.1)
+    assert gate(ticks[0])["start"]["interactive"] is False
+    assert gate(ticks[-1])["start"]["interactive"] is True and gate(ticks[-1])["hint"]["visible"] is False
+
+
+def test_a_reload_reattaches_to_the_visitors_live_run_whatever_the_memory_names_and_stop_works(
+        form, loaded, jobs, tiny_model_dir):
+    followed, memory, *_ = train_tab.start(form, jobs, loaded, {}, *values(form, tiny_model_dir, epochs=30))
+    stale = {**memory, "run_id": "20990101-000000-some-other-run"}  # a memory pointing elsewhere
+    reopened, memory_after, *outputs = train_tab.reattach(jobs, form.output_dir, lambda: None, stale)
+    assert reopened.run_id == followed.run_id and memory_after["run_id"] == followed.run_id
+    assert view(outputs)["timer"].active and gate(outputs)["start"]["interactive"] is False
+    assert "problem" not in train_tab.stop(jobs, reopened, memory_after)
+    assert jobs.wait(followed.run_id, timeout=60).state in ("stopped", "cancelled")
+
+
+def test_hosted_one_address_has_one_live_run_and_the_others_there_see_why_start_is_off(
+        form, loaded, jobs, tiny_model_dir):
+    from bertstudio.hosting import HostingSettings
+
+    hosting = HostingSettings(hosted=True, models=("bundled", str(tiny_model_dir)), max_epochs=30)
+    proxy = {"host": "10.16.3.80", "port": 443}  # a Space: every connection comes from its proxy
+    alice = gr.Request(headers={"x-forwarded-for": "203.0.113.7, 10.16.3.80"}, client=proxy)
+    mallory = gr.Request(headers={"x-forwarded-for": "203.0.113.7"}, client=proxy)
+    bob = gr.Request(headers={"x-forwarded-for": "198.51.100.2"}, client=proxy)
+    sent = values(form, tiny_model_dir, epochs=30)
+    first, memory, *_ = train_tab.start(form, jobs, loaded, {}, *sent, hosting=hosting,
+                                        address=train_tab.request_address(alice, hosting))
+    # The same address with a fresh token (a new browser, or a script) is refused.
+    _, _, problem, *outputs = train_tab.start(form, jobs, loaded, {"owner": "fresh"}, *sent, hosting=hosting,
+                                              address=train_tab.request_address(mallory, hosting))
+    assert "already have a run waiting or training" in problem
+    assert gate(outputs)["start"]["interactive"] is False and "network address" in gate(outputs)["hint"]["value"]
+    # ...and sees nothing of Alice's run on a reload, yet Start stays off with the reason.
+    attached, _, *outputs = train_tab.reattach(jobs, form.output_dir, lambda: None, {"owner": "fresh"}, True,
+                                               train_tab.request_address(mallory, hosting))
+    assert attached is None and gate(outputs)["start"]["interactive"] is False
+    second, *_ = train_tab.start(form, jobs, loaded, {}, *values(form, tiny_model_dir), hosting=hosting,
+                                  address=train_tab.request_address(bob, hosting))
+    assert second.run_id != first.run_id  # another address gets in
     train_tab.stop(jobs, first, memory)
     jobs.wait(second.run_id, timeout=120)
 
@@ -137,7 +203,7 @@ def test_start_without_data_says_what_to_do(form, jobs, tiny_model_dir):
 def test_a_run_the_engine_refuses_shows_its_sentence(form, loaded, jobs, tiny_model_dir):
     followed, *_ = train_tab.start(form, jobs, loaded, {}, *values(form, tiny_model_dir, text_column="body"))
     last = follow_to_the_end(jobs, lambda: None, followed)[-1]
-    assert "did not start" in last["progress"] and "no column" in last["progress"]
+    assert "failed" in last["progress"] and "no column" in last["progress"]  # a failed run, told plainly
     assert "Traceback" not in last["progress"]
 
 

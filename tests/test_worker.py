@@ -136,7 +136,7 @@ def test_each_owner_may_have_one_job_waiting_or_running_and_the_queue_is_capped(
     jobs = JobManager(max_waiting=1, one_per_owner=True)
     try:
         first = jobs.submit(quick(tmp_path, data_csv, tiny_model_dir, epochs=50), owner="alice")
-        with pytest.raises(StudioError, match="already have a training"):
+        with pytest.raises(StudioError, match="already have a run waiting or training"):
             jobs.submit(quick(tmp_path, data_csv, tiny_model_dir), owner="alice")
         wait_for(lambda: jobs.position(first.run_id) == 0)
         jobs.submit(quick(tmp_path, data_csv, tiny_model_dir), owner="bob")
@@ -146,6 +146,52 @@ def test_each_owner_may_have_one_job_waiting_or_running_and_the_queue_is_capped(
         jobs.wait(first.run_id, timeout=60)
         again = jobs.submit(quick(tmp_path, data_csv, tiny_model_dir), owner="alice")  # allowed once it ended
         assert jobs.position(again.run_id) in (1, 2)
+    finally:
+        jobs.shutdown(timeout=60)
+
+
+def owner_files(tmp_path):
+    folder = tmp_path / "runs" / ".owners"
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def test_one_address_gets_one_live_run_whatever_owner_tokens_it_sends(tmp_path, tiny_model_dir, data_csv):
+    jobs = JobManager(max_waiting=10, one_per_owner=True)
+    try:
+        accepted, refused = [], []
+        for i in range(11):  # a new token with each request, as a script can send
+            try:
+                accepted.append(jobs.submit(quick(tmp_path, data_csv, tiny_model_dir, epochs=50),
+                                            owner=f"token-{i}", address="203.0.113.7"))
+            except StudioError as exc:
+                refused.append(exc.message)
+        assert len(accepted) == 1 and len(refused) == 10
+        assert set(refused) == {"You already have a run waiting or training; wait for it to end or stop it."}
+        assert jobs.live_job("token-5", "203.0.113.7") is accepted[0]
+        # Another visitor, from elsewhere, still gets in: the queue was not filled by the first.
+        other = jobs.submit(quick(tmp_path, data_csv, tiny_model_dir), owner="bob", address="198.51.100.2")
+        assert jobs.position(other.run_id) in (1, 2)
+        assert owner_files(tmp_path) == sorted([accepted[0].run_id, other.run_id])
+        jobs.stop(other.run_id, owner="bob")
+        jobs.stop(accepted[0].run_id, owner="token-0")
+        jobs.wait(accepted[0].run_id, timeout=60)
+        assert jobs.live_job("token-5", "203.0.113.7") is None  # ended: that address may start again
+    finally:
+        jobs.shutdown(timeout=60)
+
+
+def test_refused_starts_leave_no_owner_record_behind(tmp_path, tiny_model_dir, data_csv):
+    jobs = JobManager(max_waiting=1, one_per_owner=True)
+    try:
+        first = jobs.submit(quick(tmp_path, data_csv, tiny_model_dir, epochs=50), owner="alice", address="a")
+        wait_for(lambda: jobs.position(first.run_id) == 0)
+        jobs.submit(quick(tmp_path, data_csv, tiny_model_dir), owner="bob", address="b")
+        before = owner_files(tmp_path)
+        for i in range(100):  # half refused as a second run of one visitor, half for a full queue
+            with pytest.raises(StudioError):
+                jobs.submit(quick(tmp_path, data_csv, tiny_model_dir), owner=f"t{i}",
+                            address="a" if i % 2 else f"elsewhere-{i}")
+        assert owner_files(tmp_path) == before and len(before) == 2
     finally:
         jobs.shutdown(timeout=60)
 

@@ -22,6 +22,7 @@ from bertstudio.ui.data_tab import DataTab
 from bertstudio.ui.form import ConfigForm, from_log
 from bertstudio.ui.hyperparams_tab import HyperparamsTab
 from bertstudio.ui.predict_tab import PredictTab
+from bertstudio.ui.refusals import quiet_refusals
 from bertstudio.ui.runs_tab import RunsTab
 from bertstudio.ui.tokenizer_tab import TokenizerTab
 from bertstudio.ui.train_tab import TrainTab
@@ -165,15 +166,15 @@ def build_app(settings: AppSettings, jobs: JobManager) -> gr.Blocks:
 
         def on_load(memory_value, request: gr.Request):
             return train_tab.reattach(jobs, runs_dir, objects(request).downloads_dir, memory_value,
-                                      settings.private_runs)
+                                      settings.private_runs, train_tab.request_address(request, limits))
 
-        demo.load(on_load, [memory], [train.followed, memory, *train.view], show_progress="hidden")
+        demo.load(on_load, [memory], [train.followed, memory, *train.view, *train.gate], show_progress="hidden")
 
         def on_unload(request: gr.Request):
             registry.drop(request.session_hash)
 
         demo.unload(on_unload)
-    return demo
+    return quiet_refusals(demo)  # a stale or forged value: one log line, not a traceback
 
 
 def config_form(data: DataTab, tok: TokenizerTab, hp: HyperparamsTab, runs_dir: Path) -> ConfigForm:
@@ -288,14 +289,19 @@ def _wire_hyperparams(hp: HyperparamsTab, data: DataTab, tok: TokenizerTab, trai
 
 def _wire_train(train: TrainTab, data: DataTab, form: ConfigForm, jobs: JobManager, memory: gr.BrowserState,
                 objects: Objects, runs_dir: Path, limits: HostingSettings | None) -> None:
-    train.start.click(partial(train_tab.start, form, jobs, hosting=limits), [data.loaded, memory, *form.inputs],
-                      [train.followed, memory, train.problem, *train.view])
+    def on_start(request: gr.Request, loaded, memory_value, *values):
+        return train_tab.start(form, jobs, loaded, memory_value, *values, hosting=limits,
+                               address=train_tab.request_address(request, limits))
+
+    train.start.click(on_start, [data.loaded, memory, *form.inputs],
+                      [train.followed, memory, train.problem, *train.view, *train.gate])
     train.stop.click(partial(train_tab.stop, jobs), [train.followed, memory], train.problem)
 
-    def on_tick(followed, request: gr.Request):
-        return train_tab.tick(jobs, objects(request).downloads_dir, followed)
+    def on_tick(followed, memory_value, request: gr.Request):
+        return train_tab.tick(jobs, objects(request).downloads_dir, followed, memory_value,
+                              train_tab.request_address(request, limits))
 
-    train.timer.tick(on_tick, train.followed, train.view, show_progress="hidden")
+    train.timer.tick(on_tick, [train.followed, memory], [*train.view, *train.gate], show_progress="hidden")
 
 
 def _wire_predict(predict: PredictTab, page: gr.Tab, settings: AppSettings, memory: gr.BrowserState,
@@ -355,28 +361,34 @@ def _wire_predict(predict: PredictTab, page: gr.Tab, settings: AppSettings, memo
 
 def _wire_runs(runs: RunsTab, page: gr.Tab, train: TrainTab, settings: AppSettings, jobs: JobManager,
                memory: gr.BrowserState, objects: Objects) -> None:
-    runs_dir, private = Path(settings.runs_dir), settings.private_runs
-    refresh = partial(runs_tab.refresh, runs_dir, private)
+    runs_dir, private, limits = Path(settings.runs_dir), settings.private_runs, settings.limits
+    refresh = partial(runs_tab.refresh, runs_dir, private, jobs=jobs)
     page.select(refresh, [memory, runs.picker], [runs.table, runs.picker], show_progress="hidden")
     runs.refresh.click(refresh, [memory, runs.picker], [runs.table, runs.picker], show_progress="hidden",
                        api_name="list_runs")
 
     def on_open(memory_value, run_id, request: gr.Request):
-        return runs_tab.open_run(runs_dir, private, objects(request).downloads_dir, memory_value, run_id)
+        return runs_tab.open_run(runs_dir, private, objects(request).downloads_dir, memory_value, run_id, jobs)
 
     runs.picker.change(on_open, [memory, runs.picker], runs.detail_outputs)
     runs.delete.click(runs_tab.ask_delete, runs.picker, [runs.confirm, runs.problem])
     runs.confirm.click(partial(runs_tab.delete, runs_dir, private), [memory, runs.picker],
                        [runs.problem, runs.confirm, runs.detail, memory]).then(
         refresh, [memory, runs.picker], [runs.table, runs.picker])
+    runs.stop.click(partial(runs_tab.stop_run, jobs), [memory, runs.picker], [runs.problem, runs.stop]).then(
+        refresh, [memory, runs.picker], [runs.table, runs.picker])
 
-    def on_tick(followed, request: gr.Request):
-        return train_tab.tick(jobs, objects(request).downloads_dir, followed)
+    def on_tick(followed, memory_value, request: gr.Request):
+        return train_tab.tick(jobs, objects(request).downloads_dir, followed, memory_value,
+                              train_tab.request_address(request, limits))
+
+    def on_resume(memory_value, run_id, request: gr.Request):
+        return runs_tab.resume(jobs, runs_dir, private, memory_value, run_id,
+                               train_tab.request_address(request, limits))
 
     # The resumed run is followed on the Train tab like a new one: its timer starts ticking.
-    runs.resume.click(partial(runs_tab.resume, jobs, runs_dir, private), [memory, runs.picker],
-                      [runs.problem, runs.resume, memory, train.followed]).then(
-        on_tick, train.followed, train.view, show_progress="hidden").then(
+    runs.resume.click(on_resume, [memory, runs.picker], [runs.problem, runs.resume, memory, train.followed]).then(
+        on_tick, [train.followed, memory], [*train.view, *train.gate], show_progress="hidden").then(
         refresh, [memory, runs.picker], [runs.table, runs.picker])
 
 

@@ -1,4 +1,7 @@
-"""Step 6, Runs: every run with status, date, model, data and scores; open, resume or delete one.
+"""Step 6, Runs: every run with status, date, model, data and scores; open, stop, resume or delete one.
+
+Runs still waiting in the queue have no folder yet; they are listed from the worker, as "waiting",
+and a visitor's own live run (waiting or training) can be stopped here as on the Train tab.
 
 On a shared deployment (`private`) a browser sees only the runs its owner token started, as
 recorded beside the runs by the worker; the token list in the browser's memory grants nothing.
@@ -6,6 +9,7 @@ recorded beside the runs by the worker; the token list in the browser's memory g
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -20,7 +24,7 @@ from bertstudio.ui.results import (RUNS_HEADERS, download_files, history_of, rea
 from bertstudio.ui.session import BrowserMemory
 
 if TYPE_CHECKING:
-    from bertstudio.worker import JobManager
+    from bertstudio.worker import Job, JobManager
 
 
 @dataclass
@@ -30,6 +34,7 @@ class RunsTab:
     picker: gr.Dropdown
     delete: gr.Button
     resume: gr.Button
+    stop: gr.Button
     confirm: gr.Button
     problem: gr.HTML
     detail: gr.Column
@@ -44,7 +49,7 @@ class RunsTab:
     @property
     def detail_outputs(self) -> list[Any]:
         return [self.detail, self.summary, self.loss_chart, self.metrics_chart, self.confusion, self.per_class,
-                self.settings, self.downloads, self.confirm, self.problem, self.resume]
+                self.settings, self.downloads, self.confirm, self.problem, self.resume, self.stop]
 
 
 def build() -> RunsTab:
@@ -58,6 +63,8 @@ def build() -> RunsTab:
                             elem_classes="align-end")
         resume = gr.Button("Resume this run", variant="primary", size="md", scale=1, min_width=140,
                            visible=False, elem_id="runs-resume", elem_classes="align-end")
+        stop = gr.Button("Stop this run", variant="stop", size="md", scale=1, min_width=120, visible=False,
+                         elem_id="runs-stop", elem_classes="align-end")
         delete = gr.Button("Delete this run", variant="stop", size="md", scale=1, min_width=140,
                            elem_id="runs-delete", elem_classes="align-end")
     confirm = gr.Button("Yes, delete it for good", variant="stop", visible=False, elem_id="runs-confirm")
@@ -75,7 +82,8 @@ def build() -> RunsTab:
                 confusion = gr.Plot(show_label=False)
         settings = gr.Dataframe(headers=["setting", "value"], label="Settings of this run", interactive=False,
                                 max_height=360, wrap=True)
-    return RunsTab(table=table, refresh=refresh, picker=picker, delete=delete, resume=resume, confirm=confirm,
+    return RunsTab(table=table, refresh=refresh, picker=picker, delete=delete, resume=resume, stop=stop,
+                   confirm=confirm,
                    problem=problem,
                    detail=detail, summary=summary, loss_chart=loss_chart, metrics_chart=metrics_chart,
                    confusion=confusion, per_class=per_class, settings=settings, downloads=downloads)
@@ -107,23 +115,60 @@ def may_see(runs_dir: Path, private: bool, memory_value: Any, run_id: str | None
     return not private or owns(runs_dir, run_id, BrowserMemory.from_value(memory_value).owner)
 
 
-def refresh(runs_dir: Path, private: bool, memory_value: Any, current: str | None) -> tuple[Any, Any]:
-    """Outputs: the table, the picker (keeping the open run when it still exists)."""
+def waiting_jobs(jobs: "JobManager | None", memory_value: Any, private: bool) -> list["Job"]:
+    """Runs still waiting in the queue (they have no folder yet) that this visitor may see."""
+    if jobs is None:
+        return []
+    owner = BrowserMemory.from_value(memory_value).owner
+    return [job for job in jobs.waiting_jobs() if not private or (owner and job.owner == owner)]
+
+
+def _waiting_row(job: "Job") -> list[str]:
+    data = Path(job.config.data or "").name or "—"
+    return [time.strftime("%Y-%m-%d %H:%M", time.localtime(job.submitted)), "waiting",
+            Path(job.config.model).name or job.config.model, data, "—", "—", "—", job.run_id]
+
+
+def _waiting_label(job: "Job") -> str:
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(job.submitted))
+    return f"{when} · {Path(job.config.model).name or job.config.model} · waiting · {job.run_id[-12:]}"
+
+
+def refresh(runs_dir: Path, private: bool, memory_value: Any, current: str | None,
+            jobs: "JobManager | None" = None) -> tuple[Any, Any]:
+    """Outputs: the table (waiting runs first), the picker (keeping the open run when it still exists)."""
     summaries = visible_runs(runs_dir, memory_value, private)
-    choices = [(run_choice_label(s), s.run_id) for s in summaries]
     ids = {s.run_id for s in summaries}
-    return ({"headers": RUNS_HEADERS, "data": runs_rows(summaries)},
+    waiting = [job for job in waiting_jobs(jobs, memory_value, private) if job.run_id not in ids]
+    choices = [(_waiting_label(job), job.run_id) for job in waiting]
+    choices += [(run_choice_label(s), s.run_id) for s in summaries]
+    ids |= {job.run_id for job in waiting}
+    return ({"headers": RUNS_HEADERS, "data": [_waiting_row(job) for job in waiting] + runs_rows(summaries)},
             gr.update(choices=choices, value=current if current in ids else None))
 
 
+def _own_live_job(jobs: "JobManager | None", memory_value: Any, run_id: str | None) -> "Job | None":
+    """The run as a job of this visitor's that is waiting or training, else None."""
+    job = jobs.get(run_id) if jobs is not None else None
+    owner = BrowserMemory.from_value(memory_value).owner
+    return job if job is not None and not job.ended and owner and job.owner == owner else None
+
+
 def open_run(runs_dir: Path, private: bool, downloads: Callable[[], Path], memory_value: Any,
-             run_id: str | None) -> list[Any]:
-    """Show one run: its charts rebuilt from events.jsonl, results, settings and downloads."""
+             run_id: str | None, jobs: "JobManager | None" = None) -> list[Any]:
+    """Show one run: its charts rebuilt from events.jsonl, results, settings and downloads; a Stop
+    button while it is this visitor's run waiting or training."""
     hidden = [gr.update(visible=False)] + [gr.skip()] * 7 + [gr.update(visible=False), "", gr.update(visible=False)]
     if not run_id:
-        return hidden
+        return hidden + [gr.update(visible=False)]
+    live = _own_live_job(jobs, memory_value, run_id)
+    stop = gr.update(visible=live is not None)
+    if live is not None and live.state == "queued":
+        return [gr.update(visible=True), _waiting_summary(jobs, live)] + [gr.skip()] * 6 + [
+            gr.update(visible=False), "", gr.update(visible=False), stop]
     if not may_see(runs_dir, private, memory_value, run_id):
-        return hidden[:-2] + [render.problem("That run is no longer there; press Refresh."), gr.update(visible=False)]
+        return hidden[:-2] + [render.problem("That run is no longer there; press Refresh."),
+                              gr.update(visible=False), gr.update(visible=False)]
     run_dir = Path(runs_dir) / run_id
     history = history_of(run_dir).history
     results = read_results(run_dir)
@@ -143,7 +188,30 @@ def open_run(runs_dir: Path, private: bool, downloads: Callable[[], Path], memor
             {"headers": render.PER_CLASS_HEADERS, "data": render.per_class_rows(results.metrics)},
             {"headers": ["setting", "value"], "data": settings_rows(run_dir)},
             download_files(run_dir, downloads()) or None, gr.update(visible=False), "",
-            gr.update(visible=results.resumable)]
+            gr.update(visible=results.resumable), stop]
+
+
+def _waiting_summary(jobs: "JobManager", job: "Job") -> str:
+    place = jobs.position(job.run_id)
+    wait = jobs.wait_estimate(job.run_id)
+    words = f" Expected start: {render.wait_words(wait)}." if wait is not None else ""
+    return (f"**Waiting in line{f': number {place}' if place else ''}.**{words} It starts by itself when "
+            "the trainings ahead of it end; follow it on the Train tab.")
+
+
+def stop_run(jobs: "JobManager", memory_value: Any, run_id: str | None) -> tuple[Any, Any]:
+    """Stop the opened run (this visitor's, waiting or training); outputs: problem, stop button."""
+    if _own_live_job(jobs, memory_value, run_id) is None:
+        return render.problem("This run is not waiting or training any more; press Refresh."), \
+            gr.update(visible=False)
+    try:
+        job = jobs.stop(run_id, BrowserMemory.from_value(memory_value).owner)
+    except StudioError as exc:
+        return render.problem(exc.message), gr.update(visible=False)
+    if job.state == "running":
+        return render.notice("Stopping after the current step; the model as it stands will be kept."), \
+            gr.update(visible=False)
+    return render.notice("Taken out of the queue; it will not start."), gr.update(visible=False)
 
 
 def ask_delete(run_id: str | None) -> tuple[Any, str]:
@@ -169,14 +237,14 @@ def delete(runs_dir: Path, private: bool, memory_value: Any, run_id: str | None)
 
 
 def resume(jobs: "JobManager", runs_dir: Path, private: bool, memory_value: Any,
-           run_id: str | None) -> list[Any]:
+           run_id: str | None, address: str | None = None) -> list[Any]:
     """Queue the opened (interrupted) run to continue from its last checkpoint, followed on the Train tab.
     Outputs: problem, resume button, browser memory, the Train tab's followed run."""
     memory = BrowserMemory.from_value(memory_value).with_owner()
     if not may_see(runs_dir, private, memory_value, run_id):
         return [render.problem("Pick one of your runs to resume."), gr.skip(), gr.skip(), gr.skip()]
     try:
-        job = jobs.resume(Path(runs_dir) / run_id, memory.owner)
+        job = jobs.resume(Path(runs_dir) / run_id, memory.owner, address=address)
     except StudioError as exc:
         return [render.problem(exc.message), gr.skip(), gr.skip(), gr.skip()]
     followed = FollowedRun(run_id=job.run_id, events_path=str(job.events_path))

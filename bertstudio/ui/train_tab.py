@@ -3,6 +3,8 @@
 The page only reads: the worker trains, the trainer appends to events.jsonl, and each timer tick
 reads the bytes added since the last one. Closing or reloading the page changes nothing for the
 run; the browser remembers the run id and a reopened page rebuilds the charts from the file.
+A visitor has one run waiting or training at a time: Start stays off until it ends, and the
+worker refuses a second start on the server whatever the page sends.
 """
 
 from __future__ import annotations
@@ -47,12 +49,18 @@ class TrainTab:
     downloads: gr.File
     timer: gr.Timer
     followed: gr.State
+    start_hint: gr.Markdown
 
     @property
     def view(self) -> list[Any]:
         """The outputs `render_view` fills, in its order."""
         return [self.progress, self.loss_chart, self.metrics_chart, self.lr_chart, self.log, self.results,
                 self.metrics, self.per_class, self.confusion, self.misclassified, self.downloads, self.timer]
+
+    @property
+    def gate(self) -> list[Any]:
+        """The outputs `start_gate` fills: the Start button and the line saying why it is off."""
+        return [self.start, self.start_hint]
 
 
 def build() -> TrainTab:
@@ -62,6 +70,7 @@ def build() -> TrainTab:
     with gr.Row():
         start = gr.Button("Start training", variant="primary", elem_id="train-start", scale=3)
         stop = gr.Button("Stop", variant="stop", elem_id="train-stop", scale=1)
+    start_hint = gr.Markdown(visible=False, elem_id="train-start-hint", elem_classes="preset-help")
     problem = gr.HTML(elem_id="train-problem")
     progress = gr.HTML(render.progress_html(TrainHistory()), elem_id="train-progress")
     empty = TrainHistory()
@@ -89,7 +98,7 @@ def build() -> TrainTab:
     return TrainTab(plan=plan, start=start, stop=stop, problem=problem, progress=progress, loss_chart=loss_chart,
                     metrics_chart=metrics_chart, lr_chart=lr_chart, log=log, results=results, metrics=metrics,
                     per_class=per_class, confusion=confusion, misclassified=misclassified, downloads=downloads,
-                    timer=gr.Timer(TICK_SECONDS, active=False), followed=gr.State(None))
+                    timer=gr.Timer(TICK_SECONDS, active=False), followed=gr.State(None), start_hint=start_hint)
 
 
 # --- what the page shows for a followed run ---------------------------------------------------------
@@ -125,11 +134,40 @@ def _job_message(job: "Job | None") -> str:
     return job.message if job.state in ("failed", "cancelled") or job.timed_out else ""
 
 
+# --- one run per visitor ------------------------------------------------------------------------
+
+OWN_RUN_HINT = ("Start is off while your run is waiting or training (one run at a time per visitor); "
+                "stop it, or wait for it to end.")
+ADDRESS_HINT = ("Start is off while a run started from your network address (another browser or tab) "
+                "is waiting or training; it comes back when that run ends.")
+
+
+def request_address(request: gr.Request | None, hosting: "HostingSettings | None") -> str | None:
+    """The address this visitor's live runs are counted under (hosted only; see
+    `bertstudio.hosting.visitor_address` for why the forwarded header is trusted there)."""
+    from bertstudio.hosting import visitor_address
+
+    if hosting is None or request is None:
+        return None
+    client = getattr(request, "client", None)
+    return visitor_address(hosting, dict(getattr(request, "headers", None) or {}),
+                           getattr(client, "host", None) if client else None)
+
+
+def start_gate(jobs: "JobManager", owner: str, address: str | None = None) -> list[Any]:
+    """Start on or off for this visitor, with the reason shown while it is off."""
+    job = jobs.live_job(owner, address)
+    if job is None:
+        return [gr.update(interactive=True), gr.update(value="", visible=False)]
+    hint = OWN_RUN_HINT if job.owner == owner else ADDRESS_HINT
+    return [gr.update(interactive=False), gr.update(value=hint, visible=True)]
+
+
 # --- handlers ------------------------------------------------------------------------------------
 
 def start(form: "ConfigForm", jobs: "JobManager", loaded: "LoadedData | None", memory_value: Any,
-          *values: Any, hosting: "HostingSettings | None" = None) -> list[Any]:
-    """Queue a run for this browser; outputs: followed, browser memory, problem, then the view.
+          *values: Any, hosting: "HostingSettings | None" = None, address: str | None = None) -> list[Any]:
+    """Queue a run for this browser; outputs: followed, browser memory, problem, the view, the gate.
     On a shared deployment the limits are checked here, on the server, whatever the page sent."""
     memory = BrowserMemory.from_value(memory_value).with_owner()
     try:
@@ -139,13 +177,15 @@ def start(form: "ConfigForm", jobs: "JobManager", loaded: "LoadedData | None", m
         if hosting is not None:
             hosting.check_config(config)
             hosting.check_rows(len(loaded.table), loaded.table.name)
-        job = jobs.submit(config, owner=memory.owner)
+        job = jobs.submit(config, owner=memory.owner, address=address)
     except StudioError as exc:
-        return [gr.skip(), gr.skip(), render.problem(exc.message)] + [gr.skip()] * 12
+        return ([gr.skip(), gr.skip(), render.problem(exc.message)] + [gr.skip()] * 12
+                + start_gate(jobs, memory.owner, address))
     followed = FollowedRun(run_id=job.run_id, events_path=str(job.events_path))
     view = render_view(followed, live=True, position=jobs.position(job.run_id),
                        wait_seconds=jobs.wait_estimate(job.run_id))
-    return [followed, memory.following(job.run_id).to_value(), ""] + view
+    return ([followed, memory.following(job.run_id).to_value(), ""] + view
+            + start_gate(jobs, memory.owner, address))
 
 
 def stop(jobs: "JobManager", followed: FollowedRun | None, memory_value: Any) -> str:
@@ -161,38 +201,52 @@ def stop(jobs: "JobManager", followed: FollowedRun | None, memory_value: Any) ->
     return ""
 
 
-def tick(jobs: "JobManager", downloads: Callable[[], Path], followed: FollowedRun | None) -> list[Any]:
-    """One timer tick: read only the new bytes of events.jsonl and redraw if anything arrived."""
+def tick(jobs: "JobManager", downloads: Callable[[], Path], followed: FollowedRun | None,
+         memory_value: Any = None, address: str | None = None) -> list[Any]:
+    """One timer tick: read only the new bytes of events.jsonl and redraw if anything arrived.
+    Outputs: the view, then the gate (left alone when no browser memory is given)."""
+    owner = BrowserMemory.from_value(memory_value).owner
+    gate = start_gate(jobs, owner, address) if memory_value is not None else [gr.skip(), gr.skip()]
     if followed is None:
-        return [gr.skip()] * 11 + [gr.Timer(active=False)]
+        # Nothing followed, yet Start may be off for a run from this address: keep ticking until it ends.
+        closed = memory_value is not None and jobs.live_job(owner, address) is not None
+        return [gr.skip()] * 11 + [gr.Timer(active=closed)] + gate
     job = jobs.get(followed.run_id)
     new = followed.poll()
     history = followed.history
     # A job the worker knows is live until it ends; one it does not know (an app restart)
     # is followed until its events say it ended.
     live = (not job.ended) if job is not None else not history.ended
-    return render_view(followed, live=live, position=jobs.position(followed.run_id),
+    view = render_view(followed, live=live, position=jobs.position(followed.run_id),
                        job_message=_job_message(job), downloads=downloads,
                        charts_too=new or not live, wait_seconds=jobs.wait_estimate(followed.run_id))
+    if not live and memory_value is not None and jobs.live_job(owner, address) is not None:
+        view[-1] = gr.Timer(active=True)  # Start is still off for another run: tick on to reopen it
+    return view + gate
 
 
 def reattach(jobs: "JobManager", runs_dir: Path, downloads: Callable[[], Path],
-             memory_value: Any, private: bool = False) -> list[Any]:
-    """On page load: give the browser an owner token and pick up the run it followed, rebuilding the
-    charts from the whole events file once. Outputs: followed, browser memory, then the view.
+             memory_value: Any, private: bool = False, address: str | None = None) -> list[Any]:
+    """On page load: give the browser an owner token and pick up its run, rebuilding the charts from
+    the whole events file once: its run waiting or training if it has one (whatever run the memory
+    names), else the run it last followed. Outputs: followed, browser memory, the view, the gate.
     On a shared deployment only a run this browser's owner token started is picked up."""
     from bertstudio.hosting import owns
     from bertstudio.runs import EVENTS_FILE, RunFolder
 
     memory = BrowserMemory.from_value(memory_value).with_owner()
+    gate = start_gate(jobs, memory.owner, address)
+    own = jobs.live_job(memory.owner)  # never another browser's run, even from the same address
+    if own is not None and own.owner == memory.owner and own.run_id != memory.run_id:
+        memory = memory.following(own.run_id)
     run_id = memory.run_id
     job = jobs.get(run_id)
     if not run_id or (job is not None and job.owner != memory.owner) or not _safe_id(run_id) or (
             job is None and private and not owns(runs_dir, run_id, memory.owner)):
-        return [None, memory.to_value()] + render_view(None, live=False)
+        return [None, memory.to_value()] + _idle_view(jobs, memory.owner, address) + gate
     events = job.events_path if job is not None else Path(runs_dir) / run_id / EVENTS_FILE
     if job is None and not events.exists():
-        return [None, memory.to_value()] + render_view(None, live=False)
+        return [None, memory.to_value()] + _idle_view(jobs, memory.owner, address) + gate
     followed = FollowedRun(run_id=run_id, events_path=str(events))
     followed.poll()
     if job is not None:
@@ -204,7 +258,15 @@ def reattach(jobs: "JobManager", runs_dir: Path, downloads: Callable[[], Path],
                    "Runs tab, or start it again." if status == "interrupted" else "")
     return [followed, memory.to_value()] + render_view(
         followed, live=live, position=jobs.position(run_id), job_message=message, downloads=downloads,
-        wait_seconds=jobs.wait_estimate(run_id))
+        wait_seconds=jobs.wait_estimate(run_id)) + gate
+
+
+def _idle_view(jobs: "JobManager", owner: str, address: str | None) -> list[Any]:
+    """The empty view; its timer ticks while Start is off for a run from this address."""
+    view = render_view(None, live=False)
+    if jobs.live_job(owner, address) is not None:
+        view[-1] = gr.Timer(active=True)
+    return view
 
 
 def _safe_id(run_id: str) -> bool:
