@@ -58,3 +58,15 @@ def test_a_visitors_downloads_live_under_the_given_root_and_come_back_after_a_sw
     assert objects.downloads_dir() == folder and folder.is_dir()
     objects.close()
     assert not folder.exists()
+
+
+def test_remembered_choices_survive_garbage_from_local_storage():
+    from bertstudio.ui.session import RememberedChoices
+
+    for value in (None, "x", [], {"data": 3, "settings": "nope"}, {"settings": {"epochs": [1], 4: "x"}},
+                  {"data": "x" * 5000}):
+        choices = RememberedChoices.from_value(value)
+        assert choices.data is None and all(not isinstance(v, (list, dict)) for v in choices.settings.values())
+    kept = RememberedChoices(data="/tmp/gradio/ab/orders.csv", validation_mode="split", preset="quick-try",
+                             settings={"max_length": 24, "model": "bundled", "clean_nfkc": True})
+    assert RememberedChoices.from_value(kept.to_value()) == kept

@@ -12,12 +12,12 @@ import os
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import gradio as gr
 
 from bertstudio.hosting import UPLOADS_DIR, HostingSettings, browser_secret
-from bertstudio.ui import data_tab, hyperparams_tab, predict_tab, render, runs_tab, tokenizer_tab, train_tab
+from bertstudio.ui import choices, data_tab, hyperparams_tab, predict_tab, render, runs_tab, tokenizer_tab, train_tab
 from bertstudio.ui.data_tab import DataTab
 from bertstudio.ui.form import ConfigForm, from_log
 from bertstudio.ui.hyperparams_tab import HyperparamsTab
@@ -142,6 +142,8 @@ def build_app(settings: AppSettings, jobs: JobManager) -> gr.Blocks:
             gr.HTML(render.hosted_banner(limits.facts()), elem_id="hosted-banner")
         # The same key across restarts: a browser keeps its owner token, and so its runs.
         memory = gr.BrowserState({}, storage_key=STORAGE_KEY, secret=browser_secret(runs_dir))
+        # The visitor's file, columns and settings, in their own browser (see ui/choices.py).
+        remembered = gr.BrowserState({}, storage_key=choices.STORAGE_KEY, secret=browser_secret(runs_dir))
         with gr.Tabs(elem_id="studio-tabs"):
             with gr.Tab("1 · Data", id="data", elem_id="tab-data"):
                 data = data_tab.build()
@@ -168,7 +170,9 @@ def build_app(settings: AppSettings, jobs: JobManager) -> gr.Blocks:
             return train_tab.reattach(jobs, runs_dir, objects(request).downloads_dir, memory_value,
                                       settings.private_runs, train_tab.request_address(request, limits))
 
-        demo.load(on_load, [memory], [train.followed, memory, *train.view, *train.gate], show_progress="hidden")
+        reload = demo.load(on_load, [memory], [train.followed, memory, *train.view, *train.gate],
+                           show_progress="hidden")
+        _wire_choices(reload, remembered, data, hp, train, form, settings, example, objects)
 
         def on_unload(request: gr.Request):
             registry.drop(request.session_hash)
@@ -302,6 +306,35 @@ def _wire_train(train: TrainTab, data: DataTab, form: ConfigForm, jobs: JobManag
                               train_tab.request_address(request, limits))
 
     train.timer.tick(on_tick, [train.followed, memory], [*train.view, *train.gate], show_progress="hidden")
+
+
+def _wire_choices(reload: Any, remembered: gr.BrowserState, data: DataTab, hp: HyperparamsTab, train: TrainTab,
+                  form: ConfigForm, settings: AppSettings, example: Path, objects: Objects) -> None:
+    """Remember the visitor's choices in their browser on every change, and put them back on a
+    reload, after the followed run is picked up (`reload`), so the Train tab can name that run."""
+    limits, uploads_dir = settings.limits, settings.uploads_dir
+    learning_rate = form.control("learning_rate").component
+    inputs = [data.loaded, data.validation_mode, hp.selected_preset, *form.inputs]
+    # The learning-rate slider on `.input` only, like the summary (its `.change` re-fires on
+    # redraws); its programmatic sets come with other settings, or from the box beside it.
+    triggers = ([data.loaded.change, data.validation_mode.change, hp.selected_preset.change, learning_rate.input,
+                 hp.learning_rate_box.submit, hp.learning_rate_box.blur]
+                + [component.change for component in form.inputs if component is not learning_rate])
+    gr.on(triggers, partial(choices.remember, form), inputs, remembered, trigger_mode="always_last",
+          show_progress="hidden", queue=False)
+
+    def on_restore(value, request: gr.Request):
+        return choices.restore(form, value, roots=choices.upload_roots(uploads_dir), example=example, hosting=limits,
+                               uploads_dir=uploads_dir, downloads=objects(request).downloads_dir)
+
+    reload.then(on_restore, remembered, choices.restore_outputs(data, hp.selected_preset, form),
+                show_progress_on=data.facts).then(
+        from_log, learning_rate, hp.learning_rate_box, show_progress="hidden").then(
+        hyperparams_tab.preset_buttons, hp.selected_preset, hp.presets, show_progress="hidden").then(
+        partial(data_tab.prepare, form), [data.loaded, *form.inputs],
+        [data.prepared, data.report, data.label_chart, data.column_problem, data.validation_problem]).then(
+        partial(choices.plan_after_reload, form), [data.loaded, data.prepared, train.followed, *form.inputs],
+        train.plan, show_progress="hidden")
 
 
 def _wire_predict(predict: PredictTab, page: gr.Tab, settings: AppSettings, memory: gr.BrowserState,

@@ -113,3 +113,46 @@ class BrowserMemory:
 
     def to_value(self) -> dict[str, Any]:
         return {"owner": self.owner, "run_id": self.run_id, "runs": list(self.runs)}
+
+
+SETTING_TEXT_LIMIT = 1000  # a remembered setting longer than this is garbage, not a choice
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= SETTING_TEXT_LIMIT else None
+
+
+@dataclass
+class RememberedChoices:
+    """What a visitor chose on the page, kept in their own browser (never on the server, never
+    shared) so that a reload does not forget it: the files' server paths, the validation mode,
+    the selected preset and every form setting by TrainConfig field name, as the widgets hold them.
+
+    Everything here came back from a browser, so it is only a wish: the paths are checked against
+    the folders the server itself writes uploads to, and the settings are validated, before use."""
+
+    data: str | None = None
+    validation: str | None = None
+    validation_mode: str | None = None
+    preset: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_value(cls, value: Any) -> "RememberedChoices":
+        """Read the stored value forgivingly: malformed parts are dropped, the rest kept."""
+        if not isinstance(value, dict):
+            return cls()
+        settings = value.get("settings") if isinstance(value.get("settings"), dict) else {}
+        kept = {name: v for name, v in settings.items() if isinstance(name, str) and (
+            v is None or isinstance(v, (bool, int, float)) or _text(v) is not None)}
+        return cls(data=_text(value.get("data")), validation=_text(value.get("validation")),
+                   validation_mode=_text(value.get("validation_mode")), preset=_text(value.get("preset")),
+                   settings=kept)
+
+    @property
+    def empty(self) -> bool:
+        return not self.data and not self.settings
+
+    def to_value(self) -> dict[str, Any]:
+        return {"data": self.data, "validation": self.validation, "validation_mode": self.validation_mode,
+                "preset": self.preset, "settings": dict(self.settings)}
