@@ -122,7 +122,8 @@ def test_the_time_left_is_measured_and_counts_down_between_logged_steps():
     # 90 s later, still no new step logged: the figure is not the stale 4 minutes.
     later = render.progress_html(history, now=1090.0)
     assert "about 2m30s left (measured)" in later and "4m00s" not in later
-    assert "the last steps are under way" in render.progress_html(history, now=1300.0)
+    overdue = render.progress_html(history, now=1300.0)  # 4 minutes gone and 80 steps still to go
+    assert "slower than measured" in overdue and "left (measured)" not in overdue
     assert "measuring the time left" in render.progress_html(_running(None, 1000.0), now=1000.0)
 
 

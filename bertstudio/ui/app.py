@@ -59,7 +59,7 @@ def theme() -> gr.themes.Base:
 
 
 CSS = """
-.gradio-container { max-width: 1280px !important; margin: 0 auto !important; }
+.gradio-container { margin: 0 auto !important; }
 #studio-header h1 { margin-bottom: 0.1em; }
 #studio-header p { margin-top: 0; color: var(--body-text-color-subdued); }
 .tab-intro p { color: var(--body-text-color-subdued); margin: 0.2em 0 0.6em; }
@@ -101,9 +101,13 @@ CSS = """
               flex-wrap: wrap; gap: 6px; align-items: center; }
 .tok-legend .tok { font-size: 11px; padding: 2px 5px; }
 .tok-row-title { font-weight: 600; margin: 0.3em 0 0.5em; }
-/* gradio sizes the tab bar by its content; capping it lets the overflow menu take the extra tabs */
+/* The tab bar wraps (Tabs' overflow_behavior="wrap") so all six steps stay in sight on a phone. */
 #studio-tabs { width: 100%; max-width: calc(100vw - 24px); }
-.tab-container:not(.visually-hidden) { min-width: 0 !important; }
+.tab-container:not(.visually-hidden) { min-width: 0 !important; flex-wrap: wrap; }
+/* The page is a flex item of gradio's app element, so by default it grew to its widest content (a
+   table's header row) and the whole page scrolled sideways; at most the screen wide, tables
+   scroll inside their own box instead. */
+.gradio-container, .gradio-container > main { min-width: 0 !important; max-width: min(1280px, 100vw) !important; }
 .table-wrap { max-width: calc(100vw - 28px); overflow-x: auto; }
 .align-end { align-self: flex-end; }
 #cfg-learning_rate .tab-like-container, #cfg-learning_rate .min_value, #cfg-learning_rate .max_value { display: none; }
@@ -144,7 +148,7 @@ def build_app(settings: AppSettings, jobs: JobManager) -> gr.Blocks:
         memory = gr.BrowserState({}, storage_key=STORAGE_KEY, secret=browser_secret(runs_dir))
         # The visitor's file, columns and settings, in their own browser (see ui/choices.py).
         remembered = gr.BrowserState({}, storage_key=choices.STORAGE_KEY, secret=browser_secret(runs_dir))
-        with gr.Tabs(elem_id="studio-tabs"):
+        with gr.Tabs(elem_id="studio-tabs", overflow_behavior="wrap"):  # all six steps in sight on a phone
             with gr.Tab("1 · Data", id="data", elem_id="tab-data"):
                 data = data_tab.build()
             with gr.Tab("2 · Tokenizer", id="tokenizer", elem_id="tab-tokenizer"):

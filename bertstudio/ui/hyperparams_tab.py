@@ -176,10 +176,10 @@ def _setting_controls(initial: dict[str, Any], max_epochs: int | None
                     continue
                 with gr.Row(equal_height=False, elem_id="hp-learning-rate-row"):
                     controls.append(make_control(name, value=initial.get(name), scale=3))
-                    with gr.Column(scale=1, min_width=140):
-                        box = gr.Number(initial.get(name, TrainConfig().learning_rate), label="Type it",
-                                        info="e.g. 3e-5 or 0.0005", step=1e-6, elem_id="hp-learning-rate-box")
-                        box_problem = gr.HTML(elem_id="hp-learning-rate-problem")
+                    box = gr.Number(initial.get(name, TrainConfig().learning_rate), label="Type it",
+                                    info="e.g. 3e-5 or 0.0005", step=1e-6, scale=1, min_width=140,
+                                    elem_id="hp-learning-rate-box")
+                box_problem = gr.HTML(elem_id="hp-learning-rate-problem")
             if max_epochs is not None and "epochs" in names:
                 # Set before the page's config is made, so the browser gets the capped range.
                 next(c for c in controls if c.name == "epochs").component.maximum = max_epochs

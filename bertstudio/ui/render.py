@@ -269,9 +269,13 @@ def time_left(last: "Step", now: float | None = None) -> str:
         return "measuring the time left"
     since = max(0.0, (time.time() if now is None else now) - last.time)
     left = last.eta_seconds - since
-    if left < 1:
+    if left >= 1:
+        return f"about {format_duration(left)} left (measured)"
+    if last.step >= last.total_steps:
         return "the last steps are under way"
-    return f"about {format_duration(left)} left (measured)"
+    # The steps since the last measure are slower than the ones before (a busy machine, an
+    # evaluation): say so rather than show a time that has already run out.
+    return "slower than measured so far; the time left updates at the next logged step"
 
 
 def wait_words(seconds: float) -> str:
