@@ -196,6 +196,12 @@ class RunRecord:
     data_record: dict[str, Any] = field(default_factory=dict)  # data.json as written
     ending: Event | None = None  # the Finished, Stopped or Failed event, once the run has ended
     damage: str | None = None
+    damaged_file: str | None = None  # the file `damage` names, for a listing's short status
+
+    @property
+    def status_text(self) -> str:
+        """The status as a listing shows it: 'damaged (config.json)' says which file at a glance."""
+        return f"damaged ({self.damaged_file})" if self.damage else self.status
 
     @property
     def has_model(self) -> bool:
@@ -237,16 +243,17 @@ def read_run(path: str | Path) -> RunRecord | None:
     if ending is None and _nothing_readable(events):
         problems.append(f"{EVENTS_FILE} holds no readable event")
     process = RunFolder(path).read_json(PROCESS_FILE)
-    damage = None
-    if problems:
+    damage = damaged_file = None
+    if problems:  # each problem starts with its file's name
         damage = f"This run is damaged: {problems[0]}; delete it, or repair that file."
+        damaged_file = problems[0].split(" ", 1)[0]
     model = config.model if config is not None else ""
     return RunRecord(
         run_id=path.name, path=str(path), status="damaged" if damage else _status(ending, process),
         created=created, model=model,
         data=data.get("file_name") or (Path(config.data).name if config is not None and config.data else None),
         labels=list(data.get("labels", [])), metrics=metrics, config=config, data_record=data, ending=ending,
-        damage=damage)
+        damage=damage, damaged_file=damaged_file)
 
 
 def _read_config(path: Path, problems: list[str]) -> TrainConfig | None:

@@ -250,7 +250,7 @@ def test_one_corrupt_run_folder_breaks_no_list_no_handler_and_no_clean_up(tmp_pa
     table, picker = runs_tab.refresh(runs, False, None, None)
     rows = {row[-1]: row for row in table["data"]}
     assert set(rows) == {"healthy", "bad"} and rows["healthy"][1] == "finished"
-    assert (words in rows["bad"][1]) if words else rows["bad"][1] == "finished"
+    assert rows["bad"][1] == (f"damaged ({name})" if words else "finished")
     assert [value for _, value in predict_tab.choices(runs, False, None, None)["choices"]] == (
         ["healthy"] if words else ["bad", "healthy"])
     opened = runs_tab.open_run(runs, False, lambda: tmp_path / "downloads", None, "bad")
@@ -260,7 +260,7 @@ def test_one_corrupt_run_folder_breaks_no_list_no_handler_and_no_clean_up(tmp_pa
 
     capsys.readouterr()
     assert main(["runs", "--output-dir", str(runs)]) == 0
-    listed = capsys.readouterr().out
+    listed = capsys.readouterr().out  # the CLI prints the whole sentence
     assert "healthy\tfinished" in listed and (words in listed if words else "bad\tfinished" in listed)
     if words and "config" in case:  # predicting with it is refused in its sentence, not a traceback
         assert main(["predict", "--model", str(bad.path), "--text", "hi"]) == 2

@@ -101,6 +101,7 @@ def test_a_damaged_run_is_listed_as_damaged_with_a_sentence_naming_the_file(tmp_
     assert set(runs) == {"healthy", "bad"}
     assert runs["healthy"].status == "finished" and runs["healthy"].damage is None
     assert runs["bad"].status == "damaged" and words in runs["bad"].damage
+    assert runs["bad"].status_text == f"damaged ({name})" and runs["healthy"].status_text == "finished"
     assert runs["bad"].damage.startswith("This run is damaged: ") and runs["bad"].damage.count(". ") == 0
     assert not runs["bad"].resumable and latest_finished_run(tmp_path).run_id == "healthy"
     delete_run(tmp_path, "bad")  # a damaged run can still be deleted

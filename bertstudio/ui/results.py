@@ -174,7 +174,7 @@ RUNS_HEADERS = ["started", "status", "model", "data", "labels", "accuracy", "mac
 def runs_rows(summaries: list[RunSummary]) -> list[list[str]]:
     rows = []
     for s in summaries:
-        rows.append([time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created)), s.damage or s.status,
+        rows.append([time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created)), s.status_text,
                      Path(s.model).name or s.model, s.data or "—", str(len(s.labels) or "—"),
                      number(s.metrics.get("accuracy")), number(s.metrics.get("macro_f1")), s.run_id])
     return rows
