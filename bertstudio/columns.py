@@ -1,0 +1,215 @@
+"""Which columns hold the text, the second text and the labels; label names and their order.
+
+Suggestion judges each column by an evenly spread sample (filled, distinct, numeric, id-like,
+mean length) and by its name; `complete_choice` fills only what the user left empty. A file with
+too few rows to judge gets a suggestion by name, so the problem it is told is its rows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from bertstudio.errors import StudioError
+from bertstudio.tabular import Table
+
+MAX_LABELS = 50  # more distinct values than this reads as free text or a score, not classes
+# Two labels with two rows each: one row of each for training and one for validation. A file
+# smaller than this cannot be trained whichever columns are chosen, so its rows are the problem.
+MIN_ROWS_TO_SPLIT = 4
+_SUGGEST_SAMPLE_ROWS = 20_000  # enough to judge a column's kind; keeps suggestion fast on big files
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_INTEGER = re.compile(r"[+-]?\d+")
+
+_LABEL_NAMES = frozenset({
+    "label", "labels", "class", "classes", "category", "categories", "sentiment", "target", "y",
+    "v1", "quality", "gold_label", "polarity", "emotion", "intent", "topic", "tag", "stance",
+    "rating", "stars", "is_spam", "spam", "toxic", "fine_label", "coarse_label", "label_id",
+})
+_TEXT_NAMES = frozenset({
+    "text", "texts", "sentence", "review", "message", "content", "question", "v2", "body",
+    "comment", "tweet", "document", "description", "utterance", "query", "abstract", "headline",
+    "sms", "email", "post", "statement", "phrase", "review_text", "comment_text",
+})
+# Pairs that no naming rule finds; numbered (sentence1/sentence2, "#1 String"/"#2 String") and
+# lettered (text_a/text_b) names are recognised by `_names_pair`.
+_PAIR_NAMES = frozenset({("premise", "hypothesis"), ("question", "passage"), ("query", "passage"),
+                         ("question", "context"), ("claim", "evidence")})
+
+
+@dataclass(frozen=True)
+class ColumnChoice:
+    text: str
+    label: str
+    text_pair: str | None = None
+
+
+
+# --- column suggestion -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Stats:
+    name: str
+    filled: int          # non-empty cells
+    distinct: int        # distinct non-empty values
+    mean_length: float   # over non-empty cells
+    numeric: bool        # every non-empty cell is a number
+    id_like: bool        # every non-empty cell is a different integer
+
+
+def _column_stats(table: Table) -> tuple[list[_Stats], int]:
+    """Per-column statistics over an evenly spread sample of rows, and the sample's size.
+
+    Spread, not the first rows: a file sorted by label would show only one class at the top.
+    """
+    step = -(-len(table.rows) // _SUGGEST_SAMPLE_ROWS)
+    sample = table.rows[::step] if step > 1 else table.rows
+    stats = []
+    for index, name in enumerate(table.columns):
+        values = [v for v in (row[index].strip() for row in sample) if v]
+        distinct = set(values)
+        numeric = bool(values) and all(_PLAIN_NUMBER.fullmatch(v) for v in distinct)
+        id_like = (numeric and len(distinct) == len(values) > 1
+                   and all(_INTEGER.fullmatch(v) for v in distinct))
+        if numeric and len(distinct) <= 10 * MAX_LABELS:
+            distinct = {normalize_label(v) for v in distinct}  # "1" and "1.0" are one class
+        mean = sum(map(len, values)) / len(values) if values else 0.0
+        stats.append(_Stats(name, len(values), len(distinct), mean, numeric, id_like))
+    return stats, len(sample)
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
+def _is_label_candidate(s: _Stats, rows: int) -> bool:
+    if s.id_like or s.filled * 2 < rows or not 2 <= s.distinct <= MAX_LABELS:
+        return False
+    # "Far fewer than rows": a column where half the rows are unique is text or an id. A column
+    # named like labels needs only some repeats, so tiny files still get a suggestion.
+    return s.distinct * 2 <= s.filled or (_key(s.name) in _LABEL_NAMES and s.distinct < s.filled)
+
+
+def _is_text_candidate(s: _Stats, rows: int) -> bool:
+    return s.filled * 2 >= rows and not s.numeric
+
+
+def suggest_columns(table: Table) -> ColumnChoice:
+    """A best guess at the text, label and (for sentence-pair files) second-text columns."""
+    return complete_choice(table)
+
+
+def complete_choice(table: Table, text: str | None = None, label: str | None = None,
+                     text_pair: str | None = None, pair_given: bool = False) -> ColumnChoice:
+    """Fill the columns the user left empty with suggestions that avoid the ones they chose."""
+    stats, rows = _column_stats(table)
+    usable = [s for s in stats if s.filled]
+    if len(usable) < 2 and not (text and label):
+        count = f"{len(usable)} column{'' if len(usable) == 1 else 's'}"
+        raise StudioError(f"'{table.name}' has only {count} with data; a classifier needs a text "
+                          "column and a label column.")
+    taken = {c for c in (text, label, text_pair) if c}
+
+    if label is None:
+        free = [s for s in usable if s.name not in taken]
+        candidates = [s for s in free if _is_label_candidate(s, rows)]
+        if candidates:
+            best = max(candidates, key=lambda s: (_key(s.name) in _LABEL_NAMES, -s.distinct,
+                                                  -s.mean_length))
+        else:
+            # Too many values to be classes, but repeated (multi-label ids like "3,17"): offer it
+            # so the user sees a choice, and the problems list explains what is wrong with it.
+            pool = [s for s in free if not s.id_like and s.distinct * 2 <= s.filled]
+            if not pool and rows < MIN_ROWS_TO_SPLIT:
+                # Too few rows to judge any column, and too few to train: suggest by name and
+                # let the problems say the rows are missing, not that the columns are wrong.
+                pool = [s for s in free if _is_label_candidate(s, rows) or not s.id_like]
+            if not pool:
+                raise StudioError(f"No column in '{table.name}' looks like labels (a few values "
+                                  "repeated over many rows); choose the label column by name.")
+            best = min(pool, key=lambda s: (_key(s.name) not in _LABEL_NAMES, s.distinct,
+                                            s.mean_length))
+        label = best.name
+        taken.add(label)
+
+    if text is None:
+        pair = None if pair_given else _suggest_pair(usable, taken, rows)
+        if pair:
+            text, text_pair = pair
+        else:
+            free = [s for s in usable if s.name not in taken]
+            text = _best_text(free, rows) or _best_text(free, rows, any_kind=True)
+            if text is None:
+                raise StudioError(f"'{table.name}' has no column left for the text; choose the "
+                                  "text column by name.")
+    elif text_pair is None and not pair_given:
+        pair = _suggest_pair(usable, taken - {text}, rows)
+        if pair and pair[0] == text:
+            text_pair = pair[1]
+    return ColumnChoice(text=text, label=label, text_pair=text_pair)
+
+
+def _best_text(stats: list[_Stats], rows: int, any_kind: bool = False) -> str | None:
+    """The column named like text, else the one with the longest values; only text-like columns
+    (filled, not numbers) unless `any_kind`."""
+    pool = stats if any_kind else [s for s in stats if _is_text_candidate(s, rows)]
+    if not pool:
+        return None
+    return max(pool, key=lambda s: (_key(s.name) in _TEXT_NAMES, s.mean_length)).name
+
+
+def suggest_text_column(table: Table) -> str | None:
+    """The text column alone, for a file whose labels cannot be suggested: the pickers then start
+    from the likely text, and the user only has to name the labels."""
+    stats, rows = _column_stats(table)
+    return _best_text([s for s in stats if s.filled], rows)
+
+
+def _suggest_pair(stats: list[_Stats], taken: set[str], rows: int) -> tuple[str, str] | None:
+    """Two text columns whose names say they are a pair (sentence1/sentence2, premise/...)."""
+    names = [s.name for s in stats if s.name not in taken and _is_text_candidate(s, rows)]
+    for first in names:
+        for second in names:
+            if first != second and _names_pair(_key(first), _key(second)):
+                return first, second
+    return None
+
+
+def _names_pair(first: str, second: str) -> bool:
+    """Numbered ("sentence1"/"sentence2", "#1_string"/"#2_string"), lettered ("text_a"/"text_b")
+    or known ("premise"/"hypothesis") pairs of normalised names."""
+    if (first, second) in _PAIR_NAMES:
+        return True
+    if len(first) != len(second) or len(first) < 2:
+        return False
+    differ = [(a, b) for a, b in zip(first, second) if a != b]
+    if differ == [("1", "2")]:
+        return True
+    return first[:-1] == second[:-1] and first[-2:] == "_a" and second[-2:] == "_b"
+
+
+# --- labels ----------------------------------------------------------------------------------
+
+
+def normalize_label(value: str) -> str:
+    """Trimmed label; numbers in any spelling ("1", "1.0", "01", " 1 ") become one name ("1")."""
+    value = value.strip()
+    if not _PLAIN_NUMBER.fullmatch(value):
+        return value
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return value
+    if number == number.to_integral_value():
+        return str(int(number))
+    return format(number.normalize(), "f")
+
+
+def sort_labels(names: set[str] | list[str]) -> list[str]:
+    """Numerically when every label is a number, else alphabetically (case-insensitive first)."""
+    names = set(names)
+    if names and all(_PLAIN_NUMBER.fullmatch(n) for n in names):
+        return sorted(names, key=lambda n: (Decimal(n), n))
+    return sorted(names, key=lambda n: (n.casefold(), n))
