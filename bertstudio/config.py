@@ -67,6 +67,9 @@ class TrainConfig:
     clean_fix_mojibake: bool = field(default=False, metadata=_meta(
         "Repair garbled characters", "Repair text read with the wrong encoding (mojibake), such as "
         "'Ã©' for 'é' or 'å£' for '£'.", "data"))
+    rejoin_spilled_text: bool = field(default=False, metadata=_meta(
+        "Rejoin spilled text", "Put text that an unquoted comma (or other delimiter) pushed into the "
+        "unnamed or empty columns after the text column back onto the end of the text.", "data"))
     remove_duplicates: bool = field(default=False, metadata=_meta(
         "Remove duplicate texts", "Keep only the first row of each text (and second text) that "
         "appears more than once; the later copies are dropped before the split, so no text is in "

@@ -91,14 +91,14 @@ class _Rows:
     total: int
 
 
-def _extract(table: Table, choice: ColumnChoice, options: CleaningOptions) -> _Rows:
+def _extract(table: Table, choice: ColumnChoice, options: CleaningOptions, rejoin: bool = False) -> _Rows:
     ti = table.column_index(choice.text)
     li = table.column_index(choice.label)
     pi = table.column_index(choice.text_pair) if choice.text_pair else None
     if len({ti, li, pi} - {None}) < (3 if pi is not None else 2):
         raise StudioError("The same column is chosen twice; pick different columns for the text, "
                           "the second text and the labels.")
-    texts = clean_texts([row[ti] for row in table.rows], options)
+    texts = clean_texts(_raw_texts(table, ti, {ti, li, pi} - {None}, rejoin), options)
     pairs = clean_texts([row[pi] for row in table.rows], options) if pi is not None else None
     cache: dict[str, str] = {}
     labels = [cache.get(v) or cache.setdefault(v, normalize_label(v)) for v in
@@ -120,6 +120,22 @@ def _extract(table: Table, choice: ColumnChoice, options: CleaningOptions) -> _R
         labels = [labels[i] for i in keep]
         pairs = [pairs[i] for i in keep] if pairs is not None else None
     return _Rows(texts, pairs, labels, dict(dropped), len(table.rows))
+
+
+def _raw_texts(table: Table, ti: int, used: set[int], rejoin: bool) -> list[str]:
+    """The text column's cells; with `rejoin`, the pieces an unquoted delimiter pushed into the
+    columns right after it joined back on with that delimiter (up to the last filled piece)."""
+    spill = quality.spill_columns(table, ti, used) if rejoin else []
+    if not quality.rejoinable(ti, spill):
+        return [row[ti] for row in table.rows]
+    end = ti + 1 + len(spill)
+    texts = []
+    for row in table.rows:
+        pieces = row[ti:end]
+        while len(pieces) > 1 and not pieces[-1].strip():
+            pieces.pop()
+        texts.append(table.delimiter.join(pieces))
+    return texts
 
 
 def _duplicates(rows: _Rows) -> tuple[list[int], int]:
@@ -219,13 +235,13 @@ def _problems(rows: _Rows, table: Table, choice: ColumnChoice, split: bool) -> l
 
 
 def _findings(table: Table, choice: ColumnChoice, options: CleaningOptions, rows: _Rows,
-              remove_duplicates: bool) -> list[str]:
+              remove_duplicates: bool, rejoined: bool = False) -> list[str]:
     """The report's sentences about a messy file (quality.py), each naming the setting that fixes it."""
     texts = [table.column_index(c) for c in (choice.text, choice.text_pair) if c]
     used = {table.column_index(c) for c in (choice.text, choice.text_pair, choice.label) if c}
     later, conflicting = _duplicates(rows)
     found = [quality.mojibake(table, texts, options), quality.html(table, texts, options),
-             quality.spilled(table, max(texts), used),
+             quality.spilled(table, max(texts), used, rejoined),
              quality.duplicates(len(later), conflicting, remove_duplicates)]
     return [sentence for sentence in found if sentence]
 
@@ -263,8 +279,9 @@ def prepare_data(config: TrainConfig, table: Table | None = None,
     choice = resolve_columns(table, config)
     options = CleaningOptions.from_config(config)
 
-    extracted = _extract(table, choice, options)
-    findings = _findings(table, choice, options, extracted, config.remove_duplicates)
+    extracted = _extract(table, choice, options, config.rejoin_spilled_text)
+    findings = _findings(table, choice, options, extracted, config.remove_duplicates,
+                         config.rejoin_spilled_text)
     if config.remove_duplicates:
         extracted = _without(extracted, _duplicates(extracted)[0], "duplicate text")
     rows, sampled_out = _sample(extracted, config.max_rows, config.seed)
@@ -280,7 +297,7 @@ def prepare_data(config: TrainConfig, table: Table | None = None,
         validation_total, validation_dropped = 0, {}
     else:
         _check_same_columns(validation_table, choice)
-        val_rows = _extract(validation_table, choice, options)
+        val_rows = _extract(validation_table, choice, options, config.rejoin_spilled_text)
         if config.remove_duplicates:
             val_rows = _without(val_rows, _duplicates(val_rows)[0], "duplicate text")
             training = set(_keys(rows))
@@ -349,8 +366,9 @@ def fingerprint(table: Table, choice: ColumnChoice, config: TrainConfig,
     }
     # Recorded only when on, and mojibake repair likewise: the fingerprints of runs made before
     # these settings existed stay what they were.
-    if config.remove_duplicates:
-        options["remove_duplicates"] = True
+    for setting in ("remove_duplicates", "rejoin_spilled_text"):
+        if getattr(config, setting):
+            options[setting] = True
     if not options["cleaning"]["fix_mojibake"]:
         del options["cleaning"]["fix_mojibake"]
     digest = hashlib.sha256()

@@ -103,27 +103,41 @@ def html(table: "Table", indices: Sequence[int], options: CleaningOptions) -> st
             "decode the entities.")
 
 
-def spilled(table: "Table", text_index: int, used: set[int]) -> str | None:
-    """Rows with text in columns after the text column that the header leaves unnamed, or that are
-    empty in nearly every row: an unquoted delimiter inside the text split it across cells."""
+def spill_columns(table: "Table", text_index: int, used: set[int]) -> list[int]:
+    """Columns after the text column that the header leaves unnamed, or that are empty in nearly
+    every row, yet hold something in some: where an unquoted delimiter pushed part of a text."""
     rows = len(table.rows)
-    filled = [sum(1 for row in table.rows if row[i].strip()) for i in range(len(table.columns))]
-    spill = [i for i in range(text_index + 1, len(table.columns))
-             if i not in used and filled[i] and (_unnamed(table, i) or filled[i] <= rows * SPARSE_SHARE)]
+    filled = {i: sum(1 for row in table.rows if row[i].strip())
+              for i in range(text_index + 1, len(table.columns)) if i not in used}
+    return [i for i, n in filled.items() if n and (_unnamed(table, i) or n <= rows * SPARSE_SHARE)]
+
+
+def rejoinable(text_index: int, spill: list[int]) -> bool:
+    """The pieces can go back only when they are the columns right after the text."""
+    return bool(spill) and spill == list(range(text_index + 1, text_index + 1 + len(spill)))
+
+
+def spilled(table: "Table", text_index: int, used: set[int], rejoined: bool = False) -> str | None:
+    """Rows with text in the spill columns, which rows and columns, and what to do about it."""
+    spill = spill_columns(table, text_index, used)
     if not spill:
         return None
     hit = [n for n, row in enumerate(table.rows, start=1) if any(row[i].strip() for i in spill)]
     names = [table.columns[i] if _unnamed(table, i) else f"'{table.columns[i]}'" for i in spill]
     where = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    if rejoined and rejoinable(text_index, spill):
+        return f"Text spilled into {where} was rejoined in {_rows(len(hit))}."
     unnamed = all(_unnamed(table, i) for i in spill)
     shown = ", ".join(str(n) for n in hit[:_SHOWN_ROWS]) + (
         f" and {len(hit) - _SHOWN_ROWS:,} more" if len(hit) > _SHOWN_ROWS else "")
     delimiter = _DELIMITER_WORDS.get(table.delimiter, repr(table.delimiter))
+    fix = (f"turn on {setting('rejoin_spilled_text')} to put the pieces back, or put double quotes "
+           if rejoinable(text_index, spill) else "put double quotes ")
     return (f"{_rows(len(hit))} {'has' if len(hit) == 1 else 'have'} text in {where}, "
             f"{'which the header leaves unnamed' if unnamed else 'empty in almost every other row'} "
             f"(row{'' if len(hit) == 1 else 's'} {shown}): an unquoted {delimiter} probably split "
-            f"the text there, so '{table.columns[text_index]}' holds only its first part; put "
-            f"double quotes around texts that contain a {delimiter} in the file and load it again.")
+            f"the text there, so '{table.columns[text_index]}' holds only its first part; {fix}"
+            f"around texts that contain a {delimiter} in the file and load it again.")
 
 
 def _unnamed(table: "Table", index: int) -> bool:

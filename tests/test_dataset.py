@@ -543,3 +543,21 @@ def test_real_sms_spam_report_names_mojibake_spill_html_and_duplicates():
     # ... and, once repaired, one whose copies were garbled two different ways ("‰ÛÏ", "åÒ")
     assert cleaned.report.dropped == {"duplicate text": 415}
     assert cleaned.report.rows_kept == 5572 - 415
+
+
+def test_rejoin_spilled_text_puts_the_pieces_back_with_the_delimiter_and_says_so():
+    data = prepare_data(TrainConfig(rejoin_spilled_text=True), table=spilled())
+    texts = data.train.texts + data.validation.texts
+    assert "call now, win a prize, today" in texts and "call now" not in texts
+    assert [f for f in data.report.findings if f.startswith("Text spilled into column_3 and column_4 "
+                                                            "was rejoined in 1 row")]
+    assert prepare_data(TrainConfig(), table=spilled()).fingerprint != data.fingerprint
+
+
+def test_the_spill_sentence_offers_rejoining_only_when_the_pieces_follow_the_text_column():
+    [offer] = [f for f in prepare_data(TrainConfig(), table=spilled()).report.findings if "column_3" in f]
+    assert "'Rejoin spilled text'" in offer
+    rows = ["text,label,,"] + [f"message {i},{'ab'[i % 2]},," for i in range(8)] + ["call now, win,a,"]
+    table = table_of("\n".join(rows) + "\n")
+    [advice] = [f for f in data_summary(table)["warnings"] if "column_3" in f]
+    assert "Rejoin spilled text" not in advice and "double quotes" in advice

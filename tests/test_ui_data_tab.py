@@ -180,12 +180,13 @@ def test_a_messy_files_report_names_mojibake_spill_html_and_duplicates(form, tmp
     out = dict(zip(PREPARE, data_tab.prepare(form, messy(tmp_path), *values(form))))
     report = out["report"]
     for words in ("garbled characters", "Repair garbled characters", "column\\_3", "unquoted comma",
-                  "HTML", "Strip HTML tags", "repeats an earlier text", "Remove duplicate texts"):
+                  "Rejoin spilled text", "HTML", "Strip HTML tags", "repeats an earlier text",
+                  "Remove duplicate texts"):
         assert words in report, words
 
 
 def test_the_cleaning_accordion_has_the_repair_and_duplicate_controls_and_they_act(form, tmp_path):
-    assert {"clean_fix_mojibake", "remove_duplicates"} <= {c.name for c in form.controls}
+    assert {"clean_fix_mojibake", "remove_duplicates", "rejoin_spilled_text"} <= {c.name for c in form.controls}
     chosen = values(form, remove_duplicates=True, clean_fix_mojibake=True, clean_strip_html=True)
     out = dict(zip(PREPARE, data_tab.prepare(form, messy(tmp_path), *chosen)))
     texts = out["prepared"].train.texts + out["prepared"].validation.texts

@@ -25,10 +25,10 @@ SECOND_FILE = "Use a separate validation file"
 # format (and saying to save it as CSV) shows in the problem box, not Gradio's fading toast.
 FILE_TYPES = [".csv", ".tsv", ".txt", ".gz", ".xlsx", ".xls", ".json", ".jsonl", ".parquet"]
 PREVIEW_ROWS = 12
-# The settings in the "Cleaning and row limit" accordion; the data report names the last two when
-# a file needs them (mojibake, duplicates).
+# The settings in the "Cleaning and row limit" accordion; the data report names the last three when
+# a file needs them (mojibake, spilled text, duplicates).
 CLEANING_FIELDS = ("clean_collapse_whitespace", "clean_strip_html", "clean_replace_urls", "clean_nfkc",
-                   "clean_fix_mojibake", "remove_duplicates")
+                   "clean_fix_mojibake", "rejoin_spilled_text", "remove_duplicates")
 
 
 @dataclass
