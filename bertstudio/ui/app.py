@@ -84,7 +84,7 @@ CSS = """
 .run-state.finished .fill { background: #059669; }
 .tok-view { font-size: 14px; }
 .tok-summary { color: var(--body-text-color-subdued); margin-bottom: 0.45em; }
-.tok-line { display: flex; flex-wrap: wrap; gap: 6px 8px; align-items: center; line-height: 1; }
+.tok-line { display: flex; flex-wrap: wrap; gap: 6px 8px; align-items: center; line-height: 1; max-height: 420px; overflow-y: auto; }
 .tok-word { display: inline-flex; gap: 1px; }
 .tok { display: inline-block; padding: 5px 7px; border-radius: 6px; background: #e0e7ff; color: #1e1b4b;
        font-family: ui-monospace, Consolas, monospace; font-size: 13px; border: 1px solid #c7d2fe; cursor: default; }
@@ -212,7 +212,10 @@ def _wire_tokenizer(demo: gr.Blocks, tok: TokenizerTab, data: DataTab, hp: Hyper
     gr.on([data.prepared.change, tok.model.component.change], on_measure,
           [tok.model.component, data.prepared, tok.max_length.component],
           [tok.rows, tok.length_chart, tok.length_facts, tok.apply_suggested, tok.row_rank],
-          trigger_mode="always_last", api_name="measure_tokens")
+          trigger_mode="always_last", api_name="measure_tokens").then(
+        # The max length may have moved while the rows were measured: show the numbers for where it is now.
+        tokenizer_tab.length_view, [tok.rows, tok.max_length.component],
+        [tok.length_chart, tok.length_facts, tok.apply_suggested], show_progress="hidden")
     tok.max_length.component.change(tokenizer_tab.length_view, [tok.rows, tok.max_length.component],
                                     [tok.length_chart, tok.length_facts, tok.apply_suggested],
                                     show_progress="hidden", trigger_mode="always_last")
