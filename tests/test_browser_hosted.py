@@ -251,11 +251,11 @@ def test_a_second_training_waits_in_line_with_its_place_and_expected_start(serve
             _tab(page, "Data")
             page.locator("#data-example").click()
             expect(page.locator("#data-report")).to_contain_text("rows are usable", timeout=60_000)
-            _tab(page, "Hyperparameters")
-            page.locator("#preset-recommended").click()
+            _tab(page, "Hyperparameters")  # no preset: its late answer could undo the numbers typed here
             _set_number(page, "cfg-epochs", epochs)
             _set_number(page, "cfg-batch_size", 4)
             _tab(page, "Train")
+            expect(page.locator("#train-plan")).to_contain_text(f"{epochs} epochs · batch 4", timeout=SLOW)
         alice_page.locator("#train-start").dblclick()  # a double click queues one run, not two
         expect(alice_page.locator("#train-progress")).not_to_contain_text("No training yet", timeout=30_000)
         expect(alice_page.locator("#train-start")).to_be_disabled(timeout=SLOW)
