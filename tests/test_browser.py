@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import time
 from pathlib import Path
 
@@ -168,9 +169,13 @@ def test_moving_the_learning_rate_slider_updates_the_summary_once_and_the_page_g
     _set_number(page, "cfg-max_length", 32)
     _tab(page, "3 · Hyperparameters")
     sync_api.expect(page.locator("#hp-cost")).to_contain_text("optimizer steps", timeout=30_000)
-    sync_api.expect(page.locator("#hp-cost")).to_contain_text("Learning rate: 5.0e-05")
-    page.locator("#preset-recommended").click()  # a programmatic set first, then the person's move
+    # The highlighted preset is what the form starts with: for the bundled model, 5e-4.
+    sync_api.expect(page.locator("#preset-recommended")).to_have_class(re.compile(r"\bprimary\b"))
+    sync_api.expect(page.locator("#hp-cost")).to_contain_text("Learning rate: 5.0e-04")
+    # A programmatic set of the slider first (from the box beside it), then the person's move.
+    _set_number(page, "hp-learning-rate-box", "3e-5")
     sync_api.expect(page.locator("#hp-cost")).to_contain_text("Learning rate: 3.0e-05", timeout=30_000)
+    sync_api.expect(page.locator("#preset-recommended")).not_to_have_class(re.compile(r"\bprimary\b"))
 
     slider = page.locator("#cfg-learning_rate input[type=range]")
     box = slider.bounding_box()
@@ -180,4 +185,61 @@ def test_moving_the_learning_rate_slider_updates_the_summary_once_and_the_page_g
     settled = len(requests)
     time.sleep(6)
     assert len(requests) == settled, f"{len(requests) - settled} events ran with nobody touching the page"
+    page.close()
+
+
+HOSTILE_LABELS = ['<a href="https://phish.example/login">Click to verify</a>', "<b>bold</b>",
+                  '<span style="color:red;font-size:40px">red</span>']
+
+
+def _write_hostile_csv(path: Path) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "message <i>x</i>", "category"])
+        for i in range(60):
+            label = list(WORDS)[i % 3]
+            writer.writerow([i, f"{WORDS[label][i % 5]} order number {i} " * (1 + 4 * (i % 7 == 0)),
+                             HOSTILE_LABELS[i % 3]])
+    return path
+
+
+def test_markup_in_labels_and_column_names_shows_in_the_chart_as_typed(server, browser, tmp_path):
+    """plotly.js draws <a href> in a string as a live link and <b>/<span style> as styling: the
+    label chart must show the labels as the text they are, with no link and no style in its SVG."""
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    page.locator("#data-upload input[type=file]").set_input_files(str(_write_hostile_csv(tmp_path / "h.csv")))
+    sync_api.expect(page.locator("#data-facts")).to_contain_text("h.csv")
+    _pick(page, "cfg-text_column", "message <i>x</i>")
+    _pick(page, "cfg-label_column", "category")
+    sync_api.expect(page.locator("#data-report")).to_contain_text("rows are usable")
+    chart = page.locator("#data-label-chart .main-svg").first
+    sync_api.expect(chart.locator(".xtick text")).to_have_count(3)
+    assert chart.locator(".xtick text").all_text_contents() == HOSTILE_LABELS
+    assert page.locator("#data-label-chart .main-svg a").count() == 0
+    assert page.locator("#data-label-chart .main-svg tspan[style*='40px'], #data-label-chart .main-svg b").count() == 0
+    page.close()
+
+
+def test_every_tab_fits_a_phone_and_shows_all_six_steps(server, browser, tmp_path):
+    """At 390 px no tab scrolls sideways (wide tables scroll inside their own box) and the tab bar
+    wraps instead of hiding steps 3-6 behind gradio's '⋯' menu."""
+    url, _ = server
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    page.locator("#data-upload input[type=file]").set_input_files(str(_write_hostile_csv(tmp_path / "wide.csv")))
+    sync_api.expect(page.locator("#data-facts")).to_contain_text("wide.csv")
+    sync_api.expect(page.locator("#data-preview")).to_contain_text("order number")
+    for name in ("1 · Data", "2 · Tokenizer", "3 · Hyperparameters", "4 · Train", "5 · Predict", "6 · Runs"):
+        tab = page.get_by_role("tab", name=name)
+        sync_api.expect(tab).to_be_visible()
+        tab.click()
+        panel = page.locator(f"#{tab.get_attribute('aria-controls')}")
+        sync_api.expect(panel).to_be_visible()
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390, f"the {name} tab is {width} px wide on a 390 px screen"
+    assert not page.get_by_role("button", name="More tabs").is_visible()
     page.close()
