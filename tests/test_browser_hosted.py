@@ -242,8 +242,7 @@ def test_a_second_training_waits_in_line_with_its_place_and_expected_start(serve
     url, folder = server
     _, alice_page, _ = alice
     bob_context, bob = _visitor(browser, url)
-    # Mallory: a fresh browser at Alice's address (a new owner token, as a script can send each time).
-    mallory_context, mallory = _visitor(browser, url, "198.51.100.1")
+    mallory_context = None
     owners = folder / "runs" / ".owners"
     recorded = len(list(owners.iterdir()))
     try:
@@ -274,6 +273,9 @@ def test_a_second_training_waits_in_line_with_its_place_and_expected_start(serve
 
         # Each visitor has one training at a time: Start is off, and says why.
         expect(bob.locator("#train-start")).to_be_disabled(timeout=SLOW)
+        # Mallory: a fresh browser at Alice's address, opened while her run is live (a new owner
+        # token, as a script can send each time).
+        mallory_context, mallory = _visitor(browser, url, "198.51.100.1")
         _tab(mallory, "Train")
         expect(mallory.locator("#train-start")).to_be_disabled(timeout=SLOW)
         expect(mallory.locator("#train-start-hint")).to_contain_text("your network address", timeout=SLOW)
@@ -303,5 +305,6 @@ def test_a_second_training_waits_in_line_with_its_place_and_expected_start(serve
         _tab(bob, "Train")
         expect(bob.locator("#train-start")).to_be_enabled(timeout=120_000)
     finally:
-        mallory_context.close()
+        if mallory_context is not None:
+            mallory_context.close()
         bob_context.close()
