@@ -1,8 +1,8 @@
 """`bertstudio inspect | tokenize | train | predict | runs`: the headless front door to the engine.
 
-Bad input anywhere prints one `error: …` line and exits 2; never a traceback. A run that fails
-(bad data or settings found by the trainer included) is recorded in its run folder like any
-failure: one `error: …` line, the run folder, and exit 1.
+Bad input anywhere prints one `error: …` line and exits 2; never a traceback. A run that fails is
+recorded in its run folder like any failure and prints one `error: …` line and the run folder; it
+exits 2 when the user's input caused it (bad data or settings found by the trainer), else 1.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true")
 
     listing = commands.add_parser("runs", help="list the runs in a runs folder")
-    listing.add_argument("--output-dir", default="runs")
+    listing.add_argument("--output-dir", default=None, help="the folder the runs were trained into [default runs]")
     listing.add_argument("--json", action="store_true")
     return parser
 
@@ -263,12 +263,13 @@ def _train(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
         progress.close()
+    failed_code = EXIT_USAGE if result.mistake else EXIT_FAILED
     if not _is_main_process():
-        return 0 if result.status != "failed" else EXIT_FAILED
+        return 0 if result.status != "failed" else failed_code
     if result.status == "failed":
         print(f"error: {result.message}", file=sys.stderr)
         print(result.run_dir)
-        return EXIT_FAILED
+        return failed_code
     print(result.run_dir)
     return 0
 
@@ -346,6 +347,10 @@ def _unwritten(output: str, exc: OSError) -> str:
 def _runs(args: argparse.Namespace) -> int:
     from bertstudio.runs import list_runs
 
+    if args.output_dir is None and not Path("runs").exists():  # nothing trained here yet: not a mistake
+        print("[]" if args.json else "no runs in runs (train one with 'bertstudio train')")
+        return 0
+    args.output_dir = args.output_dir or "runs"
     folder = Path(args.output_dir).expanduser()
     if not folder.is_dir():
         what = "is a file, not a folder" if folder.exists() else "does not exist"

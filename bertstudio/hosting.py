@@ -64,6 +64,11 @@ class HostingSettings:
     ttl_hours: float = field(default=24.0, metadata=_limit(
         "BERTSTUDIO_TTL_HOURS", "Uploads, downloads and runs are deleted this long after their last "
         "change.", "hours"))
+    # Each proxy appends the address it was reached from to X-Forwarded-For, so only the entries
+    # the proxies wrote can be trusted: the visitor may have sent the header with any text in it.
+    proxy_hops: int = field(default=1, metadata=_limit(
+        "BERTSTUDIO_PROXY_HOPS", "Proxies in front of the app (a Space has one); a visitor's address is the "
+        "X-Forwarded-For entry this many from the right, which a visitor cannot forge.", ""))
     models: tuple[str, ...] = field(default_factory=_default_models, metadata=_limit(
         "BERTSTUDIO_MODELS", "Comma-separated model ids visitors may pick; hub ids only, no local "
         "folders.", ""))
@@ -162,7 +167,7 @@ def _parse(name: str, env: str, raw: str) -> object:
             raise StudioError(f"{env} must list hub model ids (or 'bundled'), not local folders; remove "
                               f"{', '.join(local) or 'the empty entries'}.")
         return models
-    kind = int if name in ("max_rows", "max_epochs", "max_waiting", "max_text_chars") else float
+    kind = int if name in ("max_rows", "max_epochs", "max_waiting", "max_text_chars", "proxy_hops") else float
     try:
         value = kind(raw)
     except ValueError:
@@ -183,11 +188,14 @@ def visitor_address(settings: "HostingSettings", headers: Mapping[str, str] | No
     """The network address a visitor's live runs are counted under; None when not hosted.
 
     Behind a Hugging Face Space's proxy every connection comes from the proxy, so the peer address
-    is the same for all visitors; the proxy names the client as the first (left-most) entry of
-    X-Forwarded-For. That header is trusted only in hosted mode, because a Space always sits
-    behind that proxy: an operator who serves hosted mode straight to the internet, with no proxy
-    in front, lets a visitor write that header himself. Off (a personal install), no address is
-    used at all. `headers` is any mapping of header names (either case) to values.
+    is the same for all visitors. Each proxy appends the address it was reached from to
+    X-Forwarded-For, after whatever the visitor sent in that header himself; so the visitor's own
+    address is the entry `proxy_hops` from the right (the right-most behind one proxy, as on a
+    Space), and the entries left of it are the visitor's to forge. The header is read only in
+    hosted mode; an operator who serves hosted mode behind several proxies sets
+    BERTSTUDIO_PROXY_HOPS to their number; with fewer entries than that (no proxy in front) the
+    peer address counts. Off (a personal install), no address is used.
+    `headers` is any mapping of header names (either case) to values.
     """
     if not settings.hosted:
         return None
@@ -196,8 +204,10 @@ def visitor_address(settings: "HostingSettings", headers: Mapping[str, str] | No
         if str(name).lower() == FORWARDED_HEADER:
             forwarded = str(value)
             break
-    first = forwarded.split(",")[0].strip()
-    return first or (peer or "").strip() or None
+    entries = [entry.strip() for entry in forwarded.split(",") if entry.strip()]
+    if len(entries) >= settings.proxy_hops:
+        return entries[-settings.proxy_hops]
+    return (peer or "").strip() or None
 
 
 # --- login -----------------------------------------------------------------------------------

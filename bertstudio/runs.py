@@ -229,7 +229,7 @@ def read_run(path: str | Path) -> RunRecord | None:
     """The run in `path`, or None when it is not a run folder (no config.json). Never raises."""
     path = Path(path)
     try:
-        if not (path / CONFIG_FILE).is_file():
+        if not (path / CONFIG_FILE).is_file() or _is_saved_model(path):
             return None
         created = (path / CONFIG_FILE).stat().st_mtime
     except OSError:
@@ -254,6 +254,15 @@ def read_run(path: str | Path) -> RunRecord | None:
         data=data.get("file_name") or (Path(config.data).name if config is not None and config.data else None),
         labels=list(data.get("labels", [])), metrics=metrics, config=config, data_record=data, ending=ending,
         damage=damage, damaged_file=damaged_file)
+
+
+_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+
+
+def _is_saved_model(path: Path) -> bool:
+    """A bare `save_pretrained` folder (its config.json is the model's, not a TrainConfig): weights
+    beside it and no event log, which every run folder gets before its model."""
+    return not (path / EVENTS_FILE).exists() and any((path / name).is_file() for name in _WEIGHT_FILES)
 
 
 def _read_config(path: Path, problems: list[str]) -> TrainConfig | None:

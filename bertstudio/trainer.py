@@ -67,6 +67,9 @@ class RunResult:
     status: str  # "finished" | "stopped" | "failed"
     metrics: dict[str, Any]
     message: str = ""
+    # A failure caused by the user's own input (a missing column, an unknown model, a precision
+    # this device lacks): the CLI exits 2 for it, as for every other mistake, 1 for the rest.
+    mistake: bool = False
 
 
 class _NonFiniteLoss(Exception):
@@ -413,7 +416,8 @@ def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, tr
                    "(try bf16 or fp32 precision).")
         return _fail(sink, run, message, str(exc), exc.step)
     except StudioError as exc:
-        return _fail(sink, run, exc.message, exc.detail or "", step, resumable=isinstance(exc, SaveFailed))
+        saving = isinstance(exc, SaveFailed)  # the disk, not the user's input
+        return _fail(sink, run, exc.message, exc.detail or "", step, resumable=saving, mistake=not saving)
     except Exception as exc:  # noqa: BLE001 - every failure must reach the user as an event
         if _is_out_of_memory(exc):
             return _handle_oom(config, sink, run, run_id, step, exc, accelerator)
@@ -467,7 +471,7 @@ def _fail_before_start(config: TrainConfig, original: TrainConfig, user_sink: Ev
     run = _open_run(config, original, run_id or run_files.new_run_id(config.run_name), main)
     sink = FanOut([JsonlSink(run.file(run_files.EVENTS_FILE)), user_sink]) if main else NullSink()
     try:
-        return _fail(sink, run, exc.message, exc.detail or "", None)
+        return _fail(sink, run, exc.message, exc.detail or "", None, mistake=True)
     finally:
         if main:
             run.clear_process()
@@ -500,14 +504,15 @@ def _handle_oom(config: TrainConfig, sink: EventSink, run, run_id: str, step: in
     raise _OutOfMemoryRetry(smaller, run_id, notice)  # told by the retry, once the log is cut back
 
 
-def _fail(sink: EventSink, run, message: str, detail: str, step: int | None, resumable: bool = False) -> RunResult:
+def _fail(sink: EventSink, run, message: str, detail: str, step: int | None, resumable: bool = False,
+          mistake: bool = False) -> RunResult:
     try:
         sink.emit(Failed(message=message, detail=detail, step=step, resumable=resumable))
     except OSError:
         # events.jsonl could not take even this line (the disk is still full); the listeners
         # heard it (FanOut carries on past a failing sink) and the result below says it.
         pass
-    return RunResult(str(run.path), "failed", {}, message)
+    return RunResult(str(run.path), "failed", {}, message, mistake=mistake)
 
 
 def _write_start_files(run, config: TrainConfig, data, accelerator) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import BROWSER_MARKS, launched_chromium, running_app
+from browser_support import (BROWSER_MARKS, BUNDLED, EXPECT_TIMEOUT_MS, launched_chromium, running_app,
+                             wait_for_loss_points, wait_for_stored_change)
 from browser_support import open_tab as _tab
 from browser_support import set_number as _set_number
 
@@ -63,18 +64,10 @@ def _loss_points(page) -> int:
     }""")
 
 
-def _wait(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.25)
-
-
 def test_a_new_user_trains_and_predicts_end_to_end(server, browser, tmp_path):
     url, folder = server
     page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(EXPECT_TIMEOUT_MS)
     page.goto(url)
 
     # 1. Data: upload, see what was detected, pick the columns.
@@ -108,14 +101,16 @@ def test_a_new_user_trains_and_predicts_end_to_end(server, browser, tmp_path):
     _tab(page, "Train")
     sync_api.expect(page.locator("#train-plan")).to_contain_text("orders.csv")
     page.locator("#train-start").click()
-    _wait(lambda: _loss_points(page) >= 2, 120, "the first loss points")
-    before = _loss_points(page)
-    _wait(lambda: _loss_points(page) > before, 60, "more loss points")
+    wait_for_loss_points(page, 2)
+    wait_for_loss_points(page, _loss_points(page) + 1)
     seen = _loss_points(page)
 
     page.reload()
     _tab(page, "Train")
-    _wait(lambda: _loss_points(page) >= seen, 60, "the charts rebuilt after the reload")
+    wait_for_loss_points(page, seen)
+    # The page remembers the file and the settings too: the plan above the live run is the same.
+    sync_api.expect(page.locator("#train-plan")).to_contain_text("orders.csv")
+    sync_api.expect(page.locator("#train-plan")).to_contain_text("max length 24")
     progress = page.locator("#train-progress")
     sync_api.expect(progress).to_contain_text("Finished", timeout=180_000)
     assert _loss_points(page) > seen
@@ -130,17 +125,20 @@ def test_a_new_user_trains_and_predicts_end_to_end(server, browser, tmp_path):
     page.locator("#predict-button").click()
     sync_api.expect(page.locator("#predict-label")).to_contain_text("praise", timeout=60_000)
 
-    page.locator("#predict-upload input[type=file]").set_input_files(
-        str(_write_csv(tmp_path / "new_orders.csv", 9, with_label=False)))
+    new_orders = _write_csv(tmp_path / "new_orders.csv", 9, with_label=False)
+    # A column with no name: the predictions keep the header as the file wrote it.
+    new_orders.write_text("".join(line + ",\n" for line in new_orders.read_text().splitlines()), encoding="utf-8")
+    page.locator("#predict-upload input[type=file]").set_input_files(str(new_orders))
     link = page.locator("#predict-result a").first
     sync_api.expect(link).to_be_visible(timeout=60_000)
+    sync_api.expect(page.locator("#predict-file-button")).to_be_enabled()  # unavailable only while it ran
     with page.expect_download() as download:
         link.click()
     saved = tmp_path / "downloaded.csv"
     download.value.save_as(saved)
     rows = list(csv.reader(saved.open(encoding="utf-8")))
-    assert rows[0][:3] == ["id", "message", "predicted_label"] and len(rows) == 10
-    assert {row[2] for row in rows[1:]} <= set(WORDS)
+    assert rows[0][:4] == ["id", "message", "", "predicted_label"] and len(rows) == 10
+    assert {row[3] for row in rows[1:]} <= set(WORDS)
 
     # 6. Runs: the run is listed as finished.
     _tab(page, "Runs")
@@ -155,7 +153,7 @@ def test_moving_the_learning_rate_slider_updates_the_summary_once_and_the_page_g
     the fix put in place: the summary on the slider's input, presets refreshing it with .then.)"""
     url, _ = server
     page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(EXPECT_TIMEOUT_MS)
     requests: list[float] = []
     page.on("request", lambda r: requests.append(time.monotonic()) if "queue/join" in r.url else None)
     page.goto(url)
@@ -181,11 +179,64 @@ def test_moving_the_learning_rate_slider_updates_the_summary_once_and_the_page_g
     box = slider.bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.67, box["y"] + box["height"] / 2)
     sync_api.expect(page.locator("#hp-cost")).not_to_contain_text("Learning rate: 3.0e-05", timeout=30_000)
-    time.sleep(3)  # whatever the move set off has finished by now
+    page.wait_for_load_state("networkidle")  # whatever the move set off has finished
     settled = len(requests)
     time.sleep(6)
     assert len(requests) == settled, f"{len(requests) - settled} events ran with nobody touching the page"
     page.close()
+
+
+def test_a_reload_keeps_the_file_columns_model_and_max_length_in_that_browser_only(server, browser, tmp_path):
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(EXPECT_TIMEOUT_MS)
+    page.goto(url)
+    page.locator("#data-upload input[type=file]").set_input_files(str(_write_csv(tmp_path / "kept.csv", 60)))
+    sync_api.expect(page.locator("#data-facts")).to_contain_text("kept")
+    _pick(page, "cfg-text_column", "message")
+    _pick(page, "cfg-label_column", "category")
+    sync_api.expect(page.locator("#data-report")).to_contain_text("rows are usable")
+    _tab(page, "Tokenizer")
+    model = page.locator("#cfg-model input").first
+    model.fill(str(BUNDLED))  # a model folder: typed, as a person may
+    model.press("Enter")
+    sync_api.expect(page.locator("#tok-model-about")).to_contain_text("local model folder")
+    _tab(page, "Train")
+    sync_api.expect(page.locator("#train-plan")).to_contain_text("bundled-bert")
+    stored = page.evaluate("() => localStorage.getItem('bertstudio-choices')")
+    _tab(page, "Tokenizer")
+    _set_number(page, "cfg-max_length", 40)
+    _tab(page, "Train")
+    sync_api.expect(page.locator("#train-plan")).to_contain_text("max length 40")
+    wait_for_stored_change(page, "bertstudio-choices", stored)
+
+    page.reload()
+    sync_api.expect(page.locator("#data-facts")).to_contain_text("kept")
+    sync_api.expect(page.locator("#cfg-text_column input").first).to_have_value("message")
+    sync_api.expect(page.locator("#cfg-label_column input").first).to_have_value("category")
+    sync_api.expect(page.locator("#data-report")).to_contain_text("rows are usable")
+    sync_api.expect(page.locator("#data-upload").get_by_role("cell", name="kept.csv")).to_be_visible()
+    _tab(page, "Tokenizer")
+    sync_api.expect(page.locator("#cfg-max_length input[type=number]").first).to_have_value("40")
+    sync_api.expect(page.locator("#cfg-model input").first).to_have_value(str(BUNDLED))
+    _tab(page, "Train")
+    plan = page.locator("#train-plan")
+    sync_api.expect(plan).to_contain_text("kept.csv")
+    sync_api.expect(plan).to_contain_text("max length 40")
+    page.screenshot(path=str(tmp_path / "reloaded.png"))
+    page.close()
+
+    # Another browser (its own localStorage) starts from nothing.
+    stranger = browser.new_page(viewport={"width": 1280, "height": 800})
+    stranger.set_default_timeout(EXPECT_TIMEOUT_MS)
+    stranger.goto(url)
+    _tab(stranger, "Tokenizer")
+    sync_api.expect(stranger.locator("#tok-chips .tok-special").first).to_be_visible()  # the page has loaded
+    stranger.wait_for_load_state("networkidle")  # and what it asked for on load has come back
+    _tab(stranger, "Train")
+    sync_api.expect(stranger.locator("#train-plan")).to_contain_text("Load a dataset on the Data tab")
+    assert stranger.locator("#data-facts").inner_text().strip() == ""
+    stranger.close()
 
 
 HOSTILE_LABELS = ['<a href="https://phish.example/login">Click to verify</a>', "<b>bold</b>",
@@ -208,7 +259,7 @@ def test_markup_in_labels_and_column_names_shows_in_the_chart_as_typed(server, b
     label chart must show the labels as the text they are, with no link and no style in its SVG."""
     url, _ = server
     page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(EXPECT_TIMEOUT_MS)
     page.goto(url)
     page.locator("#data-upload input[type=file]").set_input_files(str(_write_hostile_csv(tmp_path / "h.csv")))
     sync_api.expect(page.locator("#data-facts")).to_contain_text("h.csv")
@@ -228,7 +279,7 @@ def test_every_tab_fits_a_phone_and_shows_all_six_steps(server, browser, tmp_pat
     wraps instead of hiding steps 3-6 behind gradio's '⋯' menu."""
     url, _ = server
     page = browser.new_page(viewport={"width": 390, "height": 844})
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(EXPECT_TIMEOUT_MS)
     page.goto(url)
     page.locator("#data-upload input[type=file]").set_input_files(str(_write_hostile_csv(tmp_path / "wide.csv")))
     sync_api.expect(page.locator("#data-facts")).to_contain_text("wide.csv")

@@ -96,9 +96,9 @@ def test_train_then_predict_end_to_end_through_the_command_line(tmp_path, tiny_m
     assert again["accuracy"] == first["accuracy"] and again["loss"] == first["loss"]
 
 
-def test_train_with_bad_data_fails_as_a_run_with_one_error_line_like_any_failed_run(tmp_path):
+def test_train_with_bad_data_fails_as_a_run_with_one_error_line_and_exits_2_like_any_mistake(tmp_path):
     out = run_cli("train", "--data", tmp_path / "nothing.csv", "--model", "bundled", "--output-dir", tmp_path / "runs")
-    assert out.returncode == 1
+    assert out.returncode == 2
     assert out.stderr.strip().startswith("error:") and "Traceback" not in out.stderr
     run_dir = Path(out.stdout.strip().splitlines()[-1])
     assert json.loads((run_dir / "events.jsonl").read_text().splitlines()[-1])["type"] == "failed"
@@ -173,6 +173,12 @@ def test_runs_over_a_missing_folder_or_a_file_exits_2(capsys, tmp_path, kind):
         target.write_text("not a folder\n")
     assert main(["runs", "--output-dir", str(target)]) == 2
     assert str(target) in one_error_line(capsys)
+
+
+def test_runs_before_anything_was_trained_here_says_so_and_exits_0(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no runs/ folder: the default, not named by the user
+    assert main(["runs"]) == 0
+    assert "no runs" in capsys.readouterr().out
 
 
 def test_runs_over_an_empty_folder_says_so_and_exits_0(capsys, tmp_path):

@@ -41,8 +41,9 @@ def test_every_limit_has_a_documented_default_and_its_own_variable():
     env = {"BERTSTUDIO_HOSTED": "1", "BERTSTUDIO_MAX_UPLOAD_MB": "2.5", "BERTSTUDIO_MAX_ROWS": "500",
            "BERTSTUDIO_MAX_EPOCHS": "2", "BERTSTUDIO_MAX_RUN_MINUTES": "0.5", "BERTSTUDIO_MAX_QUEUE": "3",
            "BERTSTUDIO_TTL_HOURS": "1", "BERTSTUDIO_MODELS": "bundled, prajjwal1/bert-tiny",
-           "BERTSTUDIO_MAX_TEXT_CHARS": "5000"}
+           "BERTSTUDIO_MAX_TEXT_CHARS": "5000", "BERTSTUDIO_PROXY_HOPS": "2"}
     custom = HostingSettings.from_env(env)
+    assert defaults.proxy_hops == 1 and custom.proxy_hops == 2
     assert custom.max_upload_bytes == 2_500_000 and custom.max_rows == 500 and custom.max_epochs == 2
     assert custom.max_run_seconds == 30 and custom.max_waiting == 3 and custom.ttl_seconds == 3600
     assert custom.models == ("bundled", "prajjwal1/bert-tiny")
@@ -105,8 +106,12 @@ def test_a_visitors_address_is_the_proxys_forwarded_client_when_hosted_and_unuse
     from bertstudio.hosting import visitor_address
 
     hosted = HostingSettings(hosted=True)
-    proxied = {"X-Forwarded-For": "203.0.113.7, 10.16.3.80", "host": "x.hf.space"}
-    assert visitor_address(hosted, proxied, "10.16.3.80") == "203.0.113.7"  # the left-most: the client
+    # The visitor sent "X-Forwarded-For: 1.2.3.4" himself; the Space's proxy appended the real address.
+    proxied = {"X-Forwarded-For": "1.2.3.4, 203.0.113.7", "host": "x.hf.space"}
+    assert visitor_address(hosted, proxied, "10.16.3.80") == "203.0.113.7"  # what the proxy wrote
+    two_proxies = HostingSettings(hosted=True, proxy_hops=2)
+    assert visitor_address(two_proxies, {"x-forwarded-for": "1.2.3.4, 203.0.113.7, 10.0.0.9"}, "10.0.0.2") == (
+        "203.0.113.7")
     assert visitor_address(hosted, {"x-forwarded-for": " 198.51.100.2 "}, "10.0.0.1") == "198.51.100.2"
     assert visitor_address(hosted, {}, "192.0.2.1") == "192.0.2.1"  # no proxy in front: the peer
     assert visitor_address(hosted, {"x-forwarded-for": ""}, None) is None

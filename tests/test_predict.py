@@ -33,6 +33,16 @@ def test_predictions_carry_the_users_own_labels_and_probabilities(trained_run, l
         assert r.confidence == max(r.probabilities.values())
 
 
+def test_a_bare_saved_model_folder_predicts_like_its_run(trained_run, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    bare = shutil.copytree(Path(trained_run) / "model", tmp_path / "downloaded-model")  # no run around it
+    texts = ["lovely, the staff were", "broken"]
+    assert [p.label for p in Predictor.load(bare).predict(texts)] == [
+        p.label for p in Predictor.load(trained_run).predict(texts)]
+
+
 def test_batched_predictions_equal_one_by_one_predictions(trained_run):
     predictor = Predictor.load(trained_run)
     texts = ["lovely, the staff were", "broken", "usual, the parcel was plain and the delivery looked " * 3]

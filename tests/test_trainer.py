@@ -87,7 +87,7 @@ def test_nan_loss_stops_the_run_and_names_the_likely_causes(tmp_path, tiny_model
     events = []
     result = train(quick_config(tmp_path, learnable_csv, tiny_model_dir, epochs=1), sink=CallbackSink(events.append),
                    train_step=poisoned_step)
-    assert result.status == "failed"
+    assert result.status == "failed" and not result.mistake
     assert "NaN" in result.message and "learning rate" in result.message
     assert events[-1].type == "failed"
 
@@ -129,7 +129,7 @@ def test_a_bad_column_fails_as_a_run_folder_with_its_sentence_like_every_other_f
     events = []
     result = train(quick_config(tmp_path, learnable_csv, tiny_model_dir, label_column="nope"),
                    sink=CallbackSink(events.append))
-    assert result.status == "failed" and "'nope'" in result.message
+    assert result.status == "failed" and "'nope'" in result.message and result.mistake
     assert [e.type for e in events] == ["failed"] and events[0].message == result.message
     record = read_run(result.run_dir)
     assert record.status == "failed" and record.failure == result.message and record.config.label_column == "nope"
@@ -142,6 +142,7 @@ def test_a_precision_the_device_lacks_fails_as_a_run_folder_too(tmp_path, tiny_m
 
     result = train(quick_config(tmp_path, learnable_csv, tiny_model_dir, precision="fp16"))
     assert result.status == "failed" and result.message.startswith("fp16 precision needs an NVIDIA GPU")
+    assert result.mistake
     (record,) = list_runs(tmp_path / "runs")
     assert record.status == "failed" and record.failure == result.message
 

@@ -124,6 +124,15 @@ def test_the_example_is_restored_from_where_it_ships(form, tmp_path, sample_csv)
     assert out["loaded"].path == str(sample_csv.resolve())
 
 
+def test_a_file_uploaded_before_the_restore_ran_is_kept_not_replaced_by_the_remembered_one(form, upload, tmp_path):
+    root, path = upload
+    value = remembered(form, path, text_column="note", epochs=4)
+    newer = LoadedData(path=str(path), table=read_table(path))  # what the visitor just chose on this page
+    out = restored(form, choices.restore(form, value, roots=[root], example=None, hosting=None, uploads_dir=None,
+                                         downloads=lambda: tmp_path / "downloads", current=newer))
+    assert all(value == gr.skip() for value in out.values())
+
+
 def test_nothing_remembered_changes_nothing(form, tmp_path):
     out = restore(form, {}, tmp_path, tmp_path)
     assert all(value == gr.skip() for value in out.values())

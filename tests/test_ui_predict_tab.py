@@ -92,7 +92,8 @@ def test_a_file_over_the_row_limit_is_refused_before_predicting(runs_dir, object
     source = tmp_path / "big.csv"
     source.write_text("message\n" + "lovely\n" * 30, encoding="utf-8")
     path, _, problem = predict_tab.predict_file(objects, runs_dir, run_id(runs_dir), str(source), max_rows=20)
-    assert path is None and "30 rows" in html.unescape(problem) and "at most 20" in html.unescape(problem)
+    # Reading stops at the limit, so the sentence says "more than", not the whole count.
+    assert path is None and "more than 20 rows" in html.unescape(problem) and "at most 20" in html.unescape(problem)
 
 
 def test_a_text_gets_a_probability_for_every_label(runs_dir, objects):

@@ -173,8 +173,9 @@ def test_hosted_one_address_has_one_live_run_and_the_others_there_see_why_start_
 
     hosting = HostingSettings(hosted=True, models=("bundled", str(tiny_model_dir)), max_epochs=30)
     proxy = {"host": "10.16.3.80", "port": 443}  # a Space: every connection comes from its proxy
-    alice = gr.Request(headers={"x-forwarded-for": "203.0.113.7, 10.16.3.80"}, client=proxy)
-    mallory = gr.Request(headers={"x-forwarded-for": "203.0.113.7"}, client=proxy)
+    alice = gr.Request(headers={"x-forwarded-for": "203.0.113.7"}, client=proxy)
+    # Alice again, from a script that forges the header's own entries: the proxy's entry still counts.
+    mallory = gr.Request(headers={"x-forwarded-for": "198.51.100.99, 203.0.113.7"}, client=proxy)
     bob = gr.Request(headers={"x-forwarded-for": "198.51.100.2"}, client=proxy)
     sent = values(form, tiny_model_dir, epochs=30)
     first, memory, *_ = train_tab.start(form, jobs, loaded, {}, *sent, hosting=hosting,

@@ -330,11 +330,11 @@ def _wire_choices(reload: Any, remembered: gr.BrowserState, data: DataTab, hp: H
     gr.on(triggers, partial(choices.remember, form), inputs, remembered, trigger_mode="always_last",
           show_progress="hidden", queue=False)
 
-    def on_restore(value, request: gr.Request):
+    def on_restore(value, current, request: gr.Request):
         return choices.restore(form, value, roots=choices.upload_roots(uploads_dir), example=example, hosting=limits,
-                               uploads_dir=uploads_dir, downloads=objects(request).downloads_dir)
+                               uploads_dir=uploads_dir, downloads=objects(request).downloads_dir, current=current)
 
-    reload.then(on_restore, remembered, choices.restore_outputs(data, hp.selected_preset, form),
+    reload.then(on_restore, [remembered, data.loaded], choices.restore_outputs(data, hp.selected_preset, form),
                 show_progress_on=data.facts).then(
         from_log, learning_rate, hp.learning_rate_box, show_progress="hidden").then(
         hyperparams_tab.preset_buttons, hp.selected_preset, hp.presets, show_progress="hidden").then(

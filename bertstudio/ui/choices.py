@@ -102,13 +102,15 @@ def restore_outputs(data: "DataTab", selected_preset: Any, form: "ConfigForm") -
 
 def restore(form: "ConfigForm", value: Any, *, roots: Sequence[Path], example: Path | None,
             hosting: "HostingSettings | None", uploads_dir: Path | None,
-            downloads: Callable[[], Path]) -> list[Any]:
+            downloads: Callable[[], Path], current: "LoadedData | None" = None) -> list[Any]:
     """On page load: the remembered file (read like a fresh upload), columns and settings.
     Outputs: `restore_outputs`. A file that is gone, or a path the server never gave out, is not
-    read; the visitor is asked to choose the file again."""
+    read; the visitor is asked to choose the file again. A page that already holds a file
+    (`current`: the visitor uploaded one before the restore got its turn) keeps it and everything
+    else as it stands: what was chosen on this page is newer than what was remembered."""
     memory = RememberedChoices.from_value(value)
     page = Restored()
-    if memory.empty:
+    if memory.empty or current is not None:
         return page.outputs(form)
     loaded, columns = None, {}
     if memory.data:
