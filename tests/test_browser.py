@@ -179,11 +179,22 @@ def test_moving_the_learning_rate_slider_updates_the_summary_once_and_the_page_g
     box = slider.bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.67, box["y"] + box["height"] / 2)
     sync_api.expect(page.locator("#hp-cost")).not_to_contain_text("Learning rate: 3.0e-05", timeout=30_000)
-    page.wait_for_load_state("networkidle")  # whatever the move set off has finished
+    _wait_until_quiet(page, requests)  # whatever the move set off has finished
     settled = len(requests)
     time.sleep(6)
     assert len(requests) == settled, f"{len(requests) - settled} events ran with nobody touching the page"
     page.close()
+
+
+def _wait_until_quiet(page, requests: list[float], quiet_s: float = 2.0, timeout_s: float = 120) -> None:
+    """Until the page has sent no event to the server for `quiet_s` (its own requests, counted by
+    the caller's listener). Not the network going idle: gradio keeps a heartbeat stream open."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(250)  # lets Playwright deliver the request events meanwhile
+        if not requests or time.monotonic() - requests[-1] >= quiet_s:
+            return
+    raise AssertionError(f"the page kept sending events for {timeout_s:.0f} s")
 
 
 def test_a_reload_keeps_the_file_columns_model_and_max_length_in_that_browser_only(server, browser, tmp_path):
@@ -229,10 +240,12 @@ def test_a_reload_keeps_the_file_columns_model_and_max_length_in_that_browser_on
     # Another browser (its own localStorage) starts from nothing.
     stranger = browser.new_page(viewport={"width": 1280, "height": 800})
     stranger.set_default_timeout(EXPECT_TIMEOUT_MS)
+    asked: list[float] = []
+    stranger.on("request", lambda r: asked.append(time.monotonic()) if "queue/join" in r.url else None)
     stranger.goto(url)
     _tab(stranger, "Tokenizer")
     sync_api.expect(stranger.locator("#tok-chips .tok-special").first).to_be_visible()  # the page has loaded
-    stranger.wait_for_load_state("networkidle")  # and what it asked for on load has come back
+    _wait_until_quiet(stranger, asked)  # and what it asked for on load has come back
     _tab(stranger, "Train")
     sync_api.expect(stranger.locator("#train-plan")).to_contain_text("Load a dataset on the Data tab")
     assert stranger.locator("#data-facts").inner_text().strip() == ""
