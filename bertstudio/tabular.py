@@ -1,4 +1,5 @@
-"""Bytes to `Table`: gzip, encodings, delimiter and quoting, header detection, ragged rows and NULs.
+"""Bytes to `Table`: delimiter and quoting, header detection, ragged rows and NULs, row and cell limits
+(the bytes themselves, gzip and the encoding: `filebytes.py`).
 
 Everything here forgives what real exported files get wrong and writes each fix into `Table.notes`;
 what cannot be forgiven (an empty file, an image, a header with no rows) is refused with a
@@ -8,54 +9,28 @@ StudioError that says what to do. Parsing is the csv module over the decoded str
 
 from __future__ import annotations
 
-import codecs
 import csv
-import gzip
 import hashlib
 import io
 import itertools
-import os
 import re
-import stat
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bertstudio.errors import StudioError
+from bertstudio.filebytes import (DEFAULT_MAX_BYTES, SNIFF_CHARS, decode, gunzip, read_file, refuse_binary,
+                                  refuse_other_tables, size_text)
 from bertstudio.limits import MAX_TEXT_CHARS, too_long
 
-DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB: the most a file may hold once decompressed
 DELIMITERS = ("\t", ",", ";", "|")  # order breaks ties when two fit a sample equally well
-_SNIFF_CHARS = 64 * 1024
 _SNIFF_ROWS = 50
 _HEADER_SAMPLE_ROWS = 200
-_GZIP_CHUNK = 1 << 20
 _PARSE_CHUNK_ROWS = 65_536  # rows parsed between two checks of the row limit
 _USUAL_CELL_LIMIT = 131_072  # the csv module's default cell limit; a swallowed file runs far past it
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
 # A field wrapped in quotes the CSV way: the only quotes inside are doubled.
 _CSV_QUOTED = re.compile(r'"(?:[^"]|"")*"', re.DOTALL)
-
-# (prefix, what it is, what to do) for files that are plainly not text.
-_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "a PNG image", "choose the CSV or TSV file with the data instead"),
-    (b"\xff\xd8\xff", "a JPEG image", "choose the CSV or TSV file with the data instead"),
-    (b"GIF87a", "a GIF image", "choose the CSV or TSV file with the data instead"),
-    (b"GIF89a", "a GIF image", "choose the CSV or TSV file with the data instead"),
-    (b"%PDF-", "a PDF file", "export the table from it as CSV and choose that file"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel file",
-     "open it in your spreadsheet program, save it as CSV and choose that file"),
-)
-_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
-# Table formats other than CSV/TSV, recognised so the refusal can name them: (prefix, format).
-# Reading them here comes later; until then the refusal names the format and the way out.
-_TABLE_MAGIC = ((b"PAR1", "a Parquet file", "read_parquet"), (b"ARROW1", "an Arrow (Feather) file", "read_feather"),
-                (b"SQLite format 3\x00", "an SQLite database", "read_sql"), (b"Obj\x01", "an Avro file", None))
-_JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
-# An object, or a list of objects, that opens with a quoted key: JSON, never a CSV header.
-_JSON_START = re.compile(rb'\s*(?:\[\s*)?\{\s*"')
-
 
 @dataclass(frozen=True)
 class Table:
@@ -108,20 +83,20 @@ def read_table(source: str | Path | bytes, *, name: str | None = None,
     else:
         path = Path(source)
         name = name or path.name
-        raw = _read_file(path, name, max_bytes)
+        raw = read_file(path, name, max_bytes)
     sha256 = hashlib.sha256(raw).hexdigest()
     notes: list[str] = []
 
     compressed = raw[:2] == b"\x1f\x8b"
-    data = _gunzip(raw, name, max_bytes) if compressed else raw
+    data = gunzip(raw, name, max_bytes) if compressed else raw
     if len(data) > max_bytes:
-        raise StudioError(f"'{name}' is larger than {_size(max_bytes)}; split it into smaller "
+        raise StudioError(f"'{name}' is larger than {size_text(max_bytes)}; split it into smaller "
                           "files or remove columns you do not need.")
     if not data or data.isspace():  # not data.strip(): that copies the whole file
         raise StudioError(f"'{name}' is empty; choose a file with a header row and at least one "
                           "row of data.")
-    _refuse_other_tables(data, name)  # first: their binary bytes would only say "not a text file"
-    _refuse_binary(data, name)
+    refuse_other_tables(data, name)  # first: their binary bytes would only say "not a text file"
+    refuse_binary(data, name)
 
     text, encoding = decode(data, name)
     del data  # the decoded string replaces the bytes; keep memory in proportion to the file
@@ -167,149 +142,14 @@ def read_table(source: str | Path | bytes, *, name: str | None = None,
                  compressed=compressed, raw_header=raw_header)
 
 
-# --- bytes -----------------------------------------------------------------------------------
-
-
-def _read_file(path: Path, name: str, max_bytes: int) -> bytes:
-    """The file's bytes, at most `max_bytes`: only a regular file is read, and never past the limit.
-
-    /dev/zero never ends and a FIFO blocks until someone writes to it, so the file is opened
-    without blocking and looked at (fstat on the open file, so a swap after the check cannot
-    fool it) before a single byte is read; the read stops one byte past the limit.
-    """
-    if not path.exists():
-        raise StudioError(f"The file '{path}' does not exist; check the path.")
-    if path.is_dir():
-        raise StudioError(f"'{path}' is a folder, not a file; choose the CSV or TSV file in it.")
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except OSError as exc:
-        raise StudioError(f"'{path}' cannot be read; check that you have permission to read it.",
-                          detail=str(exc)) from exc
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise StudioError(f"'{path}' is not a regular file (it is a device, a pipe or a socket); "
-                              "choose a CSV or TSV file saved on disk.")
-        try:
-            raw = handle.read(max_bytes + 1)
-        except OSError as exc:
-            raise StudioError(f"'{path}' cannot be read; check that you have permission to read it.",
-                              detail=str(exc)) from exc
-    if len(raw) > max_bytes:
-        raise StudioError(f"'{name}' is larger than {_size(max_bytes)}; split it into smaller "
-                          "files or remove columns you do not need.")
-    return raw
-
-
-def _gunzip(raw: bytes, name: str, max_bytes: int) -> bytes:
-    """Decompress chunk by chunk and stop past `max_bytes`: a small .gz can unpack to terabytes."""
-    parts: list[bytes] = []
-    total = 0
-    try:
-        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
-            while chunk := stream.read(_GZIP_CHUNK):
-                total += len(chunk)
-                if total > max_bytes:
-                    raise StudioError(
-                        f"'{name}' unpacks to more than {_size(max_bytes)}; split the data into "
-                        "smaller files or remove columns you do not need.")
-                parts.append(chunk)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise StudioError(f"'{name}' is a damaged or incomplete gzip file; compress it again or "
-                          "choose the uncompressed file.", detail=str(exc)) from exc
-    return b"".join(parts)
-
-
-def _refuse_binary(data: bytes, name: str) -> None:
-    for prefix, what, todo in _MAGIC:
-        if data.startswith(prefix):
-            raise StudioError(f"'{name}' looks like {what}, not a CSV or TSV file; {todo}.")
-    if data.startswith(_ZIP_MAGIC):
-        head = data[:4096]
-        office = b"[Content_Types].xml" in head and b"word/" not in head and b"ppt/" not in head
-        if b"xl/" in head or office:
-            raise StudioError(f"'{name}' looks like an Excel file, not a CSV or TSV file; open it "
-                              "in your spreadsheet program, save it as CSV and choose that file.")
-        raise StudioError(f"'{name}' looks like a ZIP archive, not a CSV or TSV file; unpack it "
-                          "and choose the CSV or TSV file inside.")
-    sample = data[:_SNIFF_CHARS]
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _utf16_without_bom(sample):
-        return  # UTF-16 text is half NUL bytes by nature
-    if sample.count(0) > len(sample) * 0.1:
-        raise StudioError(f"'{name}' is not a text file; choose a CSV or TSV file.")
-
-
-def _refuse_other_tables(data: bytes, name: str) -> None:
-    """Name the table formats people save by mistake (Parquet, JSON, ...) and say to export CSV."""
-    head = data[:_SNIFF_CHARS].removeprefix(codecs.BOM_UTF8)
-    json_named = name.lower().endswith(_JSON_SUFFIXES) and head.lstrip()[:1] in (b"{", b"[")
-    found = next(((what, reader) for prefix, what, reader in _TABLE_MAGIC if data.startswith(prefix)),
-                 ("a JSON file", "read_json") if json_named or _JSON_START.match(head) else None)
-    if found is not None:
-        what, reader = found
-        how = f" (for example with pandas' {reader} and to_csv)" if reader else ""
-        raise StudioError(f"'{name}' looks like {what}, not a CSV or TSV file; save it as CSV or TSV"
-                          f"{how} and choose that file.")
-
-
-# --- text ------------------------------------------------------------------------------------
-
-
-def decode(data: bytes, name: str = "data") -> tuple[str, str]:
-    """Bytes to text and the encoding used: BOM first, then strict UTF-8, cp1252, latin-1."""
-    if data.startswith(codecs.BOM_UTF8):
-        try:
-            return data[len(codecs.BOM_UTF8):].decode("utf-8"), "utf-8-sig"
-        except UnicodeDecodeError:
-            data = data[len(codecs.BOM_UTF8):]  # a BOM over cp1252 bytes: fall through
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16", errors="replace"), "utf-16"
-    else:
-        guess = _utf16_without_bom(data[:_SNIFF_CHARS])
-        if guess:
-            return data.decode(guess, errors="replace"), guess
-    for encoding in ("utf-8", "cp1252"):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        _refuse_control_heavy(text, name)
-        return text, encoding
-    text = data.decode("latin-1")  # never fails: every byte is a character
-    _refuse_control_heavy(text, name)
-    return text, "latin-1"
-
-
-def _utf16_without_bom(sample: bytes) -> str | None:
-    """ASCII-range text in UTF-16 has a NUL in every other byte; which side says the byte order."""
-    if len(sample) < 4:
-        return None
-    even, odd = sample[0::2], sample[1::2]
-    even_nul, odd_nul = even.count(0) / len(even), odd.count(0) / len(odd)
-    if odd_nul > 0.4 and even_nul < 0.05:
-        return "utf-16-le"
-    if even_nul > 0.4 and odd_nul < 0.05:
-        return "utf-16-be"
-    return None
-
-
-def _refuse_control_heavy(text: str, name: str) -> None:
-    """Binary bytes decode as cp1252/latin-1 too; their many control characters give them away."""
-    sample = text[:_SNIFF_CHARS]
-    controls = sum(1 for ch in sample if (ch < " " and ch not in "\t\n\r\x0b\x0c\x00")
-                   or "\x7f" <= ch <= "\x9f")
-    if controls > len(sample) * 0.05:
-        raise StudioError(f"'{name}' is not a text file; choose a CSV or TSV file.")
-
-
 def sniff_delimiter(text: str) -> str:
     """The delimiter that splits the first rows into the most consistent number (> 1) of cells.
 
     Parsing with the csv module means delimiters inside quotes do not count. For tabs the
     no-quoting reading is tried too, since GLUE TSVs have quotes that never close.
     """
-    sample = text[:_SNIFF_CHARS]
-    if len(text) > _SNIFF_CHARS and "\n" in sample:
+    sample = text[:SNIFF_CHARS]
+    if len(text) > SNIFF_CHARS and "\n" in sample:
         sample = sample[:sample.rindex("\n") + 1]  # a cut-off last line would look ragged
     best: tuple[float, ...] | None = None
     chosen = ","
@@ -554,14 +394,3 @@ def _fit_rows(rows: list[list[str]], width: int, delimiter: str, columns: list[s
 
 def _s(n: int) -> str:
     return "" if n == 1 else "s"
-
-
-def _size(n: int) -> str:
-    """10_000_000 -> "10 MB"; 1500 -> "1.5 KB". Decimal units, as the hosted limit is set and
-    stated (BERTSTUDIO_MAX_UPLOAD_MB, the banner): one number, one unit, everywhere."""
-    value, unit = float(n), "bytes"
-    for bigger in ("KB", "MB", "GB"):
-        if value < 1000:
-            break
-        value, unit = value / 1000, bigger
-    return f"{value:.1f}".removesuffix(".0") + f" {unit}"
