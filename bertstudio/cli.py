@@ -196,7 +196,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 def _tokenize(args: argparse.Namespace) -> int:
     from bertstudio.models import load_tokenizer
-    from bertstudio.tokenization import preview
+    from bertstudio.token_preview import preview
 
     # The bounds training accepts: a preview of a length no run can use would mislead.
     TrainConfig(model=args.model, max_length=args.max_length, truncation=args.truncation).validate()

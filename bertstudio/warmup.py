@@ -15,8 +15,8 @@ import importlib
 from typing import Sequence
 
 # What the handlers and the training worker import inside functions.
-ENGINE_MODULES = ("bertstudio.models", "bertstudio.tokenization", "bertstudio.batching", "bertstudio.predict",
-                  "bertstudio.tabular", "bertstudio.dataset", "bertstudio.cleaning", "bertstudio.csvsafe",
+ENGINE_MODULES = ("bertstudio.models", "bertstudio.tokenization", "bertstudio.token_preview", "bertstudio.batching",
+                  "bertstudio.predict", "bertstudio.tabular", "bertstudio.dataset", "bertstudio.cleaning", "bertstudio.csvsafe",
                   "bertstudio.metrics", "bertstudio.evaluation", "bertstudio.checkpoints", "bertstudio.trainer")
 # The families of models.CURATED_MODELS (MiniLM and TinyBERT are "bert" too): transformers imports
 # each family's modules lazily, on the first model of that family.

@@ -109,7 +109,7 @@ def test_a_huge_cell_is_refused_by_row_column_and_limit_before_anything_tokenize
 
 def test_a_long_text_previews_in_one_pass_and_one_past_the_limit_is_refused():
     from bertstudio.models import load_tokenizer
-    from bertstudio.tokenization import SHOWN_TOKENS, preview
+    from bertstudio.token_preview import SHOWN_TOKENS, preview
 
     tokenizer = load_tokenizer("bundled")
     text = "word " * (MAX_TEXT_CHARS // 5)  # at the limit: 400,000 tokens with the bundled vocabulary

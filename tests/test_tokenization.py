@@ -14,14 +14,8 @@ from transformers import BertTokenizerFast
 from bertstudio.config import TRUNCATION_CHOICES
 from bertstudio.errors import StudioError
 from bertstudio.limits import MAX_TEXT_CHARS
-from bertstudio.tokenization import (
-    SHOWN_TOKENS,
-    TRUNCATION_STRATEGIES,
-    encode_examples,
-    length_stats,
-    preview,
-    suggest_max_length,
-)
+from bertstudio.token_preview import SHOWN_TOKENS, preview
+from bertstudio.tokenization import TRUNCATION_STRATEGIES, encode_examples, length_stats, suggest_max_length
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 WORDS = ["the", "cat", "sat", "on", "mat", "dog", "ran", "and", "play", "##ing", "##ed", ".", ","]

@@ -6,7 +6,7 @@ from transformers import BertTokenizerFast
 from bertstudio.config import TrainConfig
 from bertstudio.dataset import prepare_data
 from bertstudio.tabular import read_table
-from bertstudio.tokenization import preview
+from bertstudio.token_preview import preview
 from bertstudio.ui import render
 from bertstudio.ui.history import TrainHistory
 

@@ -92,7 +92,7 @@ def test_a_shared_demos_model_picker_offers_only_its_list_and_no_typing():
 def test_a_long_text_shows_its_first_tokens_and_says_how_many_more_there_are(objects, tiny_model_dir):
     import html
 
-    from bertstudio.tokenization import SHOWN_TOKENS
+    from bertstudio.token_preview import SHOWN_TOKENS
 
     text = "word " * 5000
     chips, ids, _, problem = tokenizer_tab.show_tokens(objects, str(tiny_model_dir), text, "", 64, "head_tail")

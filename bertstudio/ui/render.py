@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from bertstudio.dataset import DataReport
     from bertstudio.events import Step
     from bertstudio.tabular import Table
-    from bertstudio.tokenization import LengthStats, TokenPreview
+    from bertstudio.token_preview import TokenPreview
+    from bertstudio.tokenization import LengthStats
     from bertstudio.ui.history import TrainHistory
 
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}

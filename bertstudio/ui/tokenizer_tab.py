@@ -142,7 +142,7 @@ def show_tokens(objects: "SessionObjects", model: str, text: str, pair: str, max
                 ) -> tuple[Any, Any, str, str]:
     """Outputs: the chips, the ids table, the model description, the problem beside the model picker."""
     from bertstudio.limits import MAX_TEXT_CHARS
-    from bertstudio.tokenization import preview
+    from bertstudio.token_preview import preview
 
     about = model_description(model)
     try:
@@ -207,7 +207,7 @@ def suggested_length(rows: TokenizedRows | None) -> Any:
 def show_row(objects: "SessionObjects", rows: TokenizedRows | None, rank: int, max_length: int,
              truncation: str) -> str:
     """The rank-th longest row of the dataset as chips, with the current max length and truncation."""
-    from bertstudio.tokenization import preview
+    from bertstudio.token_preview import preview
 
     if rows is None or not rows.order:
         return ""
