@@ -201,6 +201,9 @@ def test_a_reload_keeps_the_file_columns_model_and_max_length_in_that_browser_on
     url, _ = server
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.set_default_timeout(EXPECT_TIMEOUT_MS)
+    sent: list[float] = []  # every event the page sends, queued or not (remembering is not queued)
+    page.on("request", lambda r: sent.append(time.monotonic())
+            if "/gradio_api/" in r.url and "heartbeat" not in r.url else None)
     page.goto(url)
     page.locator("#data-upload input[type=file]").set_input_files(str(_write_csv(tmp_path / "kept.csv", 60)))
     sync_api.expect(page.locator("#data-facts")).to_contain_text("kept")
@@ -220,6 +223,9 @@ def test_a_reload_keeps_the_file_columns_model_and_max_length_in_that_browser_on
     _tab(page, "Train")
     sync_api.expect(page.locator("#train-plan")).to_contain_text("max length 40")
     wait_for_stored_change(page, "bertstudio-choices", stored)
+    # The change above may be an earlier setting's write landing late: the last one (max length 40)
+    # is stored once the page has nothing left to send.
+    _wait_until_quiet(page, sent)
 
     page.reload()
     sync_api.expect(page.locator("#data-facts")).to_contain_text("kept")
