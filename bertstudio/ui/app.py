@@ -268,7 +268,8 @@ def _wire_hyperparams(hp: HyperparamsTab, data: DataTab, tok: TokenizerTab, trai
     # the slider and refreshes the summary with `.then`.
     box, box_problem = hp.learning_rate_box, hp.learning_rate_problem
     box_from_slider = dict(fn=from_log, inputs=learning_rate, outputs=box, show_progress="hidden")
-    learning_rate.input(**box_from_slider)
+    # always_last: a person holding an arrow key sends one input per step; only the last one matters.
+    learning_rate.input(trigger_mode="always_last", **box_from_slider)
     gr.on([box.submit, box.blur], hyperparams_tab.typed_learning_rate, [box, learning_rate],
           [learning_rate, box, box_problem, hp.selected_preset, *hp.presets],
           show_progress="hidden").then(**summary).then(**plan)
@@ -277,7 +278,7 @@ def _wire_hyperparams(hp: HyperparamsTab, data: DataTab, tok: TokenizerTab, trai
     preset_outputs = [*form.inputs, box, box_problem]
     governed = [c.component for c in form.controls if c.name in hyperparams_tab.governed_settings()]
     gr.on([component.input for component in governed], hyperparams_tab.leave_preset, None,
-          [hp.selected_preset, *hp.presets], show_progress="hidden")
+          [hp.selected_preset, *hp.presets], show_progress="hidden", trigger_mode="always_last")
     model = tok.model.component
     for button in hp.presets:
         button.click(partial(hyperparams_tab.choose_preset, form, button.value, max_epochs=max_epochs), model,
