@@ -39,10 +39,10 @@ def build_file(source: Path, rows: int, target: Path, seed: int = 0) -> None:
 
 def measure(path: Path, model: str, max_length: int, repeats: int) -> dict[str, Any]:
     from bertstudio.config import TrainConfig
-    from bertstudio.dataset import prepare_data
+    from bertstudio.data.dataset import prepare_data
     from bertstudio.models import load_tokenizer
-    from bertstudio.tabular import read_table
-    from bertstudio.tokenization import encode_examples, length_stats
+    from bertstudio.data.tabular import read_table
+    from bertstudio.text.tokenization import encode_examples, length_stats
 
     tokenizer = load_tokenizer(model)
     config = TrainConfig(data=str(path), model=model, max_length=max_length)

@@ -3,11 +3,11 @@
     python bench/train_speed.py --model ../shared/models/minilm-l6-h384-uncased \
         --data ../shared/data/sst2/train.tsv --rows 8000 --epochs 1 [--json] [--save bench/results]
 
-Three variants train the same seeded sample of rows, split the same way (bertstudio.dataset.
+Three variants train the same seeded sample of rows, split the same way (bertstudio.data.dataset.
 prepare_data), tokenized the same way (max_length, truncation at the end of the text), with the
 same hyperparameters (the TrainConfig defaults: lr, batch, warmup, weight decay, clipping, seed):
 
-  engine         bertstudio.trainer.train, as `bertstudio train` runs it
+  engine         bertstudio.training.trainer.train, as `bertstudio train` runs it
   trainer-tuned  transformers.Trainer set up by an expert: dynamic padding to a multiple of 8,
                  train_sampling_strategy="group_by_length", fused AdamW, a 2x evaluation batch,
                  bf16 exactly where the engine uses it
@@ -51,7 +51,7 @@ def bench_config(args: argparse.Namespace, output_dir: str):
 
 def engine_precision(config) -> str:
     """What the engine resolves 'auto' to on this machine: the Trainer variants follow it."""
-    from bertstudio.trainer import resolve_precision
+    from bertstudio.training.trainer import resolve_precision
 
     return resolve_precision(config.precision)
 
@@ -104,7 +104,7 @@ class Clock:
 
 
 def _shared_numbers(config, data, tokenizer) -> dict[str, int]:
-    from bertstudio.tokenization import encode_examples
+    from bertstudio.text.tokenization import encode_examples
 
     enc = encode_examples(tokenizer, data.train.texts, data.train.pairs, max_length=config.max_length,
                           truncation=config.truncation)
@@ -123,16 +123,16 @@ def _preimport() -> None:
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer, Trainer,  # noqa: F401
                               TrainingArguments, get_scheduler)
 
-    import bertstudio.dataset  # noqa: F401
+    import bertstudio.data.dataset  # noqa: F401
     import bertstudio.models  # noqa: F401
-    import bertstudio.tokenization  # noqa: F401
-    import bertstudio.trainer  # noqa: F401
+    import bertstudio.text.tokenization  # noqa: F401
+    import bertstudio.training.trainer  # noqa: F401
 
 
 def run_engine(args: argparse.Namespace) -> dict[str, Any]:
     _preimport()
-    from bertstudio.events import CallbackSink
-    from bertstudio.trainer import default_train_step, train
+    from bertstudio.training.events import CallbackSink
+    from bertstudio.training.trainer import default_train_step, train
 
     with tempfile.TemporaryDirectory() as runs:
         config = bench_config(args, runs)
@@ -159,7 +159,7 @@ def run_engine(args: argparse.Namespace) -> dict[str, Any]:
         end = time.perf_counter()
         if result.status != "finished":
             raise RuntimeError(f"engine run {result.status}: {result.message}")
-        from bertstudio.dataset import prepare_data
+        from bertstudio.data.dataset import prepare_data
         from bertstudio.models import load_tokenizer
         shared = _shared_numbers(config, prepare_data(config), load_tokenizer(config.model))
         return clock.summary(total_steps=shared["total_steps"], batch_size=config.batch_size,
@@ -181,7 +181,7 @@ def run_trainer(args: argparse.Namespace, tuned: bool) -> dict[str, Any]:
         bf16 = engine_precision(config) == "bf16"
         clock = Clock()
 
-        from bertstudio.dataset import prepare_data
+        from bertstudio.data.dataset import prepare_data
         data = prepare_data(config)  # the engine's own split: identical rows on both sides
         tokenizer = AutoTokenizer.from_pretrained(config.model)
         padding = "do_not_pad" if tuned else "max_length"

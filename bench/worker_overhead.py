@@ -4,7 +4,7 @@
         --data ../shared/data/sst2/train.tsv [--rows 4000] [--repeats 8] [--json] [--save bench/results]
 
 "worker" submits the TrainConfig to bertstudio.worker.JobManager (the queue and thread the app's
-Train tab uses) and waits for the job; "headless" calls bertstudio.trainer.train directly, as the
+Train tab uses) and waits for the job; "headless" calls bertstudio.training.trainer.train directly, as the
 CLI does. Each run is a fresh subprocess, in A-B-B-A order. The ratio is worker samples/s over
 headless samples/s (training throughput as the engine reports it, and whole-run wall time); the
 UI adds nothing measurable when it stays at or above 0.97.
@@ -32,7 +32,7 @@ def run_variant(args: argparse.Namespace) -> dict[str, Any]:
     import transformers  # noqa: F401
 
     from bertstudio.config import TrainConfig
-    from bertstudio.trainer import train
+    from bertstudio.training.trainer import train
     from bertstudio.worker import JobManager
 
     with tempfile.TemporaryDirectory() as runs:

@@ -142,8 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from bertstudio.dataset import data_summary
-    from bertstudio.tabular import read_table
+    from bertstudio.data.dataset import data_summary
+    from bertstudio.data.tabular import read_table
 
     table = read_table(args.file)
     columns = _column_choice(table, args)
@@ -161,7 +161,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 def _column_choice(table, args: argparse.Namespace):
     """The columns the user named (checked against the file), the rest suggested; None if none named."""
-    from bertstudio.dataset import resolve_columns
+    from bertstudio.data.dataset import resolve_columns
 
     given = {k: getattr(args, k, None) for k in ("text_column", "text_pair_column", "label_column")}
     if not any(given.values()):
@@ -196,7 +196,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 def _tokenize(args: argparse.Namespace) -> int:
     from bertstudio.models import load_tokenizer
-    from bertstudio.token_preview import preview
+    from bertstudio.text.token_preview import preview
 
     # The bounds training accepts: a preview of a length no run can use would mislead.
     TrainConfig(model=args.model, max_length=args.max_length, truncation=args.truncation).validate()
@@ -237,13 +237,13 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from bertstudio.events import CallbackSink
-    from bertstudio.progress import ConsoleProgress
-    from bertstudio.trainer import StopControl, train
+    from bertstudio.training.events import CallbackSink
+    from bertstudio.training.progress import ConsoleProgress
+    from bertstudio.training.trainer import StopControl, train
 
     resume_from = getattr(args, "resume", None)
     if resume_from:
-        from bertstudio.runs import run_to_resume
+        from bertstudio.runs.folder import run_to_resume
 
         run_to_resume(resume_from)  # not a run, damaged, finished or running: one plain sentence
         args.config = str(Path(resume_from) / "config.json")
@@ -345,7 +345,7 @@ def _unwritten(output: str, exc: OSError) -> str:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from bertstudio.runs import list_runs
+    from bertstudio.runs.folder import list_runs
 
     if args.output_dir is None and not Path("runs").exists():  # nothing trained here yet: not a mistake
         print("[]" if args.json else "no runs in runs (train one with 'bertstudio train')")

@@ -344,7 +344,7 @@ def sweep(runs_dir: str | Path, ttl_seconds: float, *, busy: Callable[[str], boo
     A run that `busy` says is queued or training is kept whatever its age; owner records go with
     their run. Returns what was removed.
     """
-    from bertstudio.runs import RunFolder
+    from bertstudio.runs.folder import RunFolder
 
     root = Path(runs_dir)
     now = time.time() if now is None else now

@@ -8,11 +8,11 @@ from typing import Callable, Sequence
 
 import torch
 
-from bertstudio.cleaning import CleaningOptions, clean_texts
-from bertstudio.csvsafe import write_safe_csv
+from bertstudio.data.cleaning import CleaningOptions, clean_texts
+from bertstudio.data.csvsafe import write_safe_csv
 from bertstudio.errors import StudioError
 from bertstudio.limits import MAX_TEXT_CHARS, check_text_length
-from bertstudio.runs import model_dir_of, read_run
+from bertstudio.runs.folder import model_dir_of, read_run
 
 
 @dataclass
@@ -74,8 +74,8 @@ class Predictor:
         """`on_batch(rows_done)` is called after every batch, so a caller can show real progress.
         A text longer than `max_text_chars` is refused before cleaning or tokenizing it costs memory
         (a shared deployment passes its own, smaller limit)."""
-        from bertstudio.batching import EncodedExamples, PaddingCollator, length_sorted_indices
-        from bertstudio.tokenization import encode_examples
+        from bertstudio.training.batching import EncodedExamples, PaddingCollator, length_sorted_indices
+        from bertstudio.text.tokenization import encode_examples
 
         texts = ["" if t is None else str(t) for t in texts]
         pairs = None if pairs is None else ["" if p is None else str(p) for p in pairs]
@@ -139,7 +139,7 @@ class Predictor:
 
     def predict_csv(self, source: str | Path, output: str | Path, text_column: str | None = None,
                     text_pair_column: str | None = None) -> Path:
-        from bertstudio.tabular import read_table
+        from bertstudio.data.tabular import read_table
 
         header, rows = self.predict_table(read_table(source), text_column, text_pair_column)
         return write_safe_csv(output, header, rows)

@@ -15,9 +15,9 @@ import importlib
 from typing import Sequence
 
 # What the handlers and the training worker import inside functions.
-ENGINE_MODULES = ("bertstudio.models", "bertstudio.tokenization", "bertstudio.token_preview", "bertstudio.batching",
-                  "bertstudio.predict", "bertstudio.tabular", "bertstudio.dataset", "bertstudio.cleaning", "bertstudio.csvsafe",
-                  "bertstudio.metrics", "bertstudio.evaluation", "bertstudio.checkpoints", "bertstudio.trainer")
+ENGINE_MODULES = ("bertstudio.models", "bertstudio.text.tokenization", "bertstudio.text.token_preview", "bertstudio.training.batching",
+                  "bertstudio.predict", "bertstudio.data.tabular", "bertstudio.data.dataset", "bertstudio.data.cleaning", "bertstudio.data.csvsafe",
+                  "bertstudio.tasks.metrics", "bertstudio.training.evaluation", "bertstudio.training.checkpoints", "bertstudio.training.trainer")
 # The families of models.CURATED_MODELS (MiniLM and TinyBERT are "bert" too): transformers imports
 # each family's modules lazily, on the first model of that family.
 STUDIO_MODEL_TYPES = ("bert", "distilbert")

@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING
 
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
-from bertstudio.events import Event, EventSink, NullSink
+from bertstudio.training.events import Event, EventSink, NullSink
 from bertstudio.hosting import owns, record_owner, recorded_owner
-from bertstudio.progress import format_duration
-from bertstudio.runs import CONFIG_FILE, EVENTS_FILE, RunFolder, new_run_id, run_to_resume
+from bertstudio.training.progress import format_duration
+from bertstudio.runs.folder import CONFIG_FILE, EVENTS_FILE, RunFolder, new_run_id, run_to_resume
 
 if TYPE_CHECKING:  # the trainer pulls in torch: imported only when a job is submitted
-    from bertstudio.trainer import RunResult, StopControl
+    from bertstudio.training.trainer import RunResult, StopControl
 
 QUEUED = "queued"
 RUNNING = "running"
@@ -99,7 +99,7 @@ class JobManager:
     def submit(self, config: TrainConfig, owner: str, sink: EventSink | None = None, *,
                address: str | None = None) -> Job:
         """Queue a run and return its job; bad settings are refused here, before it waits."""
-        from bertstudio.trainer import StopControl
+        from bertstudio.training.trainer import StopControl
 
         config = config.validate()
         # The folder path must be stable from the start: a reopened page finds events by it.
@@ -115,7 +115,7 @@ class JobManager:
         Refused for a run that is not interrupted, that another owner started, or that is already
         queued; the config is the one the run folder recorded.
         """
-        from bertstudio.trainer import StopControl, train
+        from bertstudio.training.trainer import StopControl, train
 
         run = RunFolder(Path(run_dir).resolve())
         if not run.file(CONFIG_FILE).is_file():
@@ -330,8 +330,8 @@ class JobManager:
         job.stop.request()
 
     def _run(self, job: Job) -> "tuple[str, str, RunResult | None]":
-        from bertstudio.events import FanOut
-        from bertstudio.trainer import train
+        from bertstudio.training.events import FanOut
+        from bertstudio.training.trainer import train
 
         sink = FanOut([_Progress(self, job), _Listener(job.sink)])
         extra = {"resume_from": job.resume_from} if job.resume_from is not None else {}

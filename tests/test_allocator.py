@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from bertstudio import allocator
+from bertstudio.training import allocator
 
 
 class RecordingLibc:

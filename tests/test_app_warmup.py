@@ -35,7 +35,7 @@ def visitor(index):
             Predictor.load(model).predict(["where is my parcel?"])
         else:
             from bertstudio.models import load_tokenizer
-            from bertstudio.token_preview import preview
+            from bertstudio.text.token_preview import preview
             preview(load_tokenizer(model + "/model"), "where is my parcel?", None, max_length=16, truncation="start")
     except BaseException as error:
         errors.append(f"{type(error).__name__}: {error}")

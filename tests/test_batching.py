@@ -1,6 +1,6 @@
 import torch
 
-from bertstudio.batching import (EncodedExamples, LengthGroupedSampler, PaddingCollator, length_sorted_indices,
+from bertstudio.training.batching import (EncodedExamples, LengthGroupedSampler, PaddingCollator, length_sorted_indices,
                                  pad_multiple)
 
 

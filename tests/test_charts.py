@@ -1,6 +1,6 @@
 """Chart functions are pure: numbers or a TrainHistory in, a plotly figure out."""
 
-from bertstudio.events import Evaluation, Started, Step
+from bertstudio.training.events import Evaluation, Started, Step
 from bertstudio.ui import charts
 from bertstudio.ui.history import TrainHistory
 

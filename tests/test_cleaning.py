@@ -1,10 +1,10 @@
-"""Tests for bertstudio.cleaning: each optional step, and that only trimming runs by default."""
+"""Tests for bertstudio.data.cleaning: each optional step, and that only trimming runs by default."""
 
 from __future__ import annotations
 
 import pytest
 
-from bertstudio.cleaning import CleaningOptions, clean_text, clean_texts, fix_mojibake
+from bertstudio.data.cleaning import CleaningOptions, clean_text, clean_texts, fix_mojibake
 from bertstudio.config import TrainConfig
 
 

@@ -1,6 +1,6 @@
 import csv
 
-from bertstudio.csvsafe import neutralise, write_safe_csv
+from bertstudio.data.csvsafe import neutralise, write_safe_csv
 
 
 def test_formula_cells_are_neutralised_but_numbers_are_not():

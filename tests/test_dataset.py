@@ -1,4 +1,4 @@
-"""Tests for bertstudio.dataset: suggestion, labels, drops, split, report, fingerprint, summary."""
+"""Tests for bertstudio.data.dataset: suggestion, labels, drops, split, report, fingerprint, summary."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from bertstudio.config import TrainConfig
-from bertstudio.dataset import (
+from bertstudio.data.dataset import (
     ColumnChoice, data_summary, load_examples_for_prediction, normalize_label, prepare_data,
     sort_labels, suggest_columns, suggest_text_column,
 )
 from bertstudio.errors import StudioError
-from bertstudio.tabular import Table, read_table
+from bertstudio.data.tabular import Table, read_table
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from bertstudio.fast_dropout import ATTENTION_NAME, FastDropout, drop, fast_dropout
+from bertstudio.training.fast_dropout import ATTENTION_NAME, FastDropout, drop, fast_dropout
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.9])

@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bertstudio.config import TrainConfig
-from bertstudio.dataset import data_summary, prepare_data
+from bertstudio.data.dataset import data_summary, prepare_data
 from bertstudio.errors import StudioError
 from bertstudio.hosting import HostingSettings
 from bertstudio.limits import MAX_TEXT_CHARS
-from bertstudio.tabular import read_table
+from bertstudio.data.tabular import read_table
 
 # Pieces that CSV files are made of, so generated files reach the parser's corners (quotes,
 # delimiters, line ends, NULs, BOMs) far more often than uniform random bytes would.
@@ -109,7 +109,7 @@ def test_a_huge_cell_is_refused_by_row_column_and_limit_before_anything_tokenize
 
 def test_a_long_text_previews_in_one_pass_and_one_past_the_limit_is_refused():
     from bertstudio.models import load_tokenizer
-    from bertstudio.token_preview import SHOWN_TOKENS, preview
+    from bertstudio.text.token_preview import SHOWN_TOKENS, preview
 
     tokenizer = load_tokenizer("bundled")
     text = "word " * (MAX_TEXT_CHARS // 5)  # at the limit: 400,000 tokens with the bundled vocabulary
@@ -278,8 +278,8 @@ def test_one_corrupt_run_folder_breaks_no_list_no_handler_and_no_clean_up(tmp_pa
                                                   inner, max_size=4),
                                 max_leaves=8).map(lambda value: json.dumps(value).encode()))
 def test_any_bytes_in_any_run_file_give_a_record_never_an_exception(tmp_path_factory, name, raw):
-    from bertstudio.events import read_events
-    from bertstudio.runs import list_runs
+    from bertstudio.training.events import read_events
+    from bertstudio.runs.folder import list_runs
     from bertstudio.ui.results import history_of, read_results, settings_rows
 
     runs = tmp_path_factory.mktemp("runs")

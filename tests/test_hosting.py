@@ -121,7 +121,7 @@ def test_a_visitors_address_is_the_proxys_forwarded_client_when_hosted_and_unuse
 def test_the_banner_and_the_refusal_of_a_big_upload_state_the_same_number_and_unit():
     import re
 
-    from bertstudio.tabular import read_table
+    from bertstudio.data.tabular import read_table
 
     hosted = HostingSettings(hosted=True, max_upload_mb=10)
     banner = hosted.facts()[0]

@@ -1,6 +1,6 @@
 import pytest
 
-from bertstudio.metrics import classification_metrics, is_improvement
+from bertstudio.tasks.metrics import classification_metrics, is_improvement
 
 
 def test_metrics_match_hand_computed_values():

@@ -1,5 +1,5 @@
 from bertstudio.config import TrainConfig
-from bertstudio.modelcard import render_model_card
+from bertstudio.runs.modelcard import render_model_card
 
 
 def test_card_has_data_metrics_per_class_settings_and_the_reproduce_command():

@@ -5,7 +5,7 @@ import pytest
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
 from bertstudio.predict import Predictor
-from bertstudio.trainer import train
+from bertstudio.training.trainer import train
 from conftest import LEARNABLE_SETTINGS
 
 

@@ -12,9 +12,9 @@ import pytest
 
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
-from bertstudio.events import CallbackSink, read_events
-from bertstudio.runs import RunFolder
-from bertstudio.trainer import train
+from bertstudio.training.events import CallbackSink, read_events
+from bertstudio.runs.folder import RunFolder
+from bertstudio.training.trainer import train
 from conftest import LEARNABLE_SETTINGS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,9 +90,9 @@ def _steps_in_log(run_dir) -> list[int]:
 
 def test_a_failed_torch_save_fails_plainly_cleans_up_and_resumes_with_each_step_logged_once(
         tmp_path, tiny_model_dir, learnable_csv, monkeypatch):
-    import bertstudio.checkpoints as checkpoints
-    from bertstudio.events import truncate_after_step
-    from bertstudio.runs import read_run
+    import bertstudio.training.checkpoints as checkpoints
+    from bertstudio.training.events import truncate_after_step
+    from bertstudio.runs.folder import read_run
     from bertstudio.ui.render import metrics_summary
     from bertstudio.ui.results import read_results
 
@@ -138,7 +138,7 @@ def test_a_failed_torch_save_fails_plainly_cleans_up_and_resumes_with_each_step_
 def test_the_disk_filling_up_for_real_during_a_checkpoint_leaves_a_failed_resumable_run(
         tmp_path, tiny_model_dir, learnable_csv):
     from disk_support import fill, small_disk
-    from bertstudio.runs import list_runs
+    from bertstudio.runs.folder import list_runs
 
     with small_disk(tmp_path / "disk", 30) as disk:
         config = resumable_config(tmp_path, learnable_csv, tiny_model_dir).replace(output_dir=str(disk / "runs"))

@@ -4,8 +4,8 @@ import os
 import pytest
 
 from bertstudio.errors import StudioError
-from bertstudio.events import Finished, JsonlSink, Started
-from bertstudio.runs import (RunFolder, delete_run, latest_finished_run, list_runs, model_dir_of, new_run_id)
+from bertstudio.training.events import Finished, JsonlSink, Started
+from bertstudio.runs.folder import (RunFolder, delete_run, latest_finished_run, list_runs, model_dir_of, new_run_id)
 
 
 def make_run(root, run_id, *, finished=True, alive=False, with_model=True):
@@ -110,7 +110,7 @@ def test_a_damaged_run_is_listed_as_damaged_with_a_sentence_naming_the_file(tmp_
 
 def test_the_typed_reader_returns_the_config_as_a_train_config_and_the_data_record(tmp_path):
     from bertstudio.config import TrainConfig
-    from bertstudio.runs import read_run
+    from bertstudio.runs.folder import read_run
 
     run = make_run(tmp_path, "r")
     run.write_json("config.json", TrainConfig(model="bundled", max_length=64).to_dict())
@@ -136,7 +136,7 @@ def test_a_run_whose_process_ended_without_an_end_event_is_interrupted_not_runni
 
 
 def test_resume_is_refused_in_one_sentence_for_damaged_finished_and_checkpointless_runs(tmp_path):
-    from bertstudio.runs import run_to_resume
+    from bertstudio.runs.folder import run_to_resume
 
     with pytest.raises(StudioError, match="not a run folder"):
         run_to_resume(tmp_path / "nope")

@@ -1,4 +1,4 @@
-"""Tests for bertstudio.tabular: each forgiving fix and each refusal, on bytes built in the test."""
+"""Tests for bertstudio.data.tabular: each forgiving fix and each refusal, on bytes built in the test."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bertstudio.errors import StudioError
-from bertstudio.tabular import decode, looks_like_header, read_table, sniff_delimiter
+from bertstudio.data.tabular import decode, looks_like_header, read_table, sniff_delimiter
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SIMPLE = "text,label\ngood film,pos\nbad film,neg\nfine film,pos\n"

@@ -1,4 +1,4 @@
-"""Tests for bertstudio.tokenization, on a tiny BERT tokenizer built from a vocab.txt in tmp_path."""
+"""Tests for bertstudio.text.tokenization, on a tiny BERT tokenizer built from a vocab.txt in tmp_path."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from transformers import BertTokenizerFast
 from bertstudio.config import TRUNCATION_CHOICES
 from bertstudio.errors import StudioError
 from bertstudio.limits import MAX_TEXT_CHARS
-from bertstudio.token_preview import SHOWN_TOKENS, preview
-from bertstudio.tokenization import TRUNCATION_STRATEGIES, encode_examples, length_stats, suggest_max_length
+from bertstudio.text.token_preview import SHOWN_TOKENS, preview
+from bertstudio.text.tokenization import TRUNCATION_STRATEGIES, encode_examples, length_stats, suggest_max_length
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 WORDS = ["the", "cat", "sat", "on", "mat", "dog", "ran", "and", "play", "##ing", "##ed", ".", ","]

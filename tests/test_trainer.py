@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from bertstudio.config import TrainConfig
-from bertstudio.events import CallbackSink, read_events
-from bertstudio.trainer import StopControl, train
+from bertstudio.training.events import CallbackSink, read_events
+from bertstudio.training.trainer import StopControl, train
 from conftest import LEARNABLE_SETTINGS
 
 
@@ -124,7 +124,7 @@ def test_a_bad_column_fails_as_a_run_folder_with_its_sentence_like_every_other_f
                                                                                        learnable_csv):
     from pathlib import Path
 
-    from bertstudio.runs import read_run
+    from bertstudio.runs.folder import read_run
 
     events = []
     result = train(quick_config(tmp_path, learnable_csv, tiny_model_dir, label_column="nope"),
@@ -138,7 +138,7 @@ def test_a_bad_column_fails_as_a_run_folder_with_its_sentence_like_every_other_f
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="fp16 runs on this machine's GPU")
 def test_a_precision_the_device_lacks_fails_as_a_run_folder_too(tmp_path, tiny_model_dir, learnable_csv):
-    from bertstudio.runs import list_runs
+    from bertstudio.runs.folder import list_runs
 
     result = train(quick_config(tmp_path, learnable_csv, tiny_model_dir, precision="fp16"))
     assert result.status == "failed" and result.message.startswith("fp16 precision needs an NVIDIA GPU")
@@ -148,7 +148,7 @@ def test_a_precision_the_device_lacks_fails_as_a_run_folder_too(tmp_path, tiny_m
 
 
 def test_auto_precision_is_bf16_on_new_gpus_fp16_on_old_gpus_and_on_the_cpu_only_with_native_bf16():
-    from bertstudio.trainer import resolve_precision
+    from bertstudio.training.trainer import resolve_precision
 
     assert resolve_precision("auto", cuda=True, cuda_bf16=True) == "bf16"
     assert resolve_precision("auto", cuda=True, cuda_bf16=False) == "fp16"
@@ -160,7 +160,7 @@ def test_auto_precision_is_bf16_on_new_gpus_fp16_on_old_gpus_and_on_the_cpu_only
 
 def test_precisions_the_device_cannot_run_are_refused_with_what_to_choose_instead():
     from bertstudio.errors import StudioError
-    from bertstudio.trainer import resolve_precision
+    from bertstudio.training.trainer import resolve_precision
 
     with pytest.raises(StudioError, match="fp16 precision needs an NVIDIA GPU; choose 'auto'"):
         resolve_precision("fp16", cuda=False)
@@ -170,7 +170,7 @@ def test_precisions_the_device_cannot_run_are_refused_with_what_to_choose_instea
 
 def test_adamw_is_fused_on_gpus_and_cpus_and_leaves_biases_and_layernorm_undecayed(tiny_model_dir):
     from bertstudio.models import load_classifier
-    from bertstudio.trainer import _optimizer
+    from bertstudio.training.trainer import _optimizer
 
     model = load_classifier(str(tiny_model_dir), ["a", "b"])
     config = TrainConfig(weight_decay=0.05)
@@ -192,8 +192,8 @@ def test_adamw_is_fused_on_gpus_and_cpus_and_leaves_biases_and_layernorm_undecay
 def test_cpu_runs_train_with_the_fast_dropout_and_save_an_ordinary_model(tmp_path, tiny_model_dir, learnable_csv):
     from transformers import AutoModelForSequenceClassification
 
-    from bertstudio.fast_dropout import ATTENTION_NAME, FastDropout
-    from bertstudio.trainer import default_train_step
+    from bertstudio.training.fast_dropout import ATTENTION_NAME, FastDropout
+    from bertstudio.training.trainer import default_train_step
 
     seen = []
 

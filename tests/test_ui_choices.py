@@ -6,7 +6,7 @@ import gradio as gr
 import pytest
 
 from bertstudio.hosting import HostingSettings
-from bertstudio.tabular import read_table
+from bertstudio.data.tabular import read_table
 from bertstudio.ui import choices, data_tab, hyperparams_tab, tokenizer_tab
 from bertstudio.ui.app import config_form
 from bertstudio.ui.data_tab import LoadedData

@@ -106,7 +106,7 @@ def test_presets_change_only_their_own_settings(tabs):
 
 def test_a_config_file_fills_the_form_but_only_with_columns_the_file_has(tabs, tmp_path):
     data, _, _, form = tabs
-    from bertstudio.tabular import read_table
+    from bertstudio.data.tabular import read_table
 
     table = read_table(b"review,stars\ngood,5\nbad,1\n", name="d.csv")
     loaded = data_tab.LoadedData(path="d.csv", table=table)

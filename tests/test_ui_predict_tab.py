@@ -9,7 +9,7 @@ import pytest
 
 from bertstudio.config import TrainConfig
 from bertstudio.hosting import record_owner
-from bertstudio.trainer import train
+from bertstudio.training.trainer import train
 from bertstudio.ui import predict_tab
 from bertstudio.ui.session import SessionObjects
 

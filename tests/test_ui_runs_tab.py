@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bertstudio.config import TrainConfig
 from bertstudio.hosting import record_owner
-from bertstudio.trainer import train
+from bertstudio.training.trainer import train
 from bertstudio.ui import runs_tab
 from bertstudio.ui.session import SessionObjects
 

@@ -3,8 +3,8 @@
 import pytest
 
 from bertstudio.config import TrainConfig
-from bertstudio.dataset import prepare_data
-from bertstudio.tabular import read_table
+from bertstudio.data.dataset import prepare_data
+from bertstudio.data.tabular import read_table
 from bertstudio.ui import tokenizer_tab
 from bertstudio.ui.session import SessionObjects
 
@@ -92,7 +92,7 @@ def test_a_shared_demos_model_picker_offers_only_its_list_and_no_typing():
 def test_a_long_text_shows_its_first_tokens_and_says_how_many_more_there_are(objects, tiny_model_dir):
     import html
 
-    from bertstudio.token_preview import SHOWN_TOKENS
+    from bertstudio.text.token_preview import SHOWN_TOKENS
 
     text = "word " * 5000
     chips, ids, _, problem = tokenizer_tab.show_tokens(objects, str(tiny_model_dir), text, "", 64, "head_tail")

@@ -7,7 +7,7 @@ import pytest
 
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
-from bertstudio.events import CallbackSink, read_events
+from bertstudio.training.events import CallbackSink, read_events
 from bertstudio.worker import JobManager
 
 WORDS = {"praise": "great lovely excellent", "complaint": "broken awful late", "question": "how when where"}
@@ -122,7 +122,7 @@ def test_jobs_of_lists_only_that_owners_jobs(tmp_path, tiny_model_dir, data_csv,
 def test_a_listener_nobody_drains_cannot_stall_or_fail_the_run(tmp_path, tiny_model_dir, data_csv, jobs, capsys):
     import queue
 
-    from bertstudio.events import QueueSink
+    from bertstudio.training.events import QueueSink
 
     full = queue.Queue(maxsize=1)  # a browser's queue that nobody reads any more
     job = jobs.submit(quick(tmp_path, data_csv, tiny_model_dir), owner="alice", sink=QueueSink(full))
@@ -238,7 +238,7 @@ def test_a_waiting_job_gets_an_estimate_that_grows_with_its_place_in_line(tmp_pa
 
 
 def test_run_ids_are_unguessable(tmp_path):
-    from bertstudio.runs import new_run_id
+    from bertstudio.runs.folder import new_run_id
 
     ids = {new_run_id("same name") for _ in range(2000)}
     suffixes = {run_id.rsplit("-", 1)[1] for run_id in ids}
@@ -269,7 +269,7 @@ def test_jobs_that_ended_long_ago_are_forgotten_but_live_ones_are_kept(tmp_path,
 KILLED_TRAINING = """
 import sys, time
 from bertstudio.config import TrainConfig
-from bertstudio.trainer import train, default_train_step
+from bertstudio.training.trainer import train, default_train_step
 
 def slow_step(model, batch):
     time.sleep(0.05)  # slow enough to be killed between two checkpoints
@@ -287,7 +287,7 @@ def _interrupted_run(tmp_path, tiny_model_dir, data_csv):
     import subprocess
     import sys
 
-    from bertstudio.runs import RunFolder, new_run_id
+    from bertstudio.runs.folder import RunFolder, new_run_id
 
     config = quick(tmp_path, data_csv, tiny_model_dir, epochs=6, eval_strategy="steps", eval_steps=2)
     run_id = new_run_id("killed")

@@ -23,7 +23,7 @@ from bertstudio.ui.session import RememberedChoices
 
 if TYPE_CHECKING:
     from bertstudio.hosting import HostingSettings
-    from bertstudio.tabular import Table
+    from bertstudio.data.tabular import Table
     from bertstudio.ui.data_tab import DataTab, LoadedData
     from bertstudio.ui.form import ConfigForm
     from bertstudio.ui.history import FollowedRun

@@ -14,9 +14,9 @@ from bertstudio.ui.form import (FieldControl, column_choices, column_control, ma
                                 row_limit_control)
 
 if TYPE_CHECKING:
-    from bertstudio.dataset import PreparedData
+    from bertstudio.data.dataset import PreparedData
     from bertstudio.hosting import HostingSettings
-    from bertstudio.tabular import Table
+    from bertstudio.data.tabular import Table
     from bertstudio.ui.form import ConfigForm
 
 SPLIT = "Hold out a share of this file"
@@ -122,7 +122,7 @@ def read_upload(path: str, hosting: "HostingSettings | None" = None, uploads_dir
     `uploads_dir`, keep a copy there that outlives gradio's cache, and return the copy's path."""
     from bertstudio.hosting import keep_upload
     from bertstudio.limits import MAX_TEXT_CHARS
-    from bertstudio.tabular import DEFAULT_MAX_BYTES, read_table
+    from bertstudio.data.tabular import DEFAULT_MAX_BYTES, read_table
 
     limit = hosting.max_upload_bytes if hosting is not None else None
     # Rows are counted while reading, so a file far past the limit stops being read at the limit.
@@ -148,7 +148,7 @@ def load_training_file(path: str | None, progress: gr.Progress | None = None,
     The problem box beside the upload is for a file that cannot be read. Columns that cannot be
     suggested are left empty for `prepare`, which explains that beside the pickers and replaces
     the sentence as soon as the user picks (said twice, one copy would outlive the fix)."""
-    from bertstudio.dataset import suggest_columns, suggest_text_column
+    from bertstudio.data.dataset import suggest_columns, suggest_text_column
 
     if not path:
         return (None, "", None, gr.update(choices=[], value=None),
@@ -199,7 +199,7 @@ def switch_validation_mode(loaded: LoadedData | None, mode: str) -> tuple[Any, A
 def prepare(form: "ConfigForm", loaded: LoadedData | None, *values: Any) -> tuple[Any, ...]:
     """Run the engine's prepare_data on the current choices; outputs: prepared, report, chart,
     column problem, validation problem. Problems go beside the control that can fix them."""
-    from bertstudio.dataset import ColumnChoice, data_summary, prepare_data
+    from bertstudio.data.dataset import ColumnChoice, data_summary, prepare_data
 
     if loaded is None:
         return (None, "The data report appears here once a file is loaded.",

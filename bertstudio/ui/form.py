@@ -16,7 +16,7 @@ from bertstudio.config import TrainConfig, base_type
 from bertstudio.errors import StudioError
 
 if TYPE_CHECKING:
-    from bertstudio.tabular import Table
+    from bertstudio.data.tabular import Table
 
 NO_COLUMN = "(none)"
 ALL_ROWS = "all"

@@ -7,9 +7,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from bertstudio.events import (Checkpoint, Evaluation, Event, Failed, Finished, Notice, Started, Step,
+from bertstudio.training.events import (Checkpoint, Evaluation, Event, Failed, Finished, Notice, Started, Step,
                                Stopped, read_events)
-from bertstudio.progress import describe_metrics, format_duration
+from bertstudio.training.progress import describe_metrics, format_duration
 
 LOG_LINES_KEPT = 300  # the on-screen log shows the latest lines; the file keeps them all
 

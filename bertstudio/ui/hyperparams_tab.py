@@ -15,7 +15,7 @@ from bertstudio.ui import charts, render
 from bertstudio.ui.form import FieldControl, from_log, log_value, make_control
 
 if TYPE_CHECKING:
-    from bertstudio.dataset import PreparedData
+    from bertstudio.data.dataset import PreparedData
     from bertstudio.hosting import HostingSettings
     from bertstudio.ui.data_tab import LoadedData
     from bertstudio.ui.form import ConfigForm
@@ -300,7 +300,7 @@ def summarize(form: "ConfigForm", loaded: "LoadedData | None", prepared: "Prepar
 
 
 def _resolved_precision(requested: str) -> str:
-    from bertstudio.trainer import resolve_precision
+    from bertstudio.training.trainer import resolve_precision
 
     try:
         return resolve_precision(requested)

@@ -170,7 +170,7 @@ def _labels_meaning(labels: list[str], label_column: str | None, file_name: str 
 
 def _data_record(runs_dir: Path, run_id: str) -> dict:
     """The run's data.json (columns, labels, file name); empty for a bare model folder."""
-    from bertstudio.runs import DATA_FILE, RunFolder
+    from bertstudio.runs.folder import DATA_FILE, RunFolder
 
     record = RunFolder(Path(runs_dir) / run_id).read_json(DATA_FILE)
     return record if isinstance(record, dict) else {}
@@ -200,7 +200,7 @@ def file_columns(objects: "SessionObjects", runs_dir: Path, run_id: str | None,
     """The uploaded file's columns, the model's own text column preselected when the file has it.
     Outputs: column picker, predict button, problem. With a column preselected the file is predicted
     at once, so the button stays unavailable until that run ends (the wiring enables it again)."""
-    from bertstudio.tabular import read_table
+    from bertstudio.data.tabular import read_table
 
     hidden = gr.update(visible=False, choices=[], value=None), gr.update(visible=False)
     if not path:
@@ -223,7 +223,7 @@ def predict_file(objects: "SessionObjects", runs_dir: Path, run_id: str | None, 
                  memory_value: Any = None, max_bytes: int | None = None,
                  max_rows: int | None = None, max_chars: int | None = None) -> tuple[Any, Any, str]:
     """Outputs: the CSV with predictions to download, a preview of its first rows, the problem box."""
-    from bertstudio.csvsafe import write_safe_csv
+    from bertstudio.data.csvsafe import write_safe_csv
 
     if not path:
         return None, None, ""
@@ -267,7 +267,7 @@ def _read(path: str, max_bytes: int | None, max_rows: int | None = None, max_cha
     """The file within the deployment's limits; rows are counted while reading, so a file far past
     `max_rows` stops being read there."""
     from bertstudio.limits import MAX_TEXT_CHARS
-    from bertstudio.tabular import DEFAULT_MAX_BYTES, read_table
+    from bertstudio.data.tabular import DEFAULT_MAX_BYTES, read_table
 
     return read_table(path, name=Path(path).name, max_bytes=max_bytes or DEFAULT_MAX_BYTES, max_rows=max_rows,
                       max_text_chars=max_chars or MAX_TEXT_CHARS)

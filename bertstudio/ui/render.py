@@ -11,14 +11,14 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from bertstudio.progress import format_duration
+from bertstudio.training.progress import format_duration
 
 if TYPE_CHECKING:
-    from bertstudio.dataset import DataReport
-    from bertstudio.events import Step
-    from bertstudio.tabular import Table
-    from bertstudio.token_preview import TokenPreview
-    from bertstudio.tokenization import LengthStats
+    from bertstudio.data.dataset import DataReport
+    from bertstudio.training.events import Step
+    from bertstudio.data.tabular import Table
+    from bertstudio.text.token_preview import TokenPreview
+    from bertstudio.text.tokenization import LengthStats
     from bertstudio.ui.history import TrainHistory
 
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}

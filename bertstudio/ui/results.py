@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bertstudio.config import field_specs
-from bertstudio.runs import (CARD_FILE, CONFIG_FILE, EVENTS_FILE, MODEL_DIR,
+from bertstudio.runs.folder import (CARD_FILE, CONFIG_FILE, EVENTS_FILE, MODEL_DIR,
                              PREDICTIONS_FILE, RunFolder, RunSummary, read_run)
 from bertstudio.ui.history import FollowedRun
 from bertstudio.ui.render import number, shorten
@@ -45,7 +45,7 @@ class RunResults:
 
 
 def read_results(run_dir: str | Path) -> RunResults:
-    from bertstudio.checkpoints import checkpoint_metrics
+    from bertstudio.training.checkpoints import checkpoint_metrics
 
     run = RunFolder(Path(run_dir))
     record = read_run(run.path)

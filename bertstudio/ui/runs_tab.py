@@ -94,7 +94,7 @@ def build() -> RunsTab:
 def visible_runs(runs_dir: Path, memory_value: Any, private: bool) -> list:
     """The runs this visitor may see: all of them on a personal install, only their own on a shared one."""
     from bertstudio.hosting import owns
-    from bertstudio.runs import list_runs
+    from bertstudio.runs.folder import list_runs
 
     summaries = list_runs(runs_dir)
     if not private:
@@ -106,7 +106,7 @@ def visible_runs(runs_dir: Path, memory_value: Any, private: bool) -> list:
 def may_see(runs_dir: Path, private: bool, memory_value: Any, run_id: str | None) -> bool:
     """Whether `run_id` (a value the browser sent) names an existing run this visitor may open."""
     from bertstudio.hosting import owns
-    from bertstudio.runs import CONFIG_FILE
+    from bertstudio.runs.folder import CONFIG_FILE
 
     if not run_id or run_id.startswith(".") or any(ch in run_id for ch in "/\\\x00"):
         return False
@@ -223,7 +223,7 @@ def ask_delete(run_id: str | None) -> tuple[Any, str]:
 def delete(runs_dir: Path, private: bool, memory_value: Any, run_id: str | None) -> tuple[Any, ...]:
     """Delete the picked run; outputs: problem, confirm button, detail column, browser memory."""
     from bertstudio.hosting import forget_owner
-    from bertstudio.runs import delete_run
+    from bertstudio.runs.folder import delete_run
 
     if not may_see(runs_dir, private, memory_value, run_id):
         return render.problem("Pick one of your runs to delete."), gr.update(visible=False), gr.skip(), gr.skip()

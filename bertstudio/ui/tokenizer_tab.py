@@ -12,9 +12,9 @@ from bertstudio.ui import charts, render
 from bertstudio.ui.form import FieldControl, make_control
 
 if TYPE_CHECKING:
-    from bertstudio.dataset import PreparedData
+    from bertstudio.data.dataset import PreparedData
     from bertstudio.hosting import HostingSettings
-    from bertstudio.tokenization import LengthStats
+    from bertstudio.text.tokenization import LengthStats
     from bertstudio.ui.session import SessionObjects
 
 EXAMPLE_TEXT = "The delivery was unbelievably quick, but the café's croissants arrived squashed."
@@ -142,7 +142,7 @@ def show_tokens(objects: "SessionObjects", model: str, text: str, pair: str, max
                 ) -> tuple[Any, Any, str, str]:
     """Outputs: the chips, the ids table, the model description, the problem beside the model picker."""
     from bertstudio.limits import MAX_TEXT_CHARS
-    from bertstudio.token_preview import preview
+    from bertstudio.text.token_preview import preview
 
     about = model_description(model)
     try:
@@ -159,7 +159,7 @@ def measure_dataset(objects: "SessionObjects", model: str, prepared: "PreparedDa
                     progress: Any = None, hosting: "HostingSettings | None" = None) -> tuple[Any, ...]:
     """Token lengths of every training and validation row. Outputs: rows state, chart, facts,
     apply button, row slider."""
-    from bertstudio.tokenization import length_stats
+    from bertstudio.text.tokenization import length_stats
 
     if prepared is None:
         return (None, charts.length_histogram_figure([], [], int(max_length)),
@@ -207,7 +207,7 @@ def suggested_length(rows: TokenizedRows | None) -> Any:
 def show_row(objects: "SessionObjects", rows: TokenizedRows | None, rank: int, max_length: int,
              truncation: str) -> str:
     """The rank-th longest row of the dataset as chips, with the current max length and truncation."""
-    from bertstudio.token_preview import preview
+    from bertstudio.text.token_preview import preview
 
     if rows is None or not rows.order:
         return ""

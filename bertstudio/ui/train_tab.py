@@ -232,7 +232,7 @@ def reattach(jobs: "JobManager", runs_dir: Path, downloads: Callable[[], Path],
     names), else the run it last followed. Outputs: followed, browser memory, the view, the gate.
     On a shared deployment only a run this browser's owner token started is picked up."""
     from bertstudio.hosting import owns
-    from bertstudio.runs import EVENTS_FILE, RunFolder
+    from bertstudio.runs.folder import EVENTS_FILE, RunFolder
 
     memory = BrowserMemory.from_value(memory_value).with_owner()
     gate = start_gate(jobs, memory.owner, address)
@@ -282,7 +282,7 @@ def plan_text(form: "ConfigForm", loaded: "LoadedData | None", prepared: Any, *v
         if prepared is None:
             # The Data tab's check failed or has not run: ask the engine's own check, the one
             # the run itself starts with, rather than say "Ready" for data it will refuse.
-            from bertstudio.dataset import prepare_data
+            from bertstudio.data.dataset import prepare_data
 
             prepared = prepare_data(config, loaded.table, loaded.validation_table)
     except StudioError as exc:

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import torch
 import torch.nn.functional as F
 
-from bertstudio.metrics import classification_metrics
+from bertstudio.tasks.metrics import classification_metrics
 
 
 @dataclass

@@ -21,20 +21,20 @@ from typing import Any, Callable
 import torch
 from torch.utils.data import DataLoader
 
-from bertstudio.allocator import reuse_freed_memory
-from bertstudio.batching import (EncodedExamples, LengthGroupedSampler, PaddingCollator, length_sorted_indices,
+from bertstudio.training.allocator import reuse_freed_memory
+from bertstudio.training.batching import (EncodedExamples, LengthGroupedSampler, PaddingCollator, length_sorted_indices,
                                  pad_multiple)
 from bertstudio.atomic import disk_is_full
-from bertstudio.checkpoints import (LoopState, SaveFailed, checkpoint_dir, checkpoint_step, load_checkpoint,
+from bertstudio.training.checkpoints import (LoopState, SaveFailed, checkpoint_dir, checkpoint_step, load_checkpoint,
                                     remove_checkpoint, save_checkpoint, save_failed)
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
-from bertstudio.evaluation import EvalResult, evaluate
-from bertstudio.events import (Checkpoint, Evaluation, EventSink, Failed, FanOut, Finished, JsonlSink,
+from bertstudio.training.evaluation import EvalResult, evaluate
+from bertstudio.training.events import (Checkpoint, Evaluation, EventSink, Failed, FanOut, Finished, JsonlSink,
                                Notice, NullSink, Started, Step, Stopped, truncate_after_step)
-from bertstudio.fast_dropout import fast_dropout
-from bertstudio.metrics import is_improvement
-from bertstudio import runs as run_files
+from bertstudio.training.fast_dropout import fast_dropout
+from bertstudio.tasks.metrics import is_improvement
+from bertstudio.runs import folder as run_files
 
 
 class StopControl:
@@ -198,9 +198,9 @@ def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, tr
     from accelerate.utils import broadcast_object_list, set_seed
     from transformers import get_scheduler
 
-    from bertstudio.dataset import prepare_data
+    from bertstudio.data.dataset import prepare_data
     from bertstudio.models import load_classifier, load_tokenizer
-    from bertstudio.tokenization import encode_examples
+    from bertstudio.text.tokenization import encode_examples
 
     try:
         accelerator = _make_accelerator(config)
@@ -523,8 +523,8 @@ def _write_start_files(run, config: TrainConfig, data, accelerator) -> None:
 
 
 def _write_end_files(run, model, tokenizer, config: TrainConfig, data, metrics, eval_result, accelerator) -> None:
-    from bertstudio.csvsafe import write_safe_csv
-    from bertstudio.modelcard import render_model_card
+    from bertstudio.data.csvsafe import write_safe_csv
+    from bertstudio.runs.modelcard import render_model_card
 
     save_model_atomic(model, tokenizer, run.file(run_files.MODEL_DIR))
     if eval_result is not None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from bertstudio.errors import StudioError
-from bertstudio.tabular import Table
+from bertstudio.data.tabular import Table
 
 MAX_LABELS = 50  # more distinct values than this reads as free text or a score, not classes
 # Two labels with two rows each: one row of each for training and one for validation. A file

@@ -16,17 +16,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bertstudio import quality
-from bertstudio.cleaning import CleaningOptions, clean_texts
+from bertstudio.data import quality
+from bertstudio.data.cleaning import CleaningOptions, clean_texts
 # Column suggestion and label names live in columns.py; imported here by name, so callers of
-# `bertstudio.dataset` keep finding them where they always were.
-from bertstudio.columns import (  # noqa: F401
+# `bertstudio.data.dataset` keep finding them where they always were.
+from bertstudio.data.columns import (  # noqa: F401
     MAX_LABELS, MIN_ROWS_TO_SPLIT, ColumnChoice, complete_choice, normalize_label, sort_labels,
     suggest_columns, suggest_text_column,
 )
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
-from bertstudio.tabular import Table, read_table
+from bertstudio.data.tabular import Table, read_table
 
 
 @dataclass

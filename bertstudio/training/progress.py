@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from bertstudio.events import Evaluation, Event, Failed, Finished, Notice, Started, Step, Stopped
+from bertstudio.training.events import Evaluation, Event, Failed, Finished, Notice, Started, Step, Stopped
 
 
 def format_duration(seconds: float | None) -> str:

@@ -11,11 +11,11 @@ import difflib
 from dataclasses import fields
 from typing import TYPE_CHECKING, Sequence
 
-from bertstudio.cleaning import CleaningOptions, find_html, fix_mojibake
+from bertstudio.data.cleaning import CleaningOptions, find_html, fix_mojibake
 from bertstudio.config import TrainConfig
 
 if TYPE_CHECKING:
-    from bertstudio.tabular import Table
+    from bertstudio.data.tabular import Table
 
 SPARSE_SHARE = 0.1   # a named column filled in at most this share of rows is "empty" but for spills
 _SHOWN_ROWS = 5      # row numbers listed before "and N more"

@@ -313,7 +313,7 @@ def length_stats(tokenizer: Any, texts: Sequence[str], pairs: Sequence[str] | No
 
 def _html_rows(texts: Sequence[str], pairs: Sequence[str] | None) -> int:
     """Rows with a tag or an entity ("<br />", "&amp;"): what the "Strip HTML tags" option removes."""
-    from bertstudio.cleaning import find_html
+    from bertstudio.data.cleaning import find_html
 
     if pairs is None:
         return sum(1 for text in texts if find_html(text))

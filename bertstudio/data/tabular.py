@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bertstudio.errors import StudioError
-from bertstudio.filebytes import (DEFAULT_MAX_BYTES, SNIFF_CHARS, decode, gunzip, read_file, refuse_binary,
+from bertstudio.data.filebytes import (DEFAULT_MAX_BYTES, SNIFF_CHARS, decode, gunzip, read_file, refuse_binary,
                                   refuse_other_tables, size_text)
 from bertstudio.limits import MAX_TEXT_CHARS, too_long
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bertstudio.limits import MAX_TEXT_CHARS
-from bertstudio.tokenization import _budget, _check_strategy, _check_texts, _keep_ranges, _right_truncation
+from bertstudio.text.tokenization import _budget, _check_strategy, _check_texts, _keep_ranges, _right_truncation
 
 SHOWN_TOKENS = 2_000       # a preview lists this many pieces of a long text (plus the kept ones)
 

@@ -1,0 +1,1 @@
+"""Reading the user's files into validated examples: bytes, tables, columns, cleaning, quality findings, the split."""

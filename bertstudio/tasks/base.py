@@ -1,0 +1,154 @@
+"""The `Task` seam: everything that depends on what kind of target a row holds.
+
+One module per task (`single_label.py`, `multi_label.py`, `regression.py`) implements `Task`; the
+data pipeline, the trainer, evaluation, prediction, the model card, the CLI and the UI ask the task
+and never test its name. Adding a kind of target is one new module plus a line in `registry.py`.
+
+A row's target moves through three shapes:
+    cell(s) in the table --read_targets--> value --TargetSpace.encode--> number(s) for a tensor
+    single_label  "positive"                 "positive"                   class id (int)
+    multi_label   "joy,love" / 0/1 columns   ("joy", "love")              multi-hot [0., 1., 1., ...]
+    regression    "3,5" / "3.5"              3.5                          (3.5 - mean) / std  (float)
+and back: logits --Task.predictions--> `Prediction`s in the user's own label names and units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Sequence
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from bertstudio.data.columns import ColumnChoice
+    from bertstudio.data.tabular import Table
+
+TASK_CHOICES = ("auto", "single_label", "multi_label", "regression")
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A row whose target cannot be used, and the reason counted in the report ("empty label")."""
+
+    reason: str
+
+
+@dataclass
+class TargetSpace:
+    """What a fitted task knows about the targets of the training rows.
+
+    `names`: class names (single_label, index = class id), tag names (multi_label, index = output
+    unit) or the one target column's name (regression). `stats`: task-specific numbers that turn
+    values into tensors and back (regression: mean and std of the training values). JSON-ready, so
+    it goes into data.json and checkpoints as is.
+    """
+
+    names: list[str]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EvalResult:
+    """One evaluation: its metrics, and each validation row's outcome in file order.
+
+    `predicted`: per row, the task's prediction in user terms (a class id, a list of tag ids, a
+    value). `confidence`: per row, how sure the model is (top probability; for multi-label the
+    lowest margin to a threshold; for regression None). `gold`: the encoded target. JSON-ready
+    (checkpoints keep the best one)."""
+
+    metrics: dict[str, Any]
+    predicted: list[Any]
+    confidence: list[Any]
+    gold: list[Any]
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. tuned thresholds
+
+
+@dataclass
+class Prediction:
+    """One text's prediction, in the user's own label names and units."""
+
+    label: str                          # single: the class; multi: the tags joined by ", "; regression: the value as text
+    confidence: float | None            # single: its probability; multi / regression: None
+    probabilities: dict[str, float]     # single: softmax per class; multi: sigmoid per tag; regression: {}
+    labels: list[str] | None = None     # multi_label: the predicted tags (may be empty)
+    value: float | None = None          # regression: the predicted number
+    thresholds: dict[str, float] | None = None  # multi_label: the decision threshold per tag
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"label": self.label, "confidence": self.confidence,
+                               "probabilities": self.probabilities}
+        if self.labels is not None:
+            out["labels"] = self.labels
+        if self.value is not None:
+            out["value"] = self.value
+        return out
+
+
+class Task(Protocol):
+    """What a kind of target decides. Implementations are stateless; per-run facts live in the
+    `TargetSpace` they return from `fit`."""
+
+    name: ClassVar[str]                  # "single_label" | "multi_label" | "regression"
+    title: ClassVar[str]                 # "One label per row", for people
+    metrics: ClassVar[tuple[str, ...]]   # what `metric_for_best` may name, "loss" included
+    headline: ClassVar[str]              # the default `metric_for_best`, charted first
+    problem_type: ClassVar[str]          # transformers' `problem_type` for the head
+
+    def higher_is_better(self, metric: str) -> bool: ...
+
+    # --- data ---------------------------------------------------------------------------------
+    def read_targets(self, table: "Table", columns: "ColumnChoice",
+                     separator: str | None = None) -> list[Any]:
+        """Each row's value, or `Dropped(reason)`. `columns.label` (one column) or
+        `columns.label_columns` (several 0/1 columns, multi_label) name where targets are."""
+
+    def fit(self, values: Sequence[Any]) -> TargetSpace:
+        """The target space of the kept training rows (class names sorted as `sort_labels` does)."""
+
+    def problems(self, values: Sequence[Any], column: str, split: bool) -> list[str]:
+        """Why these rows cannot train, as plain sentences (the first is the one to fix first)."""
+
+    def split(self, values: Sequence[Any], share: float, seed: int) -> tuple[list[int], list[int]]:
+        """Sorted train and validation indices, seeded; each task stratifies in its own way."""
+
+    def counts(self, values: Sequence[Any], space: TargetSpace) -> dict[str, int]:
+        """For the report: rows per class or tag (regression: rows per value bin, "1.0–2.0")."""
+
+    # --- model --------------------------------------------------------------------------------
+    def head(self, space: TargetSpace) -> dict[str, Any]:
+        """`from_pretrained` keywords for the head: num_labels, id2label, label2id, problem_type."""
+
+    def encode(self, values: Sequence[Any], space: TargetSpace) -> list[Any]:
+        """Values to what the collator stacks into the `labels` tensor."""
+
+    target_dtype: ClassVar["torch.dtype"]  # torch.long for classes, torch.float32 otherwise
+
+    def loss(self, logits: "torch.Tensor", targets: "torch.Tensor", space: TargetSpace) -> "torch.Tensor":
+        """Per-row training loss (shape [batch]); the trainer averages it."""
+
+    # --- evaluation ---------------------------------------------------------------------------
+    def evaluate(self, logits: "np.ndarray", targets: "np.ndarray", losses: "np.ndarray",
+                 space: TargetSpace) -> EvalResult:
+        """Metrics (JSON-ready; `loss` and the task's `metrics` among them) and per-row outcomes."""
+
+    def finalize(self, model: Any, space: TargetSpace, result: EvalResult | None) -> None:
+        """Fold what prediction needs into the model before it is saved (multi_label: tuned
+        thresholds into `model.config`; regression: target scaling into the last layer)."""
+
+    # --- prediction ---------------------------------------------------------------------------
+    def predictions(self, logits: "np.ndarray", model_config: Any) -> list[Prediction]:
+        """A saved model's raw outputs to predictions, using only what `model.config` carries."""
+
+    def output_columns(self, model_config: Any) -> list[str]:
+        """Columns appended to a predicted file ("predicted_label", "prob_<label>", ...)."""
+
+    def output_cells(self, prediction: Prediction, model_config: Any) -> list[str]:
+        """One row's cells for `output_columns`."""
+
+    def validation_rows(self, result: EvalResult, space: TargetSpace) -> tuple[list[str], list[list[str]]]:
+        """predictions.csv's columns after the text(s) (gold, predicted, ...) and one row per
+        validation row."""
+
+    def card_section(self, metrics: dict[str, Any], space: TargetSpace) -> list[str]:
+        """The model card's lines about what the model predicts and how well (Markdown)."""

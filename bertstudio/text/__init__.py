@@ -1,0 +1,1 @@
+"""Text to model input: batched encoding, truncation, length statistics, one text's token preview."""
