@@ -142,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from bertstudio.data.dataset import data_summary
+    from bertstudio.data.summary import data_summary
     from bertstudio.data.tabular import read_table
 
     table = read_table(args.file)

@@ -10,9 +10,10 @@ import pytest
 
 from bertstudio.config import TrainConfig
 from bertstudio.data.dataset import (
-    ColumnChoice, data_summary, load_examples_for_prediction, normalize_label, prepare_data,
+    ColumnChoice, load_examples_for_prediction, normalize_label, prepare_data,
     sort_labels, suggest_columns, suggest_text_column,
 )
+from bertstudio.data.summary import data_summary
 from bertstudio.errors import StudioError
 from bertstudio.data.tabular import Table, read_table
 

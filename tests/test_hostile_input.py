@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bertstudio.config import TrainConfig
-from bertstudio.data.dataset import data_summary, prepare_data
+from bertstudio.data.dataset import prepare_data
+from bertstudio.data.summary import data_summary
 from bertstudio.errors import StudioError
 from bertstudio.hosting import HostingSettings
 from bertstudio.limits import MAX_TEXT_CHARS

@@ -43,6 +43,7 @@ class ColumnChoice:
     text: str
     label: str
     text_pair: str | None = None
+    label_columns: tuple[str, ...] | None = None  # several 0/1 columns, one per tag (multi_label)
 
 
 

@@ -2,8 +2,8 @@
 
 Pure functions with the seed passed in: the same file, columns and settings always give the same
 examples, split and fingerprint. User mistakes (a missing column, one class only, a class too small
-to split) are refused with a StudioError naming what to change; `data_summary` reports the same
-problems as sentences instead, for `bertstudio inspect`.
+to split) are refused with a StudioError naming what to change; `data_summary` (summary.py) reports
+the same problems as sentences instead, for `bertstudio inspect`.
 """
 
 from __future__ import annotations
@@ -377,41 +377,6 @@ def fingerprint(table: Table, choice: ColumnChoice, config: TrainConfig,
         digest.update(b"|validation:" + validation_table.sha256.encode())
     digest.update(b"|" + json.dumps(options, sort_keys=True).encode())
     return digest.hexdigest()
-
-
-def data_summary(table: Table, columns: ColumnChoice | None = None,
-                 options: CleaningOptions | None = None) -> dict[str, Any]:
-    """What `inspect` shows, never raising on untrainable data: the reasons go in `problems`."""
-    summary: dict[str, Any] = {
-        "file": table.name, "encoding": table.encoding, "delimiter": table.delimiter,
-        "has_header": table.has_header, "columns": list(table.columns),
-        "rows_total": len(table.rows), "notes": list(table.notes),
-        "suggested": None, "rows": 0, "dropped": {}, "labels": {}, "label_counts": {},
-        "problems": [], "warnings": [],
-    }
-    try:
-        summary["suggested"] = asdict(suggest_columns(table))
-    except StudioError as exc:
-        if columns is None:
-            summary["problems"].append(exc.message)
-            return summary
-    choice = columns or ColumnChoice(**summary["suggested"])
-    try:
-        rows = _extract(table, choice, options or CleaningOptions())
-    except StudioError as exc:
-        summary["problems"].append(exc.message)
-        return summary
-    summary.update(text_column=choice.text, text_pair_column=choice.text_pair,
-                   label_column=choice.label)
-    summary["rows"] = len(rows.labels)
-    summary["dropped"] = rows.dropped
-    summary["label_counts"] = _ordered_counts(rows.labels, sort_labels(rows.labels))
-    summary["labels"] = summary["label_counts"]  # the name cli.py reads; keys in label-map order
-    keys = _keys(rows)
-    summary["duplicate_texts"] = len(keys) - len(set(keys))
-    summary["problems"] = _problems(rows, table, choice, split=True)
-    summary["warnings"] = _findings(table, choice, options or CleaningOptions(), rows, False)
-    return summary
 
 
 def load_examples_for_prediction(table: Table, text_column: str,

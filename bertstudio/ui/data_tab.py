@@ -199,7 +199,8 @@ def switch_validation_mode(loaded: LoadedData | None, mode: str) -> tuple[Any, A
 def prepare(form: "ConfigForm", loaded: LoadedData | None, *values: Any) -> tuple[Any, ...]:
     """Run the engine's prepare_data on the current choices; outputs: prepared, report, chart,
     column problem, validation problem. Problems go beside the control that can fix them."""
-    from bertstudio.data.dataset import ColumnChoice, data_summary, prepare_data
+    from bertstudio.data.dataset import ColumnChoice, prepare_data
+    from bertstudio.data.summary import data_summary
 
     if loaded is None:
         return (None, "The data report appears here once a file is loaded.",
