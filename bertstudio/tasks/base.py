@@ -27,6 +27,19 @@ if TYPE_CHECKING:
 TASK_CHOICES = ("auto", "single_label", "multi_label", "regression")
 
 
+class TorchDtype:
+    """A class attribute naming a torch dtype, looked up on first read: a task module (which
+    `TrainConfig.validate` imports) then costs no torch import. `target_dtype = TorchDtype("long")`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: Any = None) -> "torch.dtype":
+        import torch
+
+        return getattr(torch, self.name)
+
+
 @dataclass(frozen=True)
 class Dropped:
     """A row whose target cannot be used, and the reason counted in the report ("empty label")."""
@@ -106,8 +119,10 @@ class Task(Protocol):
     def fit(self, values: Sequence[Any]) -> TargetSpace:
         """The target space of the kept training rows (class names sorted as `sort_labels` does)."""
 
-    def problems(self, values: Sequence[Any], column: str, split: bool) -> list[str]:
-        """Why these rows cannot train, as plain sentences (the first is the one to fix first)."""
+    def problems(self, values: Sequence[Any], column: str, split: bool, source: str) -> list[str]:
+        """Why these rows cannot train, as plain sentences (the first is the one to fix first).
+        `values` holds the kept rows only (never empty: the pipeline tells "no usable rows" itself);
+        `column` names the target column(s) and `source` the file, for the sentences."""
 
     def split(self, values: Sequence[Any], share: float, seed: int) -> tuple[list[int], list[int]]:
         """Sorted train and validation indices, seeded; each task stratifies in its own way."""
@@ -122,7 +137,7 @@ class Task(Protocol):
     def encode(self, values: Sequence[Any], space: TargetSpace) -> list[Any]:
         """Values to what the collator stacks into the `labels` tensor."""
 
-    target_dtype: ClassVar["torch.dtype"]  # torch.long for classes, torch.float32 otherwise
+    target_dtype: ClassVar["torch.dtype"]  # torch.long for classes, torch.float32 otherwise (TorchDtype)
 
     def loss(self, logits: "torch.Tensor", targets: "torch.Tensor", space: TargetSpace) -> "torch.Tensor":
         """Per-row training loss (shape [batch]); the trainer averages it."""
