@@ -1,0 +1,48 @@
+"""From prepared rows to the two DataLoaders the loop iterates: encoding, datasets, samplers, collator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import DataLoader
+
+from bertstudio.config import TrainConfig
+from bertstudio.training.batching import EncodedExamples, LengthGroupedSampler, PaddingCollator, length_sorted_indices, pad_multiple
+
+
+@dataclass
+class Loaders:
+    train: DataLoader
+    validation: DataLoader
+
+    @property
+    def train_size(self) -> int:
+        return len(self.train.dataset)
+
+    @property
+    def validation_size(self) -> int:
+        return len(self.validation.dataset)
+
+
+def build_loaders(config: TrainConfig, data, tokenizer, device_type: str) -> Loaders:
+    """Encode the training and validation rows and batch them: training rows grouped by length
+    (little padding, still shuffled), validation rows in length order (they are put back in file
+    order after evaluation), padded to a multiple the device multiplies fast."""
+    from bertstudio.text.tokenization import encode_examples
+
+    encode = dict(max_length=config.max_length, truncation=config.truncation)
+    train_enc = encode_examples(tokenizer, data.train.texts, data.train.pairs, **encode)
+    val_enc = encode_examples(tokenizer, data.validation.texts, data.validation.pairs, **encode)
+    train_set = EncodedExamples(train_enc["input_ids"], train_enc["token_type_ids"], data.train.labels)
+    val_set = EncodedExamples(val_enc["input_ids"], val_enc["token_type_ids"], data.validation.labels)
+    collate = PaddingCollator(tokenizer.pad_token_id or 0, pad_to=pad_multiple(device_type))
+    # Each loader gets a generator of its own: starting an iterator then draws nothing from the
+    # global RNG, so a run resumed mid-epoch sees the same dropout masks as one never stopped.
+    train_loader = DataLoader(train_set, batch_size=config.batch_size, collate_fn=collate,
+                              sampler=LengthGroupedSampler(train_set.lengths, config.batch_size, config.seed),
+                              generator=torch.Generator().manual_seed(config.seed))
+    val_loader = DataLoader(val_set, batch_size=config.batch_size * 2, collate_fn=collate,
+                            sampler=length_sorted_indices(val_set.lengths),
+                            generator=torch.Generator().manual_seed(config.seed))
+    return Loaders(train_loader, val_loader)

@@ -1,0 +1,39 @@
+"""How many optimizer steps a run takes and the learning-rate schedule over them: one count for the
+trainer and for the estimate shown before a run, so the two cannot drift apart."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from bertstudio.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class StepCount:
+    steps_per_epoch: int
+    total_steps: int
+    warmup_steps: int
+
+
+def steps_per_epoch(rows: int, batch_size: int, num_processes: int, accumulation: int) -> int:
+    """Optimizer steps in one epoch: each process takes its share of the batches (the last one
+    short), and every `accumulation` batches make one step (a short group at the end still steps)."""
+    batches = math.ceil(rows / (batch_size * num_processes))
+    return math.ceil(batches / accumulation)
+
+
+def count_steps(config: TrainConfig, train_rows: int, processes: int = 1) -> StepCount:
+    """Steps per epoch, in all, and of warm-up, for `train_rows` training rows on `processes` processes."""
+    per_epoch = steps_per_epoch(train_rows, config.batch_size, processes, config.gradient_accumulation_steps)
+    total = per_epoch * config.epochs
+    return StepCount(per_epoch, total, int(config.warmup_ratio * total))
+
+
+def make_scheduler(config: TrainConfig, optimizer, steps: StepCount, processes: int = 1):
+    """transformers' scheduler for the run. Accelerate's prepared scheduler steps once per process
+    per optimizer step, so under several processes its step counts are scaled to match."""
+    from transformers import get_scheduler
+
+    return get_scheduler(config.scheduler, optimizer, num_warmup_steps=steps.warmup_steps * processes,
+                         num_training_steps=steps.total_steps * processes)
