@@ -27,6 +27,14 @@ _LABEL_NAMES = frozenset({
     "v1", "quality", "gold_label", "polarity", "emotion", "intent", "topic", "tag", "stance",
     "rating", "stars", "is_spam", "spam", "toxic", "fine_label", "coarse_label", "label_id",
 })
+# Names of a number to predict (a score, a rating on a scale): a column so named is the label even
+# when its many distinct values could not be classes (regression).
+_SCORE_NAMES = frozenset({
+    "score", "scores", "similarity", "similarity_score", "relatedness", "relatedness_score",
+    "gold_score", "value", "grade", "price", "rating_score",
+})
+# Names of row numbers and ids: never a score, however numeric.
+_ID_NAME = re.compile(r"(?:^|_)(?:id|idx|index|row|no|num|number)$|^(?:id|idx|index)_")
 _TEXT_NAMES = frozenset({
     "text", "texts", "sentence", "review", "message", "content", "question", "v2", "body",
     "comment", "tweet", "document", "description", "utterance", "query", "abstract", "headline",
@@ -58,6 +66,7 @@ class _Stats:
     mean_length: float   # over non-empty cells
     numeric: bool        # every non-empty cell is a number
     id_like: bool        # every non-empty cell is a different integer
+    fractional: bool = False  # numeric, and some cell is not a whole number ("3.8")
 
 
 def _column_stats(table: Table) -> tuple[list[_Stats], int]:
@@ -76,9 +85,18 @@ def _column_stats(table: Table) -> tuple[list[_Stats], int]:
                    and all(_INTEGER.fullmatch(v) for v in distinct))
         if numeric and len(distinct) <= 10 * MAX_LABELS:
             distinct = {normalize_label(v) for v in distinct}  # "1" and "1.0" are one class
+        fractional = numeric and any(not _INTEGER.fullmatch(v) and _has_fraction(v) for v in distinct)
         mean = sum(map(len, values)) / len(values) if values else 0.0
-        stats.append(_Stats(name, len(values), len(distinct), mean, numeric, id_like))
+        stats.append(_Stats(name, len(values), len(distinct), mean, numeric, id_like, fractional))
     return stats, len(sample)
+
+
+def _has_fraction(number: str) -> bool:
+    try:
+        value = Decimal(number)
+        return value != value.to_integral_value()
+    except (InvalidOperation, ArithmeticError):
+        return False
 
 
 def _key(name: str) -> str:
@@ -91,6 +109,19 @@ def _is_label_candidate(s: _Stats, rows: int) -> bool:
     # "Far fewer than rows": a column where half the rows are unique is text or an id. A column
     # named like labels needs only some repeats, so tiny files still get a suggestion.
     return s.distinct * 2 <= s.filled or (_key(s.name) in _LABEL_NAMES and s.distinct < s.filled)
+
+
+def _is_score_candidate(s: _Stats, rows: int) -> bool:
+    """A number to predict (regression): fractional or many-valued, filled, not a row number."""
+    if not s.numeric or s.id_like or s.filled * 2 < rows or s.distinct < 3:
+        return False
+    if _ID_NAME.search(_key(s.name)):
+        return False
+    return s.fractional or s.distinct > MAX_LABELS
+
+
+def _label_named(s: _Stats) -> bool:
+    return _key(s.name) in _LABEL_NAMES or _key(s.name) in _SCORE_NAMES
 
 
 def _is_text_candidate(s: _Stats, rows: int) -> bool:
@@ -115,9 +146,13 @@ def complete_choice(table: Table, text: str | None = None, label: str | None = N
 
     if label is None:
         free = [s for s in usable if s.name not in taken]
-        candidates = [s for s in free if _is_label_candidate(s, rows)]
+        classes = [s for s in free if _is_label_candidate(s, rows)]
+        scores = [s for s in free if _is_score_candidate(s, rows) and s not in classes]
+        candidates = classes + scores
         if candidates:
-            best = max(candidates, key=lambda s: (_key(s.name) in _LABEL_NAMES, -s.distinct,
+            # Named like labels first; then classes before scores, fewest values first. A score
+            # column wins over classes only by its name ("score" over "genre" in STS-B).
+            best = max(candidates, key=lambda s: (_label_named(s), s in classes, -s.distinct,
                                                   -s.mean_length))
         else:
             # Too many values to be classes, but repeated (multi-label ids like "3,17"): offer it
@@ -170,12 +205,14 @@ def suggest_text_column(table: Table) -> str | None:
 
 def _suggest_pair(stats: list[_Stats], taken: set[str], rows: int) -> tuple[str, str] | None:
     """Two text columns whose names say they are a pair (sentence1/sentence2, premise/...)."""
-    names = [s.name for s in stats if s.name not in taken and _is_text_candidate(s, rows)]
-    for first in names:
-        for second in names:
-            if first != second and _names_pair(_key(first), _key(second)):
-                return first, second
-    return None
+    texts = [s for s in stats if s.name not in taken and _is_text_candidate(s, rows)]
+    pairs = [(a, b) for a in texts for b in texts
+             if a is not b and _names_pair(_key(a.name), _key(b.name))]
+    if not pairs:
+        return None
+    # The longest pair: STS-B's sentence1/sentence2, not its short source1/source2 tags.
+    first, second = max(pairs, key=lambda p: p[0].mean_length + p[1].mean_length)
+    return first.name, second.name
 
 
 def _names_pair(first: str, second: str) -> bool:
