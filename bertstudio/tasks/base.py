@@ -116,13 +116,16 @@ class Task(Protocol):
         """Each row's value, or `Dropped(reason)`. `columns.label` (one column) or
         `columns.label_columns` (several 0/1 columns, multi_label) name where targets are."""
 
-    def fit(self, values: Sequence[Any]) -> TargetSpace:
-        """The target space of the kept training rows (class names sorted as `sort_labels` does)."""
+    def fit(self, values: Sequence[Any], column: str | None = None) -> TargetSpace:
+        """The target space of the kept training rows (class names sorted as `sort_labels` does).
+        `column`: the target column's name (regression names its one output after it)."""
 
     def problems(self, values: Sequence[Any], column: str, split: bool, source: str) -> list[str]:
         """Why these rows cannot train, as plain sentences (the first is the one to fix first).
-        `values` holds the kept rows only (never empty: the pipeline tells "no usable rows" itself);
-        `column` names the target column(s) and `source` the file, for the sentences."""
+        `values`: the kept rows' values, followed by the `Dropped` of every row dropped for its
+        target (so "the column holds words" can be told); ignore the `Dropped` when counting rows.
+        With no kept row and nothing to say, return []: the pipeline then says the file has no
+        usable rows. `column` names the target column(s) and `source` the file, for the sentences."""
 
     def split(self, values: Sequence[Any], share: float, seed: int) -> tuple[list[int], list[int]]:
         """Sorted train and validation indices, seeded; each task stratifies in its own way."""
@@ -165,5 +168,10 @@ class Task(Protocol):
         """predictions.csv's columns after the text(s) (gold, predicted, ...) and one row per
         validation row."""
 
+    def card_intro(self, space: TargetSpace, pairs: bool) -> str:
+        """The model card's opening sentence after "A text classifier fine-tuned from ... with BERT
+        Studio.": what it predicts ("It sorts texts into 3 classes: `a`, `b`, `c`.")."""
+
     def card_section(self, metrics: dict[str, Any], space: TargetSpace) -> list[str]:
-        """The model card's lines about what the model predicts and how well (Markdown)."""
+        """The body of the model card's "Results on the validation data" (Markdown lines; with no
+        metrics, a line saying no evaluation was completed)."""
