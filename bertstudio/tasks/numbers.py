@@ -17,6 +17,7 @@ from typing import Iterable
 _MAX_NUMBER_CHARS = 64  # a longer cell is text; skips the pattern on every review in a text column
 _SPACES = " \u00a0\u202f\u2009'"  # groups of thousands separated by a (no-break, thin) space or '
 _MINUS = str.maketrans({"\u2212": "-", "\u2013": "-"})  # minus signs word processors type
+_STARTS = frozenset("0123456789+-.,\u2212\u2013")
 _NOT_FINITE = frozenset({"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity",
                          "-infinity", "#num!", "#div/0!", "#value!"})
 
@@ -48,7 +49,16 @@ def _strict(text: str, decimal_comma: bool) -> float | None:
 
 
 def _clean(cell: str) -> str:
-    return cell.strip().translate(_MINUS)
+    text = cell.strip()
+    # Only a short cell starting like a number can be one; the rest skip the translation and the
+    # patterns (a text column costs one look at its first character per distinct cell).
+    if len(text) > _MAX_NUMBER_CHARS or text[:1] not in _STARTS:
+        return text
+    return text.translate(_MINUS)
+
+
+def _may_be_number(text: str) -> bool:
+    return len(text) <= _MAX_NUMBER_CHARS and text[:1] in _STARTS
 
 
 @lru_cache(maxsize=65_536)
@@ -58,7 +68,7 @@ def parse_number(cell: str, decimal_comma: bool = False) -> float | None:
     The column's convention first; a cell that only the other convention reads is read that way,
     since it has no second meaning ("3,5" is 3.5 in any column)."""
     text = _clean(cell)
-    if not text or len(text) > _MAX_NUMBER_CHARS:
+    if not _may_be_number(text):
         return None
     value = _strict(text, decimal_comma)
     return value if value is not None else _strict(text, not decimal_comma)
@@ -82,7 +92,9 @@ def column_is_numeric(cells: Iterable[str]) -> tuple[float, bool]:
     "2.5" and "1,234.5" for the point); the majority wins. With no vote either way, a column
     whose cells hold a comma ("1,250", "3,000") reads it as the decimal mark, as a file typed
     where the comma is one (';'- or tab-separated exports) writes it; else the point."""
-    distinct = Counter(_clean(c) for c in cells)
+    distinct: Counter[str] = Counter()
+    for cell, n in Counter(cells).items():  # each distinct cell once: a score column repeats a lot
+        distinct[_clean(cell)] += n
     distinct.pop("", None)
     filled = sum(distinct.values())
     if not filled:
@@ -90,7 +102,7 @@ def column_is_numeric(cells: Iterable[str]) -> tuple[float, bool]:
     numeric = votes_comma = votes_point = 0
     has_comma = False
     for text, n in distinct.items():
-        if len(text) > _MAX_NUMBER_CHARS:
+        if not _may_be_number(text):
             continue
         point, comma = _strict(text, False), _strict(text, True)
         if point is None and comma is None:
