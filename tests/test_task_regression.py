@@ -74,21 +74,23 @@ def test_column_decides_decimal_comma_from_its_own_cells():
 # --- refusing columns ---------------------------------------------------------------------------
 
 def test_constant_column_is_refused_in_a_plain_sentence():
-    problems = TASK.problems([2.0] * 10, "score", split=True)
+    problems = TASK.problems([2.0] * 10, "score", split=True, source="data.csv")
     assert problems and "Every value in column 'score' is 2" in problems[0]
 
 
 def test_a_column_of_words_is_told_to_pick_scores_or_train_classes():
     values = [Dropped("label is not a number")] * 8 + [1.0, 2.0]
-    problems = TASK.problems(values, "sentiment", split=True)
+    problems = TASK.problems(values, "sentiment", split=True, source="data.csv")
     assert problems == ["Column 'sentiment' holds words, not numbers; pick the column with the "
                         "scores or train classes instead."]
 
 
-def test_too_few_numbers_and_no_numbers_are_problems():
-    assert "only 3 rows" in TASK.problems([1.0, 2.0, 3.0], "score", split=True)[0]
-    assert TASK.problems([1.0, 2.0, 3.0], "score", split=False) == []
-    assert "no numbers" in TASK.problems([Dropped("empty label")], "score", split=True)[0]
+def test_too_few_numbers_are_a_problem_and_no_numbers_are_left_to_the_pipeline():
+    assert TASK.problems([1.0, 2.0, 3.0], "score", split=True, source="data.csv") == [
+        "'data.csv' has only 3 rows with a number in column 'score'; training needs at least 4, "
+        "so add rows to the file."]
+    assert TASK.problems([1.0, 2.0, 3.0], "score", split=False, source="data.csv") == []
+    assert TASK.problems([Dropped("empty label")], "score", split=True, source="data.csv") == []
 
 
 def test_fit_keeps_mean_std_range_and_floors_std():
@@ -267,11 +269,15 @@ def test_predictions_and_output_cells_are_the_value_in_user_units():
     assert [TASK.output_cells(p, None) for p in predictions] == [["3.14159"], ["-1234568"], ["0.5"]]
 
 
-def test_card_section_names_the_column_range_and_metrics():
+def test_card_names_the_column_range_and_metrics():
     space = TargetSpace(names=["score"], stats={"mean": 2.5, "std": 1.0, "min": 0.0, "max": 5.0})
-    metrics = {"pearson": 0.87, "spearman": 0.85, "rmse": 0.6, "mae": 0.45, "r2": 0.74, "loss": 0.3}
+    intro = TASK.card_intro(space, pairs=True)
+    assert "`score`" in intro and "pair of texts" in intro and "from 0 to 5, mean 2.5" in intro
+    assert "function_to_apply='none'" in intro
+    metrics = {"pearson": 0.87, "spearman": 0.85, "rmse": 0.6, "mae": 0.45, "r2": 0.74, "loss": 0.3,
+               "count": 12}
     text = "\n".join(TASK.card_section(metrics, space))
-    assert "`score`" in text and "from 0 to 5" in text and "mean 2.5" in text
     for row in ("| Pearson | 0.8700 |", "| Spearman | 0.8500 |", "| RMSE | 0.6000 |", "| MAE | 0.4500 |",
-                "| R² | 0.7400 |"):
+                "| R² | 0.7400 |", "12 validation rows"):
         assert row in text
+    assert TASK.card_section({}, space) == ["No evaluation was completed."]

@@ -98,22 +98,22 @@ class RegressionTask:
             "mean": float(numbers.mean()), "std": max(float(numbers.std()), MIN_STD),
             "min": float(numbers.min()), "max": float(numbers.max())})
 
-    def problems(self, values: Sequence[Any], column: str, split: bool) -> list[str]:
-        """Why these rows cannot train. `values` may include the `Dropped` rows: a column where
-        most cells are words is told as that, not as too few rows."""
+    def problems(self, values: Sequence[Any], column: str, split: bool, source: str = "") -> list[str]:
+        """Why these rows cannot train. `values` also holds the `Dropped` of the rows dropped for
+        their target: a column where most cells are words is told as that, not as too few rows."""
         numbers = _floats(values)
         words = sum(isinstance(v, Dropped) and v.reason == NOT_A_NUMBER for v in values)
         if words > len(numbers):
             return [f"Column '{column}' holds words, not numbers; pick the column with the "
                     "scores or train classes instead."]
         if not numbers:
-            return [f"Column '{column}' has no numbers to learn from; pick the column with the "
-                    "scores or fill it in."]
+            return []  # the pipeline says the file has no usable rows
         needed = MIN_ROWS if split else 2
         if len(numbers) < needed:
             n = len(numbers)
-            return [f"Column '{column}' has only {n} row{'' if n == 1 else 's'} with a number; "
-                    f"training needs at least {needed}, so add rows to the file."]
+            where = f"'{source}'" if source else "The file"
+            return [f"{where} has only {n} row{'' if n == 1 else 's'} with a number in column "
+                    f"'{column}'; training needs at least {needed}, so add rows to the file."]
         if min(numbers) == max(numbers):
             return [f"Every value in column '{column}' is {number_text(numbers[0])}; a model "
                     "cannot learn anything from one value, so pick another column or add rows "
@@ -237,21 +237,27 @@ class RegressionTask:
                 for g, p in zip(result.gold, result.predicted)]
         return ["gold", "predicted", "error"], rows
 
-    def card_section(self, metrics: dict[str, Any], space: TargetSpace) -> list[str]:
-        """What the model predicts (the column, its range and mean) and how well."""
-        name = _md(space.names[0] if space.names else "value")
+    def card_intro(self, space: TargetSpace, pairs: bool) -> str:
         stats = space.stats
-        lines = [f"A regression model: it predicts the number in column `{name}`, which ranged "
-                 f"from {number_text(stats.get('min', 0.0))} to {number_text(stats.get('max', 0.0))} "
-                 f"(mean {number_text(stats.get('mean', 0.0))}) in the training rows. Its raw output "
-                 "is that number: use `pipeline(..., function_to_apply='none')`.", ""]
+        return (f"It predicts the number in column `{_md(space.names[0] if space.names else 'value')}` "
+                f"for each {'pair of texts' if pairs else 'text'} (in training from "
+                f"{number_text(stats.get('min', 0.0))} to {number_text(stats.get('max', 0.0))}, mean "
+                f"{number_text(stats.get('mean', 0.0))}). Its raw output is that number, so call "
+                "`pipeline(..., function_to_apply='none')`.")
+
+    def card_section(self, metrics: dict[str, Any], space: TargetSpace) -> list[str]:
+        """Pearson, Spearman, RMSE, MAE and R² in the target's units, or a line saying that no
+        evaluation was completed."""
         if not metrics:
-            return lines + ["No evaluation was completed."]
-        lines += ["| metric | value |", "|---|---:|"]
+            return ["No evaluation was completed."]
+        lines = ["| metric | value |", "|---|---:|"]
         for key, title in (("pearson", "Pearson"), ("spearman", "Spearman"), ("rmse", "RMSE"),
-                           ("mae", "MAE"), ("r2", "R²"), ("loss", "loss (standardised MSE)")):
+                           ("mae", "MAE"), ("r2", "R²"), ("loss", "loss (MSE, standardised)")):
             if metrics.get(key) is not None:
                 lines.append(f"| {title} | {metrics[key]:.4f} |")
+        if metrics.get("count"):
+            lines += ["", f"Measured on {metrics['count']} validation rows; RMSE and MAE are in the "
+                      "units of the target column."]
         return lines
 
 
