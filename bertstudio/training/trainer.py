@@ -35,7 +35,7 @@ from bertstudio.training.loaders import build_loaders
 # resolve_precision and cpu_has_native_bf16 are imported from here by the UI, the bench and tests.
 from bertstudio.training.precision import cpu_has_native_bf16, resolve_precision  # noqa: F401
 from bertstudio.training.run_files import data_record, open_run, save_model_atomic, write_end_files, write_start_files  # noqa: F401
-from bertstudio.training.schedule import count_steps, make_scheduler
+from bertstudio.training.schedule import StepCount, count_steps, make_scheduler
 
 
 class StopControl:
@@ -214,76 +214,37 @@ class _Position:
 
 def _fit(config: TrainConfig, accelerator, run, sink: EventSink, stop: StopControl, train_step: TrainStep,
          resume: bool, at: _Position, cpu_kernels: contextlib.ExitStack) -> RunResult:
-    """The run in Accelerate's canonical order: data, model (after the seed), optimizer, scheduler,
-    one `prepare`, then train and evaluate per epoch, then save."""
-    from accelerate.utils import set_seed
-
-    from bertstudio.data.dataset import prepare_data
-    from bertstudio.models import load_classifier, load_tokenizer
-
-    main = accelerator.is_main_process
+    """Build, then train and evaluate per epoch (checkpointing at each evaluation), then save."""
     started_at = time.time()
-    # Every process reads and splits the data itself (same seed, same result), so nothing
-    # large is shipped between them.
-    data = prepare_data(config)
-    tokenizer = load_tokenizer(config.model)
-    loaders = build_loaders(config, data, tokenizer, accelerator.device.type)
-
-    set_seed(config.seed)
-    model = load_classifier(config.model, data.labels)
-    if accelerator.device.type == "cpu":  # CUDA's own dropout is fast (fast_dropout.py)
-        cpu_kernels.enter_context(fast_dropout(model))
-    optimizer = _optimizer(model, config, accelerator.device)
-    steps = count_steps(config, loaders.train_size, accelerator.num_processes)
-    total_steps, steps_per_epoch = steps.total_steps, steps.steps_per_epoch
-    scheduler = make_scheduler(config, optimizer, steps, accelerator.num_processes)
-    model, optimizer, train_loader, val_loader, scheduler = accelerator.prepare(
-        model, optimizer, loaders.train, loaders.validation, scheduler)
-
-    state, best_weights = LoopState(step=0, epoch=0, batches_done_in_epoch=0), None
-    if resume:
-        state, best_weights = load_checkpoint(accelerator, run.path)
-        if main:  # what the log said after the checkpoint is about to be done again
-            truncate_after_step(run.file(EVENTS_FILE), state.step)
-    elif main:
-        write_start_files(run, config, data, accelerator)
-    step = at.step = state.step
-    if resume:
-        sink.emit(Notice(message=f"Resumed from the checkpoint at step {step}.", step=step))
-    sink.emit(Started(run_id=run.run_id, run_dir=str(run.path), config=config.to_dict(),
-                      labels=list(data.labels), train_size=loaders.train_size,
-                      validation_size=loaders.validation_size, total_steps=total_steps,
-                      steps_per_epoch=steps_per_epoch, device=str(accelerator.device),
-                      precision=accelerator.mixed_precision,
-                      num_processes=accelerator.num_processes,
-                      resumed_from_step=step if resume else None))
+    parts = _build(config, accelerator, cpu_kernels)
+    model, optimizer, scheduler, train_loader = parts.model, parts.optimizer, parts.scheduler, parts.train_loader
+    total_steps = parts.steps.total_steps
+    state, best_weights = _start(config, accelerator, run, sink, parts, resume)
 
     # --- loop state, declared together (restored from the checkpoint when resuming) --------
+    step = at.step = state.step
     best = BestModel(config.metric_for_best, keep=config.keep_best, patience=config.early_stopping_patience,
                      state=state, weights=best_weights)
     last_eval = best.best_eval
-    last_metrics: dict[str, Any] = last_eval.metrics if last_eval else {}
     window_loss = torch.zeros((), device=accelerator.device)
     window_batches = 0
     grad_norm = None
-    samples_seen, tokens_seen = state.samples_seen, state.tokens_seen
-    train_seconds = state.train_seconds
+    meter = _Throughput(state.samples_seen, state.tokens_seen, state.train_seconds)
     batches_done = state.batches_done_in_epoch
     stopped_by_user = stopped_early = False
 
     def run_evaluation() -> bool:
         """Evaluate, track the best weights, checkpoint; True when early stopping says enough."""
-        nonlocal last_metrics, last_eval
-        result = evaluate(model, val_loader, accelerator, data.labels)
-        last_metrics, last_eval = result.metrics, result
-        improved = best.observe(result, step, lambda: accelerator.unwrap_model(model).state_dict())
-        sink.emit(Evaluation(step=step, epoch=step / steps_per_epoch, metrics=result.metrics,
+        nonlocal last_eval
+        last_eval = evaluate(model, parts.val_loader, accelerator, parts.data.labels)
+        improved = best.observe(last_eval, step, lambda: accelerator.unwrap_model(model).state_dict())
+        sink.emit(Evaluation(step=step, epoch=step / parts.steps.steps_per_epoch, metrics=last_eval.metrics,
                              is_best=improved))
         if step < total_steps and not best.enough and not stop.requested:
             # Checkpoint at every evaluation but the last: a killed run resumes from here.
             save_checkpoint(accelerator, run.path, LoopState(
-                step=step, epoch=epoch, batches_done_in_epoch=batches_done, samples_seen=samples_seen,
-                tokens_seen=tokens_seen, train_seconds=train_seconds, last_metrics=result.metrics,
+                step=step, epoch=epoch, batches_done_in_epoch=batches_done, samples_seen=meter.samples,
+                tokens_seen=meter.tokens, train_seconds=meter.seconds, last_metrics=last_eval.metrics,
                 **best.loop_fields()), best.best_state)
         return best.enough
 
@@ -302,8 +263,8 @@ def _fit(config: TrainConfig, accelerator, run, sink: EventSink, stop: StopContr
         for batch in epoch_loader:
             batches_done += 1
             batch.pop("index")
-            samples_seen += batch["input_ids"].shape[0] * accelerator.num_processes
-            tokens_seen += batch.pop("num_tokens") * accelerator.num_processes
+            meter.samples += batch["input_ids"].shape[0] * accelerator.num_processes
+            meter.tokens += batch.pop("num_tokens") * accelerator.num_processes
             with accelerator.accumulate(model):
                 loss = train_step(model, batch)
                 accelerator.backward(loss)
@@ -320,30 +281,24 @@ def _fit(config: TrainConfig, accelerator, run, sink: EventSink, stop: StopContr
             step = at.step = step + 1
             last_step = step == total_steps
             if step % config.logging_steps == 0 or last_step:
-                train_seconds += time.perf_counter() - tick
+                meter.seconds += time.perf_counter() - tick
                 tick = time.perf_counter()
                 mean_loss = accelerator.reduce(window_loss, "mean").item() / window_batches
                 if not math.isfinite(mean_loss):
                     raise _NonFiniteLoss(step, mean_loss)
-                rate = step / train_seconds if train_seconds else 0.0
-                sink.emit(Step(step=step, total_steps=total_steps, epoch=step / steps_per_epoch,
-                               loss=mean_loss, learning_rate=scheduler.get_last_lr()[0],
-                               grad_norm=None if grad_norm is None else float(grad_norm),
-                               samples_per_second=samples_seen / train_seconds if train_seconds else 0.0,
-                               tokens_per_second=tokens_seen / train_seconds if train_seconds else 0.0,
-                               elapsed_seconds=time.time() - started_at,
-                               eta_seconds=(total_steps - step) / rate if rate else None))
+                sink.emit(_step_event(step, parts.steps, mean_loss, scheduler.get_last_lr()[0], grad_norm,
+                                      meter, started_at))
                 window_loss.zero_()
                 window_batches = 0
             if config.eval_strategy == "steps" and step % config.eval_steps == 0 and not last_step:
-                train_seconds += time.perf_counter() - tick
+                meter.seconds += time.perf_counter() - tick
                 stopped_early = run_evaluation()
                 tick = time.perf_counter()
             if _agreed_stop(accelerator, stop):
                 stopped_by_user = True
             if stopped_by_user or stopped_early:
                 break
-        train_seconds += time.perf_counter() - tick
+        meter.seconds += time.perf_counter() - tick
         if stopped_by_user or stopped_early:
             break
         if config.eval_strategy == "epoch" or epoch == config.epochs - 1:
@@ -354,25 +309,121 @@ def _fit(config: TrainConfig, accelerator, run, sink: EventSink, stop: StopContr
     # The last_step rule: a run always ends with an evaluation of the weights it stopped with.
     if last_eval is None or stopped_by_user or (config.eval_strategy == "steps" and not stopped_early):
         run_evaluation()
-
     cpu_kernels.close()
+    return _finish(config, accelerator, run, sink, parts, best, last_eval, step, meter, started_at,
+                   "stopped" if stopped_by_user else "finished", stopped_early)
+
+
+@dataclass
+class _Parts:
+    """What the canonical order builds before the loop; model, optimizer, scheduler and loaders prepared."""
+    data: Any
+    tokenizer: Any
+    model: Any
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    train_loader: Any
+    val_loader: Any
+    steps: StepCount
+    train_size: int
+    validation_size: int
+
+
+def _build(config: TrainConfig, accelerator, cpu_kernels: contextlib.ExitStack) -> _Parts:
+    """data -> model (built after the seed, so its new head is reproducible) -> optimizer ->
+    scheduler -> one `prepare`."""
+    from accelerate.utils import set_seed
+
+    from bertstudio.data.dataset import prepare_data
+    from bertstudio.models import load_classifier, load_tokenizer
+
+    # Every process reads and splits the data itself (same seed, same result), so nothing
+    # large is shipped between them.
+    data = prepare_data(config)
+    tokenizer = load_tokenizer(config.model)
+    loaders = build_loaders(config, data, tokenizer, accelerator.device.type)
+
+    set_seed(config.seed)
+    model = load_classifier(config.model, data.labels)
+    if accelerator.device.type == "cpu":  # CUDA's own dropout is fast (fast_dropout.py)
+        cpu_kernels.enter_context(fast_dropout(model))
+    optimizer = _optimizer(model, config, accelerator.device)
+    steps = count_steps(config, loaders.train_size, accelerator.num_processes)
+    scheduler = make_scheduler(config, optimizer, steps, accelerator.num_processes)
+    model, optimizer, train_loader, val_loader, scheduler = accelerator.prepare(
+        model, optimizer, loaders.train, loaders.validation, scheduler)
+    return _Parts(data, tokenizer, model, optimizer, scheduler, train_loader, val_loader, steps,
+                  loaders.train_size, loaders.validation_size)
+
+
+def _start(config: TrainConfig, accelerator, run, sink: EventSink, parts: _Parts,
+           resume: bool) -> tuple[LoopState, dict | None]:
+    """Restore the checkpoint (resuming) or write the start files; then tell that the run started.
+    Returns the loop state and the best weights kept so far."""
+    main = accelerator.is_main_process
+    state, best_weights = LoopState(step=0, epoch=0, batches_done_in_epoch=0), None
+    if resume:
+        state, best_weights = load_checkpoint(accelerator, run.path)
+        if main:  # what the log said after the checkpoint is about to be done again
+            truncate_after_step(run.file(EVENTS_FILE), state.step)
+        sink.emit(Notice(message=f"Resumed from the checkpoint at step {state.step}.", step=state.step))
+    elif main:
+        write_start_files(run, config, parts.data, accelerator)
+    sink.emit(Started(run_id=run.run_id, run_dir=str(run.path), config=config.to_dict(),
+                      labels=list(parts.data.labels), train_size=parts.train_size,
+                      validation_size=parts.validation_size, total_steps=parts.steps.total_steps,
+                      steps_per_epoch=parts.steps.steps_per_epoch, device=str(accelerator.device),
+                      precision=accelerator.mixed_precision, num_processes=accelerator.num_processes,
+                      resumed_from_step=state.step if resume else None))
+    return state, best_weights
+
+
+@dataclass
+class _Throughput:
+    """Samples and tokens trained on, and the seconds it took (evaluations not counted)."""
+    samples: int
+    tokens: int
+    seconds: float
+
+    def per_second(self, count: float) -> float:
+        return count / self.seconds if self.seconds else 0.0
+
+
+def _step_event(step: int, steps: StepCount, loss: float, learning_rate: float, grad_norm, meter: _Throughput,
+                started_at: float) -> Step:
+    rate = meter.per_second(step)
+    return Step(step=step, total_steps=steps.total_steps, epoch=step / steps.steps_per_epoch, loss=loss,
+                learning_rate=learning_rate, grad_norm=None if grad_norm is None else float(grad_norm),
+                samples_per_second=meter.per_second(meter.samples),
+                tokens_per_second=meter.per_second(meter.tokens),
+                elapsed_seconds=time.time() - started_at,
+                eta_seconds=(steps.total_steps - step) / rate if rate else None)
+
+
+def _finish(config: TrainConfig, accelerator, run, sink: EventSink, parts: _Parts, best: BestModel,
+            last_eval, step: int, meter: _Throughput, started_at: float, status: str,
+            stopped_early: bool) -> RunResult:
+    """Put the best weights back (keep_best), save the model and the end files, tell how it ended."""
+    main = accelerator.is_main_process
+    model = accelerator.unwrap_model(parts.model)
     if config.keep_best and best.best_state is not None:
-        accelerator.unwrap_model(model).load_state_dict(best.best_state)
-        last_metrics, last_eval = best.best_eval.metrics, best.best_eval
+        model.load_state_dict(best.best_state)
+        last_eval = best.best_eval
+    metrics = last_eval.metrics if last_eval is not None else {}
     accelerator.wait_for_everyone()
     if main:
-        write_end_files(run, accelerator.unwrap_model(model), tokenizer, config, data, last_metrics, last_eval)
+        write_end_files(run, model, parts.tokenizer, config, parts.data, metrics, last_eval)
         sink.emit(Checkpoint(step=step, path=str(run.file(MODEL_DIR)), is_best=best.best_step == step))
         remove_checkpoint(run.path)  # the run is over: model/ is what it keeps
     elapsed = time.time() - started_at
-    summary = {**last_metrics, "best_step": best.best_step, "steps": step,
-               "train_samples_per_second": samples_seen / train_seconds if train_seconds else 0.0}
+    summary = {**metrics, "best_step": best.best_step, "steps": step,
+               "train_samples_per_second": meter.per_second(meter.samples)}
     if main:
         run.write_json(METRICS_FILE, summary)
-    if stopped_by_user:
-        sink.emit(Stopped(run_dir=str(run.path), step=step, metrics=last_metrics, elapsed_seconds=elapsed))
+    if status == "stopped":
+        sink.emit(Stopped(run_dir=str(run.path), step=step, metrics=metrics, elapsed_seconds=elapsed))
         return RunResult(str(run.path), "stopped", summary)
-    sink.emit(Finished(run_dir=str(run.path), metrics=last_metrics, steps=step, elapsed_seconds=elapsed,
+    sink.emit(Finished(run_dir=str(run.path), metrics=metrics, steps=step, elapsed_seconds=elapsed,
                        stopped_early=stopped_early, best_step=best.best_step))
     return RunResult(str(run.path), "finished", summary)
 
