@@ -1,5 +1,5 @@
 """A file's bytes and their text, before any parsing: regular files only, size limits, gzip,
-formats that are not CSV or TSV named, and the encoding found.
+formats that cannot be read named, and the encoding found.
 
 Split from `tabular.py` (which parses the text into rows) because what protects the server lives
 here: /dev/zero, a FIFO, a .gz that unpacks to terabytes and a file past the upload limit are all
@@ -12,7 +12,6 @@ import codecs
 import gzip
 import io
 import os
-import re
 import stat
 import zlib
 from pathlib import Path
@@ -30,17 +29,23 @@ _MAGIC = (
     (b"GIF87a", "a GIF image", "choose the CSV or TSV file with the data instead"),
     (b"GIF89a", "a GIF image", "choose the CSV or TSV file with the data instead"),
     (b"%PDF-", "a PDF file", "export the table from it as CSV and choose that file"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel file",
-     "open it in your spreadsheet program, save it as CSV and choose that file"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Excel (.xls) or Office file",
+     "open it in your spreadsheet program, save it as .xlsx or CSV and choose that file"),
 )
+# What a readable table file can be, for the sentences that refuse the rest.
+READABLE = "CSV, TSV, Excel (.xlsx), JSON, JSON Lines or Parquet"
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
-# Table formats other than CSV/TSV, recognised so the refusal can name them: (prefix, format).
-# Reading them here comes later; until then the refusal names the format and the way out.
-_TABLE_MAGIC = ((b"PAR1", "a Parquet file", "read_parquet"), (b"ARROW1", "an Arrow (Feather) file", "read_feather"),
+# Table formats that are not read (CSV, TSV, Excel, JSON and Parquet are), named so the refusal
+# can say what the file is and the way out: (prefix, format, pandas reader).
+_TABLE_MAGIC = ((b"ARROW1", "an Arrow (Feather) file", "read_feather"),
                 (b"SQLite format 3\x00", "an SQLite database", "read_sql"), (b"Obj\x01", "an Avro file", None))
-_JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
-# An object, or a list of objects, that opens with a quoted key: JSON, never a CSV header.
-_JSON_START = re.compile(rb'\s*(?:\[\s*)?\{\s*"')
+# ZIP-based documents that are not workbooks: (a name inside, what it is, what to do).
+_ZIP_KINDS = ((b"word/", "a Word document", "copy its table into a spreadsheet and save that as .xlsx or CSV"),
+              (b"ppt/", "a PowerPoint file", "copy its table into a spreadsheet and save that as .xlsx or CSV"),
+              (b"opendocument.spreadsheet", "an OpenDocument spreadsheet (.ods)",
+               "open it in your spreadsheet program, save it as .xlsx or CSV and choose that file"),
+              (b"opendocument.text", "an OpenDocument text file (.odt)",
+               "copy its table into a spreadsheet and save that as .xlsx or CSV"))
 
 
 def read_file(path: Path, name: str, max_bytes: int) -> bytes:
@@ -96,14 +101,13 @@ def gunzip(raw: bytes, name: str, max_bytes: int) -> bytes:
 def refuse_binary(data: bytes, name: str) -> None:
     for prefix, what, todo in _MAGIC:
         if data.startswith(prefix):
-            raise StudioError(f"'{name}' looks like {what}, not a CSV or TSV file; {todo}.")
-    if data.startswith(_ZIP_MAGIC):
+            raise StudioError(f"'{name}' looks like {what}, not a {READABLE} file; {todo}.")
+    if data.startswith(_ZIP_MAGIC):  # a workbook was read before this; any other ZIP is refused
         head = data[:4096]
-        office = b"[Content_Types].xml" in head and b"word/" not in head and b"ppt/" not in head
-        if b"xl/" in head or office:
-            raise StudioError(f"'{name}' looks like an Excel file, not a CSV or TSV file; open it "
-                              "in your spreadsheet program, save it as CSV and choose that file.")
-        raise StudioError(f"'{name}' looks like a ZIP archive, not a CSV or TSV file; unpack it "
+        for marker, what, todo in _ZIP_KINDS:
+            if marker in head:
+                raise StudioError(f"'{name}' looks like {what}, not a {READABLE} file; {todo}.")
+        raise StudioError(f"'{name}' looks like a ZIP archive, not a {READABLE} file; unpack it "
                           "and choose the CSV or TSV file inside.")
     sample = data[:SNIFF_CHARS]
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _utf16_without_bom(sample):
@@ -113,15 +117,12 @@ def refuse_binary(data: bytes, name: str) -> None:
 
 
 def refuse_other_tables(data: bytes, name: str) -> None:
-    """Name the table formats people save by mistake (Parquet, JSON, ...) and say to export CSV."""
-    head = data[:SNIFF_CHARS].removeprefix(codecs.BOM_UTF8)
-    json_named = name.lower().endswith(_JSON_SUFFIXES) and head.lstrip()[:1] in (b"{", b"[")
-    found = next(((what, reader) for prefix, what, reader in _TABLE_MAGIC if data.startswith(prefix)),
-                 ("a JSON file", "read_json") if json_named or _JSON_START.match(head) else None)
+    """Name the table formats that are not read (Arrow, SQLite, Avro) and say to export CSV."""
+    found = next(((what, reader) for prefix, what, reader in _TABLE_MAGIC if data.startswith(prefix)), None)
     if found is not None:
         what, reader = found
         how = f" (for example with pandas' {reader} and to_csv)" if reader else ""
-        raise StudioError(f"'{name}' looks like {what}, not a CSV or TSV file; save it as CSV or TSV"
+        raise StudioError(f"'{name}' looks like {what}, not a {READABLE} file; save it as CSV or TSV"
                           f"{how} and choose that file.")
 
 

@@ -1,5 +1,6 @@
 """Bytes to `Table`: delimiter and quoting, header detection, ragged rows and NULs, row and cell limits
-(the bytes themselves, gzip and the encoding: `filebytes.py`).
+(the bytes themselves, gzip and the encoding: `filebytes.py`; Excel, JSON and Parquet are read by
+`formats.py` and its neighbours into rows that get the same checks here).
 
 Everything here forgives what real exported files get wrong and writes each fix into `Table.notes`;
 what cannot be forgiven (an empty file, an image, a header with no rows) is refused with a
@@ -19,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bertstudio.errors import StudioError
+from bertstudio.data import formats
 from bertstudio.data.filebytes import (DEFAULT_MAX_BYTES, SNIFF_CHARS, decode, gunzip, read_file, refuse_binary,
-                                  refuse_other_tables, size_text)
+                                       refuse_other_tables, size_text)
 from bertstudio.limits import MAX_TEXT_CHARS, too_long
 
 DELIMITERS = ("\t", ",", ";", "|")  # order breaks ties when two fit a sample equally well
@@ -39,7 +41,7 @@ class Table:
     columns: list[str]          # header names (or "column_1".. when the file has no header)
     rows: list[list[str]]       # every row padded/cut to len(columns); cells are not trimmed
     encoding: str               # "utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1"
-    delimiter: str              # ",", ";", "\t", "|"
+    delimiter: str              # ",", ";", "\t", "|"; for the formats below, the format's name
     has_header: bool
     name: str                   # file name shown to the user
     sha256: str                 # hash of the raw file bytes (before decompression)
@@ -50,6 +52,13 @@ class Table:
     # padded with "" to the table's width; None when the file has no header. Outputs that hand
     # the file back (predictions) write this, not the cleaned-up `columns`.
     raw_header: list[str] | None = None
+    format: str = "csv"         # "csv" (also TSV and other delimited text), "xlsx", "json", "jsonl", "parquet"
+    sheet: str | None = None    # the Excel sheet read
+    # Per column name, what the file held where it knew types (Excel, JSON, Parquet): "number",
+    # "bool", "date", "list", "object" or "string"; a writer gives predictions back in these types.
+    column_kinds: dict[str, str] = field(default_factory=dict)
+    # Columns whose cells were lists, joined into one text: column name -> the separator used.
+    list_separators: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -70,8 +79,9 @@ class Table:
 
 def read_table(source: str | Path | bytes, *, name: str | None = None,
                max_bytes: int = DEFAULT_MAX_BYTES, max_rows: int | None = None,
-               max_text_chars: int = MAX_TEXT_CHARS) -> Table:
-    """Read a CSV/TSV file (a path or its bytes, plain or gzip) into a `Table`.
+               max_text_chars: int = MAX_TEXT_CHARS, sheet: str | None = None) -> Table:
+    """Read a CSV/TSV, Excel (.xlsx), JSON, JSON Lines or Parquet file (a path or its bytes, plain
+    or gzip) into a `Table`; `sheet` picks an Excel sheet by name (default: the first).
 
     Refused: more than `max_bytes` (after unpacking), more than `max_rows` data rows (as soon as
     reading passes it, so a huge file costs no more memory than the limit), a cell longer than
@@ -95,6 +105,11 @@ def read_table(source: str | Path | bytes, *, name: str | None = None,
     if not data or data.isspace():  # not data.strip(): that copies the whole file
         raise StudioError(f"'{name}' is empty; choose a file with a header row and at least one "
                           "row of data.")
+    fmt = formats.detect_format(data, name)
+    if fmt != formats.CSV:
+        return _structured_table(data, fmt, name=name, sha256=sha256, compressed=compressed,
+                                 max_bytes=max_bytes, max_rows=max_rows, max_text_chars=max_text_chars,
+                                 sheet=sheet)
     refuse_other_tables(data, name)  # first: their binary bytes would only say "not a text file"
     refuse_binary(data, name)
 
@@ -140,6 +155,68 @@ def read_table(source: str | Path | bytes, *, name: str | None = None,
     return Table(columns=columns, rows=body, encoding=encoding, delimiter=delimiter,
                  has_header=has_header, name=name, sha256=sha256, notes=notes, quoting=quoting,
                  compressed=compressed, raw_header=raw_header)
+
+
+def _structured_table(data: bytes, fmt: str, *, name: str, sha256: str, compressed: bool, max_bytes: int,
+                      max_rows: int | None, max_text_chars: int, sheet: str | None) -> Table:
+    """An Excel, JSON or Parquet file through its reader, then the shape checks a CSV gets."""
+    encoding = "utf-8"
+    if fmt == formats.XLSX:
+        from bertstudio.data.spreadsheet import read_xlsx
+
+        found = read_xlsx(data, name, max_bytes, max_rows, sheet)
+    elif fmt == formats.PARQUET:
+        from bertstudio.data.parquetfile import read_parquet
+
+        found = read_parquet(data, name, max_bytes, max_rows, max_text_chars)
+    else:
+        text, encoding = decode(data, name)
+        del data
+        found = formats.read_json(text, name, max_rows)
+    notes = list(found.notes)
+    rows = found.rows
+    kinds = found.kinds
+    if found.header is None:  # Excel: the first row is the header unless it reads as data
+        if not rows:
+            raise StudioError(f"The sheet '{found.sheet}' of '{name}' is empty; choose the sheet with "
+                              "your table, or a file with a header row and at least one row of data.")
+        has_header = len(rows) < 2 or looks_like_header(rows[0], rows[1:_HEADER_SAMPLE_ROWS + 1])
+        header = rows[0] if has_header else []
+        body = rows[1:] if has_header else rows
+        if not has_header:
+            notes.append("The first row looks like data, so the columns were named column_1, "
+                         "column_2, ...")
+            kinds = {i: k if found.first_row_kinds.get(i, k) == k else "string" for i, k in kinds.items()}
+        if max_rows is not None and len(body) > max_rows:
+            raise _too_many_rows(name, max_rows)
+    else:
+        has_header, header, body = True, found.header, rows
+    if not body or (found.header is not None and not header):
+        what = "a header row but no data rows" if found.header is None else "no records with fields"
+        raise StudioError(f"'{name}' has {what}; choose a file with a header (or named fields) and at "
+                          "least one row of data.")
+    # A spreadsheet's cells past the header's last name are columns of their own (no delimiter
+    # split them), so the table is as wide as its widest row.
+    width = max(len(header), max(map(len, body)))
+    if fmt == formats.XLSX:
+        from bertstudio.data.spreadsheet import CELL_BYTES, too_many_cells
+
+        if len(body) * width * CELL_BYTES > max_bytes:
+            raise too_many_cells(name)
+    columns = _column_names(header, width)
+    for row in body:
+        if len(row) < width:
+            row.extend([""] * (width - len(row)))
+    _refuse_long_cells(header, body, columns, name, max_text_chars)
+    if found.sheet is not None and sheet is not None and sheet != found.first_sheet:
+        # Another sheet is other data: the fingerprint of what a run trained on must differ.
+        sha256 = hashlib.sha256(f"{sha256}|sheet:{found.sheet}".encode()).hexdigest()
+    return Table(columns=columns, rows=body, encoding=encoding, delimiter=fmt, has_header=has_header,
+                 name=name, sha256=sha256, notes=notes, quoting="none", compressed=compressed,
+                 raw_header=(header + [""] * (width - len(header))) if has_header else None,
+                 format=fmt, sheet=found.sheet,
+                 column_kinds={columns[i]: kind for i, kind in kinds.items() if i < width},
+                 list_separators={columns[i]: sep for i, sep in found.separators.items() if i < width})
 
 
 def sniff_delimiter(text: str) -> str:
