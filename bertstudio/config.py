@@ -19,12 +19,18 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from bertstudio.errors import StudioError
+from bertstudio.tasks.base import TASK_CHOICES
 
 TRUNCATION_CHOICES = ("start", "end", "head_tail")
 SCHEDULER_CHOICES = ("linear", "cosine", "constant_with_warmup")
 PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
 EVAL_STRATEGY_CHOICES = ("epoch", "steps")
-METRIC_CHOICES = ("macro_f1", "accuracy", "loss")
+# "auto" (the task's headline) and every task's scalar metrics; tests check that this is exactly
+# the union of the tasks' own `metrics`, which validation checks a known task's choice against.
+METRIC_CHOICES = ("auto", "macro_f1", "accuracy", "loss",
+                  "micro_f1", "subset_accuracy", "macro_f1_at_0.5", "micro_f1_at_0.5",
+                  "subset_accuracy_at_0.5",
+                  "pearson", "spearman", "rmse", "mae", "r2")
 
 DEFAULT_MODEL = "bert-base-uncased"
 
@@ -50,6 +56,16 @@ class TrainConfig:
         "entailment). Empty: single text.", "data"))
     label_column: str | None = field(default=None, metadata=_meta(
         "Label column", "Column holding the class of each row. Empty: suggested from the file.", "data"))
+    task: str = field(default="auto", metadata=_meta(
+        "Task", "What each row's label is: one class (single_label), any number of tags "
+        "(multi_label), or a number to predict (regression). auto: decided from the label column.",
+        "data", choices=TASK_CHOICES))
+    label_separator: str | None = field(default=None, metadata=_meta(
+        "Label separator", "For several labels in one cell (multi_label): the character between "
+        "them, such as ',' or '|'. Empty: found from the file among ',', ';' and '|'.", "data"))
+    label_columns: str | None = field(default=None, metadata=_meta(
+        "Label columns", "For multi_label data kept as one 0/1 column per label: those columns' "
+        "names, separated by commas. Empty: a single label column.", "data"))
     validation_split: float = field(default=0.1, metadata=_meta(
         "Validation share", "Share of the training rows held out (stratified by label) to measure "
         "the model, when no validation file is given.", "data", min=0.05, max=0.5, step=0.05))
@@ -108,6 +124,10 @@ class TrainConfig:
         "where the processor computes it natively (AVX512-BF16 or AMX), else fp32.",
         "optimization", choices=PRECISION_CHOICES))
 
+    weight_rare_labels: bool = field(default=False, metadata=_meta(
+        "Weight rare labels", "multi_label only: count each label's few positive rows more in the "
+        "loss, so rare labels are not simply never predicted.", "optimization"))
+
     # --- schedule -----------------------------------------------------------------------------
     epochs: int = field(default=3, metadata=_meta(
         "Epochs", "How many times to go over the training data. 2-4 is typical for BERT.",
@@ -129,8 +149,9 @@ class TrainConfig:
     eval_steps: int = field(default=100, metadata=_meta(
         "Evaluate every N steps", "Used when evaluating by steps.", "evaluation", min=1, max=100_000,
         step=1))
-    metric_for_best: str = field(default="macro_f1", metadata=_meta(
-        "Metric to watch", "Validation metric that decides the best checkpoint and early stopping.",
+    metric_for_best: str = field(default="macro_f1", metadata=_meta(  # TRANSITIONAL: "auto" once trainer.py resolves it
+        "Metric to watch", "Validation metric that decides the best checkpoint and early stopping. "
+        "auto: the task's main one (macro-F1 for labels, Pearson correlation for regression).",
         "evaluation", choices=METRIC_CHOICES))
     early_stopping_patience: int = field(default=0, metadata=_meta(
         "Early stopping patience", "Stop after this many evaluations without improvement. 0: never "
@@ -177,7 +198,31 @@ class TrainConfig:
         if self.label_column and self.label_column in (self.text_column, self.text_pair_column):
             raise StudioError("The label column is also used as a text column; pick a different "
                               "column for the labels.")
+        self._validate_task()
         return self
+
+    def label_column_names(self) -> tuple[str, ...] | None:
+        """`label_columns` as names ("joy, anger" -> ("joy", "anger")); None when not set."""
+        if not self.label_columns or not self.label_columns.strip():
+            return None
+        return tuple(name.strip() for name in self.label_columns.split(",") if name.strip())
+
+    def _validate_task(self) -> None:
+        """The task's own settings agree with each other; a named task reports the watched metric."""
+        columns = self.label_column_names()
+        if columns:
+            if self.task in ("single_label", "regression"):
+                raise StudioError(f"Several label columns mean several labels per row, but the task is "
+                                  f"'{self.task}'; choose the task multi_label (or auto), or clear "
+                                  "'Label columns'.")
+            used = [c for c in columns if c in (self.text_column, self.text_pair_column)]
+            if used:
+                raise StudioError(f"'{used[0]}' is both a text column and a label column; take it "
+                                  "out of 'Label columns'.")
+        if self.task != "auto" and self.metric_for_best != "auto":
+            from bertstudio.tasks.registry import get_task, watched_metric
+
+            watched_metric(get_task(self.task), self.metric_for_best)
 
     # --- JSON ---------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

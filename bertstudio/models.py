@@ -7,7 +7,7 @@ import os
 import socket
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
 from urllib.parse import urlsplit
 
 from bertstudio.errors import StudioError
@@ -266,19 +266,26 @@ def load_tokenizer(name: str) -> "PreTrainedTokenizerBase":
     return tokenizer
 
 
-def load_classifier(name: str, labels: list[str]) -> "PreTrainedModel":
-    """A pretrained encoder with a new classification head for `labels` (index = class id)."""
+def load_classifier(name: str, head: "dict[str, Any] | Sequence[str]") -> "PreTrainedModel":
+    """A pretrained encoder with a new head: `head` is the task's `head(space)` keywords
+    (num_labels, id2label, label2id, problem_type); a list of class names means single-label
+    over them (index = class id)."""
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    if len(labels) < 2 or len(set(labels)) != len(labels):
+    if not isinstance(head, dict):
+        labels = list(head)
+        id2label = dict(enumerate(labels))
+        head = {"num_labels": len(labels), "id2label": id2label,
+                "label2id": {label: index for index, label in id2label.items()},
+                "problem_type": "single_label_classification"}
+    names = list((head.get("id2label") or {}).values())
+    if head.get("problem_type") == "single_label_classification" and (
+            len(names) < 2 or len(set(names)) != len(names)):
         raise StudioError("A classifier needs at least two different labels; check the label column.",
-                          detail=repr(labels))
-    id2label = dict(enumerate(labels))
+                          detail=repr(names))
     options: dict[str, Any] = dict(
-        num_labels=len(labels), id2label=id2label,
-        label2id={label: index for index, label in id2label.items()},
-        problem_type="single_label_classification",
+        **head,
         use_safetensors=True, trust_remote_code=False,
         # fp32 master weights whatever the checkpoint's dtype; mixed precision is the trainer's job.
         dtype=torch.float32,
@@ -291,7 +298,9 @@ def load_classifier(name: str, labels: list[str]) -> "PreTrainedModel":
 
 
 def load_trained(path: str | Path) -> "PreTrainedModel":
-    """A classifier saved by BERT Studio (or any save_pretrained sequence classifier), in eval mode."""
+    """A model saved by BERT Studio (or any save_pretrained sequence classifier), in eval mode:
+    single-label, multi-label or regression, as its config says (`bertstudio_task`, `problem_type`)
+    and its head's shape is kept as saved."""
     import torch
     from transformers import AutoConfig, AutoModelForSequenceClassification
 

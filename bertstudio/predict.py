@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 
@@ -13,27 +12,26 @@ from bertstudio.data.csvsafe import write_safe_csv
 from bertstudio.errors import StudioError
 from bertstudio.limits import MAX_TEXT_CHARS, check_text_length
 from bertstudio.runs.folder import model_dir_of, read_run
+from bertstudio.tasks.base import Prediction
+from bertstudio.tasks.registry import task_of_model
 
+if TYPE_CHECKING:
+    from bertstudio.tasks.base import Task
 
-@dataclass
-class Prediction:
-    label: str
-    confidence: float
-    probabilities: dict[str, float]  # every class, in label order
-
-    def to_dict(self) -> dict:
-        return {"label": self.label, "confidence": self.confidence, "probabilities": self.probabilities}
+__all__ = ["Prediction", "Predictor"]  # Prediction lives in tasks/base.py; callers still find it here
 
 
 class Predictor:
-    """Holds a loaded model and tokenizer; `predict` is batched, longest-first, no gradients."""
+    """Holds a loaded model and tokenizer; `predict` is batched, longest-first, no gradients.
+    What the outputs mean (classes, tags, a value) is the task's the model was trained for."""
 
     def __init__(self, model, tokenizer, labels: list[str], max_length: int, truncation: str,
                  text_column: str | None = None, text_pair_column: str | None = None,
-                 cleaning: CleaningOptions | None = None) -> None:
+                 cleaning: CleaningOptions | None = None, task: "Task | None" = None) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.labels = labels
+        self.task = task or task_of_model(model.config)
         self.max_length = max_length
         self.truncation = truncation
         self.text_column = text_column
@@ -93,27 +91,23 @@ class Predictor:
         dataset = EncodedExamples(encoded["input_ids"], encoded["token_type_ids"])
         collate = PaddingCollator(self.tokenizer.pad_token_id or 0)
         order = length_sorted_indices(dataset.lengths)
-        probs = torch.empty((len(texts), len(self.labels)))
+        logits = torch.empty((len(texts), self.model.config.num_labels))
         device = next(self.model.parameters()).device
         for start in range(0, len(order), batch_size):
             batch = collate([dataset[i] for i in order[start:start + batch_size]])
             index = batch.pop("index")
             batch.pop("num_tokens")
-            logits = self.model(**{k: v.to(device) for k, v in batch.items()}).logits.float()
-            probs[index] = torch.softmax(logits, dim=-1).cpu()
+            logits[index] = self.model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu()
             if on_batch is not None:
                 on_batch(min(start + batch_size, len(order)))
-        results = []
-        for row in probs.tolist():
-            best = max(range(len(row)), key=row.__getitem__)
-            results.append(Prediction(self.labels[best], row[best], dict(zip(self.labels, row))))
-        return results
+        return self.task.predictions(logits.numpy(), self.model.config)
 
     def predict_table(self, table, text_column: str | None = None, text_pair_column: str | None = None,
                       batch_size: int = 64, on_batch: Callable[[int], None] | None = None
                       ) -> tuple[list[str], list[list[str]]]:
-        """A table's rows with `predicted_label` and one `prob_<label>` column per class appended,
-        under the file's own header as it wrote it (blank and repeated names kept)."""
+        """A table's rows with the task's columns appended (single-label: `predicted_label` and one
+        `prob_<label>` per class), under the file's own header as it wrote it (blank and repeated
+        names kept)."""
         text_column = text_column or self.text_column
         text_pair_column = text_pair_column if text_pair_column is not None else self.text_pair_column
         if not text_column or text_column not in table.columns:
@@ -132,9 +126,9 @@ class Predictor:
         pairs = [row[pair_at] for row in table.rows] if pair_at is not None else None
         predictions = self.predict(texts, pairs, batch_size=batch_size, on_batch=on_batch)
         own_header = table.raw_header or table.columns
-        header = list(own_header) + ["predicted_label"] + [f"prob_{label}" for label in self.labels]
-        rows = [list(row) + [p.label] + [f"{p.probabilities[label]:.6f}" for label in self.labels]
-                for row, p in zip(table.rows, predictions)]
+        config = self.model.config
+        header = list(own_header) + self.task.output_columns(config)
+        rows = [list(row) + self.task.output_cells(p, config) for row, p in zip(table.rows, predictions)]
         return header, rows
 
     def predict_csv(self, source: str | Path, output: str | Path, text_column: str | None = None,

@@ -8,6 +8,7 @@ the same problems as sentences instead, for `bertstudio inspect`.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -27,13 +28,16 @@ from bertstudio.data.columns import (  # noqa: F401
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
 from bertstudio.data.tabular import Table, read_table
+from bertstudio.tasks.base import Dropped, Task, TargetSpace
+from bertstudio.tasks.registry import DEFAULT_TASK, get_task
 
 
 @dataclass
 class Examples:
     texts: list[str]
     pairs: list[str] | None  # the second texts, when a pair column is used
-    labels: list[int]        # class ids: index into PreparedData.labels
+    labels: list[Any]        # targets as the task encodes them: class ids (index into
+    #                          PreparedData.labels), multi-hot rows, or standardised values
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -46,7 +50,7 @@ class DataReport:
     rows_total: int                    # data rows in the training file
     rows_kept: int                     # rows that go into training + validation
     dropped: dict[str, int]            # reason -> rows removed ("empty text", "empty label")
-    label_counts: dict[str, int]       # over kept rows
+    label_counts: dict[str, int]       # over kept rows (the task's counts: per class, tag or value bin)
     duplicate_texts: int               # kept rows whose text (+pair) repeats an earlier one
     overlap_train_validation: int      # validation rows whose text (+pair) is also in training
     train_size: int
@@ -71,10 +75,14 @@ class DataReport:
 class PreparedData:
     train: Examples
     validation: Examples
-    labels: list[str]  # sorted; index = class id
+    labels: list[str]  # = space.names: sorted class names (index = class id), tags, or the target column
     columns: ColumnChoice
     report: DataReport
     fingerprint: str
+    task: str = "single_label"        # the resolved task's name (never "auto")
+    space: TargetSpace = field(default_factory=lambda: TargetSpace(names=[]))
+    detection: Any = None             # tasks.detect.Detection when the task was "auto", else None
+    separator: str | None = None      # between labels in one cell (multi_label), as used
 
 
 # --- rows to examples ------------------------------------------------------------------------
@@ -82,44 +90,59 @@ class PreparedData:
 
 @dataclass
 class _Rows:
-    """Usable rows of one table, with labels still as names."""
+    """Usable rows of one table, with targets still as values (labels as names for single_label)."""
 
     texts: list[str]
     pairs: list[str] | None
-    labels: list[str]
+    labels: list[Any]                  # the task's values (read_targets), one per kept row
     dropped: dict[str, int]
     total: int
+    # The `Dropped` of the rows whose text was there but whose target was not usable; the task's
+    # `problems` reads them ("the column holds words, not numbers").
+    target_dropped: list[Dropped] = field(default_factory=list)
 
 
-def _extract(table: Table, choice: ColumnChoice, options: CleaningOptions, rejoin: bool = False) -> _Rows:
+def target_columns(choice: ColumnChoice) -> tuple[str, ...]:
+    """The columns that hold the targets: several 0/1 columns (multi_label), else the label column."""
+    return tuple(getattr(choice, "label_columns", None) or ()) or (choice.label,)
+
+
+def _target_name(choice: ColumnChoice) -> str:
+    """The target column(s) as the sentences name them."""
+    return "', '".join(target_columns(choice))
+
+
+def _extract(table: Table, choice: ColumnChoice, options: CleaningOptions, rejoin: bool = False,
+             task: Task | None = None, separator: str | None = None) -> _Rows:
+    task = task or get_task(DEFAULT_TASK)
     ti = table.column_index(choice.text)
-    li = table.column_index(choice.label)
     pi = table.column_index(choice.text_pair) if choice.text_pair else None
-    if len({ti, li, pi} - {None}) < (3 if pi is not None else 2):
+    targets = {table.column_index(name) for name in target_columns(choice)}
+    if len({ti, pi} - {None}) < (2 if pi is not None else 1) or {ti, pi} & targets:
         raise StudioError("The same column is chosen twice; pick different columns for the text, "
                           "the second text and the labels.")
-    texts = clean_texts(_raw_texts(table, ti, {ti, li, pi} - {None}, rejoin), options)
+    texts = clean_texts(_raw_texts(table, ti, {ti, pi} - {None} | targets, rejoin), options)
     pairs = clean_texts([row[pi] for row in table.rows], options) if pi is not None else None
-    cache: dict[str, str] = {}
-    labels = [cache.get(v) or cache.setdefault(v, normalize_label(v)) for v in
-              (row[li] for row in table.rows)]
+    values = task.read_targets(table, choice, separator)
 
     dropped: Counter[str] = Counter()
     keep: list[int] = []
-    for i, (text, label) in enumerate(zip(texts, labels)):
+    target_dropped: list[Dropped] = []
+    for i, (text, value) in enumerate(zip(texts, values)):
         if not text:
             dropped["empty text"] += 1
         elif pairs is not None and not pairs[i]:
             dropped["empty second text"] += 1
-        elif not label:
-            dropped["empty label"] += 1
+        elif isinstance(value, Dropped):
+            dropped[value.reason] += 1
+            target_dropped.append(value)
         else:
             keep.append(i)
     if len(keep) != len(texts):
         texts = [texts[i] for i in keep]
-        labels = [labels[i] for i in keep]
+        values = [values[i] for i in keep]
         pairs = [pairs[i] for i in keep] if pairs is not None else None
-    return _Rows(texts, pairs, labels, dict(dropped), len(table.rows))
+    return _Rows(texts, pairs, values, dict(dropped), len(table.rows), target_dropped)
 
 
 def _raw_texts(table: Table, ti: int, used: set[int], rejoin: bool) -> list[str]:
@@ -140,8 +163,8 @@ def _raw_texts(table: Table, ti: int, used: set[int], rejoin: bool) -> list[str]
 
 def _duplicates(rows: _Rows) -> tuple[list[int], int]:
     """Indices of rows whose text (and second text) repeats an earlier row's, and how many of those
-    carry a different label than the first copy."""
-    first: dict[Any, str] = {}
+    carry a different target than the first copy."""
+    first: dict[Any, Any] = {}
     later: list[int] = []
     conflicting = 0
     for i, key in enumerate(_keys(rows)):
@@ -161,7 +184,8 @@ def _without(rows: _Rows, drop: list[int], reason: str) -> _Rows:
     keep = [i for i in range(len(rows.texts)) if i not in gone]
     return _Rows([rows.texts[i] for i in keep],
                  [rows.pairs[i] for i in keep] if rows.pairs is not None else None,
-                 [rows.labels[i] for i in keep], {**rows.dropped, reason: len(gone)}, rows.total)
+                 [rows.labels[i] for i in keep], {**rows.dropped, reason: len(gone)}, rows.total,
+                 rows.target_dropped)
 
 
 def _sample(rows: _Rows, max_rows: int | None, seed: int) -> tuple[_Rows, int]:
@@ -172,24 +196,8 @@ def _sample(rows: _Rows, max_rows: int | None, seed: int) -> tuple[_Rows, int]:
     picked = sorted(random.Random(seed).sample(range(n), max_rows))
     return _Rows([rows.texts[i] for i in picked],
                  [rows.pairs[i] for i in picked] if rows.pairs is not None else None,
-                 [rows.labels[i] for i in picked], rows.dropped, rows.total), n - max_rows
-
-
-def _stratified_split(labels: list[str], share: float, seed: int) -> tuple[list[int], list[int]]:
-    """Train and validation indices; every class with 2+ rows gives at least one to each side."""
-    by_label: dict[str, list[int]] = {}
-    for i, label in enumerate(labels):
-        by_label.setdefault(label, []).append(i)
-    rng = random.Random(seed)
-    train: list[int] = []
-    validation: list[int] = []
-    for label in sort_labels(by_label):  # a fixed order, so the rng draws the same per class
-        indices = by_label[label]
-        rng.shuffle(indices)
-        n_val = min(max(1, round(len(indices) * share)), len(indices) - 1)
-        validation.extend(indices[:n_val])
-        train.extend(indices[n_val:])
-    return sorted(train), sorted(validation)
+                 [rows.labels[i] for i in picked], rows.dropped, rows.total,
+                 rows.target_dropped), n - max_rows
 
 
 def _keys(rows: _Rows, indices: list[int] | None = None) -> list[Any]:
@@ -199,38 +207,15 @@ def _keys(rows: _Rows, indices: list[int] | None = None) -> list[Any]:
     return [(rows.texts[i], rows.pairs[i]) for i in idx]
 
 
-def _problems(rows: _Rows, table: Table, choice: ColumnChoice, split: bool) -> list[str]:
+def _problems(rows: _Rows, table: Table, choice: ColumnChoice, split: bool,
+              task: Task | None = None) -> list[str]:
     """What makes these rows untrainable, as plain sentences; the first is the one to fix first."""
-    counts = Counter(rows.labels)
-    if not counts:
+    task = task or get_task(DEFAULT_TASK)
+    problems = task.problems(list(rows.labels) + list(rows.target_dropped), _target_name(choice),
+                             split, source=table.name)
+    if not rows.labels and not problems:
         return [f"'{table.name}' has no rows with both a text and a label in columns "
-                f"'{choice.text}' and '{choice.label}'; choose other columns or fill them in."]
-    needed = MIN_ROWS_TO_SPLIT if split else 2
-    if len(rows.labels) < needed:
-        n = len(rows.labels)
-        held = ", ".join(f"{label!r} {counts[label]}" for label in sort_labels(counts))
-        return [f"'{table.name}' has only {n} usable row{'' if n == 1 else 's'} ({held}); training "
-                f"needs at least two labels with {needed // 2} row{'' if needed == 2 else 's'} each, "
-                "so add rows to the file."]
-    if len(counts) == 1:
-        only = next(iter(counts))
-        return [f"Column '{choice.label}' has only one label ('{only}'); a classifier needs at "
-                "least two different labels, so choose another label column or add examples."]
-    if len(counts) > MAX_LABELS and len(counts) * 2 > len(rows.labels):
-        return [f"Column '{choice.label}' has {len(counts)} different values in "
-                f"{len(rows.labels)} rows, which looks like text or an id rather than labels; "
-                "choose the column that holds the classes."]
-    problems = []
-    if split:
-        small = [label for label, n in counts.items() if n < 2]
-        if small:
-            names = ", ".join(repr(_short(label)) for label in sort_labels(small)[:5])
-            more = f" and {len(small) - 5} more" if len(small) > 5 else ""
-            problems.append(f"Each label needs at least 2 rows so one can go to validation and one "
-                            f"to training, but {names}{more} in column '{choice.label}' "
-                            f"{'has' if len(small) == 1 else 'have'} only 1 row; add rows, remove "
-                            f"{'that label' if len(small) == 1 else 'those labels'}, or give a "
-                            "separate validation file.")
+                f"'{choice.text}' and '{_target_name(choice)}'; choose other columns or fill them in."]
     return problems
 
 
@@ -238,7 +223,7 @@ def _findings(table: Table, choice: ColumnChoice, options: CleaningOptions, rows
               remove_duplicates: bool, rejoined: bool = False) -> list[str]:
     """The report's sentences about a messy file (quality.py), each naming the setting that fixes it."""
     texts = [table.column_index(c) for c in (choice.text, choice.text_pair) if c]
-    used = {table.column_index(c) for c in (choice.text, choice.text_pair, choice.label) if c}
+    used = {table.column_index(c) for c in (choice.text, choice.text_pair, *target_columns(choice)) if c}
     later, conflicting = _duplicates(rows)
     found = [quality.mojibake(table, texts, options), quality.html(table, texts, options),
              quality.spilled(table, max(texts), used, rejoined),
@@ -246,11 +231,8 @@ def _findings(table: Table, choice: ColumnChoice, options: CleaningOptions, rows
     return [sentence for sentence in found if sentence]
 
 
-def _short(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
 def _ordered_counts(labels: list[str], order: list[str]) -> dict[str, int]:
+    """Single-label counts in label-map order (what data_summary shows)."""
     counts = Counter(labels)
     return {name: counts[name] for name in order if counts[name]}
 
@@ -260,13 +242,36 @@ def _ordered_counts(labels: list[str], order: list[str]) -> dict[str, int]:
 
 def resolve_columns(table: Table, config: TrainConfig) -> ColumnChoice:
     """The columns to use: the ones named in the config (checked), the rest suggested."""
-    for name in (config.text_column, config.label_column, config.text_pair_column):
+    label_columns = config.label_column_names()
+    for name in (config.text_column, config.label_column, config.text_pair_column, *(label_columns or ())):
         if name:
             table.column_index(name)
-    return complete_choice(table, text=config.text_column or None,
-                            label=config.label_column or None,
-                            text_pair=config.text_pair_column or None,
-                            pair_given=bool(config.text_pair_column))
+    label = config.label_column or None
+    if label_columns and not label:
+        label = label_columns[0]  # the 0/1 columns are the targets; `label` only names the first
+    choice = complete_choice(table, text=config.text_column or None, label=label,
+                             text_pair=config.text_pair_column or None,
+                             pair_given=bool(config.text_pair_column))
+    return dataclasses.replace(choice, label_columns=label_columns) if label_columns else choice
+
+
+def resolve_task(table: Table, choice: ColumnChoice, config: TrainConfig
+                 ) -> tuple[Task, ColumnChoice, str | None, Any]:
+    """The task, the columns (with detected 0/1 label columns), the label separator and the
+    Detection: the config's task when it names one, else what `detect_task` reads in the data."""
+    separator = config.label_separator or None
+    if config.task != "auto":
+        return get_task(config.task), choice, separator, None
+    try:
+        from bertstudio.tasks.detect import detect_task
+    except ModuleNotFoundError as exc:  # a copy of BERT Studio from before detection
+        if exc.name != "bertstudio.tasks.detect":
+            raise
+        return get_task(DEFAULT_TASK), choice, separator, None
+    detection = detect_task(table, choice, separator=separator)
+    if detection.label_columns and not getattr(choice, "label_columns", None):
+        choice = dataclasses.replace(choice, label_columns=tuple(detection.label_columns))
+    return get_task(detection.task), choice, separator or detection.separator, detection
 
 
 def prepare_data(config: TrainConfig, table: Table | None = None,
@@ -276,42 +281,27 @@ def prepare_data(config: TrainConfig, table: Table | None = None,
         table = _load(config.data, "training")
     if validation_table is None and config.validation_data:
         validation_table = _load(config.validation_data, "validation")
-    choice = resolve_columns(table, config)
+    task, choice, separator, detection = resolve_task(table, resolve_columns(table, config), config)
     options = CleaningOptions.from_config(config)
 
-    extracted = _extract(table, choice, options, config.rejoin_spilled_text)
+    extracted = _extract(table, choice, options, config.rejoin_spilled_text, task, separator)
     findings = _findings(table, choice, options, extracted, config.remove_duplicates,
                          config.rejoin_spilled_text)
     if config.remove_duplicates:
         extracted = _without(extracted, _duplicates(extracted)[0], "duplicate text")
     rows, sampled_out = _sample(extracted, config.max_rows, config.seed)
-    problems = _problems(rows, table, choice, split=validation_table is None)
+    problems = _problems(rows, table, choice, validation_table is None, task)
     if problems:
         raise StudioError(problems[0])
-    labels = sort_labels(rows.labels)
-    class_id = {name: i for i, name in enumerate(labels)}
+    space = task.fit(rows.labels, column=_target_name(choice))
 
     if validation_table is None:
-        train_idx, val_idx = _stratified_split(rows.labels, config.validation_split, config.seed)
+        train_idx, val_idx = task.split(rows.labels, config.validation_split, config.seed)
         val_rows, val_keys = rows, _keys(rows, val_idx)
         validation_total, validation_dropped = 0, {}
     else:
-        _check_same_columns(validation_table, choice)
-        val_rows = _extract(validation_table, choice, options, config.rejoin_spilled_text)
-        if config.remove_duplicates:
-            val_rows = _without(val_rows, _duplicates(val_rows)[0], "duplicate text")
-            training = set(_keys(rows))
-            val_rows = _without(val_rows, [i for i, key in enumerate(_keys(val_rows)) if key in training],
-                                "text also in training")
-        if not val_rows.labels:
-            raise StudioError(f"The validation file '{validation_table.name}' has no rows with "
-                              "both a text and a label; fill them in or choose another file.")
-        unseen = sort_labels(set(val_rows.labels) - set(labels))
-        if unseen:
-            raise StudioError(
-                f"The validation file '{validation_table.name}' has labels that the training "
-                f"data does not have: {', '.join(repr(u) for u in unseen[:10])}; remove those rows "
-                "or add training examples with those labels.")
+        val_rows = _validation_rows(validation_table, choice, options, config, rows, task, separator)
+        _check_unseen(validation_table, val_rows, task, space)
         train_idx, val_idx = list(range(len(rows.labels))), list(range(len(val_rows.labels)))
         val_keys = _keys(val_rows)
         validation_total, validation_dropped = val_rows.total, val_rows.dropped
@@ -320,7 +310,7 @@ def prepare_data(config: TrainConfig, table: Table | None = None,
         pairs = source.pairs
         return Examples(texts=[source.texts[i] for i in indices],
                         pairs=[pairs[i] for i in indices] if pairs is not None else None,
-                        labels=[class_id[source.labels[i]] for i in indices])
+                        labels=task.encode([source.labels[i] for i in indices], space))
 
     train, validation = examples(rows, train_idx), examples(val_rows, val_idx)
     train_keys = set(_keys(rows, train_idx))
@@ -332,13 +322,13 @@ def prepare_data(config: TrainConfig, table: Table | None = None,
         rows_total=rows.total,
         rows_kept=len(rows.labels),
         dropped=rows.dropped,
-        label_counts=_ordered_counts(rows.labels, labels),
+        label_counts=task.counts(rows.labels, space),
         duplicate_texts=len(all_keys) - len(set(all_keys)),
         overlap_train_validation=sum(1 for key in val_keys if key in train_keys),
         train_size=len(train),
         validation_size=len(validation),
-        train_label_counts=_ordered_counts([labels[i] for i in train.labels], labels),
-        validation_label_counts=_ordered_counts([labels[i] for i in validation.labels], labels),
+        train_label_counts=task.counts([rows.labels[i] for i in train_idx], space),
+        validation_label_counts=task.counts([val_rows.labels[i] for i in val_idx], space),
         encoding=table.encoding,
         delimiter=table.delimiter,
         has_header=table.has_header,
@@ -349,15 +339,45 @@ def prepare_data(config: TrainConfig, table: Table | None = None,
         validation_dropped=validation_dropped,
         findings=findings,
     )
-    return PreparedData(train=train, validation=validation, labels=labels, columns=choice,
+    return PreparedData(train=train, validation=validation, labels=list(space.names), columns=choice,
                         report=report,
-                        fingerprint=fingerprint(table, choice, config, validation_table))
+                        fingerprint=fingerprint(table, choice, config, validation_table,
+                                                task=task.name, separator=separator),
+                        task=task.name, space=space, detection=detection, separator=separator)
+
+
+def _validation_rows(validation_table: Table, choice: ColumnChoice, options: CleaningOptions,
+                     config: TrainConfig, rows: _Rows, task: Task, separator: str | None) -> _Rows:
+    """The validation file's usable rows; with `remove_duplicates`, neither repeated nor in training."""
+    _check_same_columns(validation_table, choice)
+    val_rows = _extract(validation_table, choice, options, config.rejoin_spilled_text, task, separator)
+    if config.remove_duplicates:
+        val_rows = _without(val_rows, _duplicates(val_rows)[0], "duplicate text")
+        training = set(_keys(rows))
+        val_rows = _without(val_rows, [i for i, key in enumerate(_keys(val_rows)) if key in training],
+                            "text also in training")
+    if not val_rows.labels:
+        raise StudioError(f"The validation file '{validation_table.name}' has no rows with "
+                          "both a text and a label; fill them in or choose another file.")
+    return val_rows
+
+
+def _check_unseen(validation_table: Table, val_rows: _Rows, task: Task, space: TargetSpace) -> None:
+    """Refuse validation labels the model will have no output for (classes and tags the training
+    rows lack); a task without named outputs (regression) has no `unseen`."""
+    unseen = task.unseen(val_rows.labels, space) if hasattr(task, "unseen") else []
+    if unseen:
+        raise StudioError(
+            f"The validation file '{validation_table.name}' has labels that the training "
+            f"data does not have: {', '.join(repr(u) for u in unseen[:10])}; remove those rows "
+            "or add training examples with those labels.")
 
 
 def fingerprint(table: Table, choice: ColumnChoice, config: TrainConfig,
-                validation_table: Table | None = None) -> str:
+                validation_table: Table | None = None, task: str = DEFAULT_TASK,
+                separator: str | None = None) -> str:
     """sha256 of the file bytes and every setting that changes the examples; stable across runs."""
-    options = {
+    options: dict[str, Any] = {
         "columns": [choice.text, choice.text_pair, choice.label],
         "validation_split": None if validation_table is not None else config.validation_split,
         "seed": config.seed,
@@ -371,6 +391,13 @@ def fingerprint(table: Table, choice: ColumnChoice, config: TrainConfig,
             options[setting] = True
     if not options["cleaning"]["fix_mojibake"]:
         del options["cleaning"]["fix_mojibake"]
+    # Likewise the task: single-label data (what every run was before tasks) adds nothing.
+    if task != DEFAULT_TASK:
+        options["task"] = task
+        if separator is not None:
+            options["label_separator"] = separator
+        if getattr(choice, "label_columns", None):
+            options["label_columns"] = list(choice.label_columns)
     digest = hashlib.sha256()
     digest.update(table.sha256.encode())
     if validation_table is not None:

@@ -6,6 +6,8 @@ import shlex
 from typing import Any
 
 from bertstudio.config import TrainConfig, field_specs
+from bertstudio.tasks.base import TargetSpace
+from bertstudio.tasks.registry import DEFAULT_TASK, get_task
 
 
 def _fmt(value: Any) -> str:
@@ -24,13 +26,32 @@ def _is_hub_id(name: str) -> bool:
     return name != "bundled" and not name.startswith(("/", ".", "~")) and name.count("/") <= 1
 
 
+def _intro(task: Any, space: TargetSpace, pairs: bool) -> str:
+    """What the model predicts, in one sentence, from the task (its title where it has no
+    `card_intro` of its own)."""
+    if hasattr(task, "card_intro"):
+        return task.card_intro(space, pairs)
+    return f"{task.title}: {'pairs of texts' if pairs else 'texts'} in, " + ", ".join(
+        f"`{_cell(name)}`" for name in space.names) + " out."
+
+
 def reproduce_command(run_id: str, config: TrainConfig) -> str:
     return f"bertstudio train --config {shlex.quote(f'{config.output_dir}/{run_id}/config.json')}"
 
 
+def _task_and_space(data: dict[str, Any]) -> tuple[Any, TargetSpace]:
+    """The run's task and target space from its data record; records from before tasks are
+    single-label over their `labels`."""
+    task = get_task(data.get("task") or DEFAULT_TASK)
+    space = data.get("space")
+    if isinstance(space, dict) and isinstance(space.get("names"), list):
+        return task, TargetSpace(names=list(space["names"]), stats=dict(space.get("stats") or {}))
+    return task, TargetSpace(names=list(data.get("labels", [])))
+
+
 def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], metrics: dict[str, Any],
                       environment: dict[str, Any]) -> str:
-    labels = data.get("labels", [])
+    task, space = _task_and_space(data)
     report = data.get("report", {})
     columns = data.get("columns", {})
     lines = [
@@ -43,9 +64,8 @@ def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], me
         "",
         f"# {config.run_name or run_id}",
         "",
-        f"A text classifier fine-tuned from `{config.model}` with BERT Studio. It sorts "
-        f"{'pairs of texts' if columns.get('text_pair') else 'texts'} into {len(labels)} classes: "
-        + ", ".join(f"`{_cell(label)}`" for label in labels) + ".",
+        f"A text classifier fine-tuned from `{config.model}` with BERT Studio. "
+        + _intro(task, space, bool(columns.get("text_pair"))),
         "",
         "## Use it",
         "",
@@ -63,7 +83,8 @@ def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], me
         f"- Fingerprint (file bytes + options): `{data.get('fingerprint', '')[:16]}…`",
         f"- Columns: text `{_cell(columns.get('text'))}`"
         + (f", second text `{_cell(columns.get('text_pair'))}`" if columns.get("text_pair") else "")
-        + f", label `{_cell(columns.get('label'))}`",
+        + (", label columns " + ", ".join(f"`{_cell(c)}`" for c in columns["label_columns"])
+           if columns.get("label_columns") else f", label `{_cell(columns.get('label'))}`"),
         f"- Rows: {data.get('train_size', 0)} for training, {data.get('validation_size', 0)} for validation",
     ]
     dropped = report.get("dropped") or {}
@@ -74,26 +95,17 @@ def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], me
         lines += ["", "| label | rows |", "|---|---:|"] + [f"| {_cell(k)} | {v} |" for k, v in counts.items()]
 
     lines += ["", "## Results on the validation data", ""]
-    if metrics:
-        lines += ["| metric | value |", "|---|---:|"]
-        for key in ("accuracy", "macro_f1", "loss"):
-            if metrics.get(key) is not None:
-                lines.append(f"| {key} | {_fmt(metrics[key])} |")
-        per_class = metrics.get("per_class") or {}
-        if per_class:
-            lines += ["", "| class | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
-            lines += [f"| {_cell(label)} | {_fmt(m['precision'])} | {_fmt(m['recall'])} | {_fmt(m['f1'])} | "
-                      f"{m['support']} |" for label, m in per_class.items()]
-    else:
-        lines.append("No evaluation was completed.")
+    lines += task.card_section(metrics or {}, space)
 
     lines += ["", "## Training settings", "", "| setting | value |", "|---|---|"]
     # Files and columns are told under Data, with the columns actually used rather than "auto".
-    skipped = {"data", "validation_data", "text_column", "text_pair_column", "label_column"}
+    skipped = {"data", "validation_data", "text_column", "text_pair_column", "label_column", "label_columns"}
     for spec in field_specs():
         if spec.name in skipped:
             continue
-        lines.append(f"| {spec.metadata.get('label', spec.name)} | {_cell(getattr(config, spec.name))} |")
+        # The task as the run resolved it: "auto" would not say what the model is.
+        value = task.name if spec.name == "task" else getattr(config, spec.name)
+        lines.append(f"| {spec.metadata.get('label', spec.name)} | {_cell(value)} |")
 
     lines += ["", "## Environment", ""]
     for key in ("python", "torch", "transformers", "accelerate", "datasets", "device", "precision",

@@ -1,4 +1,4 @@
-"""Classification metrics from gold and predicted class ids: accuracy, macro-F1, per-class, confusion."""
+"""Classification metrics from gold and predicted class ids (accuracy, macro-F1, per-class, confusion), and which way a metric improves."""
 
 from __future__ import annotations
 
@@ -43,8 +43,15 @@ def classification_metrics(gold: Sequence[int], predicted: Sequence[int], labels
     }
 
 
-def is_improvement(metric: str, new: float, best: float | None) -> bool:
-    """Loss improves downwards, every other metric upwards."""
+LOWER_IS_BETTER = frozenset({"loss", "rmse", "mae"})  # errors; every other metric is a score
+
+
+def is_improvement(metric: str, new: float, best: float | None,
+                   higher_is_better: bool | None = None) -> bool:
+    """Whether `new` beats `best`: errors (loss, rmse, mae) improve downwards, scores upwards;
+    `higher_is_better` (the task's `higher_is_better(metric)`) overrides the name."""
     if best is None:
         return True
-    return new < best if metric == "loss" else new > best
+    if higher_is_better is None:
+        higher_is_better = metric not in LOWER_IS_BETTER
+    return new > best if higher_is_better else new < best

@@ -12,11 +12,12 @@ from torch.utils.data import Dataset, Sampler
 
 @dataclass
 class EncodedExamples(Dataset):
-    """Tokenized rows (no padding) plus their class ids; item i keeps its index for bookkeeping."""
+    """Tokenized rows (no padding) plus their encoded targets (class ids, multi-hot rows or values,
+    as the task encodes them); item i keeps its index for bookkeeping."""
 
     input_ids: list[list[int]]
     token_type_ids: list[list[int]]
-    labels: list[int] | None = None
+    labels: list | None = None
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -94,9 +95,11 @@ class PaddingCollator:
     so the model takes its faster all-ones path.
     """
 
-    def __init__(self, pad_token_id: int, pad_to: int = 8) -> None:
+    def __init__(self, pad_token_id: int, pad_to: int = 8, label_dtype: torch.dtype | None = None) -> None:
         self.pad_token_id = pad_token_id
         self.pad_to = pad_to
+        # The task's target dtype; None: from the values (class ids long, numbers and multi-hot float).
+        self.label_dtype = label_dtype
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         longest = max(len(r["input_ids"]) for r in rows)
@@ -117,5 +120,11 @@ class PaddingCollator:
         if width != longest or any(len(r["input_ids"]) != longest for r in rows):
             batch["attention_mask"] = attention_mask
         if "labels" in rows[0]:
-            batch["labels"] = torch.tensor([r["labels"] for r in rows], dtype=torch.long)
+            labels = [r["labels"] for r in rows]
+            batch["labels"] = torch.tensor(labels, dtype=self.label_dtype or _dtype_of(labels[0]))
         return batch
+
+
+def _dtype_of(label) -> torch.dtype:
+    """A class id is long; a value or a multi-hot row is float32 (what the losses expect)."""
+    return torch.long if isinstance(label, int) and not isinstance(label, bool) else torch.float32

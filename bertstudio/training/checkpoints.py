@@ -146,13 +146,14 @@ def _sound(state: LoopState) -> bool:
 
     counts = (state.step, state.epoch, state.batches_done_in_epoch, state.evals_without_improvement,
               state.samples_seen, state.tokens_seen)
-    best_eval_keys = {"metrics", "predicted", "confidence", "gold"}  # evaluation.EvalResult's fields
+    best_eval_keys = {"metrics", "predicted", "confidence", "gold"}  # tasks.base.EvalResult's fields
+    best_eval_keys_now = best_eval_keys | {"extra"}  # checkpoints from before the Task seam lack "extra"
     return (all(whole(value) for value in counts) and number(state.train_seconds)
             and (state.best_metric is None or number(state.best_metric))
             and (state.best_step is None or whole(state.best_step))
             and (state.last_metrics is None or isinstance(state.last_metrics, dict))
             and (state.best_eval is None
-                 or isinstance(state.best_eval, dict) and set(state.best_eval) == best_eval_keys))
+                 or isinstance(state.best_eval, dict) and set(state.best_eval) in (best_eval_keys, best_eval_keys_now)))
 
 
 def load_checkpoint(accelerator, run_path: str | Path) -> tuple[LoopState, dict | None]:

@@ -1,51 +1,45 @@
-"""One pass over the validation data: loss, metrics, and each row's prediction, gathered across processes."""
+"""One pass over the validation data: logits, targets and row losses gathered across processes, scored by the task."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
-import torch.nn.functional as F
 
-from bertstudio.tasks.metrics import classification_metrics
+from bertstudio.tasks.base import EvalResult, TargetSpace
 
+if TYPE_CHECKING:
+    from bertstudio.tasks.base import Task
 
-@dataclass
-class EvalResult:
-    metrics: dict[str, Any]
-    # One entry per validation row, in the validation set's own order.
-    predicted: list[int]
-    confidence: list[float]
-    gold: list[int]
+__all__ = ["EvalResult", "evaluate"]  # EvalResult lives in tasks/base.py; callers still find it here
 
 
 @torch.no_grad()
-def evaluate(model, loader, accelerator, labels: Sequence[str]) -> EvalResult:
-    """Evaluate on every validation row exactly once.
+def evaluate(model, loader, accelerator, task: "Task | Sequence[str]",
+             space: TargetSpace | None = None) -> EvalResult:
+    """Evaluate on every validation row exactly once; the task turns the outputs into metrics.
 
     `gather_for_metrics` drops the rows a distributed sampler repeats to even out the shards,
     so the metrics are those of the real validation set on any number of processes. Rows come
     back in length order; the `index` carried by each row puts them back in file order.
+    A list of class names for `task` means single-label over those classes.
     """
+    if space is None:
+        from bertstudio.tasks.registry import get_task
+
+        task, space = get_task("single_label"), TargetSpace(names=list(task))
     was_training = model.training
     model.eval()
     parts: list[tuple[torch.Tensor, ...]] = []
     for batch in loader:
         index = batch.pop("index")
         batch.pop("num_tokens", None)
-        gold = batch.pop("labels")
+        targets = batch.pop("labels")
         logits = model(**batch).logits.float()
-        losses = F.cross_entropy(logits, gold, reduction="none")
-        parts.append(tuple(t.cpu() for t in accelerator.gather_for_metrics((index, gold, logits, losses))))
+        losses = task.loss(logits, targets, space)
+        parts.append(tuple(t.cpu() for t in accelerator.gather_for_metrics((index, targets, logits, losses))))
     if was_training:
         model.train()
-    index, gold, logits, losses = (torch.cat([p[i] for p in parts]) for i in range(4))
+    index, targets, logits, losses = (torch.cat([p[i] for p in parts]) for i in range(4))
     order = torch.argsort(index)
-    probs = torch.softmax(logits[order], dim=-1)
-    confidence, predicted = probs.max(dim=-1)
-    gold_sorted = gold[order].tolist()
-    metrics = classification_metrics(gold_sorted, predicted.tolist(), labels,
-                                     loss=float(losses.mean()) if len(losses) else None)
-    return EvalResult(metrics=metrics, predicted=predicted.tolist(),
-                      confidence=confidence.tolist(), gold=gold_sorted)
+    return task.evaluate(logits[order].numpy(), targets[order].numpy(), losses[order].numpy(), space)
