@@ -51,7 +51,7 @@ def detect_format(data: bytes, name: str) -> str:
     if data.startswith(b"PAR1"):
         return PARQUET
     if data.startswith(_ZIP_MAGIC):
-        return XLSX if _is_workbook(data) else CSV
+        return XLSX if _is_workbook(data, suffix == XLSX) else CSV
     head = data[:4096].removeprefix(codecs.BOM_UTF8)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Windows tools write JSON so too
         head = head.decode("utf-16", errors="ignore").encode("utf-8")
@@ -69,13 +69,13 @@ def _suffix(name: str) -> str | None:
     return next((fmt for suffix, fmt in SUFFIXES.items() if lower.endswith(suffix)), None)
 
 
-def _is_workbook(data: bytes) -> bool:
+def _is_workbook(data: bytes, named_so: bool) -> bool:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             return "xl/workbook.xml" in archive.namelist()
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):
-        head = data[:4096]  # a damaged zip: its first entry's name is still readable
-        return b"xl/" in head or (b"[Content_Types].xml" in head and b"word/" not in head
+        head = data[:4096]  # a damaged zip: its name, or its first entry's, still says what it was
+        return named_so or b"xl/" in head or (b"[Content_Types].xml" in head and b"word/" not in head
                                   and b"ppt/" not in head)
 
 
@@ -136,7 +136,7 @@ class Columns:
         if isinstance(value, str):
             kinds.add("string")
             return value
-        if isinstance(value, (list, tuple)) and all(isinstance(v, str) or _whole(v) for v in value):
+        if isinstance(value, (list, tuple)) and all(type(v) is str or _whole(v) for v in value):
             joined = join_tags([str(v) for v in value])
             if joined is not None:
                 kinds.add("list")
@@ -235,7 +235,9 @@ def _values(text: str, name: str) -> Iterator[Any]:
         try:
             value, at = _DECODER.raw_decode(text, at)
         except json.JSONDecodeError as exc:
-            raise _broken(text, exc.pos, name, exc.msg) from None
+            cut = exc.msg.startswith("Unterminated string") and "\n" not in text[exc.pos:].rstrip()
+            raise _broken(text, len(text) if cut else exc.pos, name,
+                          exc.msg.removesuffix(" starting at")) from None
         yield value
         at = _SPACE.match(text, at).end()
         if in_array:
