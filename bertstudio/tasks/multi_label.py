@@ -202,10 +202,12 @@ class MultiLabel:
             rows.append(tags)
         return _in_order(rows)
 
-    def fit(self, values: Sequence[Any], weight_rare_labels: bool = False,
-            separator: str | None = None) -> TargetSpace:
-        """Tags sorted by `sort_labels`; stats: the separator (to write tags back) and, when
-        rare labels are weighted, each tag's positive weight from these (training) rows."""
+    def fit(self, values: Sequence[Any], column: str | None = None, *,
+            weight_rare_labels: bool = False, separator: str | None = None) -> TargetSpace:
+        """Tags sorted by `sort_labels`; stats: the separator (to write predicted tags back the
+        way the file wrote them; `resolve_separator` gives the one `read_targets` used) and, with
+        `weight_rare_labels` (TrainConfig.weight_rare_labels), each tag's positive weight from
+        these rows. `column` is not needed: the tags name the outputs."""
         names = sort_labels(_tag_counts(values))
         stats: dict[str, Any] = {"separator": separator or DEFAULT_SEPARATOR}
         if weight_rare_labels:
