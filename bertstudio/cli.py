@@ -58,8 +58,9 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             group.add_argument(_flag(spec.name), dest=spec.name, action=argparse.BooleanOptionalAction,
                                default=argparse.SUPPRESS, help=help_text)
         else:
+            metavar = None if meta.get("choices") else _TASK_METAVARS.get(spec.name, kind.__name__.upper())
             group.add_argument(_flag(spec.name), dest=spec.name, type=kind, choices=meta.get("choices"),
-                               default=argparse.SUPPRESS, help=help_text, metavar=None if meta.get("choices") else kind.__name__.upper())
+                               default=argparse.SUPPRESS, help=help_text, metavar=metavar)
 
 
 def _add_column_flags(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +70,21 @@ def _add_column_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label-column", default=argparse.SUPPRESS, help="column holding the label")
 
 
+# What each row's label is; `train` gets these from TrainConfig's fields like its other
+# settings, `inspect` (which has no training settings) from this list, with the same help.
+_TASK_FIELDS = ("task", "label_separator", "label_columns")
+_TASK_METAVARS = {"label_separator": "SEP", "label_columns": "A,B,C"}
+
+
+def _add_task_flags(parser: argparse.ArgumentParser) -> None:
+    specs = {spec.name: spec for spec in field_specs()}
+    for name in _TASK_FIELDS:
+        meta = specs[name].metadata
+        parser.add_argument(_flag(name), dest=name, default=argparse.SUPPRESS,
+                            choices=meta.get("choices"), help=meta.get("help", ""),
+                            metavar=_TASK_METAVARS.get(name))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bertstudio", description="Fine-tune BERT-family text classifiers on your own CSV.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -76,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = commands.add_parser("inspect", help="check a CSV/TSV: encoding, columns, labels, problems")
     inspect.add_argument("file")
     _add_column_flags(inspect)
+    _add_task_flags(inspect)
     inspect.add_argument("--json", action="store_true", help="print one JSON object")
 
     tokenize = commands.add_parser("tokenize", help="show the WordPiece pieces, ids and truncation")
@@ -146,8 +163,9 @@ def _inspect(args: argparse.Namespace) -> int:
     from bertstudio.data.tabular import read_table
 
     table = read_table(args.file)
-    columns = _column_choice(table, args)
-    summary = data_summary(table, columns)
+    settings = _task_settings(args)
+    columns = _column_choice(table, args, settings)
+    summary = data_summary(table, columns, task=settings.task, separator=settings.label_separator)
     problems = summary.get("problems", [])
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, default=str))
@@ -159,14 +177,31 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _column_choice(table, args: argparse.Namespace):
+def _task_settings(args: argparse.Namespace) -> TrainConfig:
+    """--task, --label-separator and --label-columns, checked as `train` checks them."""
+    given = {k: getattr(args, k) for k in _TASK_FIELDS if hasattr(args, k)}
+    given.update({k: getattr(args, k) for k in ("text_column", "text_pair_column", "label_column")
+                  if hasattr(args, k)})
+    config = TrainConfig(**given)
+    validate = getattr(config, "_validate_task", None)  # only the task settings: no data or model here
+    if validate is not None:
+        validate()
+    if config.label_separator is not None and not config.label_separator.strip():
+        raise StudioError("--label-separator is empty; give the character between labels, such as ',' or '|'.")
+    if config.label_columns is not None and not config.label_column_names():
+        raise StudioError("--label-columns names no column; give the 0/1 columns separated by commas (A,B,C).")
+    return config
+
+
+def _column_choice(table, args: argparse.Namespace, settings: TrainConfig | None = None):
     """The columns the user named (checked against the file), the rest suggested; None if none named."""
     from bertstudio.data.dataset import resolve_columns
 
-    given = {k: getattr(args, k, None) for k in ("text_column", "text_pair_column", "label_column")}
+    names = ("text_column", "text_pair_column", "label_column", "label_columns")
+    given = {k: getattr(args, k, None) for k in names}
     if not any(given.values()):
         return None
-    return resolve_columns(table, TrainConfig(**given))
+    return resolve_columns(table, settings or TrainConfig(**given))
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -179,12 +214,25 @@ def _print_summary(summary: dict[str, Any]) -> None:
     print(f"text:       {summary.get('text_column')}"
           + (f"    second text: {summary['text_pair_column']}" if summary.get("text_pair_column") else "")
           + f"    label: {summary.get('label_column')}")
+    if summary.get("task"):
+        print(f"task:       {summary['task']} ({summary.get('task_reason')})"
+              + (f"; also possible: {', '.join(summary['task_alternatives'])} (--task)"
+                 if summary.get("task_alternatives") else ""))
     print(f"rows:       {summary.get('rows')} usable of {summary.get('rows_total')}")
     for reason, count in (summary.get("dropped") or {}).items():
         print(f"  dropped:  {count} ({reason})")
-    print("labels:")
-    for label, count in (summary.get("labels") or {}).items():
-        print(f"  {label}: {count}")
+    if summary.get("task") == "regression":
+        if summary.get("min") is not None:
+            print(f"values:     min {summary['min']:g}    max {summary['max']:g}    mean {summary['mean']:.4g}")
+    else:
+        print("labels:" + (f"     (rows per label; separator '{summary['separator']}')"
+                           if summary.get("separator") else ""))
+        for label, count in (summary.get("labels") or {}).items():
+            print(f"  {label}: {count}")
+    if summary.get("labels_per_row"):
+        print("labels per row:")
+        for n, count in summary["labels_per_row"].items():
+            print(f"  {n}: {count}" + ("  (none of the labels)" if str(n) == "0" else ""))
     for note in summary.get("notes", []):
         print(f"note:       {note}")
     for warning in summary.get("warnings", []):

@@ -134,15 +134,21 @@ def suggest_columns(table: Table) -> ColumnChoice:
 
 
 def complete_choice(table: Table, text: str | None = None, label: str | None = None,
-                     text_pair: str | None = None, pair_given: bool = False) -> ColumnChoice:
-    """Fill the columns the user left empty with suggestions that avoid the ones they chose."""
+                     text_pair: str | None = None, pair_given: bool = False,
+                     label_columns: tuple[str, ...] | None = None) -> ColumnChoice:
+    """Fill the columns the user left empty with suggestions that avoid the ones they chose.
+
+    With `label_columns` (several 0/1 columns, one per tag) there is no single label column:
+    `label` stays empty and only the text columns are suggested."""
     stats, rows = _column_stats(table)
     usable = [s for s in stats if s.filled]
-    if len(usable) < 2 and not (text and label):
+    if label_columns:
+        label = label or ""
+    if len(usable) < 2 and not (text and (label or label_columns)):
         count = f"{len(usable)} column{'' if len(usable) == 1 else 's'}"
         raise StudioError(f"'{table.name}' has only {count} with data; a classifier needs a text "
                           "column and a label column.")
-    taken = {c for c in (text, label, text_pair) if c}
+    taken = {c for c in (text, label, text_pair, *(label_columns or ())) if c}
 
     if label is None:
         free = [s for s in usable if s.name not in taken]
@@ -184,7 +190,8 @@ def complete_choice(table: Table, text: str | None = None, label: str | None = N
         pair = _suggest_pair(usable, taken - {text}, rows)
         if pair and pair[0] == text:
             text_pair = pair[1]
-    return ColumnChoice(text=text, label=label, text_pair=text_pair)
+    return ColumnChoice(text=text, label=label, text_pair=text_pair,
+                        label_columns=tuple(label_columns) if label_columns else None)
 
 
 def _best_text(stats: list[_Stats], rows: int, any_kind: bool = False) -> str | None:
