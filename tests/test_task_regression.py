@@ -247,6 +247,9 @@ def test_folding_puts_the_scaling_into_the_model_and_pipeline_returns_user_units
     scores = [out["score"] for out in scorer(texts)]
     assert scores == pytest.approx(after.tolist(), abs=1e-5)
     assert scorer(texts[0])[0]["label"] == "score"
+    # problem_type "regression" makes "none" the pipeline's default too: no sigmoid squashes the value.
+    plain = pipeline("text-classification", model=str(folder), device="cpu")
+    assert [out["score"] for out in plain(texts)] == pytest.approx(after.tolist(), abs=1e-5)
 
 
 def test_folding_finds_a_one_output_layer_without_bias_in_any_head():

@@ -242,8 +242,9 @@ class RegressionTask:
         return (f"It predicts the number in column `{_md(space.names[0] if space.names else 'value')}` "
                 f"for each {'pair of texts' if pairs else 'text'} (in training from "
                 f"{number_text(stats.get('min', 0.0))} to {number_text(stats.get('max', 0.0))}, mean "
-                f"{number_text(stats.get('mean', 0.0))}). Its raw output is that number, so call "
-                "`pipeline(..., function_to_apply='none')`.")
+                f"{number_text(stats.get('mean', 0.0))}). Its raw output is that number, which `pipeline` "
+                "returns as the `score` (`function_to_apply='none'`; with `problem_type` "
+                "\"regression\" that is also the default).")
 
     def card_section(self, metrics: dict[str, Any], space: TargetSpace) -> list[str]:
         """Pearson, Spearman, RMSE, MAE and R² in the target's units, or a line saying that no
