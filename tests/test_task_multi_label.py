@@ -21,7 +21,9 @@ from bertstudio.tasks.multi_label import (
     MAX_POS_WEIGHT, MultiLabel, detect_separator, labels_per_row, rare_labels, rare_labels_sentence,
     resolve_separator, rows_without_labels,
 )
-from bertstudio.tasks.multilabel_metrics import multilabel_metrics, summary_scores, tune_thresholds
+from bertstudio.tasks.multilabel_metrics import (
+    THRESHOLD_GRID, multilabel_metrics, summary_scores, tune_thresholds,
+)
 from bertstudio.tasks.registry import get_task
 from bertstudio.tasks.stratify import iterative_split
 
@@ -297,7 +299,7 @@ def test_threshold_search_agrees_with_a_brute_force_loop():
     gold = rng.random((80, 3)) < 0.3
     probs = np.round(np.clip(gold * 0.25 + rng.random((80, 3)) * 0.7, 0, 1), 2)
     thresholds = tune_thresholds(probs, gold)
-    grid = np.round(np.arange(5, 96) / 100, 2)
+    grid = THRESHOLD_GRID
     for tag in range(3):
         f1s = [f1_score(gold[:, tag], probs[:, tag] >= t, zero_division=0) for t in grid]
         assert f1_score(gold[:, tag], probs[:, tag] >= thresholds[tag], zero_division=0) == pytest.approx(max(f1s))
