@@ -154,6 +154,11 @@ def _write_xlsx(target: Path, header: list[str], rows: list[list[Any]], kinds, l
     if len(rows) + 1 > EXCEL_MAX_ROWS:
         raise StudioError(f"{len(rows):,} rows are more than one Excel sheet holds "
                           f"({EXCEL_MAX_ROWS - 1:,} below the header); write CSV instead.")
+    # Checked before the workbook exists: a write-only sheet left half-written complains when collected.
+    longest = max((len(c) for row in [header, *rows] for c in row if isinstance(c, str)), default=0)
+    if longest > EXCEL_MAX_CELL:
+        raise StudioError(f"A cell of {longest:,} characters is longer than Excel keeps "
+                          f"({EXCEL_MAX_CELL:,}); write CSV instead.")
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title=(like.sheet if like is not None and like.sheet else "Sheet1")[:31])
 
@@ -165,9 +170,6 @@ def _write_xlsx(target: Path, header: list[str], rows: list[list[Any]], kinds, l
             value = json.dumps(value, ensure_ascii=False)
         if not isinstance(value, str):
             return value
-        if len(value) > EXCEL_MAX_CELL:
-            raise StudioError(f"A cell of {len(value):,} characters is longer than Excel keeps "
-                              f"({EXCEL_MAX_CELL:,}); write CSV instead.")
         text = ILLEGAL_CHARACTERS_RE.sub("", value)  # control characters XML cannot hold
         written = WriteOnlyCell(sheet, value=text)
         # Always a text cell: openpyxl makes "=..." a formula. A formula-looking text also gets
