@@ -124,15 +124,15 @@ class RegressionTask:
         """Train and validation indices, stratified over equal-count value bins: both sides span
         the low, middle and high values. Bins are never more than the validation rows, so each
         bin's share rounds close to `share`."""
-        numbers = _floats(values)
-        n = len(numbers)
+        kept = [i for i, v in enumerate(values) if not isinstance(v, Dropped)]
+        n = len(kept)
         if n < 2:
-            return list(range(n)), []
+            return kept, []
         n_val = min(max(1, round(n * share)), n - 1)
         n_bins = max(1, min(MAX_SPLIT_BINS, n // 2, n_val))
         # Ranks (ties broken by file order) cut into equal-count bins: repeated values cannot
         # leave a bin empty the way quantile edges can.
-        order = sorted(range(n), key=lambda i: (numbers[i], i))
+        order = sorted(kept, key=lambda i: (float(values[i]), i))
         rng = random.Random(seed)
         train: list[int] = []
         validation: list[int] = []
