@@ -343,7 +343,7 @@ def _predict(args: argparse.Namespace) -> int:
     predictor = Predictor.load(args.model)
     if args.data:
         try:
-            path = predictor.predict_csv(args.data, args.output, args.text_column, args.text_pair_column)
+            path = _predict_file(predictor, args)
         except OSError as exc:  # reading the data raises StudioError; an OSError here is the write
             raise StudioError(_unwritten(args.output, exc)) from exc
         if args.json:
@@ -356,9 +356,39 @@ def _predict(args: argparse.Namespace) -> int:
         print(json.dumps([{"text": t, **p.to_dict()} for t, p in zip(args.text, predictions)], ensure_ascii=False))
         return 0
     for text, prediction in zip(args.text, predictions):
-        others = ", ".join(f"{label} {prob:.3f}" for label, prob in prediction.probabilities.items())
-        print(f"{prediction.label}\t{prediction.confidence:.3f}\t{text}\t({others})")
+        print(_prediction_line(text, prediction))
     return 0
+
+
+def _prediction_line(text: str, prediction) -> str:
+    """One text's prediction as a tab-separated line: what it is, how sure, the text, the rest."""
+    others = ", ".join(f"{label} {prob:.3f}" for label, prob in prediction.probabilities.items())
+    if prediction.value is not None:  # regression: the number in the user's units
+        return f"{prediction.value:.4g}\t{text}"
+    if prediction.labels is not None:  # multi-label: the tags (maybe none), every tag's probability
+        tags = ", ".join(prediction.labels) or "(none of the labels)"
+        return f"{tags}\t{text}\t({others})"
+    return f"{prediction.label}\t{prediction.confidence:.3f}\t{text}\t({others})"
+
+
+def _predict_file(predictor, args: argparse.Namespace) -> Path:
+    """The file's rows with the task's columns, written in the format --output's name asks for
+    (.csv, .tsv, .xlsx, .json, .jsonl, .parquet); any other name gets CSV, as it always did."""
+    from bertstudio.data.tabular import read_table
+
+    try:
+        from bertstudio.data.writers import WRITABLE, write_rows
+    except ImportError:  # a copy without the writers: CSV, as before
+        return predictor.predict_csv(args.data, args.output, args.text_column, args.text_pair_column)
+    from bertstudio.data.csvsafe import write_safe_csv
+
+    table = read_table(args.data)
+    header, rows = predictor.predict_table(table, args.text_column, args.text_pair_column)
+    if Path(args.output).suffix.lower() not in WRITABLE:
+        return write_safe_csv(args.output, header, rows)
+    separator = getattr(predictor.model.config, "bertstudio_label_separator", None)
+    lists = {"predicted_labels": separator} if separator and "predicted_labels" in header else None
+    return write_rows(args.output, header, rows, like=table, list_columns=lists)
 
 
 def _check_output_file(output: str) -> None:

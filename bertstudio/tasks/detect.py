@@ -108,7 +108,8 @@ def _tag_lists(cells: list[str], separator: str | None) -> Detection | None:
     if not several:
         return None
     pieces = Counter(piece for p in lists for piece in p)
-    if (len(pieces) > _MAX_TAGS or len(pieces) * 2 > sum(pieces.values())
+    once = sum(1 for n in pieces.values() if n == 1)
+    if (len(pieces) > _MAX_TAGS or len(pieces) * 2 > sum(pieces.values()) or once * 2 > len(pieces)
             or max(map(len, pieces)) > _MAX_TAG_LENGTH):
         return None  # the pieces hardly repeat, or are long: text with commas, not tags
     if sep == "," and _reads_as_numbers(cells, several):
