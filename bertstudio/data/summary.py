@@ -138,7 +138,8 @@ def _other_task(summary: dict[str, Any], table: Table, choice: ColumnChoice, det
 
 def _texts(table: Table, choice: ColumnChoice,
            options: CleaningOptions) -> tuple[list[str], list[str] | None]:
-    used = [choice.text, choice.text_pair, choice.label, *(choice.label_columns or ())]
+    # With 0/1 columns `label` only names the first of them (as resolve_columns sets it).
+    used = [choice.text, choice.text_pair, *(choice.label_columns or (choice.label,))]
     named = [c for c in used if c]
     if len(set(named)) < len(named):
         raise StudioError("The same column is chosen twice; pick different columns for the text, "
@@ -149,10 +150,11 @@ def _texts(table: Table, choice: ColumnChoice,
 
 
 def _tag_stats(kept: list[Any]) -> dict[str, Any]:
-    """Rows per tag (most frequent first), rows per number of tags, rows with none."""
+    """Rows per tag (in label-map order, as for one label per row), rows per number of tags,
+    rows with none."""
     per_tag: Counter[str] = Counter(tag for tags in kept for tag in tags)
     per_row = Counter(len(tags) for tags in kept)
-    return {"labels": {tag: n for tag, n in sorted(per_tag.items(), key=lambda kv: (-kv[1], kv[0]))},
+    return {"labels": {tag: per_tag[tag] for tag in sort_labels(per_tag)},
             "labels_per_row": {str(k): per_row[k] for k in sorted(per_row)},
             "rows_without_labels": per_row.get(0, 0)}
 
