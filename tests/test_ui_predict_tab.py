@@ -40,6 +40,16 @@ def run_id(runs_dir):
     return next(p.name for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+def said(outputs):
+    """predict_text's outputs by name: the three answer views (updates) and the problem box."""
+    return dict(zip(["label", "chart", "answer", "problem"], outputs))
+
+
+def described(outputs):
+    """describe's outputs by name."""
+    return dict(zip(["about", "pair", "label", "chart", "answer"], outputs))
+
+
 def test_the_latest_finished_run_is_picked_for_you(runs_dir):
     update = predict_tab.choices(runs_dir, False, {}, None)
     assert update["value"] == run_id(runs_dir) and len(update["choices"]) == 1
@@ -54,16 +64,17 @@ def test_on_a_shared_deployment_a_browser_sees_only_its_own_runs(runs_dir):
 def test_on_a_shared_deployment_a_strangers_run_cannot_be_used_even_by_its_id(runs_dir, objects, tmp_path):
     record_owner(runs_dir, run_id(runs_dir), "x")
     stranger = {"owner": "y", "runs": [run_id(runs_dir)]}
-    _, problem = predict_tab.predict_text(objects, runs_dir, run_id(runs_dir), "lovely", None, None, True, stranger)
+    problem = said(predict_tab.predict_text(objects, runs_dir, run_id(runs_dir), "lovely", None, None, True,
+                                            stranger))["problem"]
     assert "Pick a run" in problem and objects.predictor is None
     source = tmp_path / "new.csv"
     source.write_text("message\nlovely\n", encoding="utf-8")
     path, _, problem = predict_tab.predict_file(objects, runs_dir, run_id(runs_dir), str(source), None, None, True,
                                                 stranger)
     assert path is None and "Pick a run" in problem
-    probabilities, problem = predict_tab.predict_text(objects, runs_dir, run_id(runs_dir), "lovely", None, None,
-                                                      True, {"owner": "x"})
-    assert problem == "" and set(probabilities) == {"neg", "pos"}
+    label, _, _, problem = predict_tab.predict_text(objects, runs_dir, run_id(runs_dir), "lovely", None, None,
+                                                    True, {"owner": "x"})
+    assert problem == "" and set(label["value"]) == {"neg", "pos"}
 
 
 def test_a_predictions_csv_never_starts_a_cell_with_a_formula(runs_dir, objects, tmp_path):
@@ -97,13 +108,16 @@ def test_a_file_over_the_row_limit_is_refused_before_predicting(runs_dir, object
 
 
 def test_a_text_gets_a_probability_for_every_label(runs_dir, objects):
-    probabilities, problem = predict_tab.predict_text(objects, runs_dir, run_id(runs_dir), "lovely great", None)
-    assert problem == "" and set(probabilities) == {"neg", "pos"}
+    out = said(predict_tab.predict_text(objects, runs_dir, run_id(runs_dir), "lovely great", None))
+    probabilities = out["label"]["value"]
+    assert out["problem"] == "" and set(probabilities) == {"neg", "pos"}
     assert sum(probabilities.values()) == pytest.approx(1.0)
+    # one label per row: the Label shows the answer; the multi-label bars and the value stay hidden
+    assert out["label"]["visible"] is True and out["chart"]["visible"] is False and out["answer"]["visible"] is False
 
 
 def test_the_model_is_described_and_loaded_once(runs_dir, objects):
-    about, pair, _ = predict_tab.describe(objects, runs_dir, run_id(runs_dir))
+    about, pair, *_ = predict_tab.describe(objects, runs_dir, run_id(runs_dir))
     assert "neg, pos" in about and "message" in about and pair["visible"] is False
     loaded = objects.predictor
     predict_tab.predict_text(objects, runs_dir, run_id(runs_dir), "hi", None)
@@ -111,9 +125,9 @@ def test_the_model_is_described_and_loaded_once(runs_dir, objects):
 
 
 def test_an_empty_text_or_no_run_is_explained(runs_dir, objects):
-    assert "Type a text" in predict_tab.predict_text(objects, runs_dir, run_id(runs_dir), "  ", None)[1]
-    assert "train one" in predict_tab.predict_text(objects, runs_dir, None, "hello", None)[1]
-    assert "Pick a run" in predict_tab.predict_text(objects, runs_dir, "../etc", "hello", None)[1]
+    assert "Type a text" in predict_tab.predict_text(objects, runs_dir, run_id(runs_dir), "  ", None)[-1]
+    assert "train one" in predict_tab.predict_text(objects, runs_dir, None, "hello", None)[-1]
+    assert "Pick a run" in predict_tab.predict_text(objects, runs_dir, "../etc", "hello", None)[-1]
 
 
 def test_a_csv_comes_back_with_predictions_added(runs_dir, objects, tmp_path):
@@ -203,10 +217,11 @@ def test_a_run_the_visitor_picked_themselves_stays_picked_when_the_tab_is_opened
 
 
 def test_picking_another_model_clears_what_the_previous_one_said(runs_dir, objects):
-    _, _, label = predict_tab.describe(objects, runs_dir, run_id(runs_dir))
+    label = described(predict_tab.describe(objects, runs_dir, run_id(runs_dir)))["label"]
     assert label["value"] is None
-    label_value, problem, result_file, preview, file_problem = predict_tab.clear_answers()
-    assert label_value is None and result_file is None and preview is None and problem == file_problem == ""
+    label_value, chart, answer, problem, result_file, preview, file_problem = predict_tab.clear_answers()
+    assert label_value is None and chart is None and answer == ""
+    assert result_file is None and preview is None and problem == file_problem == ""
 
 
 @pytest.fixture(scope="module")
@@ -228,14 +243,14 @@ def pair_runs_dir(tmp_path_factory, tiny_model_dir):
 
 def test_a_pair_run_with_bare_numeric_labels_says_which_column_of_which_file_they_come_from(pair_runs_dir,
                                                                                              objects):
-    about, pair, label = predict_tab.describe(objects, pair_runs_dir, run_id(pair_runs_dir))
+    about, pair, label, *_ = predict_tab.describe(objects, pair_runs_dir, run_id(pair_runs_dir))
     assert pair["visible"] is True
     assert "values of column **Quality** of pairs\\.csv" in about and "1 means what it meant there" in about
     assert label["label"] == "Prediction: the value of column 'Quality'"
 
 
 def test_named_labels_say_their_column_without_a_warning(runs_dir, objects):
-    about, _, label = predict_tab.describe(objects, runs_dir, run_id(runs_dir))
+    about, _, label, *_ = predict_tab.describe(objects, runs_dir, run_id(runs_dir))
     assert "Classes: neg, pos (from column **label**" in about and "meant" not in about
     assert label["label"] == "Prediction: the value of column 'label'"
 

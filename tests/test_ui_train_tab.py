@@ -88,9 +88,11 @@ def test_start_queues_a_run_and_ticks_follow_it_to_its_results(form, loaded, job
     assert "Finished" in last["progress"]
     assert len(last["loss"].data[0].x) == followed.history.total_steps  # a point per logged step
     assert last["results"]["visible"] is True and "Accuracy" in last["summary"]
-    assert [row[0] for row in last["per_class"]["data"]] == ["neg", "pos"]
+    assert [row[0] for row in last["per_class"]["value"]["data"]] == ["neg", "pos"]
+    assert last["per_class"]["label"] == "Per class" and last["confusion"].data[0].type == "heatmap"
     assert sorted(p.rsplit("/", 1)[-1].split("-")[-1] for p in last["downloads"]) == ["README.md", "model.zip"]
-    assert {"text", "gold", "predicted"} <= set(last["misclassified"]["headers"])
+    assert {"text", "gold", "predicted"} <= set(last["misclassified"]["value"]["headers"])
+    assert last["misclassified"]["label"].startswith("Misclassified validation rows")
     objects.close()
 
 

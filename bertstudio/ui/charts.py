@@ -155,18 +155,38 @@ def loss_figure(history: "TrainHistory") -> "go.Figure":
     return fig
 
 
+BOUNDED = ("accuracy", "macro_f1", "micro_f1", "subset_accuracy")  # scores between 0 and 1
+
+
 def metrics_figure(history: "TrainHistory") -> "go.Figure":
+    """The run's headline validation scores per evaluation (`TrainHistory.charted`): accuracy and
+    macro-F1, macro- and micro-F1, or Pearson with RMSE on an axis of its own (another unit)."""
     import plotly.graph_objects as go
 
-    fig = _figure("Validation accuracy and F1", x_title="step", y_title="score")
-    if not history.eval_step:
-        return _empty(fig, "Accuracy and F1 appear after the first evaluation.")
-    fig.add_trace(go.Scatter(x=history.eval_step, y=history.eval_accuracy, mode="lines+markers",
-                             name="accuracy", line={"color": PRIMARY, "width": 2.5}, marker={"size": 8}))
-    fig.add_trace(go.Scatter(x=history.eval_step, y=history.eval_f1, mode="lines+markers",
-                             name="macro F1", line={"color": SECONDARY, "width": 2.5, "dash": "dash"},
-                             marker={"size": 8}))
-    fig.update_yaxes(range=[0, 1.05])
+    from bertstudio.ui.render import LOWER_IS_BETTER, metric_name
+
+    names = history.charted
+    title = "Validation " + " and ".join(metric_name(n) for n in names) if names else "Validation scores"
+    fig = _figure(title, x_title="step", y_title="score")
+    if not history.eval_step or not names:
+        return _empty(fig, "Validation scores appear after the first evaluation.")
+    # An error (RMSE) beside a score (Pearson) is in the target's own units: give it the right axis.
+    second_axis = any(n in LOWER_IS_BETTER for n in names) and any(n not in LOWER_IS_BETTER for n in names)
+    for i, name in enumerate(names):
+        on_right = second_axis and name in LOWER_IS_BETTER
+        fig.add_trace(go.Scatter(x=history.eval_step, y=history.eval_scores[name], mode="lines+markers",
+                                 name=plain(metric_name(name) + (" (lower is better)" if on_right else "")),
+                                 yaxis="y2" if on_right else "y",
+                                 line={"color": (PRIMARY, SECONDARY)[i], "width": 2.5,
+                                       "dash": "dash" if i else "solid"}, marker={"size": 8},
+                                 connectgaps=True))
+    if all(n in BOUNDED for n in names):
+        fig.update_yaxes(range=[0, 1.05])
+    if second_axis:
+        right = next(n for n in names if n in LOWER_IS_BETTER)
+        fig.update_layout(yaxis2={"title": plain(metric_name(right)), "overlaying": "y", "side": "right",
+                                  "rangemode": "tozero", "showgrid": False},
+                          margin={"r": 56})
     _step_axis(fig, history)
     return fig
 
@@ -207,4 +227,159 @@ def confusion_figure(matrix: Sequence[Sequence[int]], labels: Sequence[str]) -> 
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(type="category", side="bottom")
     fig.update_layout(hovermode="closest")
+    return fig
+
+
+# --- results of a multi-label or a regression run -------------------------------------------------
+
+def per_label_f1_figure(per_label: dict[str, dict]) -> "go.Figure":
+    """Multi-label results: each label's F1 at its tuned threshold, a bar per label (in label
+    order), its validation rows in the hover; where the confusion matrix is for one label per row."""
+    import plotly.graph_objects as go
+
+    size = max(HEIGHT, min(900, 90 + 26 * len(per_label)))
+    fig = _figure("F1 per label (validation, tuned thresholds)", x_title="F1", height=size)
+    if not per_label:
+        return _empty(fig, "The per-label scores appear when the run has been evaluated.")
+    names = [plain(label) for label in per_label]
+    f1 = [float(m.get("f1") or 0.0) for m in per_label.values()]
+    support = [m.get("support") for m in per_label.values()]
+    fig.add_trace(go.Bar(y=names, x=f1, orientation="h", marker_color=PRIMARY, customdata=support,
+                         text=[f"{v:.2f}" for v in f1], textposition="outside", cliponaxis=False,
+                         hovertemplate="%{y}: F1 %{x:.3f} on %{customdata} validation rows<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", type="category", automargin=True)
+    fig.update_xaxes(range=[0, 1.1])
+    fig.update_layout(hovermode="closest", showlegend=False)
+    return fig
+
+
+SCATTER_POINTS = 3000  # more points than this are sampled evenly: the shape shows, the page stays light
+
+
+def regression_scatter_figure(gold: Sequence[float], predicted: Sequence[float],
+                              target: str = "value") -> "go.Figure":
+    """Regression results: each validation row's prediction against its true value, with the line
+    where they are equal; points far from it are the misses."""
+    import plotly.graph_objects as go
+
+    fig = _figure(f"Predicted versus true {target} (validation)", x_title=f"true {target}",
+                  y_title=f"predicted {target}", height=380)
+    points = [(float(g), float(p)) for g, p in zip(gold, predicted)]
+    if not points:
+        return _empty(fig, "The predictions appear here when the run has been evaluated.")
+    if len(points) > SCATTER_POINTS:
+        stride = len(points) / SCATTER_POINTS
+        points = [points[int(i * stride)] for i in range(SCATTER_POINTS)]
+    low = min(min(g, p) for g, p in points)
+    high = max(max(g, p) for g, p in points)
+    fig.add_trace(go.Scatter(x=[low, high], y=[low, high], mode="lines", name="predicted = true",
+                             line={"color": "#94a3b8", "dash": "dash", "width": 1.5}, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=[g for g, _ in points], y=[p for _, p in points], mode="markers",
+                             name="validation rows", marker={"color": PRIMARY, "size": 6, "opacity": 0.55},
+                             hovertemplate="true %{x:.3g}, predicted %{y:.3g}<extra></extra>"))
+    fig.update_layout(hovermode="closest", showlegend=False)
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig
+
+
+# --- predict tab ----------------------------------------------------------------------------------
+
+def label_probabilities_figure(probabilities: dict[str, float], thresholds: dict[str, float],
+                               chosen: Sequence[str]) -> "go.Figure":
+    """One text's multi-label answer: a bar per label (its probability), each label's own
+    threshold marked on its bar, the labels that passed it in the primary colour."""
+    import plotly.graph_objects as go
+
+    size = max(220, min(900, 70 + 28 * len(probabilities)))
+    fig = _figure("Probability per label (| = its threshold)", x_title="probability", height=size)
+    if not probabilities:
+        return _empty(fig, "Type a text and press Predict to see each label's probability.")
+    names = [plain(label) for label in probabilities]
+    values = list(probabilities.values())
+    passed = set(chosen)
+    fig.add_trace(go.Bar(y=names, x=values, orientation="h", name="probability",
+                         marker_color=[PRIMARY if label in passed else MUTED for label in probabilities],
+                         text=[f"{v:.2f}" for v in values], textposition="outside", cliponaxis=False,
+                         hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
+    marks = [(plain(label), thresholds[label]) for label in probabilities if label in thresholds]
+    if marks:
+        fig.add_trace(go.Scatter(y=[n for n, _ in marks], x=[t for _, t in marks], mode="markers",
+                                 name="threshold", marker={"symbol": "line-ns", "size": 22, "color": DANGER,
+                                                           "line": {"width": 3, "color": DANGER}},
+                                 hovertemplate="%{y}: threshold %{x:.2f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", type="category", automargin=True)
+    fig.update_xaxes(range=[0, 1.12])
+    fig.update_layout(hovermode="closest", showlegend=False, bargap=0.3)
+    return fig
+
+
+# --- data tab: the charts of the other tasks (several labels per row, a number per row) -------------
+
+def label_frequency_figure(counts: dict[str, int], rows: int | None = None,
+                           title: str = "Rows per label") -> "go.Figure":
+    """Rows carrying each tag, most frequent first, as horizontal bars: 28 tag names stay readable
+    on a phone, where upright bars would squeeze them. With `rows`, each bar names its share."""
+    import plotly.graph_objects as go
+
+    height = max(HEIGHT, min(760, 90 + 22 * len(counts)))
+    fig = _figure(title, x_title="rows", height=height)
+    if not counts:
+        return _empty(fig, "Choose the label column to see how often each label is used.")
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
+    names = [plain(name) for name, _ in ordered]
+    values = [value for _, value in ordered]
+    text = [f"{v:,} ({v / rows:.0%})" if rows else f"{v:,}" for v in values]
+    fig.add_trace(go.Bar(x=values, y=names, orientation="h", marker_color=PRIMARY, text=text,
+                         textposition="outside", cliponaxis=False,
+                         hovertemplate="%{y}: %{x} rows<extra></extra>"))
+    fig.update_yaxes(type="category", autorange="reversed", automargin=True)
+    fig.update_xaxes(rangemode="tozero", range=[0, max(values) * 1.25])
+    fig.update_layout(hovermode="closest", showlegend=False, margin={"l": 8, "r": 16, "t": 44, "b": 44})
+    return fig
+
+
+def labels_per_row_figure(per_row: dict[int, int]) -> "go.Figure":
+    """How many labels each row carries: 0 (none of the labels, allowed), 1, 2, ..."""
+    import plotly.graph_objects as go
+
+    fig = _figure("Labels per row", x_title="labels in the row", y_title="rows")
+    if not per_row:
+        return _empty(fig, "Each row's number of labels appears here.")
+    keys = sorted(per_row, key=int)
+    fig.add_trace(go.Bar(x=[str(k) for k in keys], y=[per_row[k] for k in keys], marker_color=SECONDARY,
+                         text=[f"{per_row[k]:,}" for k in keys], textposition="outside", cliponaxis=False,
+                         hovertemplate="%{x} labels: %{y} rows<extra></extra>"))
+    fig.update_xaxes(type="category")
+    fig.update_layout(hovermode="closest", showlegend=False)
+    return fig
+
+
+def value_histogram_figure(values: Sequence[float], bins: int = 30, name: str = "value") -> "go.Figure":
+    """The target's values as a histogram (binned here, so the page gets 30 bars, not every row),
+    with the mean marked."""
+    import numpy as np
+    import plotly.graph_objects as go
+
+    fig = _figure(f"Values of {name}", x_title=name, y_title="rows")
+    data = np.asarray([v for v in values if v is not None], dtype=float)
+    data = data[np.isfinite(data)]
+    if data.size == 0:
+        return _empty(fig, "Choose the column of numbers to see how its values spread.")
+    distinct = np.unique(data)
+    if distinct.size <= bins:  # a few values (1-5 stars): one bar each, not empty bins between them
+        counts = [int((data == v).sum()) for v in distinct]
+        fig.add_trace(go.Bar(x=distinct.tolist(), y=counts, marker_color=PRIMARY,
+                             hovertemplate="%{x}: %{y} rows<extra></extra>"))
+    else:
+        counts, edges = np.histogram(data, bins=bins)
+        centers, widths = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+        fig.add_trace(go.Bar(x=centers.tolist(), y=counts.tolist(), width=widths.tolist(),
+                             marker_color=PRIMARY, marker_line_width=0,
+                             customdata=np.stack([edges[:-1], edges[1:]], axis=1).tolist(),
+                             hovertemplate="%{customdata[0]:.3g}–%{customdata[1]:.3g}: %{y} rows<extra></extra>"))
+    mean = float(data.mean())
+    fig.add_vline(x=mean, line_color=SECONDARY, line_width=2, line_dash="dash",
+                  annotation_text=f"mean {mean:.3g}", annotation_position="top right",
+                  annotation_font_color="#b45309")
+    fig.update_layout(hovermode="closest", showlegend=False, bargap=0.05)
     return fig

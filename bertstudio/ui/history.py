@@ -9,9 +9,14 @@ from typing import Any, Iterable
 
 from bertstudio.training.events import (Checkpoint, Evaluation, Event, Failed, Finished, Notice, Started, Step,
                                Stopped, read_events)
-from bertstudio.training.progress import describe_metrics, format_duration
+from bertstudio.training.progress import format_duration
 
 LOG_LINES_KEPT = 300  # the on-screen log shows the latest lines; the file keeps them all
+# The live chart shows the first two of these that an evaluation reports: accuracy and macro-F1
+# for one label per row, macro- and micro-F1 for several, Pearson and RMSE for a score. Read from
+# the metrics the run emits, so a task's chart needs no code here.
+CHARTED = ("accuracy", "macro_f1", "micro_f1", "pearson", "rmse", "spearman", "mae")
+DEFAULT_TASK = "single_label"  # a run from before tasks existed
 
 
 @dataclass
@@ -19,6 +24,7 @@ class TrainHistory:
     """Everything the live charts and the progress line need, built by `add`-ing events in order."""
 
     run_id: str = ""
+    task: str = DEFAULT_TASK
     labels: list[str] = field(default_factory=list)
     total_steps: int = 0
     steps_per_epoch: int = 0
@@ -29,11 +35,11 @@ class TrainHistory:
     step: list[int] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
     learning_rate: list[float] = field(default_factory=list)
-    # one entry per Evaluation event
+    # one entry per Evaluation event; `eval_scores` holds every number an evaluation reported,
+    # by metric name (None where one evaluation lacked a metric another had)
     eval_step: list[int] = field(default_factory=list)
     eval_loss: list[float | None] = field(default_factory=list)
-    eval_accuracy: list[float] = field(default_factory=list)
-    eval_f1: list[float] = field(default_factory=list)
+    eval_scores: dict[str, list[float | None]] = field(default_factory=dict)
     last: Step | None = None
     last_metrics: dict[str, Any] = field(default_factory=dict)
     ending: Event | None = None  # Finished, Stopped or Failed
@@ -47,6 +53,19 @@ class TrainHistory:
     def ended(self) -> bool:
         return self.ending is not None
 
+    @property
+    def charted(self) -> list[str]:
+        """The metrics the live chart draws: the first two of `CHARTED` the evaluations report."""
+        return [name for name in CHARTED if name in self.eval_scores][:2]
+
+    @property
+    def eval_accuracy(self) -> list[float | None]:
+        return self.eval_scores.get("accuracy", [])
+
+    @property
+    def eval_f1(self) -> list[float | None]:
+        return self.eval_scores.get("macro_f1", [])
+
     def add(self, events: Iterable[Event]) -> "TrainHistory":
         for event in events:
             self._add(event)
@@ -58,13 +77,15 @@ class TrainHistory:
             if event.resumed_from_step is not None:
                 self._rewind(event.resumed_from_step)
             self.run_id, self.labels = event.run_id, list(event.labels)
+            task = (event.config or {}).get("task")
+            self.task = task if isinstance(task, str) and task not in ("", "auto") else DEFAULT_TASK
             self.total_steps, self.steps_per_epoch = event.total_steps, event.steps_per_epoch
             self.train_size, self.validation_size = event.train_size, event.validation_size
             self.device = event.device
             precision = {"no": "fp32"}.get(event.precision, event.precision)
             self._log(event, f"Started on {event.device} ({precision}): {event.train_size} "
                              f"training rows, {event.validation_size} validation rows, "
-                             f"{len(event.labels)} classes, {event.total_steps} steps.")
+                             f"{_targets_words(self.task, event.labels)}, {event.total_steps} steps.")
         elif isinstance(event, Step):
             self.step.append(event.step)
             self.loss.append(event.loss)
@@ -77,8 +98,7 @@ class TrainHistory:
             metrics = event.metrics
             self.eval_step.append(event.step)
             self.eval_loss.append(metrics.get("loss"))
-            self.eval_accuracy.append(float(metrics.get("accuracy") or 0.0))
-            self.eval_f1.append(float(metrics.get("macro_f1") or 0.0))
+            self._add_scores(metrics)
             self.last_metrics = metrics
             self._log(event, f"Validation at step {event.step}: {_metric_words(metrics)}"
                              + (" (best so far)." if event.is_best else "."))
@@ -100,12 +120,23 @@ class TrainHistory:
             self.ending = event
             self._log(event, f"Failed: {event.message}")
 
+    def _add_scores(self, metrics: dict[str, Any]) -> None:
+        """One value per evaluation for every numeric metric, the lists kept as long as `eval_step`."""
+        count = len(self.eval_step)
+        for name, value in metrics.items():
+            if name != "loss" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                self.eval_scores.setdefault(name, [None] * (count - 1)).append(float(value))
+        for values in self.eval_scores.values():
+            values.extend([None] * (count - len(values)))
+
     def _rewind(self, step: int) -> None:
         """A resumed run replays the steps after its checkpoint: drop the first take of them."""
         keep = sum(1 for s in self.step if s <= step)
         del self.step[keep:], self.loss[keep:], self.learning_rate[keep:]
         keep = sum(1 for s in self.eval_step if s <= step)
-        del self.eval_step[keep:], self.eval_loss[keep:], self.eval_accuracy[keep:], self.eval_f1[keep:]
+        del self.eval_step[keep:], self.eval_loss[keep:]
+        for values in self.eval_scores.values():
+            del values[keep:]
         self.ending = None
 
     def _log(self, event: Event, text: str) -> None:
@@ -156,4 +187,19 @@ class FollowedRun:
 
 
 def _metric_words(metrics: dict[str, Any]) -> str:
-    return describe_metrics(metrics) or "no metrics"
+    """"accuracy 0.8125, macro F1 0.8000, loss 0.4512": the charted scores and the loss."""
+    from bertstudio.ui.render import metric_name
+
+    names = [name for name in CHARTED if isinstance(metrics.get(name), (int, float))][:2] + ["loss"]
+    parts = [f"{metric_name(name)} {metrics[name]:.4f}" for name in names
+             if isinstance(metrics.get(name), (int, float))]
+    return ", ".join(parts) or "no metrics"
+
+
+def _targets_words(task: str, labels: list[str]) -> str:
+    """What the model learns to predict, as the start line says it."""
+    if task == "regression":
+        return f"predicting the value of {labels[0]!r}" if labels else "predicting a value"
+    if task == "multi_label":
+        return f"{len(labels)} labels (any number per row)"
+    return f"{len(labels)} classes"

@@ -1,7 +1,11 @@
-"""Step 5, Predict: pick a finished run, classify a text (or pair), or add predictions to a CSV.
+"""Step 5, Predict: pick a finished run, predict one text (or pair), or add predictions to a file.
+
+What the answer looks like follows the model's task: a probability per class (one label per row),
+a bar per label with its threshold marked and the set that passed (several labels), or the
+predicted number beside the training values' range (a score).
 
 The run id comes from the page, so every handler checks it names a run this visitor may use
-(`may_see`) before loading anything; the predictions CSV is written with formulas neutralised.
+(`may_see`) before loading anything; the predictions file is written with formulas neutralised.
 """
 
 from __future__ import annotations
@@ -13,15 +17,16 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from bertstudio.errors import StudioError
-from bertstudio.ui import render
-from bertstudio.ui.data_tab import FILE_TYPES  # the engine names non-CSV formats; no toast refuses them
-from bertstudio.ui.results import run_choice_label
+from bertstudio.ui import charts, render
+from bertstudio.ui.results import DEFAULT_TASK, run_choice_label
 from bertstudio.ui.runs_tab import may_see, visible_runs
 
 if TYPE_CHECKING:
     from bertstudio.ui.session import SessionObjects
 
 PREVIEW_ROWS = 20
+# Every format the engine reads; one it cannot read is named by the engine, not refused by a toast.
+FILE_TYPES = [".csv", ".tsv", ".txt", ".gz", ".xlsx", ".json", ".jsonl", ".parquet"]
 
 
 @dataclass
@@ -32,7 +37,9 @@ class PredictTab:
     text: gr.Textbox
     pair: gr.Textbox
     predict: gr.Button
-    label: gr.Label
+    label: gr.Label         # one label per row: a probability per class
+    label_chart: gr.Plot    # several labels: a bar per label, its threshold marked
+    answer: gr.Markdown     # several labels: the set that passed; a score: the value and its range
     problem: gr.HTML
     upload: gr.File
     file_column: gr.Dropdown
@@ -45,11 +52,22 @@ class PredictTab:
     @property
     def answers(self) -> list[Any]:
         """What a model said, in `clear_answers` order: cleared when another model is picked."""
-        return [self.label, self.problem, self.result_file, self.result_preview, self.file_problem]
+        return [self.label, self.label_chart, self.answer, self.problem, self.result_file, self.result_preview,
+                self.file_problem]
+
+    @property
+    def shown(self) -> list[Any]:
+        """What `predict_text` fills, in its order: the three answer views and the problem box."""
+        return [self.label, self.label_chart, self.answer, self.problem]
+
+    @property
+    def described(self) -> list[Any]:
+        """What `describe` fills: about, the second-text box and the three answer views."""
+        return [self.about, self.pair, self.label, self.label_chart, self.answer]
 
 
 def build() -> PredictTab:
-    gr.Markdown("Use a trained model: type a text to see what it predicts, or upload a CSV to get it back "
+    gr.Markdown("Use a trained model: type a text to see what it predicts, or upload a file to get it back "
                 "with a prediction on every row.", elem_classes="tab-intro")
     with gr.Row(equal_height=False):
         picker = gr.Dropdown(label="Model (a finished run; the latest is chosen for you)", choices=[],
@@ -64,11 +82,14 @@ def build() -> PredictTab:
             predict = gr.Button("Predict", variant="primary", elem_id="predict-button")
             problem = gr.HTML(elem_id="predict-problem")
         with gr.Column(scale=2, min_width=280):
+            answer = gr.Markdown(visible=False, elem_id="predict-answer")
             label = gr.Label(label="Prediction", num_top_classes=10, elem_id="predict-label")
+            label_chart = gr.Plot(show_label=False, visible=False, elem_id="predict-label-chart")
     gr.Markdown("### A whole file")
     with gr.Row(equal_height=False):
         with gr.Column(min_width=300):
-            upload = gr.File(label="CSV or TSV with a column of texts", file_types=FILE_TYPES,
+            upload = gr.File(label="A file with a column of texts (CSV, TSV, Excel, JSON, Parquet)",
+                             file_types=FILE_TYPES,
                              elem_id="predict-upload", height=130)
             with gr.Row(equal_height=False):
                 file_column = gr.Dropdown(label="Column with the texts", choices=[], value=None, visible=False,
@@ -77,12 +98,12 @@ def build() -> PredictTab:
                                         elem_id="predict-file-button", elem_classes="align-end")
             file_problem = gr.HTML(elem_id="predict-file-problem")
         with gr.Column(min_width=300):
-            result_file = gr.File(label="Your file with predictions added", interactive=False,
+            result_file = gr.File(label="Your file with predictions added (in its own format)", interactive=False,
                                   elem_id="predict-result")
     result_preview = gr.Dataframe(label="First rows with predictions", interactive=False, wrap=True,
                                   max_height=360, elem_id="predict-preview")
     return PredictTab(picker=picker, refresh=refresh, about=about, text=text, pair=pair, predict=predict,
-                      label=label, problem=problem, upload=upload, file_column=file_column,
+                      label=label, label_chart=label_chart, answer=answer, problem=problem, upload=upload, file_column=file_column,
                       file_button=file_button, file_problem=file_problem,
                       result_file=result_file, result_preview=result_preview, pinned=gr.State(None))
 
@@ -128,30 +149,76 @@ def _predictor(objects: "SessionObjects", runs_dir: Path, run_id: str | None, pr
     return objects.predictor
 
 
+def task_name(predictor: Any) -> str:
+    """The task the loaded model was trained for; a model saved before tasks is single-label."""
+    task = getattr(predictor, "task", None)  # the engine's Task, or its name
+    name = task if isinstance(task, str) else getattr(task, "name", None)
+    return name or getattr(predictor.model.config, "bertstudio_task", None) or DEFAULT_TASK
+
+
+def _views(task: str, label: Any = None, chart: Any = None, answer: Any = None) -> list[Any]:
+    """The three answer views with only the task's own shown: Label (one label per row), the
+    bars and the set (several labels), the value (a score)."""
+    return [gr.update(visible=task not in ("multi_label", "regression"), **({} if label is None else label)),
+            gr.update(visible=task == "multi_label", **({} if chart is None else {"value": chart})),
+            gr.update(visible=task in ("multi_label", "regression"), **({} if answer is None else {"value": answer}))]
+
+
 def describe(objects: "SessionObjects", runs_dir: Path, run_id: str | None, private: bool = False,
-             memory_value: Any = None) -> tuple[str, Any, Any]:
+             memory_value: Any = None) -> list[Any]:
     """What the picked model expects and what its labels mean; shows the second-text box for pair
-    models. Outputs: about, pair, the prediction's label (emptied: it was another model's answer)."""
-    hidden, empty = gr.update(visible=False), gr.update(value=None, label="Prediction")
+    models and the answer views of its task, emptied (they held another model's answer).
+    Outputs: `PredictTab.described`."""
+    hidden = gr.update(visible=False)
+    empty = _views(DEFAULT_TASK, {"value": None, "label": "Prediction"}, None, "")
     if not run_id:
-        return "No finished run yet: train a model on the Train tab, then come back.", hidden, empty
+        return ["No finished run yet: train a model on the Train tab, then come back.", hidden, *empty]
     try:
         predictor = _predictor(objects, runs_dir, run_id, None, private, memory_value)
     except StudioError as exc:
-        return render.problem(exc.message), hidden, empty
+        return [render.problem(exc.message), hidden, *empty]
     data = _data_record(runs_dir, run_id)
+    task = task_name(predictor)
     label_column = (data.get("columns") or {}).get("label")
     pair = predictor.text_pair_column
-    about = (f"{_labels_meaning(predictor.labels, label_column, data.get('file_name'))} · reads column "
+    about = (f"{_targets_meaning(task, predictor.labels, label_column, data)} · reads column "
              f"**{render.md_escape(predictor.text_column or 'text')}**"
              + (f" and **{render.md_escape(pair)}**" if pair else "") + f" · max length {predictor.max_length}")
     caption = render.shorten(f"Prediction: the value of column '{label_column}'") if label_column else "Prediction"
-    return about, gr.update(visible=bool(pair)), gr.update(value=None, label=caption)
+    waiting = {"multi_label": "Type a text and press **Predict** to see each label's probability.",
+               "regression": "Type a text and press **Predict** to see the value the model gives it."}
+    views = _views(task, {"value": None, "label": caption},
+                   charts.label_probabilities_figure({}, {}, []) if task == "multi_label" else None,
+                   waiting.get(task, ""))
+    return [about, gr.update(visible=bool(pair)), *views]
 
 
-def clear_answers() -> tuple[Any, str, None, None, str]:
+def clear_answers() -> tuple[Any, ...]:
     """Another model was picked: what the previous one said no longer applies. Outputs: `answers`."""
-    return None, "", None, None, ""
+    return None, None, "", "", None, None, ""
+
+
+def _targets_meaning(task: str, labels: list[str], label_column: str | None, data: dict) -> str:
+    """What the model predicts, in one line: its classes, its labels, or the number it gives."""
+    if task == "regression":
+        column = label_column or (labels[0] if labels else "value")
+        stats = target_stats(data)
+        span = (f" (from {stats['min']:.4g} to {stats['max']:.4g} in the training rows)"
+                if isinstance(stats.get("min"), (int, float)) and isinstance(stats.get("max"), (int, float)) else "")
+        return f"Predicts a number: the value of column **{render.md_escape(column)}**{span}"
+    meaning = _labels_meaning(labels, label_column, data.get("file_name"))
+    if task == "multi_label":
+        return ("Labels (any number per text, each decided at its own threshold): "
+                + meaning.removeprefix("Classes: "))
+    return meaning
+
+
+def target_stats(data: dict) -> dict:
+    """A regression run's training-value numbers (min, max, mean, std) from its data.json."""
+    space = data.get("target_space") or data.get("targets") or {}
+    stats = space.get("stats") if isinstance(space, dict) else None
+    stats = stats if isinstance(stats, dict) else data.get("stats")
+    return stats if isinstance(stats, dict) else {}
 
 
 def _labels_meaning(labels: list[str], label_column: str | None, file_name: str | None) -> str:
@@ -178,19 +245,29 @@ def _data_record(runs_dir: Path, run_id: str) -> dict:
 
 def predict_text(objects: "SessionObjects", runs_dir: Path, run_id: str | None, text: str,
                  pair: str | None, progress: Any = None, private: bool = False,
-                 memory_value: Any = None, max_chars: int | None = None) -> tuple[Any, str]:
-    """Outputs: the label with a probability per class, the problem box."""
+                 memory_value: Any = None, max_chars: int | None = None) -> list[Any]:
+    """Outputs: `PredictTab.shown` (the task's answer view filled, the others hidden; the problem box)."""
     from bertstudio.limits import MAX_TEXT_CHARS
 
     if not (text or "").strip():
-        return gr.skip(), render.problem("Type a text to classify first.")
+        return [gr.skip()] * 3 + [render.problem("Type a text to predict first.")]
     try:
         predictor = _predictor(objects, runs_dir, run_id, progress, private, memory_value)
         pairs = [pair or ""] if predictor.text_pair_column else None
         prediction = predictor.predict([text], pairs, max_text_chars=max_chars or MAX_TEXT_CHARS)[0]
     except StudioError as exc:
-        return gr.skip(), render.problem(exc.message)
-    return dict(prediction.probabilities), ""
+        return [gr.skip()] * 3 + [render.problem(exc.message)]
+    task = task_name(predictor)
+    if task == "multi_label":
+        thresholds = prediction.thresholds or getattr(predictor.model.config, "bertstudio_thresholds", None) or {}
+        chosen = list(prediction.labels or [])
+        figure = charts.label_probabilities_figure(dict(prediction.probabilities), dict(thresholds), chosen)
+        return _views(task, None, figure, render.label_set_words(chosen)) + [""]
+    if task == "regression":
+        value = prediction.value if prediction.value is not None else float(prediction.label)
+        stats = target_stats(_data_record(runs_dir, run_id)) if run_id else {}
+        return _views(task, None, None, render.value_words(value, stats)) + [""]
+    return _views(task, {"value": dict(prediction.probabilities)}) + [""]
 
 
 def file_columns(objects: "SessionObjects", runs_dir: Path, run_id: str | None,

@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from bertstudio.config import field_specs
+from bertstudio.errors import StudioError
 from bertstudio.runs.folder import (CARD_FILE, CONFIG_FILE, EVENTS_FILE, MODEL_DIR,
                              PREDICTIONS_FILE, RunFolder, RunSummary, read_run)
 from bertstudio.ui.history import FollowedRun
-from bertstudio.ui.render import number, shorten
+from bertstudio.ui.render import metric_name, number, shorten
 
 MISCLASSIFIED_SHOWN = 200
-LEADING_COLUMNS = ("gold", "predicted", "confidence")
+LEADING_COLUMNS = ("gold", "predicted", "error", "confidence")
+DEFAULT_TASK = "single_label"  # a run from before tasks existed
 
 
 @dataclass
@@ -38,10 +40,50 @@ class RunResults:
     damage: str | None = None  # the sentence naming the run file that could not be read
     resumable: bool = False
     checkpoint_step: int | None = None  # set when `metrics` are those of the last checkpoint's evaluation
+    task: str = DEFAULT_TASK
+    gold: list[float] = field(default_factory=list)       # regression: each validation row's true value
+    predicted: list[float] = field(default_factory=list)  # ... and its prediction, for the scatter
 
     @property
     def confusion(self) -> list[list[int]]:
         return self.metrics.get("confusion_matrix") or []
+
+    @property
+    def target(self) -> str:
+        """The predicted column's name (regression), for the scatter's axes."""
+        return self.labels[0] if self.task == "regression" and self.labels else "value"
+
+
+MISSES_TITLES = {
+    "single_label": "Misclassified validation rows (most confident mistakes first)",
+    "multi_label": "Validation rows given a wrong set of labels (most confident mistakes first)",
+    "regression": "Largest misses: the validation rows furthest from their true value",
+}
+
+
+def misses_title(results: RunResults) -> str:
+    return MISSES_TITLES.get(results.task, MISSES_TITLES[DEFAULT_TASK])
+
+
+def results_figure(results: RunResults):
+    """The chart beside the results table: the confusion matrix (one label per row), F1 per label
+    (several), or predicted against true values (a score)."""
+    from bertstudio.ui import charts
+
+    if results.task == "regression":
+        return charts.regression_scatter_figure(results.gold, results.predicted, results.target)
+    if results.task == "multi_label" or results.metrics.get("per_label"):
+        return charts.per_label_f1_figure(results.metrics.get("per_label") or {})
+    return charts.confusion_figure(results.confusion, results.labels)
+
+
+def task_of(record: Any) -> str:
+    """A run's task: its config's, else its data record's; a run from before tasks is single-label."""
+    config = getattr(record, "config", None)
+    for task in (getattr(config, "task", None), (getattr(record, "data_record", None) or {}).get("task")):
+        if isinstance(task, str) and task and task != "auto":
+            return task
+    return DEFAULT_TASK
 
 
 def read_results(run_dir: str | Path) -> RunResults:
@@ -55,35 +97,86 @@ def read_results(run_dir: str | Path) -> RunResults:
     metrics, step = record.metrics, None
     if not metrics and not record.damage and (saved := checkpoint_metrics(run.path)) is not None:
         step, metrics = saved  # cut off before the end: the evaluation its checkpoint was taken after
-    headers, rows, total = misclassified_rows(run.file(PREDICTIONS_FILE))
+    task = task_of(record)
+    header, table = _read_predictions(run.file(PREDICTIONS_FILE))
+    headers, rows, total = (largest_misses(header, table) if task == "regression"
+                            else misclassified_rows_of(header, table))
+    gold, predicted = value_pairs(header, table) if task == "regression" else ([], [])
     card = run.file(CARD_FILE)
     return RunResults(run_id=run.run_id, status=record.status, metrics=metrics,
                       labels=list(metrics.get("labels") or record.labels or []),
                       misclassified_headers=headers, misclassified=rows, misclassified_total=total,
                       card=card if card.exists() else None, damage=record.damage,
-                      resumable=record.resumable, checkpoint_step=step)
+                      resumable=record.resumable, checkpoint_step=step, task=task, gold=gold, predicted=predicted)
+
+
+def _read_predictions(path: Path) -> tuple[list[str], list[list[str]]]:
+    """predictions.csv's header and its whole rows (a row cut short is left out)."""
+    if not path.exists():
+        return [], []
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        return header, [row for row in reader if len(row) == len(header)]
 
 
 def misclassified_rows(path: Path, limit: int = MISCLASSIFIED_SHOWN) -> tuple[list[str], list[list[str]], int]:
     """Validation rows the model got wrong, most confident mistakes first (they teach the most)."""
-    if not path.exists():
+    return misclassified_rows_of(*_read_predictions(path), limit=limit)
+
+
+def misclassified_rows_of(header: list[str], table: list[list[str]],
+                          limit: int = MISCLASSIFIED_SHOWN) -> tuple[list[str], list[list[str]], int]:
+    """The rows whose prediction differs from the gold answer (a class, or a set of tags written
+    the same way), most confident first."""
+    if "gold" not in header or "predicted" not in header:
         return [], [], 0
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, [])
-        if "gold" not in header or "predicted" not in header:
-            return [], [], 0
-        gold, predicted = header.index("gold"), header.index("predicted")
-        wrong = [row for row in reader if len(row) == len(header) and row[gold] != row[predicted]]
+    gold, predicted = header.index("gold"), header.index("predicted")
+    wrong = [row for row in table if row[gold] != row[predicted]]
     if "confidence" in header:
         at = header.index("confidence")
         wrong.sort(key=lambda row: -_float(row[at]))
+    return _shown(header, wrong, limit) + (len(wrong),)
+
+
+def largest_misses(header: list[str], table: list[list[str]],
+                   limit: int = MISCLASSIFIED_SHOWN) -> tuple[list[str], list[list[str]], int]:
+    """Regression: the validation rows furthest from their true value first, with that distance
+    as an `error` column (predicted minus true) when the file has none."""
+    if "gold" not in header or "predicted" not in header:
+        return [], [], 0
+    gold, predicted = header.index("gold"), header.index("predicted")
+    if "error" not in header:
+        header = [*header, "error"]
+        table = [[*row, f"{_float(row[predicted]) - _float(row[gold]):+.4g}"] for row in table]
+    rows = sorted(table, key=lambda row: -abs(_float(row[predicted]) - _float(row[gold])))
+    return _shown(header, rows, limit) + (len(rows),)
+
+
+def _shown(header: list[str], rows: list[list[str]], limit: int) -> tuple[list[str], list[list[str]]]:
     # The short verdict columns first and the long texts after them: a wide text first pushed
     # gold, predicted and confidence off the right edge of the table.
     order = ([header.index(name) for name in LEADING_COLUMNS if name in header]
              + [i for i, name in enumerate(header) if name not in LEADING_COLUMNS])
-    rows = [[shorten(row[i]) for i in order] for row in wrong[:limit]]
-    return [header[i] for i in order], rows, len(wrong)
+    return [header[i] for i in order], [[shorten(row[i]) for i in order] for row in rows[:limit]]
+
+
+def value_pairs(header: list[str], table: list[list[str]]) -> tuple[list[float], list[float]]:
+    """Regression: (true values, predictions) of the validation rows, for the scatter."""
+    if "gold" not in header or "predicted" not in header:
+        return [], []
+    gold, predicted = header.index("gold"), header.index("predicted")
+    pairs = [(_number(row[gold]), _number(row[predicted])) for row in table]
+    kept = [(g, p) for g, p in pairs if g is not None and p is not None]
+    return [g for g, _ in kept], [p for _, p in kept]
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if value == value and abs(value) != float("inf") else None
 
 
 def _float(text: str) -> float:
@@ -159,22 +252,47 @@ def download_files(run_dir: str | Path, downloads: Path) -> list[str]:
     return [str(path) for path in (model_zip(run_dir, downloads), card_copy(run_dir, downloads)) if path]
 
 
+def headline(summary: RunSummary) -> tuple[str, Any]:
+    """The run's headline metric (the one its best model was chosen by) and its value; a run
+    from before tasks reads as the single-label run it was."""
+    task = task_of(summary)
+    name = getattr(summary.config, "metric_for_best", None) or "auto"
+    if name == "auto" or name not in summary.metrics:
+        try:
+            from bertstudio.tasks.registry import get_task
+
+            name = get_task(task).headline
+        except StudioError:  # a task this copy does not know (a newer run): macro-F1, as before tasks
+            name = "macro_f1"
+    return name, summary.metrics.get(name)
+
+
+TASK_WORDS = {"single_label": "single-label", "multi_label": "multi-label", "regression": "regression"}
+
+
 def run_choice_label(summary: RunSummary) -> str:
     """How a run reads in a dropdown: date, model, data and the headline score."""
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(summary.created))
-    accuracy = summary.metrics.get("accuracy")
-    score = f" · accuracy {accuracy:.3f}" if isinstance(accuracy, (int, float)) else ""
+    name, value = headline(summary)
+    score = f" · {metric_name(name)} {value:.3f}" if isinstance(value, (int, float)) else ""
+    task = task_of(summary)
+    kind = f" · {TASK_WORDS.get(task, task)}" if task != DEFAULT_TASK else ""
     score += " · damaged" if summary.damage else ""
-    return f"{when} · {Path(summary.model).name or summary.model} · {summary.data or 'data'}{score} · {summary.run_id[-12:]}"
+    return (f"{when} · {Path(summary.model).name or summary.model} · {summary.data or 'data'}{kind}{score}"
+            f" · {summary.run_id[-12:]}")
 
 
-RUNS_HEADERS = ["started", "status", "model", "data", "labels", "accuracy", "macro F1", "run"]
+RUNS_HEADERS = ["started", "status", "task", "model", "data", "labels", "metric", "score", "run"]
 
 
 def runs_rows(summaries: list[RunSummary]) -> list[list[str]]:
+    """One row per run: its task and headline metric (name and value) among the facts."""
     rows = []
     for s in summaries:
+        task = task_of(s)
+        name, value = headline(s)
+        labels = "—" if task == "regression" else str(len(s.labels) or "—")
         rows.append([time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created)), s.status_text,
-                     Path(s.model).name or s.model, s.data or "—", str(len(s.labels) or "—"),
-                     number(s.metrics.get("accuracy")), number(s.metrics.get("macro_f1")), s.run_id])
+                     TASK_WORDS.get(task, task), Path(s.model).name or s.model, s.data or "—", labels,
+                     metric_name(name), number(value), s.run_id])
     return rows

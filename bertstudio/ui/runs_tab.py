@@ -19,9 +19,10 @@ import gradio as gr
 from bertstudio.errors import StudioError
 from bertstudio.ui import charts, render
 from bertstudio.ui.history import FollowedRun
-from bertstudio.ui.results import (RUNS_HEADERS, download_files, history_of, read_results, run_choice_label,
-                                   runs_rows, settings_rows)
+from bertstudio.ui.results import (RUNS_HEADERS, TASK_WORDS, download_files, history_of, read_results,
+                                   results_figure, run_choice_label, runs_rows, settings_rows)
 from bertstudio.ui.session import BrowserMemory
+from bertstudio.ui.train_tab import results_table
 
 if TYPE_CHECKING:
     from bertstudio.worker import Job, JobManager
@@ -106,11 +107,9 @@ def visible_runs(runs_dir: Path, memory_value: Any, private: bool) -> list:
 def may_see(runs_dir: Path, private: bool, memory_value: Any, run_id: str | None) -> bool:
     """Whether `run_id` (a value the browser sent) names an existing run this visitor may open."""
     from bertstudio.hosting import owns
-    from bertstudio.runs.folder import CONFIG_FILE
+    from bertstudio.runs.folder import is_run_folder, is_safe_run_id
 
-    if not run_id or run_id.startswith(".") or any(ch in run_id for ch in "/\\\x00"):
-        return False
-    if not (Path(runs_dir) / run_id / CONFIG_FILE).is_file():
+    if not is_safe_run_id(run_id) or not is_run_folder(Path(runs_dir) / run_id):
         return False
     return not private or owns(runs_dir, run_id, BrowserMemory.from_value(memory_value).owner)
 
@@ -125,8 +124,10 @@ def waiting_jobs(jobs: "JobManager | None", memory_value: Any, private: bool) ->
 
 def _waiting_row(job: "Job") -> list[str]:
     data = Path(job.config.data or "").name or "—"
+    task = getattr(job.config, "task", "auto")
     return [time.strftime("%Y-%m-%d %H:%M", time.localtime(job.submitted)), "waiting",
-            Path(job.config.model).name or job.config.model, data, "—", "—", "—", job.run_id]
+            TASK_WORDS.get(task, "decided from the data"), Path(job.config.model).name or job.config.model, data,
+            "—", "—", "—", job.run_id]
 
 
 def _waiting_label(job: "Job") -> str:
@@ -184,8 +185,7 @@ def open_run(runs_dir: Path, private: bool, downloads: Callable[[], Path], memor
     if history.status == "failed" and history.ending is not None:
         summary += "\n\n" + render.md_escape(getattr(history.ending, "message", ""))
     return [gr.update(visible=True), summary, charts.loss_figure(history), charts.metrics_figure(history),
-            charts.confusion_figure(results.confusion, results.labels),
-            {"headers": render.PER_CLASS_HEADERS, "data": render.per_class_rows(results.metrics)},
+            results_figure(results), results_table(results),
             {"headers": ["setting", "value"], "data": settings_rows(run_dir)},
             download_files(run_dir, downloads()) or None, gr.update(visible=False), "",
             gr.update(visible=results.resumable), stop]

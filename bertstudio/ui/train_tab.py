@@ -18,7 +18,7 @@ import gradio as gr
 from bertstudio.errors import StudioError
 from bertstudio.ui import charts, render
 from bertstudio.ui.history import FollowedRun, TrainHistory
-from bertstudio.ui.results import download_files, read_results
+from bertstudio.ui.results import RunResults, download_files, misses_title, read_results, results_figure
 from bertstudio.ui.session import BrowserMemory
 
 if TYPE_CHECKING:
@@ -122,10 +122,18 @@ def render_view(followed: FollowedRun | None, *, live: bool, position: int | Non
     files = download_files(run_dir, downloads()) if downloads else []
     return [progress, *figures, gr.update(visible=True),
             render.metrics_summary(results.metrics or history.last_metrics),
-            {"headers": render.PER_CLASS_HEADERS, "data": render.per_class_rows(results.metrics)},
-            charts.confusion_figure(results.confusion, results.labels),
-            {"headers": results.misclassified_headers or ["text"], "data": results.misclassified or []},
+            results_table(results), results_figure(results),
+            gr.update(value={"headers": results.misclassified_headers or ["text"],
+                             "data": results.misclassified or []}, label=misses_title(results)),
             files or None, timer]
+
+
+def results_table(results: "RunResults") -> Any:
+    """The per-class (one label per row) or per-label table with thresholds (several labels);
+    a score has no such table, so it is hidden there and the scatter says what it would."""
+    label, headers, rows = render.results_table(results.metrics)
+    return gr.update(value={"headers": headers, "data": rows}, label=label,
+                     visible=results.task != "regression")
 
 
 def _job_message(job: "Job | None") -> str:
@@ -232,7 +240,7 @@ def reattach(jobs: "JobManager", runs_dir: Path, downloads: Callable[[], Path],
     names), else the run it last followed. Outputs: followed, browser memory, the view, the gate.
     On a shared deployment only a run this browser's owner token started is picked up."""
     from bertstudio.hosting import owns
-    from bertstudio.runs.folder import EVENTS_FILE, RunFolder
+    from bertstudio.runs.folder import EVENTS_FILE, RunFolder, is_safe_run_id
 
     memory = BrowserMemory.from_value(memory_value).with_owner()
     gate = start_gate(jobs, memory.owner, address)
@@ -241,7 +249,7 @@ def reattach(jobs: "JobManager", runs_dir: Path, downloads: Callable[[], Path],
         memory = memory.following(own.run_id)
     run_id = memory.run_id
     job = jobs.get(run_id)
-    if not run_id or (job is not None and job.owner != memory.owner) or not _safe_id(run_id) or (
+    if not run_id or (job is not None and job.owner != memory.owner) or not is_safe_run_id(run_id) or (
             job is None and private and not owns(runs_dir, run_id, memory.owner)):
         return [None, memory.to_value()] + _idle_view(jobs, memory.owner, address) + gate
     events = job.events_path if job is not None else Path(runs_dir) / run_id / EVENTS_FILE
@@ -267,10 +275,6 @@ def _idle_view(jobs: "JobManager", owner: str, address: str | None) -> list[Any]
     if jobs.live_job(owner, address) is not None:
         view[-1] = gr.Timer(active=True)
     return view
-
-
-def _safe_id(run_id: str) -> bool:
-    return "/" not in run_id and "\\" not in run_id and "\x00" not in run_id and not run_id.startswith(".")
 
 
 def plan_text(form: "ConfigForm", loaded: "LoadedData | None", prepared: Any, *values: Any) -> str:
