@@ -363,16 +363,15 @@ def _wire_predict(predict: PredictTab, page: gr.Tab, settings: AppSettings, memo
         return predict_tab.describe(objects(request), runs_dir, run_id, private, memory_value)
 
     predict.picker.change(predict_tab.clear_answers, None, predict.answers, show_progress="hidden").then(
-        on_pick, [predict.picker, memory], [predict.about, predict.pair, predict.label],
-        show_progress_on=predict.about)
+        on_pick, [predict.picker, memory], predict.described, show_progress_on=predict.about)
 
     def on_text(run_id, text, pair, memory_value, request: gr.Request, progress=gr.Progress()):
         return predict_tab.predict_text(objects(request), runs_dir, run_id, text, pair, progress, private,
                                         memory_value, max_chars)
 
     gr.on([predict.predict.click, predict.text.submit], on_text,
-          [predict.picker, predict.text, predict.pair, memory], [predict.label, predict.problem],
-          api_name="predict_text", show_progress_on=predict.label)
+          [predict.picker, predict.text, predict.pair, memory], predict.shown,
+          api_name="predict_text", show_progress_on=[predict.label, predict.label_chart, predict.answer])
 
     def on_columns(run_id, path, memory_value, request: gr.Request):
         return predict_tab.file_columns(objects(request), runs_dir, run_id, path, private, memory_value, max_bytes,
