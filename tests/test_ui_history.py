@@ -112,3 +112,48 @@ def test_junk_lines_in_the_log_do_not_stop_the_history(tmp_path):
     followed = FollowedRun(run_id="run-1", events_path=str(path))
     followed.poll()
     assert followed.history.step == [1] and followed.history.eval_step == []
+
+
+MULTI = {"loss": 0.3, "macro_f1": 0.41, "micro_f1": 0.52, "subset_accuracy": 0.2, "macro_f1_at_0.5": 0.2,
+         "per_label": {"joy": {"f1": 0.5}}, "labels": ["joy", "anger"], "count": 40}
+
+
+def _task_started(task, labels=("joy", "anger", "love")):
+    return Started(run_id="run-1", run_dir="/r", config={"task": task}, labels=list(labels), train_size=8,
+                   validation_size=2, total_steps=10, steps_per_epoch=5, device="cpu", precision="no")
+
+
+def test_the_live_chart_follows_the_metrics_a_multi_label_run_reports():
+    history = TrainHistory().add([_task_started("multi_label"), Evaluation(step=5, epoch=1.0, metrics=MULTI)])
+    assert history.task == "multi_label" and history.charted == ["macro_f1", "micro_f1"]
+    assert history.eval_scores["micro_f1"] == [0.52] and "per_label" not in history.eval_scores
+    assert "3 labels (any number per row)" in history.log[0]
+    assert "macro F1 0.4100, micro F1 0.5200, validation loss 0.3000" in history.log[-1]
+
+
+def test_a_regression_run_charts_pearson_and_rmse():
+    metrics = {"loss": 0.5, "pearson": 0.8, "spearman": 0.79, "rmse": 0.7, "mae": 0.5, "r2": 0.6, "count": 9}
+    history = TrainHistory().add([_task_started("regression", ["score"]),
+                                  Evaluation(step=5, epoch=1.0, metrics=metrics)])
+    assert history.charted == ["pearson", "rmse"] and "predicting the value of 'score'" in history.log[0]
+
+
+def test_a_run_from_before_tasks_reads_as_single_label_with_accuracy_and_f1():
+    history = TrainHistory().add([_started(), Evaluation(step=5, epoch=1.0, metrics={
+        "loss": 0.6, "accuracy": 0.75, "macro_f1": 0.7})])
+    assert history.task == "single_label" and history.charted == ["accuracy", "macro_f1"]
+    assert "2 classes" in history.log[0]
+
+
+def test_a_metric_missing_from_one_evaluation_leaves_a_gap_not_a_shifted_line():
+    history = TrainHistory().add([_started(), Evaluation(step=5, epoch=1.0, metrics={"accuracy": 0.5}),
+                                  Evaluation(step=10, epoch=2.0, metrics={"accuracy": 0.6, "macro_f1": 0.55})])
+    assert history.eval_scores == {"accuracy": [0.5, 0.6], "macro_f1": [None, 0.55]}
+
+
+def test_a_resumed_run_drops_the_replayed_evaluations_of_every_metric():
+    resumed = _task_started("multi_label")
+    resumed.resumed_from_step = 5
+    history = TrainHistory().add([_task_started("multi_label"), Evaluation(step=5, epoch=1.0, metrics=MULTI),
+                                  Evaluation(step=10, epoch=2.0, metrics=MULTI), resumed])
+    assert history.eval_step == [5] and history.eval_scores["micro_f1"] == [0.52]

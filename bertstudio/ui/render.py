@@ -318,7 +318,7 @@ def _capital(text: str) -> str:
 
 def _scores(metrics: dict[str, Any], names: tuple[str, ...], suffix: str = "") -> list[str]:
     """"**Macro F1:** 0.4123" for each of `names` (read under `name + suffix`) the metrics hold."""
-    return [f"**{_capital(metric_name(name))}:** {metrics[name + suffix]:.4f}" for name in names
+    return [f"**{_capital(metric_name(name + suffix))}:** {metrics[name + suffix]:.4f}" for name in names
             if isinstance(metrics.get(name + suffix), (int, float))]
 
 
@@ -335,9 +335,9 @@ def metrics_summary(metrics: dict[str, Any]) -> str:
     if metrics.get("best_step") is not None:
         tail.append(f"**Best step:** {metrics['best_step']}")
     if any(f"{name}_at_0.5" in metrics for name in MULTI_LABEL_SCORES):
-        lines = [("At the tuned thresholds (one per label, chosen on the validation rows)",
+        lines = [("**At the tuned thresholds** (one per label, chosen on the validation rows)",
                   _scores(metrics, MULTI_LABEL_SCORES)),
-                 ("At a fixed threshold of 0.5", _scores(metrics, MULTI_LABEL_SCORES, "_at_0.5"))]
+                 ("**At a fixed threshold of 0.5**", _scores(metrics, MULTI_LABEL_SCORES, "_at_0.5"))]
         return "\n\n".join([f"{title}: " + " · ".join(parts) for title, parts in lines if parts]
                             + ([" · ".join(tail)] if tail else []))
     names = REGRESSION_SCORES if "pearson" in metrics or "rmse" in metrics else ("accuracy", "macro_f1")

@@ -149,8 +149,14 @@ def largest_misses(header: list[str], table: list[list[str]],
     if "error" not in header:
         header = [*header, "error"]
         table = [[*row, f"{_float(row[predicted]) - _float(row[gold]):+.4g}"] for row in table]
-    rows = sorted(table, key=lambda row: -abs(_float(row[predicted]) - _float(row[gold])))
+    rows = sorted(table, key=lambda row: -_miss(row[gold], row[predicted]))
     return _shown(header, rows, limit) + (len(rows),)
+
+
+def _miss(gold: str, predicted: str) -> float:
+    """How far a prediction is from the true value; a cell that is no number sorts last."""
+    g, p = _number(gold), _number(predicted)
+    return -1.0 if g is None or p is None else abs(p - g)
 
 
 def _shown(header: list[str], rows: list[list[str]], limit: int) -> tuple[list[str], list[list[str]]]:
