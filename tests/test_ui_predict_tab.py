@@ -265,3 +265,28 @@ def test_a_file_with_its_column_preselected_keeps_the_button_unavailable_while_i
     other.write_text("body,id\nlovely,1\n", encoding="utf-8")
     _, button, _ = predict_tab.file_columns(objects, runs_dir, run_id(runs_dir), str(other))
     assert button["interactive"] is True  # nothing runs until the visitor picks the column and clicks
+
+
+@pytest.mark.parametrize("name, content, suffix", [
+    ("new.tsv", "message\tid\nlovely great\t1\nawful\t2\n", ".tsv"),
+    ("new.jsonl", '{"message": "lovely great", "id": 1}\n{"message": "awful", "id": 2}\n', ".jsonl"),
+])
+def test_a_file_comes_back_in_its_own_format_with_the_predicted_columns(runs_dir, objects, tmp_path, name, content,
+                                                                        suffix):
+    import json
+
+    source = tmp_path / name
+    source.write_text(content, encoding="utf-8")
+    path, preview, problem = predict_tab.predict_file(objects, runs_dir, run_id(runs_dir), str(source))
+    assert problem == "" and path.endswith(f"new-predictions{suffix}")
+    assert preview["headers"][-3:] == ["predicted_label", "prob_neg", "prob_pos"]
+    text = open(path, encoding="utf-8").read()
+    if suffix == ".jsonl":
+        first = json.loads(text.splitlines()[0])
+        assert first["id"] == 1 and first["predicted_label"] in ("neg", "pos")  # the file's number stays a number
+    else:
+        assert text.splitlines()[0] == "message\tid\tpredicted_label\tprob_neg\tprob_pos"
+
+
+def test_the_upload_accepts_every_format_the_engine_reads():
+    assert set(predict_tab.FILE_TYPES) == {".csv", ".tsv", ".txt", ".gz", ".xlsx", ".json", ".jsonl", ".parquet"}

@@ -299,8 +299,9 @@ def predict_file(objects: "SessionObjects", runs_dir: Path, run_id: str | None, 
                  text_column: str | None = None, progress: Any = None, private: bool = False,
                  memory_value: Any = None, max_bytes: int | None = None,
                  max_rows: int | None = None, max_chars: int | None = None) -> tuple[Any, Any, str]:
-    """Outputs: the CSV with predictions to download, a preview of its first rows, the problem box."""
-    from bertstudio.data.csvsafe import write_safe_csv
+    """Outputs: the file with predictions to download (in the upload's own format: CSV, TSV, Excel,
+    JSON, JSON Lines or Parquet), a preview of its first rows, the problem box."""
+    from bertstudio.data.writers import write_rows
 
     if not path:
         return None, None, ""
@@ -309,14 +310,31 @@ def predict_file(objects: "SessionObjects", runs_dir: Path, run_id: str | None, 
         table = _read(path, max_bytes, max_rows, max_chars)
         header, rows = predictor.predict_table(table, text_column or None,
                                                on_batch=_rows_progress(progress, len(table)))
+        # Only the file's own name is used, so no name the visitor chose can reach outside their folder.
+        target = objects.downloads_dir() / output_name(table)
+        separator = getattr(predictor.model.config, "bertstudio_label_separator", None)
+        lists = {"predicted_labels": separator} if separator and "predicted_labels" in header else None
+        write_rows(target, header, rows, like=table, list_columns=lists)
     except StudioError as exc:
         return None, None, render.problem(exc.message)
-    # Only the file's own name is used, so no name the visitor chose can reach outside their folder.
-    stem = Path(table.name).stem.removesuffix(".csv").removesuffix(".tsv") or "data"
-    target = objects.downloads_dir() / f"{stem}-predictions.csv"
-    write_safe_csv(target, header, rows)
     preview = {"headers": header, "data": [[render.shorten(str(c)) for c in row] for row in rows[:PREVIEW_ROWS]]}
     return str(target), preview, ""
+
+
+SUFFIX_OF_FORMAT = {"xlsx": ".xlsx", "json": ".json", "jsonl": ".jsonl", "parquet": ".parquet"}
+
+
+def output_name(table: Any) -> str:
+    """"<stem>-predictions.<ext>" in the format the file came in (a tab-separated text as .tsv,
+    any other delimited text as .csv, a gzipped one unzipped)."""
+    name = Path(table.name)
+    stem = name.name
+    for suffix in (".gz", *FILE_TYPES, ".xls", ".xlsm", ".ndjson", ".pq"):
+        stem = stem.removesuffix(suffix)
+    suffix = SUFFIX_OF_FORMAT.get(getattr(table, "format", "csv"))
+    if suffix is None:
+        suffix = ".tsv" if table.delimiter == "\t" else ".csv"
+    return f"{stem or 'data'}-predictions{suffix}"
 
 
 def _rows_progress(progress: Any, total: int):
