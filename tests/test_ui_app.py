@@ -121,3 +121,57 @@ def test_the_hosted_page_states_its_limits_and_a_personal_one_does_not(app, monk
     monkeypatch.setenv("BERTSTUDIO_HOSTED", "0")
     personal = app.build_demo(app.settings_from(args))
     assert not [b for b in personal.config["components"] if b.get("props", {}).get("elem_id") == "hosted-banner"]
+
+
+# --- no event feeds its own trigger -------------------------------------------------------------
+
+def change_loops(blocks) -> list[list[str]]:
+    """Chains of components where a `.change` handler (or a `.then` after it) writes a component
+    whose own `.change` leads back to the first: the page would keep sending events by itself."""
+    deps = {d["id"]: d for d in blocks.config["dependencies"]}
+
+    def roots(dep):
+        while dep["trigger_after"] is not None:
+            dep = deps[dep["trigger_after"]]
+        return dep["targets"]
+
+    writes: dict[int, set[int]] = {}
+    for dep in deps.values():
+        for component, event in roots(dep):
+            if event == "change":
+                writes.setdefault(component, set()).update(dep["outputs"])
+    names = {c["id"]: c.get("props", {}).get("elem_id") or c.get("props", {}).get("label") or c["type"]
+             for c in blocks.config["components"]}
+    loops = []
+    for start in writes:
+        stack = [[start]]
+        while stack:
+            path = stack.pop()
+            for nxt in writes.get(path[-1], ()):
+                if nxt == start:
+                    loops.append([names.get(i, str(i)) for i in path + [start]])
+                elif nxt not in path:
+                    stack.append(path + [nxt])
+    return loops
+
+
+def test_a_change_that_writes_back_into_its_own_trigger_is_found():
+    import gradio as gr
+
+    with gr.Blocks() as chained:
+        a, b, c = gr.Slider(elem_id="a"), gr.Slider(elem_id="b"), gr.Slider(elem_id="c")
+        a.change(lambda v: v, a, b)
+        b.change(lambda v: v, b, c).then(lambda v: v, c, a)
+    assert ["a", "b", "a"] in change_loops(chained)
+    with gr.Blocks() as person_only:
+        a, b = gr.Slider(elem_id="a"), gr.Slider(elem_id="b")
+        a.change(lambda v: v, a, b)
+        b.input(lambda v: v, b, a)  # a person's own move only: no loop
+    assert change_loops(person_only) == []
+
+
+def test_no_change_event_on_the_page_feeds_back_into_its_own_trigger(app, tmp_path, monkeypatch):
+    """A model change once re-applied the preset to every form control, the model among them."""
+    monkeypatch.delenv("BERTSTUDIO_HOSTED", raising=False)
+    demo = app.build_demo(app.settings_from(app.parse_args(["--runs-dir", str(tmp_path)])))
+    assert change_loops(demo) == []

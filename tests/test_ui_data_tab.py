@@ -7,8 +7,9 @@ from bertstudio.ui import data_tab, hyperparams_tab, tokenizer_tab
 from bertstudio.ui.app import config_form
 from bertstudio.ui.form import NO_COLUMN
 
-LOAD = ["loaded", "facts", "preview", "text", "pair", "label", "file_problem"]
-PREPARE = ["prepared", "report", "chart", "column_problem", "validation_problem"]
+LOAD = ["loaded", "facts", "preview", "text", "pair", "label", "task", "separator", "label_columns", "file_problem"]
+PREPARE = ["prepared", "report", "chart", "per_row_chart", "column_problem", "validation_problem", "task_note",
+           "separator", "label_columns"]
 
 
 @pytest.fixture(scope="module")

@@ -40,9 +40,8 @@ def test_the_epochs_slider_stops_at_the_hosted_limit(form):
 
 def test_a_preset_keeps_within_the_epoch_limit(form):
     updates = hyperparams_tab.apply_preset(form, "Small dataset", "bert-base-uncased", HOSTED.max_epochs)
-    assert updates[form.controls.index(form.control("epochs"))] == 4
-    epochs = hyperparams_tab.apply_preset(form, "Small dataset", "bert-base-uncased")[form.controls.index(form.control("epochs"))]
-    assert epochs == 8
+    assert _value(form, updates, "epochs") == 4
+    assert _value(form, hyperparams_tab.apply_preset(form, "Small dataset", "bert-base-uncased"), "epochs") == 8
 
 
 def test_a_good_config_file_fills_the_form(form, tmp_path):
@@ -76,7 +75,7 @@ def test_a_config_past_the_hosted_limits_is_refused(form, tmp_path):
 # --- presets that follow the model ----------------------------------------------------------------
 
 def _value(form, updates, name):
-    return updates[form.controls.index(form.control(name))]
+    return updates[hyperparams_tab.preset_controls(form).index(form.control(name))]
 
 
 def _rate(value):
@@ -128,8 +127,9 @@ def test_a_new_model_leaves_hand_made_settings_alone(form):
 
 def test_choosing_a_preset_highlights_it_alone(form):
     out = hyperparams_tab.choose_preset(form, "Quick try", "bundled")
-    *updates, box, _, selected = out[:len(form.controls) + 3]
-    buttons = out[len(form.controls) + 3:]
+    governed = len(hyperparams_tab.preset_controls(form))
+    *updates, box, _, selected = out[:governed + 3]
+    buttons = out[governed + 3:]
     assert selected == "Quick try" and box == 5e-4 and _value(form, updates, "epochs") == 2
     assert [b["variant"] for b in buttons] == ["primary", "secondary", "secondary"]
     assert "learning_rate" in hyperparams_tab.governed_settings()

@@ -275,7 +275,10 @@ def _wire_hyperparams(hp: HyperparamsTab, data: DataTab, tok: TokenizerTab, trai
           show_progress="hidden").then(**summary).then(**plan)
     # A preset stays highlighted only while the form equals it: a hand edit of a setting it sets
     # leaves it, and a new model re-applies it with that model's values.
-    preset_outputs = [*form.inputs, box, box_problem]
+    # A preset sets only the settings presets govern, never the model: the model's change
+    # re-applies the preset, and an output that is its own trigger (the model was among
+    # `form.inputs` here) is how an event keeps re-firing itself.
+    preset_outputs = [*(c.component for c in hyperparams_tab.preset_controls(form)), box, box_problem]
     governed = [c.component for c in form.controls if c.name in hyperparams_tab.governed_settings()]
     gr.on([component.input for component in governed], hyperparams_tab.leave_preset, None,
           [hp.selected_preset, *hp.presets], show_progress="hidden", trigger_mode="always_last")
@@ -285,6 +288,13 @@ def _wire_hyperparams(hp: HyperparamsTab, data: DataTab, tok: TokenizerTab, trai
                      [*preset_outputs, hp.selected_preset, *hp.presets]).then(**summary).then(**plan)
     model.change(partial(hyperparams_tab.follow_model, form, max_epochs=max_epochs), [hp.selected_preset, model],
                  [*preset_outputs, hp.preset_help], show_progress="hidden").then(**summary).then(**plan)
+
+    # The metrics offered and the multi-label option follow the task in force: detected with the
+    # data (`prepared`), or chosen while the data cannot be prepared. Neither output is a trigger.
+    gr.on([data.prepared.change, data.task.component.input], hyperparams_tab.follow_task,
+          [data.prepared, data.task.component, form.control("metric_for_best").component],
+          [form.control("metric_for_best").component, form.control("weight_rare_labels").component],
+          show_progress="hidden", trigger_mode="always_last")
 
     def on_command(request: gr.Request, loaded, *values):
         return hyperparams_tab.show_command(form, objects(request).downloads_dir, loaded, *values)
@@ -339,8 +349,7 @@ def _wire_choices(reload: Any, remembered: gr.BrowserState, data: DataTab, hp: H
                 show_progress_on=data.facts).then(
         from_log, learning_rate, hp.learning_rate_box, show_progress="hidden").then(
         hyperparams_tab.preset_buttons, hp.selected_preset, hp.presets, show_progress="hidden").then(
-        partial(data_tab.prepare, form), [data.loaded, *form.inputs],
-        [data.prepared, data.report, data.label_chart, data.column_problem, data.validation_problem]).then(
+        partial(data_tab.prepare, form), [data.loaded, *form.inputs], data_tab.prepare_outputs(data)).then(
         partial(choices.plan_after_reload, form), [data.loaded, data.prepared, train.followed, *form.inputs],
         train.plan, show_progress="hidden")
 

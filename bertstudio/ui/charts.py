@@ -383,3 +383,75 @@ def value_histogram_figure(values: Sequence[float], bins: int = 30, name: str = 
                   annotation_font_color="#b45309")
     fig.update_layout(hovermode="closest", showlegend=False, bargap=0.05)
     return fig
+
+
+# --- data tab: the charts of the other tasks (several labels per row, a number per row) -------------
+
+def label_frequency_figure(counts: dict[str, int], rows: int | None = None,
+                           title: str = "Rows per label") -> "go.Figure":
+    """Rows carrying each tag, most frequent first, as horizontal bars: 28 tag names stay readable
+    on a phone, where upright bars would squeeze them. With `rows`, each bar names its share."""
+    import plotly.graph_objects as go
+
+    height = max(HEIGHT, min(760, 90 + 22 * len(counts)))
+    fig = _figure(title, x_title="rows", height=height)
+    if not counts:
+        return _empty(fig, "Choose the label column to see how often each label is used.")
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
+    names = [plain(name) for name, _ in ordered]
+    values = [value for _, value in ordered]
+    text = [f"{v:,} ({v / rows:.0%})" if rows else f"{v:,}" for v in values]
+    fig.add_trace(go.Bar(x=values, y=names, orientation="h", marker_color=PRIMARY, text=text,
+                         textposition="outside", cliponaxis=False,
+                         hovertemplate="%{y}: %{x} rows<extra></extra>"))
+    fig.update_yaxes(type="category", autorange="reversed", automargin=True)
+    fig.update_xaxes(rangemode="tozero", range=[0, max(values) * 1.25])
+    fig.update_layout(hovermode="closest", showlegend=False, margin={"l": 8, "r": 16, "t": 44, "b": 44})
+    return fig
+
+
+def labels_per_row_figure(per_row: dict[int, int]) -> "go.Figure":
+    """How many labels each row carries: 0 (none of the labels, allowed), 1, 2, ..."""
+    import plotly.graph_objects as go
+
+    fig = _figure("Labels per row", x_title="labels in the row", y_title="rows")
+    if not per_row:
+        return _empty(fig, "Each row's number of labels appears here.")
+    keys = sorted(per_row, key=int)
+    fig.add_trace(go.Bar(x=[str(k) for k in keys], y=[per_row[k] for k in keys], marker_color=SECONDARY,
+                         text=[f"{per_row[k]:,}" for k in keys], textposition="outside", cliponaxis=False,
+                         hovertemplate="%{x} labels: %{y} rows<extra></extra>"))
+    fig.update_xaxes(type="category")
+    fig.update_layout(hovermode="closest", showlegend=False)
+    return fig
+
+
+def value_histogram_figure(values: Sequence[float], bins: int = 30, name: str = "value") -> "go.Figure":
+    """The target's values as a histogram (binned here, so the page gets 30 bars, not every row),
+    with the mean marked."""
+    import numpy as np
+    import plotly.graph_objects as go
+
+    fig = _figure(f"Values of {name}", x_title=name, y_title="rows")
+    data = np.asarray([v for v in values if v is not None], dtype=float)
+    data = data[np.isfinite(data)]
+    if data.size == 0:
+        return _empty(fig, "Choose the column of numbers to see how its values spread.")
+    distinct = np.unique(data)
+    if distinct.size <= bins:  # a few values (1-5 stars): one bar each, not empty bins between them
+        counts = [int((data == v).sum()) for v in distinct]
+        fig.add_trace(go.Bar(x=distinct.tolist(), y=counts, marker_color=PRIMARY,
+                             hovertemplate="%{x}: %{y} rows<extra></extra>"))
+    else:
+        counts, edges = np.histogram(data, bins=bins)
+        centers, widths = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+        fig.add_trace(go.Bar(x=centers.tolist(), y=counts.tolist(), width=widths.tolist(),
+                             marker_color=PRIMARY, marker_line_width=0,
+                             customdata=np.stack([edges[:-1], edges[1:]], axis=1).tolist(),
+                             hovertemplate="%{customdata[0]:.3g}–%{customdata[1]:.3g}: %{y} rows<extra></extra>"))
+    mean = float(data.mean())
+    fig.add_vline(x=mean, line_color=SECONDARY, line_width=2, line_dash="dash",
+                  annotation_text=f"mean {mean:.3g}", annotation_position="top right",
+                  annotation_font_color="#b45309")
+    fig.update_layout(hovermode="closest", showlegend=False, bargap=0.05)
+    return fig

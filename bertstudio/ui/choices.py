@@ -40,8 +40,14 @@ def remember(form: "ConfigForm", loaded: "LoadedData | None", validation_mode: s
         data=loaded.path if loaded is not None else None,
         validation=loaded.validation_path if loaded is not None else None,
         validation_mode=validation_mode, preset=preset,
-        settings={control.name: value for control, value in zip(form.controls, values)
-                  if value is None or isinstance(value, (str, bool, int, float))}).to_value()
+        settings={control.name: _storable(control, value) for control, value in zip(form.controls, values)
+                  if value is None or isinstance(value, (str, bool, int, float, list))}).to_value()
+
+
+def _storable(control: Any, value: Any) -> Any:
+    """A widget value as the browser keeps it: a multi-select's list as its config text
+    ("joy,anger"), which the control reads back the same way."""
+    return control.read(value) if isinstance(value, list) else value
 
 
 def upload_roots(uploads_dir: Path | None) -> list[Path]:
@@ -119,9 +125,11 @@ def restore(form: "ConfigForm", value: Any, *, roots: Sequence[Path], example: P
             page.file_problem = render.notice("The file you chose before is no longer here; choose it again.")
         else:
             own = example is not None and path == Path(example).resolve()
-            (loaded, page.facts, page.preview, *updates, page.file_problem) = data_tab.load_training_file(
-                str(path), None, hosting, None if own else uploads_dir)
-            columns = dict(zip(("text_column", "text_pair_column", "label_column"), updates))
+            read = dict(zip(data_tab.LOAD_FIELDS, data_tab.load_training_file(
+                str(path), None, hosting, None if own else uploads_dir)))
+            loaded, page.facts, page.preview, page.file_problem = (
+                read.pop(name) for name in ("loaded", "facts", "preview", "file_problem"))
+            columns = read  # the form controls a fresh file sets (columns, task and its details)
     if loaded is not None:
         page.upload = _shown(Path(loaded.path), uploads_dir, downloads)
         if memory.validation_mode == data_tab.SECOND_FILE:
@@ -178,7 +186,9 @@ def _settings(form: "ConfigForm", memory: RememberedChoices, hosting: "HostingSe
         loaded_column = columns.get(control.name)
         if isinstance(loaded_column, dict):  # the file was read: its columns, the remembered pick if it fits
             remembered = updates[at]
-            if not (isinstance(remembered, dict) and remembered.get("__type__") == "update"):
+            if isinstance(remembered, dict) and remembered.get("__type__") == "update":
+                loaded_column = {**loaded_column, **remembered}  # a skip adds nothing
+            else:
                 loaded_column = {**loaded_column, "value": remembered}
             updates[at] = loaded_column
     return updates if config is not None or columns else None

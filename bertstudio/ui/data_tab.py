@@ -1,8 +1,13 @@
-"""Step 1, Data: load a CSV/TSV (or the example), pick the columns, see the labels and the data report."""
+"""Step 1, Data: load a file (or the example), pick the columns and the task, see the labels and the data report.
+
+The task (one label per row, several, or a number) is detected from the label column and can be
+switched; the charts and the task's own controls (the separator between tags, yes/no label
+columns) follow the task in force: the one chosen, or else the one detected.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,8 +15,9 @@ import gradio as gr
 
 from bertstudio.errors import StudioError
 from bertstudio.ui import charts, render
-from bertstudio.ui.form import (FieldControl, column_choices, column_control, make_control,
-                                row_limit_control)
+from bertstudio.ui.form import (SEPARATORS as SEPARATOR_CHOICES, TASK_TITLES, FieldControl, column_choices, column_control,
+                                label_columns_control, make_control, row_limit_control, separator_control,
+                                task_control)
 
 if TYPE_CHECKING:
     from bertstudio.data.dataset import PreparedData
@@ -19,11 +25,14 @@ if TYPE_CHECKING:
     from bertstudio.data.tabular import Table
     from bertstudio.ui.form import ConfigForm
 
+NO_TASK_YET = "The task (one label per row, several labels, or a number) is detected once a file is loaded."
 SPLIT = "Hold out a share of this file"
 SECOND_FILE = "Use a separate validation file"
-# Spreadsheet, JSON and Parquet files are let through too, so the engine's sentence naming the
-# format (and saying to save it as CSV) shows in the problem box, not Gradio's fading toast.
+# Every format the engine reads; an old .xls is let through too, so the engine's sentence naming
+# it (and saying to save it as .xlsx or CSV) shows in the problem box, not Gradio's fading toast.
 FILE_TYPES = [".csv", ".tsv", ".txt", ".gz", ".xlsx", ".xls", ".json", ".jsonl", ".parquet"]
+YES_NO = frozenset({"0", "1", "0.0", "1.0", "yes", "no", "true", "false", "y", "n"})
+_YES_NO_SAMPLE = 5000  # rows looked at to offer a column as a yes/no label column
 PREVIEW_ROWS = 12
 # The settings in the "Cleaning and row limit" accordion; the data report names the last three when
 # a file needs them (mojibake, spilled text, duplicates).
@@ -51,8 +60,13 @@ class DataTab:
     text: FieldControl
     text_pair: FieldControl
     label: FieldControl
+    task_note: gr.Markdown      # the task detected (or chosen) and the one-line reason
+    task: FieldControl
+    separator: FieldControl
+    label_columns: FieldControl
     column_problem: gr.HTML
-    label_chart: gr.Plot
+    label_chart: gr.Plot        # class balance, label frequency or the value histogram
+    per_row_chart: gr.Plot      # labels per row, for several labels per row only
     report: gr.Markdown
     validation_mode: gr.Radio
     validation_split: FieldControl
@@ -65,17 +79,19 @@ class DataTab:
 
     @property
     def controls(self) -> list[FieldControl]:
-        return [self.text, self.text_pair, self.label, self.validation_split, self.max_rows, *self.cleaning]
+        return [self.text, self.text_pair, self.label, self.task, self.separator, self.label_columns,
+                self.validation_split, self.max_rows, *self.cleaning]
 
 
 def build() -> DataTab:
-    gr.Markdown("Drop a CSV or TSV file with one text per row and a column of labels, or try the "
-                "example: 390 short customer messages labelled *question*, *complaint* or *praise*.",
+    gr.Markdown("Drop a file with one text per row and a column of labels (CSV, TSV, Excel, JSON Lines "
+                "or Parquet): one class per row, several tags per row, or a score. Or try the example: "
+                "390 short customer messages labelled *question*, *complaint* or *praise*.",
                 elem_classes="tab-intro")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
-            upload = gr.File(label="Training data (CSV or TSV)", file_types=FILE_TYPES, elem_id="data-upload",
-                             height=140)
+            upload = gr.File(label="Training data (CSV, TSV, Excel, JSON, Parquet)", file_types=FILE_TYPES,
+                             elem_id="data-upload", height=140)
             example = gr.Button("Use the example dataset", elem_id="data-example", size="md")
             file_problem = gr.HTML(elem_id="data-file-problem")
             facts = gr.Markdown(elem_id="data-facts")
@@ -85,10 +101,19 @@ def build() -> DataTab:
                     text = column_control("text_column", info="The text to classify (suggested for you).")
                     text_pair = column_control("text_pair_column", optional=True,
                                                info="Only for sentence pairs (paraphrase, entailment).")
-                    label = column_control("label_column", info="The class of each row (suggested for you).")
+                    label = column_control("label_column",
+                                           info="The label(s) or score of each row (suggested for you).")
+            with gr.Group(elem_id="data-task-group"):
+                task_note = gr.Markdown(NO_TASK_YET, elem_id="data-task", elem_classes="task-note")
+                task = task_control()
+                with gr.Row():
+                    separator = separator_control()
+                    label_columns = label_columns_control()
             column_problem = gr.HTML(elem_id="data-column-problem")
             label_chart = gr.Plot(charts.label_distribution_figure({}), show_label=False,
                                   elem_id="data-label-chart")
+            per_row_chart = gr.Plot(charts.labels_per_row_figure({}), show_label=False, visible=False,
+                                    elem_id="data-per-row-chart")
     preview = gr.Dataframe(label="Preview (first rows)", interactive=False, wrap=True, max_height=320,
                            elem_id="data-preview")
     with gr.Row(equal_height=False):
@@ -107,8 +132,9 @@ def build() -> DataTab:
                 max_rows = row_limit_control()
                 cleaning = [make_control(name) for name in CLEANING_FIELDS]
     return DataTab(upload=upload, example=example, file_problem=file_problem, facts=facts, preview=preview,
-                   text=text, text_pair=text_pair, label=label, column_problem=column_problem,
-                   label_chart=label_chart, report=report, validation_mode=validation_mode,
+                   text=text, text_pair=text_pair, label=label, task_note=task_note, task=task,
+                   separator=separator, label_columns=label_columns, column_problem=column_problem,
+                   label_chart=label_chart, per_row_chart=per_row_chart, report=report, validation_mode=validation_mode,
                    validation_split=validation_split, validation_upload=validation_upload,
                    validation_problem=validation_problem, max_rows=max_rows, cleaning=cleaning,
                    loaded=gr.State(None), prepared=gr.State(None))
@@ -143,23 +169,26 @@ def read_upload(path: str, hosting: "HostingSettings | None" = None, uploads_dir
 
 def load_training_file(path: str | None, progress: gr.Progress | None = None,
                        hosting: "HostingSettings | None" = None, uploads_dir: Path | None = None) -> tuple[Any, ...]:
-    """Read the file, suggest columns; outputs: loaded, facts, preview, text, pair, label, problem.
+    """Read the file, suggest columns; outputs: `LOAD_FIELDS`, in that order.
 
-    The problem box beside the upload is for a file that cannot be read. Columns that cannot be
-    suggested are left empty for `prepare`, which explains that beside the pickers and replaces
-    the sentence as soon as the user picks (said twice, one copy would outlive the fix)."""
+    A new file starts from "Detect automatically" with no separator and no yes/no columns picked,
+    those offered being the file's own. The problem box beside the upload is for a file that
+    cannot be read. Columns that cannot be suggested are left empty for `prepare`, which explains
+    that beside the pickers and replaces the sentence as soon as the user picks (said twice, one
+    copy would outlive the fix)."""
     from bertstudio.data.dataset import suggest_columns, suggest_text_column
 
     if not path:
         return (None, "", None, gr.update(choices=[], value=None),
                 gr.update(choices=column_choices(None, True), value=None),
-                gr.update(choices=[], value=None), "")
+                gr.update(choices=[], value=None), "auto", gr.update(value=None),
+                gr.update(choices=[], value=[]), "")
     if progress is not None:
         progress(0.2, desc="Reading the file…")
     try:
         path, table = read_upload(path, hosting, uploads_dir)
     except StudioError as exc:
-        return (None, "", None, gr.skip(), gr.skip(), gr.skip(), render.problem(exc.message))
+        return (None, "", None, *[gr.skip()] * 6, render.problem(exc.message))
     try:
         suggested = suggest_columns(table)
         text, pair, label = suggested.text, suggested.text_pair, suggested.label
@@ -169,7 +198,31 @@ def load_training_file(path: str | None, progress: gr.Progress | None = None,
     return (LoadedData(path=str(path), table=table), render.file_facts(table), preview,
             gr.update(choices=column_choices(table, False), value=text),
             gr.update(choices=column_choices(table, True), value=pair or column_choices(None, True)[0]),
-            gr.update(choices=column_choices(table, False), value=label), "")
+            gr.update(choices=column_choices(table, False), value=label), "auto", gr.update(value=None),
+            gr.update(choices=yes_no_columns(table), value=[]), "")
+
+
+# What `load_training_file` returns, by name; the middle six are form controls by config field.
+LOAD_FIELDS = ("loaded", "facts", "preview", "text_column", "text_pair_column", "label_column", "task",
+               "label_separator", "label_columns", "file_problem")
+
+
+def load_outputs(tab: "DataTab") -> list[Any]:
+    return [tab.loaded, tab.facts, tab.preview, tab.text.component, tab.text_pair.component,
+            tab.label.component, tab.task.component, tab.separator.component, tab.label_columns.component,
+            tab.file_problem]
+
+
+def yes_no_columns(table: "Table") -> list[str]:
+    """Columns whose filled cells are all 0/1, yes/no or true/false (judged on the first rows):
+    the columns offered as one label each. A column with no filled cell is not offered."""
+    offered = []
+    rows = table.rows[:_YES_NO_SAMPLE]
+    for index, name in enumerate(table.columns):
+        cells = {row[index].strip().lower() for row in rows if index < len(row)} - {""}
+        if cells and cells <= YES_NO:
+            offered.append(name)
+    return offered
 
 
 def load_validation_file(loaded: LoadedData | None, path: str | None, hosting: "HostingSettings | None" = None,
@@ -196,34 +249,174 @@ def switch_validation_mode(loaded: LoadedData | None, mode: str) -> tuple[Any, A
     return loaded, gr.update(visible=False, value=None), gr.update(visible=True)
 
 
-def prepare(form: "ConfigForm", loaded: LoadedData | None, *values: Any) -> tuple[Any, ...]:
-    """Run the engine's prepare_data on the current choices; outputs: prepared, report, chart,
-    column problem, validation problem. Problems go beside the control that can fix them."""
-    from bertstudio.data.dataset import ColumnChoice, prepare_data
-    from bertstudio.data.summary import data_summary
+REPORT_WAITING = "The data report appears here once a file is loaded."
+
+
+@dataclass
+class DataView:
+    """What `prepare` shows, in `prepare_outputs` order; gr.skip() leaves a component as it is."""
+
+    prepared: Any = None
+    report: str = REPORT_WAITING
+    chart: Any = None
+    per_row_chart: Any = field(default_factory=lambda: gr.update(visible=False))
+    column_problem: str = ""
+    validation_problem: str = ""
+    task_note: str = NO_TASK_YET
+    separator: Any = field(default_factory=lambda: gr.update(visible=False))
+    label_columns: Any = field(default_factory=lambda: gr.update(visible=False))
+
+    def outputs(self) -> list[Any]:
+        chart = self.chart if self.chart is not None else charts.label_distribution_figure({})
+        return [self.prepared, self.report, chart, self.per_row_chart, self.column_problem,
+                self.validation_problem, self.task_note, self.separator, self.label_columns]
+
+
+def prepare_outputs(tab: "DataTab") -> list[Any]:
+    return [tab.prepared, tab.report, tab.label_chart, tab.per_row_chart, tab.column_problem,
+            tab.validation_problem, tab.task_note, tab.separator.component, tab.label_columns.component]
+
+
+def prepare(form: "ConfigForm", loaded: LoadedData | None, *values: Any) -> list[Any]:
+    """Outputs: `prepare_outputs` (see `prepare_view`)."""
+    return prepare_view(form, loaded, *values).outputs()
+
+
+def prepare_view(form: "ConfigForm", loaded: LoadedData | None, *values: Any) -> DataView:
+    """Run the engine's prepare_data on the current choices: the report, the task with its reason,
+    the task's charts and controls. Problems go beside the control that can fix them."""
+    from bertstudio.data.dataset import prepare_data
 
     if loaded is None:
-        return (None, "The data report appears here once a file is loaded.",
-                charts.label_distribution_figure({}), "", "")
+        return DataView()
+    chosen = {c.name: c.read(v) for c, v in zip(form.controls, values)}
     try:
-        config = form.build_config(loaded.path, loaded.validation_path, values)
+        # The rows do not depend on the metric watched; a task just switched may not measure the
+        # old one yet (the Hyperparameters tab resets it once this task is known).
+        config = form.build_config(loaded.path, loaded.validation_path,
+                                   form.with_values(values, metric_for_best="auto"))
         prepared: PreparedData = prepare_data(config, loaded.table, loaded.validation_table)
     except StudioError as exc:
-        counts: dict[str, int] = {}
-        chosen = {c.name: c.read(v) for c, v in zip(form.controls, values)}
-        text, label = chosen.get("text_column"), chosen.get("label_column")
-        if text and label and text != label and {text, label} <= set(loaded.table.columns):
-            counts = data_summary(loaded.table, ColumnChoice(text=text, label=label)).get("label_counts") or {}
-        # Only sentences about the validation file itself go beside it; "each label needs 2 rows
-        # ... or give a separate validation file" is about the chosen label column.
-        about_validation = exc.message.startswith(("The validation file", "No validation file"))
-        return (None, "The data report appears once the problem is fixed.",
-                charts.label_distribution_figure(counts),
-                "" if about_validation else render.problem(exc.message),
-                render.problem(exc.message) if about_validation else "")
-    title = f"Rows per label ({len(prepared.labels)} labels)"
-    return (prepared, render.data_report(prepared.report),
-            charts.label_distribution_figure(prepared.report.label_counts, title), "", "")
+        return _failed_view(loaded, chosen, exc.message)
+    detection = prepared.detection or _detected(loaded.table, prepared)
+    task, report = prepared.task, prepared.report
+    view = DataView(prepared=prepared, report=render.data_report(report),
+                    task_note=task_note(chosen.get("task") or "auto", task, detection,
+                                        len(yes_no_columns(loaded.table))))
+    _task_controls(view, task, chosen, prepared.separator, loaded.table)
+    _task_charts(view, task, report.label_counts, report.rows_kept, labels_per_row(prepared),
+                 target_values(prepared), prepared.space.names)
+    return view
+
+
+def _task_charts(view: DataView, task: str, counts: dict[str, int], rows: int, per_row: dict[int, int],
+                 values: list[float], names: list[str]) -> None:
+    """Class balance (one label per row), label frequency and labels per row (several), or the
+    histogram of the values (a number)."""
+    if task == "multi_label":
+        view.chart = charts.label_frequency_figure(counts, rows, f"Rows per label ({len(counts)} labels)")
+        view.per_row_chart = gr.update(value=charts.labels_per_row_figure(per_row), visible=True)
+    elif task == "regression":
+        view.chart = charts.value_histogram_figure(values, name=names[0] if names else "the value")
+    else:
+        view.chart = charts.label_distribution_figure(counts, f"Rows per label ({len(counts)} labels)"
+                                                      if counts else "Rows per label")
+
+
+def _detected(table: "Table", prepared: "PreparedData") -> Any:
+    """What detection says about a file whose task was chosen, for the note beside the switch."""
+    from bertstudio.tasks.detect import detect_task
+
+    return detect_task(table, prepared.columns)
+
+
+def _failed_view(loaded: LoadedData, chosen: dict[str, Any], message: str) -> DataView:
+    """The problem beside the control that can fix it, and what the label column holds so far."""
+    from bertstudio.data.columns import ColumnChoice
+    from bertstudio.data.summary import data_summary
+    from bertstudio.tasks.detect import Detection
+
+    text, label, several = chosen.get("text_column"), chosen.get("label_column"), chosen.get("label_columns")
+    chosen_task = chosen.get("task") or "auto"
+    view = DataView(report="The data report appears once the problem is fixed.",
+                    task_note="The task is detected once the columns can be read.")
+    summary: dict[str, Any] = {}
+    label_columns = tuple(several.split(",")) if several else None
+    named = [c for c in (text, label, *(label_columns or ())) if c]
+    if text and len(named) > 1 and len(set(named)) == len(named) and set(named) <= set(loaded.table.columns):
+        summary = data_summary(loaded.table, ColumnChoice(text=text, label=label, label_columns=label_columns),
+                               task=chosen_task, separator=chosen.get("label_separator"))
+    task = summary.get("task") or (chosen_task if chosen_task != "auto" else "single_label")
+    if summary.get("task_reason"):
+        detection = Detection(task, summary["task_reason"], alternatives=tuple(summary.get("task_alternatives", ())))
+        view.task_note = task_note(chosen_task, task, detection, len(yes_no_columns(loaded.table)))
+    per_row = {int(k): v for k, v in (summary.get("labels_per_row") or {}).items()}
+    _task_charts(view, task, summary.get("label_counts") or {}, summary.get("rows") or 0, per_row, [],
+                 [label or "the value"])
+    # Only sentences about the validation file itself go beside it; "each label needs 2 rows
+    # ... or give a separate validation file" is about the chosen label column.
+    about_validation = message.startswith(("The validation file", "No validation file"))
+    view.column_problem = "" if about_validation else render.problem(message)
+    view.validation_problem = render.problem(message) if about_validation else ""
+    _task_controls(view, task, chosen, summary.get("separator"), loaded.table)
+    return view
+
+
+def _task_controls(view: DataView, task: str, chosen: dict[str, Any], found: str | None, table: "Table") -> None:
+    """Several labels per row shows the separator (the one found preselected when none is
+    chosen) and the yes/no columns, when the file has any; other tasks hide both."""
+    several = task == "multi_label"
+    from_columns = bool(chosen.get("label_columns"))
+    preselect = (several and not from_columns and chosen.get("label_separator") is None
+                 and found in {value for value, _ in SEPARATOR_CHOICES})
+    view.separator = gr.update(visible=several and not from_columns, **({"value": found} if preselect else {}))
+    view.label_columns = gr.update(visible=several and (from_columns or bool(yes_no_columns(table))))
+
+
+def task_note(chosen: str, task: str, detection: Any, yes_no: int) -> str:
+    """One line: the task in force, why (the detection's reason), and what else would fit."""
+    title = TASK_TITLES.get(task, task)
+    detected = getattr(detection, "task", None)
+    reason = render.md_escape(detection.reason) if detection is not None else ""
+    if chosen == "auto":
+        line = f"**Detected: {title}**" + (f" — {reason}." if reason else ".")
+    else:
+        line = f"**Task: {title}** (your choice)."
+        if detected is not None and detected != task and not reason.startswith("chosen by you"):
+            line += f" Detection would say {TASK_TITLES.get(detected, detected)}: {reason}."
+    others = [TASK_TITLES.get(name, name) for name in getattr(detection, "alternatives", ()) if name != task]
+    if chosen == "auto" and others:
+        line += f" It could also be *{' or '.join(others)}*: switch below if so."
+    if task != "multi_label" and yes_no >= 2:
+        line += (f" The file has {yes_no} yes/no columns: choose *{TASK_TITLES['multi_label']}* to use "
+                 "them as one label each.")
+    return line
+
+
+def labels_per_row(prepared: "PreparedData") -> dict[int, int]:
+    """Rows of the training file by how many labels they carry (multi-hot rows: their sum)."""
+    from collections import Counter
+
+    if prepared.task != "multi_label":
+        return {}
+    return dict(sorted(Counter(int(round(sum(row))) for row in _file_targets(prepared)).items()))
+
+
+def target_values(prepared: "PreparedData") -> list[float]:
+    """The training file's kept values in the user's units (the examples hold them standardised)."""
+    if prepared.task != "regression":
+        return []
+    mean, std = prepared.space.stats["mean"], prepared.space.stats["std"]
+    return [float(z) * std + mean for z in _file_targets(prepared)]
+
+
+def _file_targets(prepared: "PreparedData") -> list[Any]:
+    """The kept rows' encoded targets from the training file: both sides of a split, or the
+    training rows alone when validation comes from a file of its own."""
+    values = list(prepared.train.labels)
+    if prepared.report.validation_source == "split":
+        values += list(prepared.validation.labels)
+    return values
 
 
 def example_path() -> Path:
@@ -238,28 +431,30 @@ def wire(tab: DataTab, form: "ConfigForm", example: Path, hosting: "HostingSetti
     def load(path, progress=gr.Progress()):
         return load_training_file(path, progress, hosting, uploads_dir)
 
-    load_outputs = [tab.loaded, tab.facts, tab.preview, tab.text.component, tab.text_pair.component,
-                    tab.label.component, tab.file_problem]
-    prepare_inputs = [tab.loaded, *form.inputs]
-    prepare_outputs = [tab.prepared, tab.report, tab.label_chart, tab.column_problem, tab.validation_problem]
-    run_prepare = partial(prepare, form)
+    loads = load_outputs(tab)
+    run_prepare = dict(fn=partial(prepare, form), inputs=[tab.loaded, *form.inputs], outputs=prepare_outputs(tab))
 
     # Named, so a script (bench/visitors.py) can take the same steps as the page.
-    tab.upload.upload(load, tab.upload, load_outputs, api_name="load_data").then(
-        run_prepare, prepare_inputs, prepare_outputs, api_name="prepare_data")
-    tab.upload.clear(load, tab.upload, load_outputs).then(run_prepare, prepare_inputs, prepare_outputs)
+    tab.upload.upload(load, tab.upload, loads, api_name="load_data").then(**run_prepare, api_name="prepare_data")
+    tab.upload.clear(load, tab.upload, loads).then(**run_prepare)
     # The example is read from where it ships, not from the upload's temporary copy, so the
     # config and "Show as command" name a path that lasts.
     tab.example.click(lambda: str(example), None, tab.upload).then(
-        lambda progress=gr.Progress(): load_training_file(str(example), progress, hosting), None, load_outputs).then(
-        run_prepare, prepare_inputs, prepare_outputs)
+        lambda progress=gr.Progress(): load_training_file(str(example), progress, hosting), None, loads).then(
+        **run_prepare)
     tab.validation_upload.change(partial(load_validation_file, hosting=hosting, uploads_dir=uploads_dir),
                                  [tab.loaded, tab.validation_upload],
-                                 [tab.loaded, tab.validation_problem]).then(
-        run_prepare, prepare_inputs, prepare_outputs)
+                                 [tab.loaded, tab.validation_problem]).then(**run_prepare)
     tab.validation_mode.change(switch_validation_mode, [tab.loaded, tab.validation_mode],
-                               [tab.loaded, tab.validation_upload, tab.validation_split.component]).then(run_prepare, prepare_inputs, prepare_outputs)
+                               [tab.loaded, tab.validation_upload, tab.validation_split.component]).then(
+        **run_prepare)
+    # Another label column: its separator is found again, not carried over from the last column.
+    tab.label.component.input(lambda: None, None, tab.separator.component, show_progress="hidden",
+                              trigger_mode="always_last").then(**run_prepare)
     for control in tab.controls:
-        # .input fires on the user's own changes only, so filling the pickers after a load
-        # does not start a second, overlapping prepare.
-        control.component.input(run_prepare, prepare_inputs, prepare_outputs)
+        if control is tab.label:
+            continue
+        # .input fires on the user's own changes only, so filling the pickers after a load (or
+        # prepare preselecting the separator it found) does not start a second, overlapping
+        # prepare; always_last, so sliding the validation share prepares once, where it stops.
+        control.component.input(**run_prepare, trigger_mode="always_last")

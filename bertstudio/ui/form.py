@@ -59,7 +59,9 @@ def make_control(name: str, value: Any = None, **overrides: Any) -> FieldControl
     if kind is bool:
         return FieldControl(name, gr.Checkbox(value=default, **common))
     if "choices" in meta:
-        return FieldControl(name, gr.Radio(choices=list(meta["choices"]), value=default, **common))
+        # `choices` may name each value for people ((label, value) pairs); the values stay the config's.
+        choices = common.pop("choices", None) or list(meta["choices"])
+        return FieldControl(name, gr.Radio(choices=choices, value=default, **common))
     if meta.get("log"):
         low, high = math.log10(meta["min"]), math.log10(meta["max"])
         common["label"] = f"{common['label']} (log₁₀ scale)"
@@ -108,6 +110,85 @@ def row_limit_control(**overrides: Any) -> FieldControl:
                         show=lambda v: ALL_ROWS if v is None else str(v))
 
 
+# --- the task's own controls (Data tab) --------------------------------------------------------
+
+TASK_TITLES = {"auto": "Detect automatically", "single_label": "One label per row",
+               "multi_label": "Several labels per row", "regression": "A number (score)"}
+SEPARATORS = ((",", "comma ,"), (";", "semicolon ;"), ("|", "bar |"))
+
+
+def task_control(**overrides: Any) -> FieldControl:
+    """The task switch: "Detect automatically" first, then each task by its plain name."""
+    from bertstudio.tasks.base import TASK_CHOICES
+
+    settings = dict(label="What each row's label is", info=None)
+    settings.update(overrides)
+    return make_control("task", choices=[(TASK_TITLES.get(name, name), name) for name in TASK_CHOICES],
+                        **settings)
+
+
+def separator_control(**overrides: Any) -> FieldControl:
+    """The character between tags in one cell; nothing chosen means "find it in the file". A value
+    the radio does not offer (a config.json naming a tab) is shown as nothing chosen."""
+    meta = _spec("label_separator").metadata
+    settings = dict(label="Labels in a cell are separated by", info=meta.get("help"),
+                    elem_id="cfg-label_separator", visible=False)
+    settings.update(overrides)
+    offered = {value for value, _ in SEPARATORS}
+    component = gr.Radio(choices=[(words, value) for value, words in SEPARATORS], value=None, **settings)
+    return FieldControl("label_separator", component, read=lambda v: v or None,
+                        show=lambda v: v if v in offered else None)
+
+
+def label_columns_control(**overrides: Any) -> FieldControl:
+    """A pick of several yes/no columns, one per label, from the columns the file offers as such."""
+    settings = dict(label="Or one yes/no column per label",
+                    info="Pick the 0/1 columns that are labels (only columns holding 0/1, yes/no or "
+                         "true/false are offered). Empty: the labels come from the label column.",
+                    elem_id="cfg-label_columns", visible=False)
+    settings.update(overrides)
+    component = gr.Dropdown(choices=[], value=[], multiselect=True, interactive=True, **settings)
+    return FieldControl("label_columns", component, read=read_label_columns, show=show_label_columns)
+
+
+def read_label_columns(value: Any) -> str | None:
+    """The picked columns as the config keeps them ("joy,anger"); a stored string reads the same."""
+    names = value.split(",") if isinstance(value, str) else list(value or [])
+    names = [str(name).strip() for name in names if str(name).strip()]
+    return ",".join(names) or None
+
+
+def show_label_columns(value: str | None) -> list[str]:
+    return [name.strip() for name in (value or "").split(",") if name.strip()]
+
+
+def metric_choices(task: str | None) -> list[tuple[str, str]]:
+    """"Metric to watch" for `task`: auto (its headline, named) then the task's own metrics; for
+    no known task ("auto" before detection), every task's metrics, so any remembered one fits."""
+    from bertstudio.config import METRIC_CHOICES
+    from bertstudio.tasks.registry import get_task
+    from bertstudio.ui.render import metric_name
+
+    if task in (None, "auto"):
+        return [(_metric_words(name), name) for name in METRIC_CHOICES]
+    known = get_task(task)
+    auto = f"auto: the task's main one ({metric_name(known.headline)})"
+    return [(auto, "auto")] + [(_metric_words(name), name) for name in known.metrics]
+
+
+def _metric_words(name: str) -> str:
+    from bertstudio.ui.render import LOWER_IS_BETTER, metric_name
+
+    if name == "auto":
+        return "auto: the task's main one"
+    return metric_name(name) + (" (lower is better)" if name in LOWER_IS_BETTER else "")
+
+
+def metric_control(task: str | None = "single_label", **overrides: Any) -> FieldControl:
+    """"Metric to watch" offering the task's own metrics (today's task until a file says otherwise)."""
+    return make_control("metric_for_best", choices=metric_choices(task), **overrides)
+
+
 def column_choices(table: "Table | None", optional: bool) -> list[str]:
     columns = list(table.columns) if table is not None else []
     return ([NO_COLUMN] if optional else []) + columns
@@ -140,6 +221,14 @@ class ConfigForm:
         position = next(i for i, c in enumerate(self.controls) if c is control)
         return control.read(values[position])
 
+    def with_values(self, values: Sequence[Any], **settings: Any) -> list[Any]:
+        """`values` with the named fields' controls showing the given config values instead."""
+        out = list(values)
+        for name, value in settings.items():
+            control = self._by_name[name]
+            out[self.controls.index(control)] = control.show(value)
+        return out
+
     def build_config(self, data_path: str | None, validation_path: str | None,
                      values: Sequence[Any]) -> TrainConfig:
         """THE place the UI makes a TrainConfig: widget values in `inputs` order, plus the loaded
@@ -167,9 +256,28 @@ class ConfigForm:
                 updates.append(gr.skip())
             elif control.name.endswith("_column") and not _column_fits(control.name, value, table):
                 updates.append(gr.skip())
+            elif control.name == "label_columns":
+                updates.append(_label_columns_update(value, table))
+            elif control.name == "metric_for_best" and value != "auto":
+                # A radio refuses a value outside its choices: offer the config's task's metrics.
+                updates.append(gr.update(choices=metric_choices(config.task), value=value))
             else:
                 updates.append(control.show(value))
         return updates
+
+
+def _label_columns_update(value: str | None, table: "Table | None") -> Any:
+    """Label columns are shown only when the file has every one of them, with its yes/no columns
+    as the choices (a multi-select refuses a value outside its choices)."""
+    names = show_label_columns(value)
+    if not names:
+        return gr.update(value=[])
+    if table is None or not set(names) <= set(table.columns):
+        return gr.skip()
+    from bertstudio.ui.data_tab import yes_no_columns
+
+    return gr.update(choices=sorted(set(yes_no_columns(table)) | set(names), key=list(table.columns).index),
+                     value=names)
 
 
 def _column_fits(name: str, value: str | None, table: "Table | None") -> bool:

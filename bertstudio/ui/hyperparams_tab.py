@@ -12,7 +12,7 @@ import gradio as gr
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
 from bertstudio.ui import charts, render
-from bertstudio.ui.form import FieldControl, from_log, log_value, make_control
+from bertstudio.ui.form import FieldControl, from_log, log_value, make_control, metric_choices, metric_control
 
 if TYPE_CHECKING:
     from bertstudio.data.dataset import PreparedData
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 # truncation fields belong to the Data and Tokenizer tabs; the runs folder is the app's setting.
 GROUPS = (
     ("Optimization", ("learning_rate", "batch_size", "gradient_accumulation_steps", "weight_decay",
-                      "max_grad_norm", "precision")),
+                      "max_grad_norm", "precision", "weight_rare_labels")),
     ("Schedule", ("epochs", "warmup_ratio", "scheduler", "seed")),
     ("Evaluation and early stopping", ("eval_strategy", "eval_steps", "metric_for_best",
                                        "early_stopping_patience", "keep_best")),
@@ -42,14 +42,14 @@ BERT_PRESETS: dict[str, dict[str, Any]] = {
     "Recommended": dict(_SHARED, epochs=3, learning_rate=3e-5, batch_size=32, weight_decay=0.01,
                         early_stopping_patience=0, keep_best=True),
     "Small dataset": dict(_SHARED, epochs=8, learning_rate=3e-5, batch_size=16, weight_decay=0.01,
-                          early_stopping_patience=2, metric_for_best="macro_f1", keep_best=True),
+                          early_stopping_patience=2, metric_for_best="auto", keep_best=True),
 }
 SMALL_MODEL_PRESETS: dict[str, dict[str, Any]] = {
     "Quick try": dict(_SHARED, epochs=2, learning_rate=5e-4, batch_size=16, early_stopping_patience=0),
     "Recommended": dict(_SHARED, epochs=6, learning_rate=5e-4, batch_size=16, weight_decay=0.01,
                         early_stopping_patience=0, keep_best=True),
     "Small dataset": dict(_SHARED, epochs=12, learning_rate=5e-4, batch_size=8, weight_decay=0.01,
-                          early_stopping_patience=3, metric_for_best="macro_f1", keep_best=True),
+                          early_stopping_patience=3, metric_for_best="auto", keep_best=True),
 }
 PRESET_NAMES = tuple(BERT_PRESETS)
 DEFAULT_PRESET = "Recommended"  # applied to the form at start, so the highlighted preset is the truth
@@ -163,6 +163,16 @@ def build(max_epochs: int | None = None, model: str | None = None) -> Hyperparam
                           config_file=config_file, config_upload=config_upload, problem=problem)
 
 
+# Settings whose control depends on the task: the metrics it measures, an option of one task only.
+TASK_SETTINGS = {
+    "metric_for_best": lambda value: metric_control(value=value),
+    "weight_rare_labels": lambda value: make_control(
+        "weight_rare_labels", value=value, visible=False,
+        info="Several labels per row only: a label few rows carry counts more in the loss, so the "
+             "model does not learn to never predict it. Try it when the rare labels' F1 stays at 0."),
+}
+
+
 def _setting_controls(initial: dict[str, Any], max_epochs: int | None
                       ) -> tuple[list[FieldControl], gr.Number, gr.HTML, gr.Slider]:
     """The settings by group, starting at `initial` where it names them; the learning rate gets a
@@ -171,6 +181,9 @@ def _setting_controls(initial: dict[str, Any], max_epochs: int | None
     for title, names in GROUPS:
         with gr.Accordion(title, open=title in ("Optimization", "Schedule")):
             for name in names:
+                if name in TASK_SETTINGS:
+                    controls.append(TASK_SETTINGS[name](initial.get(name)))
+                    continue
                 if name != "learning_rate":
                     controls.append(make_control(name, value=initial.get(name)))
                     continue
@@ -205,10 +218,20 @@ def _lr_note(value: float) -> str:
 
 def apply_preset(form: "ConfigForm", name: str, model: str | None = None,
                  max_epochs: int | None = None) -> list[Any]:
-    """Widget values for the preset's settings for `model` (epochs within `max_epochs`); the other
-    controls are left untouched."""
+    """Widget values for `preset_controls`: the preset's settings for `model` (epochs within
+    `max_epochs`); the settings this preset does not name are left untouched."""
     preset = preset_values(name, model, max_epochs=max_epochs)
-    return form.updates_for(TrainConfig().replace(**preset), names=set(preset))
+    updates = form.updates_for(TrainConfig().replace(**preset), names=set(preset))
+    governed = preset_controls(form)
+    return [update for control, update in zip(form.controls, updates) if control in governed]
+
+
+def preset_controls(form: "ConfigForm") -> list[FieldControl]:
+    """The controls a preset may set, in form order: the outputs of a preset and of a new model.
+    Never the model itself, whose change re-applies the preset: an event must not feed its own
+    trigger."""
+    names = governed_settings()
+    return [control for control in form.controls if control.name in names]
 
 
 def preset_buttons(selected: str | None) -> list[Any]:
@@ -223,7 +246,7 @@ def governed_settings() -> set[str]:
 
 
 def choose_preset(form: "ConfigForm", name: str, model: str | None, max_epochs: int | None = None) -> list[Any]:
-    """Outputs: every form control, the learning-rate box and its problem, the selected preset,
+    """Outputs: `preset_controls`, the learning-rate box and its problem, the selected preset,
     then the preset buttons."""
     rate = preset_values(name, model, max_epochs=max_epochs)["learning_rate"]
     return [*apply_preset(form, name, model, max_epochs), rate, "", name, *preset_buttons(name)]
@@ -232,11 +255,11 @@ def choose_preset(form: "ConfigForm", name: str, model: str | None, max_epochs: 
 def follow_model(form: "ConfigForm", selected: str | None, model: str | None,
                  max_epochs: int | None = None) -> list[Any]:
     """A new model: the presets' text names its values, and a preset the form still equals is
-    applied again for it. Outputs: every form control, the learning-rate box and its problem, then
+    applied again for it. Outputs: `preset_controls`, the learning-rate box and its problem, then
     the presets' text."""
     text = preset_help(model, max_epochs=max_epochs)
     if selected not in PRESET_NAMES:
-        return [gr.skip()] * (len(form.controls) + 2) + [text]
+        return [gr.skip()] * (len(preset_controls(form)) + 2) + [text]
     rate = preset_values(selected, model, max_epochs=max_epochs)["learning_rate"]
     return [*apply_preset(form, selected, model, max_epochs), rate, "", text]
 
@@ -260,6 +283,20 @@ def typed_learning_rate(typed: float | None, slider_value: float) -> list[Any]:
     if rate == from_log(slider_value):
         return [gr.skip(), rate, ""] + [gr.skip()] * (1 + len(PRESET_NAMES))
     return [log_value(rate), rate, "", *leave_preset()]
+
+
+def follow_task(prepared: "PreparedData | None", chosen: str | None, metric: str | None) -> list[Any]:
+    """The settings that follow the task in force (found in the data, else the one chosen):
+    "Metric to watch" offers that task's metrics, keeping the one watched if the task measures
+    it (else its headline, "auto"), and "Weight rare labels" shows for several labels per row
+    only. Outputs: the metric, the rare-labels option. Nothing moves while no task is known."""
+    task = getattr(prepared, "task", None) if prepared is not None else None
+    task = getattr(task, "name", task) or (chosen if chosen not in (None, "auto") else None)
+    if task is None:
+        return [gr.skip(), gr.skip()]
+    offered = metric_choices(task)
+    keep = metric if metric in {value for _, value in offered} else "auto"
+    return [gr.update(choices=offered, value=keep), gr.update(visible=task == "multi_label")]
 
 
 def summarize(form: "ConfigForm", loaded: "LoadedData | None", prepared: "PreparedData | None",
