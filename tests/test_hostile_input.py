@@ -1,8 +1,9 @@
 """Hostile input: whatever bytes arrive, the loader returns a table or the project's own error.
 
 A property-based test feeds `read_table` arbitrary bytes (and bytes that look like CSV, gzip and
-text in odd encodings), then runs the data summary and `prepare_data` over what came back; the
-only exception allowed anywhere is StudioError. Then the named cases: a gzip bomb, a cell up to
+text in odd encodings, and Excel, JSON and Parquet files cut short or with bytes changed), then runs
+the data summary and `prepare_data` over what came back; the only exception allowed anywhere is
+StudioError. Then the named cases: a gzip bomb, a cell up to
 the text limit and a 9.8 MB one past it, a text of 400,000 tokens through the preview, a million
 short rows, 2.4 million rows past the row limit, devices, FIFOs and folders, and config JSON of
 the wrong shape.
@@ -75,6 +76,43 @@ def test_any_table_of_text_in_any_supported_encoding_loads_or_is_refused_plainly
     except UnicodeEncodeError:
         raw = buffer.getvalue().encode("utf-8")
     _load_and_prepare(raw)
+
+
+def _sample_files() -> dict[str, bytes]:
+    """One small valid file per structured format, built here, for the damage below."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from openpyxl import Workbook
+
+    rows = [["text", "label"], ["good film", "pos"], ["bad film", "neg"], ["=cmd", "pos"]]
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    xlsx, parquet = io.BytesIO(), io.BytesIO()
+    book.save(xlsx)
+    pq.write_table(pa.table({"text": [r[0] for r in rows[1:]], "tags": [["a", "b"], [], None]}), parquet)
+    records = [dict(zip(rows[0], row)) for row in rows[1:]]
+    return {"x.xlsx": xlsx.getvalue(), "x.parquet": parquet.getvalue(),
+            "x.json": json.dumps(records).encode(), "x.jsonl": "\n".join(map(json.dumps, records)).encode()}
+
+
+_SAMPLES = _sample_files()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(_SAMPLES)), st.integers(min_value=0), st.integers(min_value=0, max_value=255),
+       st.booleans())
+def test_an_excel_json_or_parquet_file_cut_or_changed_anywhere_loads_or_is_refused_plainly(name, at, byte, cut):
+    raw = _SAMPLES[name]
+    at %= len(raw)
+    damaged = raw[:at] if cut else raw[:at] + bytes([byte]) + raw[at + 1:]
+    try:
+        table = read_table(damaged, name=name)
+    except StudioError as exc:
+        assert exc.message.strip() and exc.message.endswith((".", "?"))
+        return
+    assert all(len(row) == len(table.columns) for row in table.rows)
+    data_summary(table)
 
 
 # --- named cases -------------------------------------------------------------------------------
