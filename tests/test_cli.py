@@ -272,3 +272,137 @@ def test_resuming_from_a_corrupt_trainer_state_is_one_sentence(capsys, interrupt
     assert main(["train", "--resume", str(run)]) == 2
     line = one_error_line(capsys)
     assert "trainer_state.json" in line and "unexpectedly" not in line
+
+
+# --- tasks: --task, --label-separator, --label-columns ------------------------------------------
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+TAGGED = "".join(f"comment number {i}\t{c}\tid{i:03d}x\n" for i, c in
+                 enumerate(["3,27", "27", "0", "1,11", "", "0,1,11", "3", "11"] * 4))
+
+
+def test_inspect_json_names_the_detected_multi_label_task_its_tags_and_tags_per_row(capsys, tmp_path):
+    path = _write(tmp_path, "tags.tsv", TAGGED)  # no header, like GoEmotions
+    assert main(["inspect", str(path), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["task"], summary["label_column"], summary["separator"]) == ("multi_label", "column_2", ",")
+    assert "separated by ','; 5 distinct labels" in summary["task_reason"]
+    assert summary["labels"] == {"0": 8, "1": 8, "3": 8, "11": 12, "27": 8}
+    assert summary["labels_per_row"] == {"0": 4, "1": 16, "2": 8, "3": 4}
+    assert summary["rows_without_labels"] == 4
+
+
+def test_inspect_prints_the_task_and_its_reason_in_one_line_and_the_tags_per_row(capsys, tmp_path):
+    assert main(["inspect", str(_write(tmp_path, "tags.tsv", TAGGED))]) == 0
+    out = capsys.readouterr().out
+    [line] = [line for line in out.splitlines() if line.startswith("task:")]
+    assert "multi_label (" in line and "5 distinct labels" in line
+    assert "labels per row:" in out and "0: 4  (none of the labels)" in out
+
+
+def test_inspect_of_scores_gives_regression_with_min_max_and_mean(capsys, tmp_path):
+    rows = "".join(f"sentence {i}\tother {i}\t{i * 0.25:.3f}\n" for i in range(21))
+    path = _write(tmp_path, "sts.tsv", "sentence1\tsentence2\tscore\n" + rows)
+    assert main(["inspect", str(path), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["task"], summary["label_column"], summary["text_pair_column"]) == ("regression", "score", "sentence2")
+    assert (summary["min"], summary["max"], summary["mean"]) == (0.0, 5.0, 2.5)
+    assert main(["inspect", str(path)]) == 0
+    assert "values:     min 0    max 5    mean 2.5" in capsys.readouterr().out
+
+
+def test_inspect_task_flag_overrides_detection(capsys, tmp_path):
+    rows = "".join(f"review {i},{1 + i % 5}\n" for i in range(30))
+    path = _write(tmp_path, "stars.csv", "text,stars\n" + rows)
+    assert main(["inspect", str(path), "--json"]) == 0
+    auto = json.loads(capsys.readouterr().out)
+    assert auto["task"] == "single_label" and auto["task_alternatives"] == ["regression"]
+    assert main(["inspect", str(path), "--json", "--task", "regression"]) == 0
+    assert json.loads(capsys.readouterr().out)["task"] == "regression"
+
+
+def test_inspect_label_columns_parses_the_comma_list_into_yes_no_tag_columns(capsys, tmp_path):
+    rows = "".join(f"text {i},{i % 2},{(i // 2) % 2},0\n" for i in range(12))
+    path = _write(tmp_path, "flags.csv", "text,joy,anger,fear\n" + rows)
+    assert main(["inspect", str(path), "--json", "--label-columns", "joy, anger,fear"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["task"] == "multi_label" and summary["label_columns"] == ["joy", "anger", "fear"]
+    assert summary["task_reason"] == "3 yes/no columns picked as labels"
+    assert summary["labels"] == {"anger": 6, "joy": 6}
+
+
+def test_inspect_label_separator_is_used(capsys, tmp_path):
+    rows = "".join(f"text {i},{c}\n" for i, c in enumerate(["a|b", "b", "a", "c|a", "b|c"] * 4))
+    path = _write(tmp_path, "pipes.csv", "text,label\n" + rows)
+    assert main(["inspect", str(path), "--json", "--label-separator", "|"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["task"] == "multi_label" and summary["separator"] == "|"
+
+
+@pytest.mark.parametrize("flags", [["--task", "ranking"], ["--label-separator", " "],
+                                   ["--label-columns", " , "], ["--label-columns", "joy,nope"],
+                                   ["--label-columns", "joy,anger", "--task", "regression"]])
+def test_bad_task_flags_are_one_error_line_and_exit_2(capsys, tmp_path, flags):
+    rows = "".join(f"text {i},{i % 2},{(i // 2) % 2}\n" for i in range(12))
+    path = _write(tmp_path, "flags.csv", "text,joy,anger\n" + rows)
+    with pytest.raises(SystemExit) if flags[1] == "ranking" else _no_exit() as caught:
+        code = main(["inspect", str(path), *flags])
+    assert (caught.value.code if flags[1] == "ranking" else code) == 2
+    one_error_line(capsys)
+
+
+class _no_exit:
+    value = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_train_has_the_task_flags_with_their_names_and_builds_the_config():
+    from bertstudio.cli import build_parser, config_from_args
+
+    args = build_parser().parse_args(["train", "--data", "x.tsv", "--task", "multi_label",
+                                      "--label-separator", "|", "--label-columns", "joy,anger"])
+    config = config_from_args(args)
+    assert (config.task, config.label_separator, config.label_columns) == ("multi_label", "|", "joy,anger")
+    assert config.label_column_names() == ("joy", "anger")
+    assert config_from_args(build_parser().parse_args(["train", "--data", "x.tsv"])).task == "auto"
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".jsonl"])
+def test_predict_writes_the_format_the_output_name_asks_for(capsys, tiny_run, texts_csv, tmp_path, suffix):
+    target = tmp_path / f"out{suffix}"
+    assert main(["predict", "--model", str(tiny_run), "--data", str(texts_csv), "--output", str(target)]) == 0
+    text = target.read_text(encoding="utf-8")
+    if suffix == ".tsv":
+        assert text.splitlines()[0].split("\t")[:2] == ["text", "predicted_label"]
+    else:
+        first = json.loads(text.splitlines()[0])
+        assert first["text"] == "where is my parcel" and first["predicted_label"] in ("no", "yes")
+
+
+def test_predict_prints_a_regression_value(capsys, tiny_model_dir, tmp_path):
+    import shutil
+
+    from transformers import BertConfig, BertForSequenceClassification
+
+    (tmp_path / "model").mkdir()
+    for file in tiny_model_dir.iterdir():
+        if file.name not in ("config.json", "model.safetensors"):
+            shutil.copy(file, tmp_path / "model" / file.name)
+    config = BertConfig.from_pretrained(tiny_model_dir, num_labels=1, id2label={0: "score"},
+                                        label2id={"score": 0}, problem_type="regression")
+    config.bertstudio_task = "regression"
+    BertForSequenceClassification(config).save_pretrained(tmp_path / "model")
+    assert main(["predict", "--model", str(tmp_path), "--text", "hello there"]) == 0
+    value, text = capsys.readouterr().out.strip().split("\t")
+    assert text == "hello there" and float(value) == float(value)
