@@ -194,6 +194,15 @@ def test_evaluate_reports_user_units_and_per_row_outcomes():
     assert rows[0] == ["6", "8", "2"] and rows[2] == ["18", "16", "-2"]
 
 
+def test_gold_values_read_as_typed_after_their_float32_round_trip():
+    values = [0.0, 0.25, 2.25, 4.25, 3.0, 1.0]
+    space = TASK.fit(values, column="score")
+    targets = np.array(TASK.encode(values, space), dtype=np.float32)  # what the collator stacks
+    result = TASK.evaluate(targets[:, None], targets, np.zeros(6), space)
+    assert result.gold == values
+    assert [row[0] for row in TASK.validation_rows(result, space)[1]] == ["0", "0.25", "2.25", "4.25", "3", "1"]
+
+
 def test_diverged_predictions_count_as_the_mean_not_nan():
     space = TargetSpace(names=["score"], stats={"mean": 1.0, "std": 1.0, "min": 0.0, "max": 2.0})
     result = TASK.evaluate(np.array([[np.nan], [1.0], [0.0]]), np.array([-1.0, 1.0, 0.0]),

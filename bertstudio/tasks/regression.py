@@ -184,7 +184,7 @@ class RegressionTask:
         """Metrics in the user's units: outputs and targets are un-standardised first."""
         mean, std = space.stats["mean"], space.stats["std"]
         logits = np.asarray(logits, dtype=np.float64)
-        gold = np.asarray(targets, dtype=np.float64).reshape(-1) * std + mean
+        gold = _as_typed(np.asarray(targets, dtype=np.float64).reshape(-1) * std + mean, space)
         predicted = logits.reshape(len(gold), -1)[:, 0] * std + mean if len(gold) else gold
         notes: list[str] = []
         broken = ~np.isfinite(predicted)
@@ -260,6 +260,19 @@ class RegressionTask:
             lines += ["", f"Measured on {metrics['count']} validation rows; RMSE and MAE are in the "
                       "units of the target column."]
         return lines
+
+
+def _as_typed(gold: np.ndarray, space: TargetSpace) -> np.ndarray:
+    """True values back from their float32 tensor, rounded to the digits float32 kept, so a
+    typed 0 or 2.25 reads as 0 and 2.25 again, not -3.8e-08 and 2.2500002."""
+    stats, mean = space.stats, space.stats["mean"]
+    # The error is float32's relative step times |y - mean|: the spread sets it, not the size.
+    scale = max(stats.get("max", mean) - mean, mean - stats.get("min", mean), stats["std"])
+    if not len(gold) or not math.isfinite(scale) or scale <= 0:
+        return gold
+    # 2^-20 of the spread is a few float32 steps; one decimal less than that is safely above them.
+    decimals = min(15, max(0, -math.floor(math.log10(scale * 2.0 ** -20)) - 1))
+    return np.round(gold, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def _round_step(width: float) -> float:
