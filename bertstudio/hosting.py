@@ -237,7 +237,9 @@ def auth_from_env(env: Mapping[str, str] | None = None) -> list[tuple[str, str]]
 
 def _owner_file(runs_dir: str | Path, run_id: str) -> Path | None:
     """runs/.owners/<run-id>, or None for an id that is not a plain folder name."""
-    if not run_id or run_id.startswith(".") or "/" in run_id or "\\" in run_id or "\x00" in run_id:
+    from bertstudio.runs.folder import is_safe_run_id
+
+    if not is_safe_run_id(run_id):
         return None
     return Path(runs_dir) / OWNERS_DIR / run_id
 

@@ -29,7 +29,7 @@ from bertstudio.errors import StudioError
 from bertstudio.training.events import Event, EventSink, NullSink
 from bertstudio.hosting import owns, record_owner, recorded_owner
 from bertstudio.training.progress import format_duration
-from bertstudio.runs.folder import CONFIG_FILE, EVENTS_FILE, RunFolder, new_run_id, run_to_resume
+from bertstudio.runs.folder import EVENTS_FILE, RunFolder, is_run_folder, new_run_id, run_to_resume
 
 if TYPE_CHECKING:  # the trainer pulls in torch: imported only when a job is submitted
     from bertstudio.training.trainer import RunResult, StopControl
@@ -118,7 +118,7 @@ class JobManager:
         from bertstudio.training.trainer import StopControl, train
 
         run = RunFolder(Path(run_dir).resolve())
-        if not run.file(CONFIG_FILE).is_file():
+        if not is_run_folder(run.path):
             raise StudioError(f"There is no run '{run.run_id}' to resume; pick one from the Runs tab.")
         stored = recorded_owner(run.path.parent, run.run_id)
         if stored is not None and not owns(run.path.parent, run.run_id, owner):

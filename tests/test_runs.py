@@ -88,6 +88,8 @@ DAMAGE = {  # file -> (bytes written over it, the words the damage sentence must
     "config a list": ("config.json", b"[]", "config.json is not a valid config"),
     "metrics text": ("metrics.json", b'"great"', "metrics.json is malformed"),
     "accuracy text": ("metrics.json", b'{"accuracy": "high"}', "metrics.json is malformed: its 'accuracy'"),
+    "run.json not JSON": ("run.json", b"{oops", "run.json is not valid JSON"),
+    "format text": ("run.json", b'{"format": "two"}', "run.json is malformed: its 'format' is not a whole number"),
 }
 
 
@@ -148,3 +150,58 @@ def test_resume_is_refused_in_one_sentence_for_damaged_finished_and_checkpointle
     broken.file("config.json").write_text("{oops")
     with pytest.raises(StudioError, match="config.json is not valid JSON"):
         run_to_resume(broken.path)
+
+
+# --- the layout a folder says it has, run ids, the typed config reader -------------------------
+
+def test_a_new_run_folder_names_its_layout_and_one_from_before_run_json_loads_as_format_1(tmp_path):
+    from bertstudio.runs.folder import RUN_FORMAT, read_run
+
+    new = make_run(tmp_path, "new")
+    assert json.loads(new.file("run.json").read_text()) == {"format": RUN_FORMAT}
+    assert read_run(new.path).format == RUN_FORMAT
+    old = make_run(tmp_path, "old")
+    old.file("run.json").unlink()
+    record = read_run(old.path)
+    assert record.format == 1 and record.status == "finished" and record.damage is None
+    assert record.data == "data.csv" and record.metrics == {"accuracy": 0.9}
+
+
+def test_a_run_of_a_newer_format_is_listed_with_a_sentence_to_update_and_not_resumed(tmp_path):
+    from bertstudio.runs.folder import RUN_FORMAT, run_to_resume
+
+    make_run(tmp_path, "today")
+    future = make_run(tmp_path, "future", finished=False)
+    future.write_json("run.json", {"format": RUN_FORMAT + 1})
+    runs = {r.run_id: r for r in list_runs(tmp_path)}
+    assert set(runs) == {"today", "future"} and runs["today"].damage is None
+    assert runs["future"].status == "damaged" and "update BERT Studio" in runs["future"].damage
+    assert runs["future"].config is None and runs["future"].format == RUN_FORMAT + 1
+    with pytest.raises(StudioError, match="newer BERT Studio"):
+        run_to_resume(future.path)
+
+
+def test_a_run_id_is_one_plain_folder_name_inside_the_runs_folder():
+    from bertstudio.runs.folder import is_safe_run_id
+
+    assert is_safe_run_id(new_run_id("My run")) and is_safe_run_id("a..b")
+    for unsafe in ("", ".", "..", ".owners", "../outside", "a/b", "a\\b", "a\x00b", None, 5):
+        assert not is_safe_run_id(unsafe), unsafe
+
+
+def test_read_config_gives_the_typed_settings_or_none_and_never_raises(tmp_path):
+    from bertstudio.config import TrainConfig
+    from bertstudio.runs.folder import read_config
+
+    run = make_run(tmp_path, "r")
+    run.write_json("config.json", TrainConfig(model="bundled", epochs=7).to_dict())
+    config = read_config(run.path)
+    assert isinstance(config, TrainConfig) and config.epochs == 7
+    run.file("config.json").write_text("{oops")
+    assert read_config(run.path) is None
+    assert read_config(tmp_path / "missing") is None
+    model = tmp_path / "bare-model"  # a saved model's config.json is not a run's
+    model.mkdir()
+    (model / "config.json").write_text('{"model_type": "bert"}')
+    (model / "model.safetensors").write_bytes(b"")
+    assert read_config(model) is None

@@ -1,12 +1,18 @@
 """The run folder: its layout, atomic writes, environment record, status and listing.
 
 A run folder describes itself; status, "latest run" and listings read its files, never its name.
-Every reader of a run goes through `read_run`, which never raises: a damaged file makes the run
-"damaged", with one sentence naming the file, and the other runs are listed as ever.
+Every reader of a run goes through `read_run` (or `read_config` for the settings alone), which
+never raises: a damaged file makes the run "damaged", with one sentence naming the file, and the
+other runs are listed as ever. A run id is a plain folder name (`is_safe_run_id`), checked here
+for every module that takes one from a browser or a file.
 
     runs/<run-id>/
-        config.json  data.json  environment.json  process.json  events.jsonl  metrics.json
+        run.json  config.json  data.json  environment.json  process.json  events.jsonl  metrics.json
         model/  README.md  validation_predictions.csv
+
+`run.json` says which layout the folder has ({"format": RUN_FORMAT}). Format 1 is a folder from
+before run.json existed, the same files otherwise: it loads as ever. A folder of a newer format
+than this copy knows is listed, with a sentence saying to update BERT Studio, and not opened.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
 from bertstudio.training.events import Event, decode_line, last_terminal_event, metrics_problem
 
+RUN_FILE = "run.json"
 CONFIG_FILE = "config.json"
 DATA_FILE = "data.json"
 ENVIRONMENT_FILE = "environment.json"
@@ -40,12 +47,22 @@ MODEL_DIR = "model"
 CARD_FILE = "README.md"
 PREDICTIONS_FILE = "validation_predictions.csv"
 
+# The layout this copy writes. 1: no run.json (folders made before it); 2: run.json names the format.
+RUN_FORMAT = 2
+
 
 def new_run_id(name: str | None = None) -> str:
     """Sortable by time, readable, and unguessable thanks to 48 random bits."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     slug = re.sub(r"[^a-z0-9]+", "-", (name or "run").lower()).strip("-")[:40] or "run"
     return f"{stamp}-{slug}-{secrets.token_hex(6)}"
+
+
+def is_safe_run_id(run_id: Any) -> bool:
+    """Whether `run_id` (from a browser, a file or a flag) names one folder directly inside the runs
+    folder: not empty, not hidden or `..`, and no path separator or NUL that could reach elsewhere."""
+    return (isinstance(run_id, str) and bool(run_id) and not run_id.startswith(".")
+            and not any(ch in run_id for ch in "/\\\x00"))
 
 
 @dataclass
@@ -65,6 +82,12 @@ class RunFolder:
             raise StudioError(f"A run folder '{path}' already exists; choose another run name.") from exc
         except OSError as exc:
             raise StudioError(f"Cannot create the run folder '{path}'; check that the runs folder is "
+                              "writable and the disk has space.", detail=str(exc)) from exc
+        try:
+            write_json_atomic(path / RUN_FILE, {"format": RUN_FORMAT})
+        except OSError as exc:
+            shutil.rmtree(path, ignore_errors=True)
+            raise StudioError(f"Cannot write into the run folder '{path}'; check that the runs folder is "
                               "writable and the disk has space.", detail=str(exc)) from exc
         return cls(path)
 
@@ -197,6 +220,7 @@ class RunRecord:
     ending: Event | None = None  # the Finished, Stopped or Failed event, once the run has ended
     damage: str | None = None
     damaged_file: str | None = None  # the file `damage` names, for a listing's short status
+    format: int = 1  # the folder's layout (run.json); 1 for folders from before it existed
 
     @property
     def status_text(self) -> str:
@@ -225,16 +249,37 @@ class RunRecord:
 RunSummary = RunRecord  # the name listings used before the reader was typed
 
 
+def is_run_folder(path: str | Path) -> bool:
+    """A run's folder: it has the config.json every run gets first (a saved model's is not one)."""
+    path = Path(path)
+    try:
+        return (path / CONFIG_FILE).is_file() and not _is_saved_model(path)
+    except OSError:
+        return False
+
+
+def read_config(path: str | Path) -> TrainConfig | None:
+    """The settings a run was started with, typed; None when `path` is not a run or its
+    config.json cannot be used (`read_run` says why). Never raises."""
+    return _read_config(Path(path), []) if is_run_folder(path) else None
+
+
 def read_run(path: str | Path) -> RunRecord | None:
     """The run in `path`, or None when it is not a run folder (no config.json). Never raises."""
     path = Path(path)
+    if not is_run_folder(path):
+        return None
     try:
-        if not (path / CONFIG_FILE).is_file() or _is_saved_model(path):
-            return None
         created = (path / CONFIG_FILE).stat().st_mtime
     except OSError:
         return None
     problems: list[str] = []
+    layout = _read_format(path, problems)
+    if layout > RUN_FORMAT:
+        return RunRecord(run_id=path.name, path=str(path), status="damaged", created=created, model="",
+                         data=None, format=layout, damaged_file=RUN_FILE,
+                         damage=f"This run was saved by a newer BERT Studio (run format {layout}; this copy "
+                                f"reads up to {RUN_FORMAT}); update BERT Studio to open it.")
     config = _read_config(path, problems)
     data = _read_object(path / DATA_FILE, problems, _data_problem)
     metrics = _read_object(path / METRICS_FILE, problems, metrics_problem)
@@ -253,7 +298,7 @@ def read_run(path: str | Path) -> RunRecord | None:
         created=created, model=model,
         data=data.get("file_name") or (Path(config.data).name if config is not None and config.data else None),
         labels=list(data.get("labels", [])), metrics=metrics, config=config, data_record=data, ending=ending,
-        damage=damage, damaged_file=damaged_file)
+        damage=damage, damaged_file=damaged_file, format=layout)
 
 
 _WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
@@ -263,6 +308,22 @@ def _is_saved_model(path: Path) -> bool:
     """A bare `save_pretrained` folder (its config.json is the model's, not a TrainConfig): weights
     beside it and no event log, which every run folder gets before its model."""
     return not (path / EVENTS_FILE).exists() and any((path / name).is_file() for name in _WEIGHT_FILES)
+
+
+def _read_format(path: Path, problems: list[str]) -> int:
+    """The layout run.json names; 1 when there is none (a folder from before it existed)."""
+    try:
+        value = _read_json(path / RUN_FILE)
+    except FileNotFoundError:
+        return 1
+    except _Unreadable as exc:
+        problems.append(f"{RUN_FILE} {exc}")
+        return 1
+    layout = value.get("format") if isinstance(value, dict) else None
+    if isinstance(layout, bool) or not isinstance(layout, int) or layout < 1:
+        problems.append(f"{RUN_FILE} is malformed: its 'format' is not a whole number from 1")
+        return 1
+    return layout
 
 
 def _read_config(path: Path, problems: list[str]) -> TrainConfig | None:
@@ -370,8 +431,9 @@ def run_to_resume(path: str | Path) -> RunRecord:
 def delete_run(output_dir: str | Path, run_id: str) -> None:
     """Remove one run folder; refuses ids that would reach outside `output_dir`."""
     root = Path(output_dir).resolve()
-    target = (root / run_id).resolve()
-    if target.parent != root or not (target / CONFIG_FILE).exists():
+    target = (root / run_id).resolve() if is_safe_run_id(run_id) else root
+    # resolve() as well: a symlinked run folder would lead outside the runs folder.
+    if target.parent != root or not is_run_folder(target):
         raise StudioError(f"There is no run '{run_id}' to delete.")
     if RunFolder(target).status() == "running":
         raise StudioError(f"Run '{run_id}' is still training; stop it before deleting it.")

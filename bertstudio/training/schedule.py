@@ -27,7 +27,12 @@ def count_steps(config: TrainConfig, train_rows: int, processes: int = 1) -> Ste
     """Steps per epoch, in all, and of warm-up, for `train_rows` training rows on `processes` processes."""
     per_epoch = steps_per_epoch(train_rows, config.batch_size, processes, config.gradient_accumulation_steps)
     total = per_epoch * config.epochs
-    return StepCount(per_epoch, total, int(config.warmup_ratio * total))
+    return StepCount(per_epoch, total, warmup_steps(config, total))
+
+
+def warmup_steps(config: TrainConfig, total_steps: int) -> int:
+    """The warm-up's share of `total_steps`, rounded down."""
+    return int(config.warmup_ratio * total_steps)
 
 
 def make_scheduler(config: TrainConfig, optimizer, steps: StepCount, processes: int = 1):

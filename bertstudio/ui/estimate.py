@@ -1,7 +1,7 @@
 """What a config will cost before it runs: steps, the learning-rate schedule, rough time and GPU memory.
 
-Steps are counted the way the trainer counts them; the schedule comes from transformers' own
-`get_scheduler` on a throw-away optimizer, so the chart cannot drift from what training does.
+Steps are counted and the schedule is built by the trainer's own functions (training/schedule.py),
+the scheduler on a throw-away optimizer, so the chart cannot drift from what training does.
 Time and memory are rough, order-of-magnitude guesses and are labelled as such on screen.
 """
 
@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bertstudio.config import TrainConfig
+# count_steps and StepCount are the estimate's API as well (the Hyperparameters tab, tests).
+from bertstudio.training.schedule import StepCount, count_steps, make_scheduler, warmup_steps  # noqa: F401
 
 SCHEDULE_POINTS = 400  # enough for a smooth line; the scheduler is sampled, not stepped, on long runs
 
@@ -36,33 +38,16 @@ CPU_FLOPS_PER_CORE = {"no": 55e9, "bf16": 85e9}
 GPU_FLOPS = 4e13
 
 
-@dataclass(frozen=True)
-class StepCount:
-    steps_per_epoch: int
-    total_steps: int
-    warmup_steps: int
-
-
-def count_steps(config: TrainConfig, train_rows: int, processes: int = 1) -> StepCount:
-    """Optimizer steps exactly as the trainer computes them (batches per process, then accumulation)."""
-    batches = math.ceil(train_rows / (config.batch_size * processes)) if train_rows else 0
-    per_epoch = math.ceil(batches / config.gradient_accumulation_steps)
-    total = per_epoch * config.epochs
-    return StepCount(per_epoch, total, int(config.warmup_ratio * total))
-
-
 def schedule_points(config: TrainConfig, total_steps: int) -> tuple[list[int], list[float]]:
     """(steps, learning rates) from the real scheduler: the rate in effect after each optimizer step
     (what the trainer logs, so this line and the live chart coincide), from step 0."""
     if total_steps <= 0:
         return [], []
     import torch
-    from transformers import get_scheduler
 
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=config.learning_rate)
-    scheduler = get_scheduler(config.scheduler, optimizer,
-                              num_warmup_steps=int(config.warmup_ratio * total_steps),
-                              num_training_steps=total_steps)
+    count = StepCount(steps_per_epoch=0, total_steps=total_steps, warmup_steps=warmup_steps(config, total_steps))
+    scheduler = make_scheduler(config, optimizer, count)  # epochs play no part in the schedule
     every = max(1, math.ceil(total_steps / SCHEDULE_POINTS))
     steps = sorted(set(range(0, total_steps + 1, every)) | {total_steps}
                    | _near_warmup_end(config, total_steps))
@@ -73,7 +58,7 @@ def schedule_points(config: TrainConfig, total_steps: int) -> tuple[list[int], l
 
 
 def _near_warmup_end(config: TrainConfig, total_steps: int) -> set[int]:
-    warmup = int(config.warmup_ratio * total_steps)
+    warmup = warmup_steps(config, total_steps)
     return {s for s in (warmup, warmup + 1) if 0 <= s <= total_steps}
 
 
