@@ -46,6 +46,7 @@ def test_regression_summary_has_the_range_and_mean_and_no_labels():
     assert (summary["min"], summary["max"]) == (0.5, 5.0)
     assert summary["mean"] == pytest.approx(17.0 / 6)
     assert summary["labels"] == {} and summary["problems"] == []
+    assert sum(summary["value_bins"].values()) == 30  # the histogram's rows per value bin
 
 
 def test_single_label_summary_is_as_before_plus_the_task():

@@ -126,7 +126,7 @@ def _other_task(summary: dict[str, Any], table: Table, choice: ColumnChoice, det
     if detection.task == "multi_label":
         summary.update(_tag_stats(kept), separator=detection.separator)
     else:
-        summary.update(_value_stats(kept))
+        summary.update(_value_stats(kept), value_bins=_value_bins(kept))
     summary["label_counts"] = summary["labels"]
     summary["problems"] = _task_problems(detection.task, kept, unusable, label, table.name)
     # The file's own findings (mojibake, HTML, spilled text, duplicates) are the same whatever
@@ -165,6 +165,16 @@ def _value_stats(kept: list[Any]) -> dict[str, Any]:
         return {"labels": {}, "min": None, "max": None, "mean": None}
     return {"labels": {}, "min": min(numbers), "max": max(numbers),
             "mean": math.fsum(numbers) / len(numbers)}
+
+
+def _value_bins(kept: list[Any]) -> dict[str, int]:
+    """Rows per value bin ("0–0.5": 212), low to high, as the regression task counts them for
+    the report; {} while that task is not installed."""
+    try:
+        task = get_task("regression")
+    except StudioError:
+        return {}
+    return task.counts(kept, task.fit(kept)) if kept else {}
 
 
 def _targets(table: Table, choice: ColumnChoice, detection: Detection) -> list[Any]:
