@@ -204,9 +204,16 @@ def test_a_list_of_tags_becomes_one_cell_the_task_detector_reads_as_several_labe
     assert detect_task(table, ColumnChoice(text="text", label="emotions")).task == "multi_label"
 
 
-def test_tags_that_contain_the_pipe_are_joined_by_a_semicolon_instead():
-    table = read_table(b'[{"text": "a", "tags": ["x|y", "z"]}, {"text": "b", "tags": ["w"]}]', name="t.json")
-    assert table.column("tags") == ["x|y;z", "w"]
+def test_one_tag_holding_a_pipe_makes_the_whole_column_join_by_a_semicolon():
+    table = read_table(b'[{"text": "a", "tags": ["p", "q"]}, {"text": "b", "tags": ["x|y", "z"]}]', name="t.json")
+    assert table.column("tags") == ["p;q", "x|y;z"]
+    assert table.list_separators == {"tags": ";"}
+
+
+def test_tags_holding_every_separator_stay_json_lists():
+    table = read_table(b'[{"text": "a", "tags": ["a,b", "c|d"]}, {"text": "b", "tags": ["e;f"]}]', name="t.json")
+    assert table.column("tags") == ['["a,b","c|d"]', '["e;f"]']
+    assert table.column_kinds["tags"] == "object" and not table.list_separators
 
 
 def test_nested_objects_and_lists_of_decimals_stay_compact_json():
@@ -260,6 +267,14 @@ def test_a_parquet_file_loads_with_numbers_tags_structs_and_nulls_as_text():
     assert table.rows == [["a", "0.5", "x|y", '{"k":1}'], ["b", "", "", ""], ["", "2", "", '{"k":2}']]
     assert table.format == "parquet"
     assert table.column_kinds == {"text": "string", "score": "number", "tags": "list", "meta": "object"}
+
+
+def test_parquet_lists_of_tags_and_of_label_ids_join_one_way_per_column():
+    raw = parquet_bytes({"text": ["a", "b", "c"], "tags": [["p", "q"], [], ["x|y", "z"]],
+                         "ids": [[3, 27], None, [1]]})
+    table = read_table(raw, name="p.parquet")
+    assert table.column("tags") == ["p;q", "", "x|y;z"] and table.column("ids") == ["3|27", "", "1"]
+    assert table.list_separators == {"tags": ";", "ids": "|"}
 
 
 def test_a_float32_parquet_column_reads_as_the_short_decimal_it_was_written_as():

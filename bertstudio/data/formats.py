@@ -25,7 +25,8 @@ SUFFIXES = {".xlsx": XLSX, ".xlsm": XLSX, ".json": JSON, ".jsonl": JSONL, ".ndjs
 # An object, or a list of objects, that opens with a quoted key: JSON, never a CSV header.
 _JSON_START = re.compile(rb'\s*(?:\[\s*)?\{\s*"')
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
-# Tags joined into one cell: the first separator that no tag contains (the task detector knows all three).
+# Tags joined into one cell: the first separator no tag in the column contains (the task detector
+# knows all three).
 TAG_SEPARATORS = ("|", ";", ",")
 
 
@@ -86,12 +87,8 @@ class Number(str):
     """A JSON number kept as the text the file wrote ("1.50", a 40-digit id), not a float."""
 
 
-def join_tags(tags: list[str]) -> tuple[str, str] | None:
-    """Tags in one cell with the first separator none of them contains, and that separator."""
-    for separator in TAG_SEPARATORS:
-        if not any(separator in tag for tag in tags):
-            return separator.join(tags), separator
-    return None
+class Tags(tuple):
+    """A list of tags waiting for its column's separator (chosen once the whole column is seen)."""
 
 
 def compact_json(value: Any) -> str:
@@ -114,7 +111,7 @@ class Columns:
         self.index: dict[str, int] = {}
         self.kinds: dict[str, set[str]] = {}
         self.separators: dict[str, str] = {}
-        self.mixed_lists: set[str] = set()
+        self.tag_chars: dict[str, set[str]] = {}  # the separators some tag in the column contains
 
     def position(self, key: str) -> int:
         if key not in self.index:
@@ -137,15 +134,30 @@ class Columns:
             kinds.add("string")
             return value
         if isinstance(value, (list, tuple)) and all(type(v) is str or _whole(v) for v in value):
-            joined = join_tags([str(v) for v in value])
-            if joined is not None:
-                kinds.add("list")
-                text, separator = joined
-                if self.separators.setdefault(key, separator) != separator:
-                    self.mixed_lists.add(key)
-                return text
+            kinds.add("list")
+            tags = Tags(str(v) for v in value)
+            found = self.tag_chars.setdefault(key, set())
+            found.update(sep for sep in TAG_SEPARATORS if sep not in found and any(sep in t for t in tags))
+            return tags  # type: ignore[return-value]  # joined in `join_tags`, once the column is read
         kinds.add("object")
         return compact_json(value)
+
+    def join_tags(self, rows: list[list[Any]]) -> None:
+        """Join every list column's tags, in place, with the first separator none of its tags
+        contains, so the whole column splits one way; a column whose tags hold all three keeps
+        its lists as JSON text."""
+        for key, found in self.tag_chars.items():
+            at = self.index[key]
+            separator = next((sep for sep in TAG_SEPARATORS if sep not in found), None)
+            if separator is None:
+                self.kinds[key].discard("list")
+                self.kinds[key].add("object")
+            else:
+                self.separators[key] = separator
+            for row in rows:
+                if at < len(row) and isinstance(row[at], Tags):
+                    tags = row[at]
+                    row[at] = separator.join(tags) if separator is not None else compact_json(list(tags))
 
     def header(self) -> list[str]:
         return list(self.index)
@@ -153,13 +165,9 @@ class Columns:
     def notes(self) -> list[str]:
         notes = []
         for key, kinds in self.kinds.items():
-            if "list" in kinds:
-                separator = self.separators[key]
-                note = (f"Column '{key}' holds lists; each cell joins its items with '{separator}', "
-                        "so it can be a multi-label column.")
-                if key in self.mixed_lists:
-                    note += " Some lists needed another separator, because their items contain it."
-                notes.append(note)
+            if "list" in kinds and key in self.separators:
+                notes.append(f"Column '{key}' holds lists; each cell joins its items with "
+                             f"'{self.separators[key]}', so it can be a multi-label column.")
             if "object" in kinds:
                 notes.append(f"Column '{key}' holds nested values; they were kept as compact JSON text.")
         return notes
@@ -202,6 +210,7 @@ def read_json(text: str, name: str, max_rows: int | None) -> Records:
     except RecursionError:
         raise StudioError(f"'{name}' nests its values too deeply to be a table; save each record as "
                           "one level of named fields.") from None
+    columns.join_tags(rows)
     if not rows:
         raise StudioError(f"'{name}' holds no records; choose a file with at least one row of data.")
     if len(rows) == 1 and _columns_orient(rows, columns):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from bertstudio.data.formats import Columns, Number, Records
+from bertstudio.data.formats import TAG_SEPARATORS, Columns, Number, Records
 from bertstudio.errors import StudioError
 from bertstudio.limits import too_long
 
@@ -49,6 +49,7 @@ def read_parquet(data: bytes, name: str, max_bytes: int, max_rows: int | None,
     rows: list[list[str]] = []
     budget = [max_bytes, max_bytes]  # [left to spend, the limit]: text cells may not add up past it
     try:
+        _choose_separators(handle, header, columns)
         for batch in handle.iter_batches(batch_size=_BATCH_ROWS):
             cells = [_cells(batch.column(i), key, columns, budget, name, max_text_chars)
                      for i, key in enumerate(header)]
@@ -57,6 +58,7 @@ def read_parquet(data: bytes, name: str, max_bytes: int, max_rows: int | None,
         raise
     except Exception as exc:
         raise _damaged(name, exc) from exc
+    columns.join_tags(rows)  # lists of label ids, read through Python
     return Records(header=header, rows=rows, notes=columns.notes(), kinds=columns.kind_names(),
                    separators={columns.index[k]: s for k, s in columns.separators.items()})
 
@@ -93,13 +95,43 @@ def _cells(array, key: str, columns: Columns, budget: list[int], name: str, limi
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         kinds.add("string")
         return _as_text(array, budget, name, key, limit)
-    # Lists (tags), structs, maps, binary: through Python, after Arrow says how big they are.
+    if _is_text_list(kind) and key in columns.separators:  # tags, joined by Arrow itself
+        kinds.add("list")
+        return _as_text(pc.binary_join(array, columns.separators[key]), budget, name, key, limit)
+    # Structs, maps, binary, lists of numbers: through Python, after Arrow says how big they are.
     _spend(array.nbytes, 0, budget, name, key, limit)
     cells = [columns.cell(key, _plain(value)) for value in array.to_pylist()]
-    longest = max(map(len, cells), default=0)
+    longest = max((len(c) for c in cells if isinstance(c, str)), default=0)
     if longest > limit:
         raise too_long(longest, limit, f"A cell in column '{key}' of '{name}'")
     return cells
+
+
+def _choose_separators(handle, header: list[str], columns: Columns) -> None:
+    """One separator per column of text lists, the first that no tag in the whole column
+    contains: a first pass over those columns only, each batch searched by Arrow."""
+    import pyarrow.compute as pc
+
+    lists = [key for key, f in zip(header, handle.schema_arrow) if _is_text_list(f.type)]
+    if not lists:
+        return
+    found: dict[str, set[str]] = {key: set() for key in lists}
+    for batch in handle.iter_batches(batch_size=_BATCH_ROWS, columns=lists):
+        for key in lists:
+            flat = batch.column(key).flatten()
+            found[key].update(sep for sep in TAG_SEPARATORS if sep not in found[key]
+                              and pc.any(pc.match_substring(flat, sep)).as_py())
+    for key in lists:
+        separator = next((sep for sep in TAG_SEPARATORS if sep not in found[key]), None)
+        if separator is not None:
+            columns.separators[key] = separator
+
+
+def _is_text_list(kind) -> bool:
+    import pyarrow as pa
+
+    return ((pa.types.is_list(kind) or pa.types.is_large_list(kind))
+            and (pa.types.is_string(kind.value_type) or pa.types.is_large_string(kind.value_type)))
 
 
 def _as_text(array, budget: list[int], name: str, key: str, limit: int, nan_is_empty: bool = False) -> list[str]:
