@@ -310,3 +310,12 @@ def test_a_truncated_parquet_file_is_one_plain_sentence(cut):
     raw = parquet_bytes({"text": ["a", "b"], "label": ["x", "y"]})
     with pytest.raises(StudioError, match="looks like a Parquet file but cannot be read"):
         read_table(raw[:cut], name="p.parquet")
+
+
+def test_sheet_names_lists_a_workbooks_sheets_and_nothing_for_other_files(tmp_path):
+    from bertstudio.data.spreadsheet import sheet_names
+
+    path = tmp_path / "r.xlsx"
+    path.write_bytes(xlsx_bytes(("Reviews", REVIEWS), ("Notes", [["a"]])))
+    assert sheet_names(path) == ["Reviews", "Notes"]
+    assert sheet_names(b"text,label\na,b\n", name="d.csv") == []

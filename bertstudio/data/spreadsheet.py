@@ -42,8 +42,24 @@ def open_workbook(data: bytes, name: str, max_bytes: int):
         raise _damaged(name, exc) from exc
 
 
-def sheet_names(data: bytes, name: str, max_bytes: int) -> list[str]:
-    """The workbook's sheet names, in order, for a sheet picker."""
+def sheet_names(source, *, name: str | None = None, max_bytes: int | None = None) -> list[str]:
+    """An Excel file's sheet names, in order, for a sheet picker (a path or the bytes; plain or
+    gzip); [] for a file that is not a workbook, so a caller can ask of any file."""
+    from pathlib import Path
+
+    from bertstudio.data.filebytes import DEFAULT_MAX_BYTES, gunzip, read_file
+    from bertstudio.data.formats import XLSX, detect_format
+
+    max_bytes = max_bytes or DEFAULT_MAX_BYTES
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data, name = bytes(source), name or "data"
+    else:
+        name = name or Path(source).name
+        data = read_file(Path(source), name, max_bytes)
+    if data[:2] == b"\x1f\x8b":
+        data = gunzip(data, name, max_bytes)
+    if detect_format(data, name) != XLSX:
+        return []
     workbook = open_workbook(data, name, max_bytes)
     try:
         return list(workbook.sheetnames)

@@ -27,7 +27,7 @@ from bertstudio.limits import MAX_TEXT_CHARS, too_long
 
 DELIMITERS = ("\t", ",", ";", "|")  # order breaks ties when two fit a sample equally well
 _SNIFF_ROWS = 50
-_HEADER_SAMPLE_ROWS = 200
+HEADER_SAMPLE_ROWS = 200
 _PARSE_CHUNK_ROWS = 65_536  # rows parsed between two checks of the row limit
 _USUAL_CELL_LIMIT = 131_072  # the csv module's default cell limit; a swallowed file runs far past it
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
@@ -107,7 +107,9 @@ def read_table(source: str | Path | bytes, *, name: str | None = None,
                           "row of data.")
     fmt = formats.detect_format(data, name)
     if fmt != formats.CSV:
-        return _structured_table(data, fmt, name=name, sha256=sha256, compressed=compressed,
+        from bertstudio.data.structured import structured_table
+
+        return structured_table(data, fmt, name=name, sha256=sha256, compressed=compressed,
                                  max_bytes=max_bytes, max_rows=max_rows, max_text_chars=max_text_chars,
                                  sheet=sheet)
     refuse_other_tables(data, name)  # first: their binary bytes would only say "not a text file"
@@ -134,7 +136,7 @@ def read_table(source: str | Path | bytes, *, name: str | None = None,
         notes.append("Double quotes were kept as ordinary characters, because reading them as "
                      "CSV quoting would merge or change rows (common in GLUE TSV files).")
 
-    has_header = len(rows) < 2 or looks_like_header(rows[0], rows[1:_HEADER_SAMPLE_ROWS + 1])
+    has_header = len(rows) < 2 or looks_like_header(rows[0], rows[1:HEADER_SAMPLE_ROWS + 1])
     header = rows[0] if has_header else []
     body = rows[1:] if has_header else rows
     if not body:
@@ -144,79 +146,17 @@ def read_table(source: str | Path | bytes, *, name: str | None = None,
         notes.append("The first row looks like data, so the columns were named column_1, "
                      "column_2, ...")
     if max_rows is not None and len(body) > max_rows:
-        raise _too_many_rows(name, max_rows)
+        raise too_many_rows(name, max_rows)
 
     width = _width(header, body)
-    columns = _column_names(header, width)
+    columns = column_names(header, width)
     raw_header = (header[:width] + [""] * (width - len(header))) if has_header else None
     _fit_rows(body, width, delimiter, columns, notes)
     if longest_possible > max_text_chars:
-        _refuse_long_cells(header, body, columns, name, max_text_chars)
+        refuse_long_cells(header, body, columns, name, max_text_chars)
     return Table(columns=columns, rows=body, encoding=encoding, delimiter=delimiter,
                  has_header=has_header, name=name, sha256=sha256, notes=notes, quoting=quoting,
                  compressed=compressed, raw_header=raw_header)
-
-
-def _structured_table(data: bytes, fmt: str, *, name: str, sha256: str, compressed: bool, max_bytes: int,
-                      max_rows: int | None, max_text_chars: int, sheet: str | None) -> Table:
-    """An Excel, JSON or Parquet file through its reader, then the shape checks a CSV gets."""
-    encoding = "utf-8"
-    if fmt == formats.XLSX:
-        from bertstudio.data.spreadsheet import read_xlsx
-
-        found = read_xlsx(data, name, max_bytes, max_rows, sheet)
-    elif fmt == formats.PARQUET:
-        from bertstudio.data.parquetfile import read_parquet
-
-        found = read_parquet(data, name, max_bytes, max_rows, max_text_chars)
-    else:
-        text, encoding = decode(data, name)
-        del data
-        found = formats.read_json(text, name, max_rows)
-    notes = list(found.notes)
-    rows = found.rows
-    kinds = found.kinds
-    if found.header is None:  # Excel: the first row is the header unless it reads as data
-        if not rows:
-            raise StudioError(f"The sheet '{found.sheet}' of '{name}' is empty; choose the sheet with "
-                              "your table, or a file with a header row and at least one row of data.")
-        has_header = len(rows) < 2 or looks_like_header(rows[0], rows[1:_HEADER_SAMPLE_ROWS + 1])
-        header = rows[0] if has_header else []
-        body = rows[1:] if has_header else rows
-        if not has_header:
-            notes.append("The first row looks like data, so the columns were named column_1, "
-                         "column_2, ...")
-            kinds = {i: k if found.first_row_kinds.get(i, k) == k else "string" for i, k in kinds.items()}
-        if max_rows is not None and len(body) > max_rows:
-            raise _too_many_rows(name, max_rows)
-    else:
-        has_header, header, body = True, found.header, rows
-    if not body or (found.header is not None and not header):
-        what = "a header row but no data rows" if found.header is None else "no records with fields"
-        raise StudioError(f"'{name}' has {what}; choose a file with a header (or named fields) and at "
-                          "least one row of data.")
-    # A spreadsheet's cells past the header's last name are columns of their own (no delimiter
-    # split them), so the table is as wide as its widest row.
-    width = max(len(header), max(map(len, body)))
-    if fmt == formats.XLSX:
-        from bertstudio.data.spreadsheet import CELL_BYTES, too_many_cells
-
-        if len(body) * width * CELL_BYTES > max_bytes:
-            raise too_many_cells(name)
-    columns = _column_names(header, width)
-    for row in body:
-        if len(row) < width:
-            row.extend([""] * (width - len(row)))
-    _refuse_long_cells(header, body, columns, name, max_text_chars)
-    if found.sheet is not None and sheet is not None and sheet != found.first_sheet:
-        # Another sheet is other data: the fingerprint of what a run trained on must differ.
-        sha256 = hashlib.sha256(f"{sha256}|sheet:{found.sheet}".encode()).hexdigest()
-    return Table(columns=columns, rows=body, encoding=encoding, delimiter=fmt, has_header=has_header,
-                 name=name, sha256=sha256, notes=notes, quoting="none", compressed=compressed,
-                 raw_header=(header + [""] * (width - len(header))) if has_header else None,
-                 format=fmt, sheet=found.sheet,
-                 column_kinds={columns[i]: kind for i, kind in kinds.items() if i < width},
-                 list_separators={columns[i]: sep for i, sep in found.separators.items() if i < width})
 
 
 def sniff_delimiter(text: str) -> str:
@@ -284,11 +224,11 @@ def _rows(reader, name: str, max_rows: int | None) -> list[list[str]]:
     while chunk := list(itertools.islice(reader, _PARSE_CHUNK_ROWS)):
         rows.extend(_without_blank_rows(chunk))
         if max_rows is not None and len(rows) > max_rows + 1:
-            raise _too_many_rows(name, max_rows)
+            raise too_many_rows(name, max_rows)
     return rows
 
 
-def _too_many_rows(name: str, max_rows: int) -> StudioError:
+def too_many_rows(name: str, max_rows: int) -> StudioError:
     return StudioError(f"'{name}' has more than {max_rows:,} rows, the limit here; upload a sample "
                        f"of at most {max_rows:,} rows.")
 
@@ -406,7 +346,7 @@ def _width(header: list[str], body: list[list[str]]) -> int:
     return named
 
 
-def _refuse_long_cells(header: list[str], body: list[list[str]], columns: list[str], name: str,
+def refuse_long_cells(header: list[str], body: list[list[str]], columns: list[str], name: str,
                        limit: int) -> None:
     """Refuse a cell (or header name) longer than `limit`, naming its row and column.
 
@@ -423,7 +363,7 @@ def _refuse_long_cells(header: list[str], body: list[list[str]], columns: list[s
                 raise too_long(len(cell), limit, f"Row {number:,} of '{name}', column '{column}',")
 
 
-def _column_names(header: list[str], width: int) -> list[str]:
+def column_names(header: list[str], width: int) -> list[str]:
     """Trimmed header names; empty ones become column_N and repeats get _2, _3 ..."""
     names = [cell.strip() for cell in header] + [""] * (width - len(header))
     names = [name or f"column_{i + 1}" for i, name in enumerate(names[:width])]
