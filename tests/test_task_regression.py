@@ -12,7 +12,7 @@ import torch
 
 from bertstudio.data.columns import ColumnChoice
 from bertstudio.data.tabular import read_table
-from bertstudio.tasks.base import Dropped, EvalResult, TargetSpace
+from bertstudio.tasks.base import Dropped, TargetSpace
 from bertstudio.tasks.numbers import column_is_numeric, parse_number
 from bertstudio.tasks.regression import RegressionTask
 from bertstudio.tasks.regression_metrics import average_ranks, regression_metrics
