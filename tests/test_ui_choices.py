@@ -157,3 +157,37 @@ def test_the_whole_set_of_choices_is_remembered_not_merged(form, upload):
     cleared = choices.remember(form, None, data_tab.SPLIT, None, *values(form))
     assert cleared["data"] is None and cleared["settings"]["max_length"] != 24
     assert os.path.basename(str(value["data"])) == "orders.csv"
+
+
+# --- issue #9: the task and its details survive a reload -------------------------------------------
+
+@pytest.fixture
+def flags_upload(tmp_path):
+    root = tmp_path / "uploads"
+    (root / "9c1d").mkdir(parents=True)
+    path = root / "9c1d" / "flags.csv"
+    path.write_text("text,joy,anger,tags\n" + "".join(
+        f"text {i},{i % 2},{(i + 1) % 2},\"{'a;b' if i % 2 else 'b'}\"\n" for i in range(20)), encoding="utf-8")
+    return root, path
+
+
+def test_the_task_its_separator_and_picked_label_columns_come_back_after_a_reload(form, flags_upload, tmp_path):
+    root, path = flags_upload
+    value = remembered(form, path, text_column="text", label_column="tags", task="multi_label",
+                       label_separator=";", label_columns=["joy", "anger"], metric_for_best="micro_f1",
+                       weight_rare_labels=True)
+    assert value["settings"]["label_columns"] == "joy,anger"  # a list kept as the config's text
+    out = restore(form, value, root, tmp_path)
+    assert out["task"] == "multi_label" and out["label_separator"]["value"] == ";"
+    assert out["label_columns"]["value"] == ["joy", "anger"] and out["label_columns"]["choices"] == ["joy", "anger"]
+    assert out["weight_rare_labels"] is True
+    # A radio refuses a value outside its choices: the restored metric comes with choices that hold it.
+    assert out["metric_for_best"]["value"] == "micro_f1"
+    assert "micro_f1" in [value for _, value in out["metric_for_best"]["choices"]]
+
+
+def test_a_new_file_starts_from_detection_with_its_own_yes_no_columns_offered(flags_upload):
+    _, path = flags_upload
+    out = dict(zip(data_tab.LOAD_FIELDS, data_tab.load_training_file(str(path))))
+    assert out["task"] == "auto" and out["label_separator"]["value"] is None
+    assert out["label_columns"] == {"__type__": "update", "choices": ["joy", "anger"], "value": []}

@@ -131,3 +131,46 @@ def test_a_control_can_start_at_a_given_value_instead_of_the_default():
         epochs = make_control("epochs", value=6)
         rate = make_control("learning_rate", value=5e-4)
     assert epochs.component.value == 6 and from_log(rate.component.value) == 5e-4
+
+
+# --- issue #9: the task's own controls -------------------------------------------------------------
+
+def test_the_task_switch_offers_detection_first_then_each_task_by_its_plain_name(tabs):
+    data, *_ = tabs
+    assert data.task.component.choices == [("Detect automatically", "auto"), ("One label per row", "single_label"),
+                                           ("Several labels per row", "multi_label"),
+                                           ("A number (score)", "regression")]
+    assert data.task.component.value == "auto"
+
+
+def test_the_separator_reads_nothing_chosen_as_find_it_in_the_file(tabs):
+    data, *_ = tabs
+    control = data.separator
+    assert [value for _, value in control.component.choices] == [",", ";", "|"]
+    assert control.read(None) is None and control.read(";") == ";"
+    assert control.show("\t") is None and control.show("|") == "|"  # a value the radio cannot show
+
+
+def test_label_columns_read_as_the_configs_comma_separated_names(tabs):
+    data, *_, form = tabs
+    control = data.label_columns
+    assert control.read(["joy", "anger"]) == "joy,anger" and control.read([]) is None
+    assert control.read("joy, anger") == "joy,anger"  # as the browser keeps it
+    assert control.show("joy,anger") == ["joy", "anger"] and control.show(None) == []
+    config = form.build_config("d.csv", None, _set(form, _defaults(form), task="multi_label",
+                                                  label_separator="|", label_columns=["joy", "anger"]))
+    assert (config.task, config.label_separator, config.label_column_names()) == ("multi_label", "|",
+                                                                                   ("joy", "anger"))
+
+
+def test_a_config_naming_label_columns_shows_them_only_with_a_file_that_has_them(tabs):
+    *_, form = tabs
+    from bertstudio.data.tabular import read_table
+
+    table = read_table(b"text,joy,anger\nhi,1,0\nho,0,1\n", name="d.csv")
+    config = TrainConfig(task="multi_label", label_columns="joy,anger")
+    at = form.controls.index(form.control("label_columns"))
+    update = form.updates_for(config, table=table)[at]
+    assert update["value"] == ["joy", "anger"] and update["choices"] == ["joy", "anger"]
+    assert form.updates_for(config, table=None)[at] == gr.skip()
+    assert form.updates_for(config.replace(label_columns="joy,fear"), table=table)[at] == gr.skip()

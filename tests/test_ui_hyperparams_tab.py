@@ -163,3 +163,61 @@ def test_a_loaded_config_file_leaves_the_preset(form, tmp_path):
     assert out[len(form.controls)] == "" and out[len(form.controls) + 1] is None
     path.write_bytes(b'{"epochs": "two"}')
     assert hyperparams_tab.load_settings(form, None, str(path))[len(form.controls) + 1] == gr.skip()
+
+
+# --- issue #9: the settings follow the task ------------------------------------------------------
+
+def _offered(update):
+    return [value for _, value in update["choices"]]
+
+
+class _Prepared:
+    """What `follow_task` reads of prepared data: the task in force."""
+
+    def __init__(self, task):
+        self.task = task
+
+
+def test_metric_to_watch_offers_the_tasks_own_metrics_and_keeps_one_it_measures():
+    metric, rare = hyperparams_tab.follow_task(_Prepared("regression"), "auto", "macro_f1")
+    assert _offered(metric) == ["auto", "pearson", "spearman", "rmse", "mae", "r2", "loss"]
+    assert metric["value"] == "auto" and rare["visible"] is False  # macro F1 means nothing for a number
+    assert "Pearson" in metric["choices"][0][0]  # auto names the headline it stands for
+    metric, rare = hyperparams_tab.follow_task(_Prepared("multi_label"), "auto", "macro_f1")
+    assert "micro_f1" in _offered(metric) and metric["value"] == "macro_f1" and rare["visible"] is True
+
+
+def test_a_chosen_task_sets_the_metrics_while_the_data_cannot_be_prepared():
+    metric, rare = hyperparams_tab.follow_task(None, "multi_label", "accuracy")
+    assert "subset_accuracy" in _offered(metric) and metric["value"] == "auto" and rare["visible"] is True
+    assert hyperparams_tab.follow_task(None, "auto", "accuracy") == [gr.skip(), gr.skip()]
+
+
+def test_the_page_starts_with_one_label_per_rows_metrics_and_the_rare_labels_option_hidden(form):
+    metric = form.control("metric_for_best").component
+    assert [value for _, value in metric.choices] == ["auto", "macro_f1", "accuracy", "loss"]
+    rare = form.control("weight_rare_labels").component
+    assert rare.visible is False and "rare" in rare.info
+
+
+@pytest.mark.parametrize("model", ["bundled", "bert-base-uncased"])
+def test_presets_name_no_metric_of_one_task(model):
+    for name in hyperparams_tab.PRESET_NAMES:
+        assert hyperparams_tab.preset_values(name, model).get("metric_for_best", "auto") == "auto"
+    from bertstudio.config import TrainConfig
+
+    for task in ("single_label", "multi_label", "regression"):  # every preset is valid for every task
+        TrainConfig(task=task).replace(**hyperparams_tab.preset_values("Small dataset", model)).validate()
+
+
+def test_a_preset_and_a_new_model_never_write_the_model(form):
+    assert form.control("model") not in hyperparams_tab.preset_controls(form)
+    assert len(hyperparams_tab.follow_model(form, "Recommended", "bundled")) == len(
+        hyperparams_tab.preset_controls(form)) + 3
+
+
+def test_a_config_file_watching_a_regression_metric_offers_that_metric(form, tmp_path):
+    updates, problem = _load(form, tmp_path, b'{"task": "regression", "metric_for_best": "rmse"}')
+    metric = updates[form.controls.index(form.control("metric_for_best"))]
+    assert problem == "" and metric["value"] == "rmse" and "pearson" in _offered(metric)
+    assert updates[form.controls.index(form.control("task"))] == "regression"
