@@ -319,3 +319,17 @@ def test_sheet_names_lists_a_workbooks_sheets_and_nothing_for_other_files(tmp_pa
     path.write_bytes(xlsx_bytes(("Reviews", REVIEWS), ("Notes", [["a"]])))
     assert sheet_names(path) == ["Reviews", "Notes"]
     assert sheet_names(b"text,label\na,b\n", name="d.csv") == []
+
+
+@pytest.mark.parametrize("entries, what", [
+    ({"[Content_Types].xml": "x" * 9000, "_rels/.rels": "x", "word/document.xml": "x"}, "a Word document"),
+    ({"mimetype": "application/vnd.oasis.opendocument.spreadsheet", "content.xml": "x"}, "OpenDocument spreadsheet"),
+    ({"notes.txt": "x"}, "a ZIP archive"),
+])
+def test_a_zip_that_is_not_a_workbook_is_refused_as_what_it_is(entries, what):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for entry, text in entries.items():
+            archive.writestr(entry, text)
+    with pytest.raises(StudioError, match=what):
+        read_table(buffer.getvalue(), name="document.xlsx")

@@ -103,7 +103,7 @@ def refuse_binary(data: bytes, name: str) -> None:
         if data.startswith(prefix):
             raise StudioError(f"'{name}' looks like {what}, not a {READABLE} file; {todo}.")
     if data.startswith(_ZIP_MAGIC):  # a workbook was read before this; any other ZIP is refused
-        head = data[:4096]
+        head = data[:4096] + _zip_names(data)
         for marker, what, todo in _ZIP_KINDS:
             if marker in head:
                 raise StudioError(f"'{name}' looks like {what}, not a {READABLE} file; {todo}.")
@@ -114,6 +114,19 @@ def refuse_binary(data: bytes, name: str) -> None:
         return  # UTF-16 text is half NUL bytes by nature
     if sample.count(0) > len(sample) * 0.1:
         raise StudioError(f"'{name}' is not a text file; choose a CSV or TSV file.")
+
+
+def _zip_names(data: bytes) -> bytes:
+    """The archive's entry names (and an OpenDocument's mimetype), to say what kind of document it is."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+            mimetype = archive.read("mimetype")[:100] if "mimetype" in names else b""
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError, KeyError):
+        return b""
+    return " ".join(names[:1000]).encode("utf-8", "replace") + b" " + mimetype
 
 
 def refuse_other_tables(data: bytes, name: str) -> None:
