@@ -437,17 +437,42 @@ def _runs(args: argparse.Namespace) -> int:
     summaries = list_runs(folder)
     if args.json:
         print(json.dumps([{"run_id": s.run_id, "path": s.path, "status": s.status, "model": s.model,
-                           "data": s.data, "accuracy": s.metrics.get("accuracy"),
-                           "macro_f1": s.metrics.get("macro_f1"), "damage": s.damage} for s in summaries]))
+                           "data": s.data, "task": _run_task(s), "accuracy": s.metrics.get("accuracy"),
+                           "macro_f1": s.metrics.get("macro_f1"), **_headline(s), "damage": s.damage}
+                          for s in summaries]))
         return 0
     if not summaries:
         print(f"no runs in {Path(args.output_dir)}")
     for s in summaries:
         accuracy = s.metrics.get("accuracy")
-        print(f"{s.run_id}\t{s.status}\t{s.model}\t{s.data}\t"
-              f"{'accuracy %.4f' % accuracy if isinstance(accuracy, float) else '-'}"
+        if _run_task(s) == "single_label":  # as it always read
+            score = 'accuracy %.4f' % accuracy if isinstance(accuracy, float) else '-'
+        else:
+            top = _headline(s)
+            score = (f"{top['headline']} {top['headline_value']:.4f}"
+                     if isinstance(top["headline_value"], (int, float)) else "-")
+            score = f"{_run_task(s)}\t{score}"
+        print(f"{s.run_id}\t{s.status}\t{s.model}\t{s.data}\t{score}"
               + (f"\t{s.damage}" if s.damage else ""))
     return 0
+
+
+def _run_task(record) -> str:
+    """The task a run trained: data.json says; runs from before tasks existed are single-label."""
+    task = record.data_record.get("task") if isinstance(record.data_record, dict) else None
+    return task if isinstance(task, str) and task else "single_label"
+
+
+def _headline(record) -> dict[str, Any]:
+    """The run's task's headline metric, by name and value (None when not measured or unknown)."""
+    from bertstudio.tasks.registry import get_task
+
+    try:
+        name = get_task(_run_task(record)).headline
+    except StudioError:  # a task this copy does not know: listed, not refused
+        return {"headline": None, "headline_value": None}
+    value = record.metrics.get(name) if isinstance(record.metrics, dict) else None
+    return {"headline": name, "headline_value": value if isinstance(value, (int, float)) else None}
 
 
 if __name__ == "__main__":

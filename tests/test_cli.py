@@ -406,3 +406,14 @@ def test_predict_prints_a_regression_value(capsys, tiny_model_dir, tmp_path):
     assert main(["predict", "--model", str(tmp_path), "--text", "hello there"]) == 0
     value, text = capsys.readouterr().out.strip().split("\t")
     assert text == "hello there" and float(value) == float(value)
+
+
+def test_runs_names_each_runs_task_and_its_headline_metric(capsys, tiny_run, tmp_path):
+    run = damaged_run(tiny_run, tmp_path)  # a readable config: not damaged
+    (run / "data.json").write_text(json.dumps({"task": "regression", "file_name": "s.tsv", "labels": ["score"]}))
+    (run / "metrics.json").write_text(json.dumps({"pearson": 0.8312, "rmse": 0.7, "loss": 0.4}))
+    assert main(["runs", "--output-dir", str(run.parent), "--json"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert (listed["task"], listed["headline"], listed["headline_value"]) == ("regression", "pearson", 0.8312)
+    assert main(["runs", "--output-dir", str(run.parent)]) == 0
+    assert "regression\tpearson 0.8312" in capsys.readouterr().out
