@@ -52,6 +52,12 @@ def test_a_given_separator_is_used_even_when_another_one_is_more_frequent():
     assert detect(rows(cells), separator=";").task != "multi_label"  # no cell holds ';'
 
 
+def test_a_given_separator_says_tags_even_where_a_guess_would_read_class_names():
+    cells = ["Arts, Crafts", "Sports", "Home, Garden", "Sports", "Books"] * 4
+    found = detect(rows(cells), separator=",")
+    assert (found.task, found.separator) == ("multi_label", ",")
+
+
 def test_a_decimal_comma_score_column_is_regression_not_a_list_of_tags():
     cells = ["3,5", "4,25", "2,0", "1,75", "4", "0,5", "3,05", "2,5", "5", "1,5"] * 3
     found = detect(rows(cells, delimiter=";"))

@@ -87,3 +87,10 @@ def test_a_score_column_of_words_forced_to_regression_is_a_problem_not_an_except
 def test_an_unknown_label_column_is_a_problem():
     summary = data_summary(table_of(tagged(TAGS)), ColumnChoice(text="text", label="nope"))
     assert "nope" in summary["problems"][0]
+
+
+def test_multi_label_chosen_by_hand_reports_the_separator_the_task_splits_with():
+    cells = ["Arts|Crafts", "Sports", "Home|Garden", "Sports", "Books"] * 4
+    summary = data_summary(table_of(tagged(cells)), task="multi_label")
+    assert summary["task"] == "multi_label" and summary["separator"] == "|"
+    assert summary["labels"]["Sports"] == 8 and summary["labels_per_row"] == {"1": 12, "2": 8}

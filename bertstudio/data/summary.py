@@ -83,9 +83,12 @@ def _detection(table: Table, choice: ColumnChoice, task: str, separator: str | N
     if task == "auto" or task == detected.task:
         return detected
     others = tuple(t for t in TASK_CHOICES[1:] if t != task)
+    if task == "multi_label":  # the separator the task itself will split the cells with
+        from bertstudio.tasks.multi_label import resolve_separator
+
+        separator = resolve_separator(table, choice, separator or detected.separator)
     return Detection(task, f"chosen by you (auto would pick {detected.task}: {detected.reason})",
-                     separator=separator or detected.separator or
-                     ("," if task == "multi_label" else None),
+                     separator=separator if task == "multi_label" else None,
                      label_columns=choice.label_columns, alternatives=others)
 
 

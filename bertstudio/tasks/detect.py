@@ -109,12 +109,13 @@ def _tag_lists(cells: list[str], separator: str | None) -> Detection | None:
         return None
     pieces = Counter(piece for p in lists for piece in p)
     once = sum(1 for n in pieces.values() if n == 1)
-    if (len(pieces) > _MAX_TAGS or len(pieces) * 2 > sum(pieces.values()) or once * 2 > len(pieces)
-            or max(map(len, pieces)) > _MAX_TAG_LENGTH):
+    if separator is None and (len(pieces) > _MAX_TAGS or len(pieces) * 2 > sum(pieces.values())
+                              or once * 2 > len(pieces) or max(map(len, pieces)) > _MAX_TAG_LENGTH):
         return None  # the pieces hardly repeat, or are long: text with commas, not tags
-    if sep == "," and _reads_as_numbers(cells, several):
+    # A separator the user gave says these are tags; only a guessed one needs the checks.
+    if separator is None and sep == "," and _reads_as_numbers(cells, several):
         return None
-    if _fixed_phrases(lists, several):
+    if separator is None and _fixed_phrases(lists, several):
         return None
     share = len(several) / len(lists)
     how = "most cells hold" if share > 0.5 else f"{_percent(share)} of the cells hold"
