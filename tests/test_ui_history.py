@@ -157,3 +157,11 @@ def test_a_resumed_run_drops_the_replayed_evaluations_of_every_metric():
     history = TrainHistory().add([_task_started("multi_label"), Evaluation(step=5, epoch=1.0, metrics=MULTI),
                                   Evaluation(step=10, epoch=2.0, metrics=MULTI), resumed])
     assert history.eval_step == [5] and history.eval_scores["micro_f1"] == [0.52]
+
+
+def test_a_run_set_to_auto_is_followed_as_the_task_its_data_json_records(tmp_path):
+    (tmp_path / "data.json").write_text(json.dumps({"task": "multi_label"}), encoding="utf-8")
+    JsonlSink(tmp_path / "events.jsonl").emit(_task_started("auto"))
+    followed = FollowedRun(run_id="run-1", events_path=str(tmp_path / "events.jsonl"))
+    followed.poll()
+    assert followed.history.task == "multi_label" and "3 labels (any number per row)" in followed.history.log[0]

@@ -290,3 +290,63 @@ def test_a_file_comes_back_in_its_own_format_with_the_predicted_columns(runs_dir
 
 def test_the_upload_accepts_every_format_the_engine_reads():
     assert set(predict_tab.FILE_TYPES) == {".csv", ".tsv", ".txt", ".gz", ".xlsx", ".json", ".jsonl", ".parquet"}
+
+
+@pytest.fixture(scope="module")
+def task_runs(tmp_path_factory, tiny_model_dir):
+    """A finished multi-label run and a finished regression run, each in its own runs folder."""
+    folder = tmp_path_factory.mktemp("tasks")
+    tagged, scored = folder / "tickets.csv", folder / "scores.csv"
+    with open(tagged, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["message", "tags"])
+        for i in range(40):
+            tags = [name for j, name in enumerate(("billing", "bug", "urgent")) if (i >> j) & 1]
+            writer.writerow([" ".join(tags) + f" ticket {i}", ",".join(tags)])
+    with open(scored, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["message", "score"])
+        for i in range(40):
+            writer.writerow([" ".join(["good"] * (i % 6)) + f" item {i}", f"{i % 6 + 0.5:.1f}"])
+    runs = {}
+    for name, data, label in (("multi", tagged, "tags"), ("regression", scored, "score")):
+        result = train(TrainConfig(data=str(data), model=str(tiny_model_dir), output_dir=str(folder / name),
+                                   label_column=label, epochs=1, batch_size=8, max_length=16))
+        assert result.status == "finished", result.message
+        runs[name] = folder / name
+    return runs
+
+
+def test_a_multi_label_model_answers_with_bars_thresholds_and_the_predicted_set(task_runs, objects):
+    runs = task_runs["multi"]
+    shown = described(predict_tab.describe(objects, runs, run_id(runs)))
+    assert "any number per text" in shown["about"] and "billing, bug, urgent" in shown["about"]
+    assert shown["label"]["visible"] is False and shown["chart"]["visible"] is True
+    out = said(predict_tab.predict_text(objects, runs, run_id(runs), "billing bug ticket", None))
+    assert out["problem"] == "" and out["label"]["visible"] is False and out["chart"]["visible"] is True
+    bars, marks = out["chart"]["value"].data
+    assert list(bars.y) == ["billing", "bug", "urgent"] and all(0.0 <= p <= 1.0 for p in bars.x)
+    thresholds = objects.predictor.model.config.bertstudio_thresholds
+    assert list(marks.x) == [thresholds[tag] for tag in ("billing", "bug", "urgent")]
+    passed = [tag for tag, p, t in zip(bars.y, bars.x, marks.x) if p >= t]
+    assert out["answer"]["value"].startswith("### Predicted labels")
+    assert all(f"**{tag}**" in out["answer"]["value"] for tag in passed)
+
+
+def test_a_regression_model_answers_with_its_value_and_the_training_range(task_runs, objects):
+    runs = task_runs["regression"]
+    shown = described(predict_tab.describe(objects, runs, run_id(runs)))
+    assert "Predicts a number: the value of column **score** (from 0.5 to 5.5" in shown["about"]
+    out = said(predict_tab.predict_text(objects, runs, run_id(runs), "good good item", None))
+    assert out["label"]["visible"] is False and out["chart"]["visible"] is False
+    assert out["answer"]["visible"] is True and "### Predicted value:" in out["answer"]["value"]
+    assert "The training values ran from 0.5 to 5.5" in out["answer"]["value"]
+
+
+def test_a_multi_label_file_gets_the_predicted_labels_and_a_probability_per_label(task_runs, objects, tmp_path):
+    runs = task_runs["multi"]
+    source = tmp_path / "more.csv"
+    source.write_text("message\nbilling ticket\nurgent bug\n", encoding="utf-8")
+    path, preview, problem = predict_tab.predict_file(objects, runs, run_id(runs), str(source))
+    assert problem == "" and preview["headers"] == ["message", "predicted_labels", "prob_billing", "prob_bug",
+                                                    "prob_urgent"]

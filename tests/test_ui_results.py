@@ -1,6 +1,9 @@
 """A run folder read back for display: the misclassified rows as the Train tab shows them."""
 
 import csv
+from pathlib import Path
+
+import pytest
 
 from bertstudio.ui.results import misclassified_rows
 
@@ -86,3 +89,80 @@ def test_the_runs_table_names_each_runs_task_and_headline_metric():
     assert (rows[0]["task"], rows[0]["metric"], rows[0]["score"]) == ("multi-label", "macro F1", "0.4100")
     assert (rows[1]["task"], rows[1]["metric"], rows[1]["score"]) == ("regression", "Pearson", "0.8300")
     assert rows[1]["labels"] == "—"
+
+
+# --- real runs of the two new tasks, trained on a tiny model ------------------------------------
+
+TAG_WORDS = {"billing": "invoice refund", "bug": "crash error", "urgent": "asap now"}
+
+
+def write_tagged(path, rows=48):
+    """A multi-label CSV: each row's tags are spelled out by their words; some rows have none."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "tags"])
+        names = list(TAG_WORDS)
+        for i in range(rows):
+            tags = [name for j, name in enumerate(names) if (i >> j) & 1]
+            writer.writerow([" ".join(TAG_WORDS[t] for t in tags) + f" ticket {i}", ",".join(tags)])
+    return path
+
+
+def write_scored(path, rows=48):
+    """A regression CSV: the score grows with the number of 'good' words."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "score"])
+        for i in range(rows):
+            n = i % 6
+            writer.writerow([" ".join(["good"] * n + ["bad"] * (5 - n)) + f" item {i}", f"{n + (i % 3) / 4:.2f}"])
+    return path
+
+
+def trained(folder, data, **settings):
+    from bertstudio.config import TrainConfig
+    from bertstudio.training.trainer import train
+
+    result = train(TrainConfig(data=str(data), output_dir=str(folder / "runs"), epochs=1, batch_size=8,
+                               max_length=16, logging_steps=1, **settings))
+    assert result.status == "finished", result.message
+    return Path(result.run_dir)
+
+
+@pytest.fixture(scope="module")
+def multi_run(tmp_path_factory, tiny_model_dir):
+    folder = tmp_path_factory.mktemp("multi")
+    return trained(folder, write_tagged(folder / "tickets.csv"), model=str(tiny_model_dir), label_column="tags")
+
+
+@pytest.fixture(scope="module")
+def regression_run(tmp_path_factory, tiny_model_dir):
+    folder = tmp_path_factory.mktemp("regression")
+    return trained(folder, write_scored(folder / "scores.csv"), model=str(tiny_model_dir), label_column="score")
+
+
+def test_a_multi_label_run_reads_back_with_its_per_label_table_and_f1_bars(multi_run):
+    from bertstudio.ui.render import PER_LABEL_HEADERS, metrics_summary, results_table
+    from bertstudio.ui.results import misses_title, read_results, results_figure
+
+    results = read_results(multi_run)
+    assert results.task == "multi_label"
+    label, headers, rows = results_table(results.metrics)
+    assert headers == PER_LABEL_HEADERS and [row[0] for row in rows] == list(TAG_WORDS)
+    assert all(0.0 < float(row[-1]) < 1.0 for row in rows)  # each label's own tuned threshold
+    assert "At the tuned thresholds" in metrics_summary(results.metrics)
+    assert "At a fixed threshold of 0.5" in metrics_summary(results.metrics)
+    assert list(results_figure(results).data[0].y) == list(TAG_WORDS)
+    assert "wrong set of labels" in misses_title(results)
+
+
+def test_a_regression_run_reads_back_with_its_scatter_and_largest_misses(regression_run):
+    from bertstudio.ui.results import read_results, results_figure
+
+    results = read_results(regression_run)
+    assert results.task == "regression" and results.target == "score"
+    assert len(results.gold) == len(results.predicted) == results.misclassified_total > 0
+    points = results_figure(results).data[1]
+    assert list(points.x) == results.gold
+    errors = [abs(float(row[results.misclassified_headers.index("error")])) for row in results.misclassified]
+    assert errors == sorted(errors, reverse=True)

@@ -252,3 +252,26 @@ def test_a_waiting_run_shows_its_place_and_an_expected_start(form, loaded, tiny_
         jobs.wait(second.run_id, timeout=120)
     finally:
         jobs.shutdown(timeout=60)
+
+
+def test_a_multi_label_run_charts_its_f1s_and_ends_with_a_per_label_table(form, jobs, tiny_model_dir, tmp_path):
+    from bertstudio.ui.render import PER_LABEL_HEADERS
+
+    path = tmp_path / "tickets.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["review", "tags"])
+        for i in range(40):
+            tags = [name for j, name in enumerate(("billing", "bug", "urgent")) if (i >> j) & 1]
+            writer.writerow([" ".join(tags) + f" ticket {i}", ",".join(tags)])
+    loaded = data_tab.LoadedData(path=str(path), table=read_table(path))
+    objects = SessionObjects()
+    followed, *_ = train_tab.start(form, jobs, loaded, {}, *values(form, tiny_model_dir, label_column="tags"))
+    last = follow_to_the_end(jobs, objects.downloads_dir, followed)[-1]
+    assert [trace.name for trace in last["metrics"].data] == ["macro F1", "micro F1"]
+    table = last["per_class"]
+    assert table["visible"] is True and table["value"]["headers"] == PER_LABEL_HEADERS
+    assert [row[0] for row in table["value"]["data"]] == ["billing", "bug", "urgent"]
+    assert "At the tuned thresholds" in last["summary"] and "At a fixed threshold of 0.5" in last["summary"]
+    assert last["confusion"].data[0].type == "bar"  # F1 per label where the confusion matrix would be
+    objects.close()

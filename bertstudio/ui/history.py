@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable
 
 from bertstudio.training.events import (Checkpoint, Evaluation, Event, Failed, Finished, Notice, Started, Step,
@@ -25,6 +26,9 @@ class TrainHistory:
 
     run_id: str = ""
     task: str = DEFAULT_TASK
+    # The task decided from the data when the run's config says "auto": the follower reads it from
+    # the run's data.json (written before the Started event) and hands it in here.
+    detected_task: str | None = None
     labels: list[str] = field(default_factory=list)
     total_steps: int = 0
     steps_per_epoch: int = 0
@@ -78,7 +82,8 @@ class TrainHistory:
                 self._rewind(event.resumed_from_step)
             self.run_id, self.labels = event.run_id, list(event.labels)
             task = (event.config or {}).get("task")
-            self.task = task if isinstance(task, str) and task not in ("", "auto") else DEFAULT_TASK
+            resolved = task if isinstance(task, str) and task not in ("", "auto") else self.detected_task
+            self.task = resolved or DEFAULT_TASK
             self.total_steps, self.steps_per_epoch = event.total_steps, event.steps_per_epoch
             self.train_size, self.validation_size = event.train_size, event.validation_size
             self.device = event.device
@@ -182,8 +187,19 @@ class FollowedRun:
             self.offset, self.history = 0, TrainHistory()
         self.file_id = file_id
         events, self.offset = read_events(self.events_path, self.offset)
+        if self.history.detected_task is None and any(isinstance(e, Started) for e in events):
+            self.history.detected_task = detected_task(os.path.dirname(self.events_path))
         self.history.add(events)
         return bool(events)
+
+
+def detected_task(run_dir: str) -> str | None:
+    """The task the run's data.json records (decided from the data for a run set to "auto")."""
+    from bertstudio.runs.folder import DATA_FILE, RunFolder
+
+    record = RunFolder(Path(run_dir)).read_json(DATA_FILE)
+    task = record.get("task") if isinstance(record, dict) else None
+    return task if isinstance(task, str) and task else None
 
 
 def _metric_words(metrics: dict[str, Any]) -> str:

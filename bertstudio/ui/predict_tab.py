@@ -215,7 +215,7 @@ def _targets_meaning(task: str, labels: list[str], label_column: str | None, dat
 
 def target_stats(data: dict) -> dict:
     """A regression run's training-value numbers (min, max, mean, std) from its data.json."""
-    space = data.get("target_space") or data.get("targets") or {}
+    space = data.get("space") or {}
     stats = space.get("stats") if isinstance(space, dict) else None
     stats = stats if isinstance(stats, dict) else data.get("stats")
     return stats if isinstance(stats, dict) else {}
