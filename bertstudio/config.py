@@ -149,7 +149,7 @@ class TrainConfig:
     eval_steps: int = field(default=100, metadata=_meta(
         "Evaluate every N steps", "Used when evaluating by steps.", "evaluation", min=1, max=100_000,
         step=1))
-    metric_for_best: str = field(default="macro_f1", metadata=_meta(  # TRANSITIONAL: "auto" once trainer.py resolves it
+    metric_for_best: str = field(default="auto", metadata=_meta(
         "Metric to watch", "Validation metric that decides the best checkpoint and early stopping. "
         "auto: the task's main one (macro-F1 for labels, Pearson correlation for regression).",
         "evaluation", choices=METRIC_CHOICES))

@@ -69,3 +69,16 @@ def test_every_batch_the_dataloader_cuts_is_one_length_sorted_batch_even_with_a_
         chunk = [lengths[i] for i in order[start:start + 16]]
         assert chunk == sorted(chunk, reverse=True), start
     assert len(order) % 16 == 8 and lengths[order[0]] == max(lengths)
+
+
+def test_labels_keep_their_kind_class_ids_long_values_and_multi_hot_rows_float():
+    def rows(labels):
+        return [{"index": i, "input_ids": [1, 2], "token_type_ids": [0, 0], "labels": label}
+                for i, label in enumerate(labels)]
+
+    collate = PaddingCollator(pad_token_id=0, pad_to=1)
+    assert collate(rows([1, 0]))["labels"].dtype == torch.long
+    assert collate(rows([0.5, -1.25]))["labels"].dtype == torch.float32
+    multi_hot = collate(rows([[1.0, 0.0], [0.0, 1.0]]))["labels"]
+    assert multi_hot.dtype == torch.float32 and multi_hot.shape == (2, 2)
+    assert PaddingCollator(0, pad_to=1, label_dtype=torch.float32)(rows([1, 0]))["labels"].dtype == torch.float32

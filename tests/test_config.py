@@ -73,3 +73,31 @@ def test_absurd_json_is_refused_in_plain_words_not_a_traceback():
         TrainConfig.from_json("[" * 100_000 + "]" * 100_000)
     with pytest.raises(StudioError, match="number far too long"):
         TrainConfig.from_json('{"epochs": ' + "9" * 5000 + "}")
+
+
+def test_a_config_written_before_tasks_existed_still_loads_as_auto():
+    old = {key: value for key, value in TrainConfig(model="bundled").to_dict().items()
+           if key not in ("task", "label_separator", "label_columns", "weight_rare_labels")}
+    old["metric_for_best"] = "macro_f1"
+    config = TrainConfig.from_dict(old)
+    assert config.task == "auto" and config.metric_for_best == "macro_f1"
+    assert config.label_separator is None and config.label_columns is None and not config.weight_rare_labels
+
+
+def test_task_settings_default_to_auto_and_round_trip():
+    assert TrainConfig().task == "auto" and TrainConfig().metric_for_best == "auto"
+    config = TrainConfig(task="multi_label", label_separator="|", label_columns="joy, anger",
+                         weight_rare_labels=True)
+    assert TrainConfig.from_json(config.to_json()) == config
+    assert config.label_column_names() == ("joy", "anger")
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"task": "ranking"}, "single_label, multi_label, regression"),
+    ({"task": "single_label", "metric_for_best": "rmse"}, "macro_f1, accuracy, loss"),
+    ({"task": "regression", "label_columns": "a,b"}, "multi_label"),
+    ({"text_column": "joy", "label_columns": "joy,anger"}, "'joy' is both a text column and a label column"),
+])
+def test_task_settings_that_disagree_are_refused_in_plain_words(changes, words):
+    with pytest.raises(StudioError, match=words):
+        TrainConfig(**changes).validate()

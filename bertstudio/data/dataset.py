@@ -81,7 +81,7 @@ class PreparedData:
     fingerprint: str
     task: str = "single_label"        # the resolved task's name (never "auto")
     space: TargetSpace = field(default_factory=lambda: TargetSpace(names=[]))
-    detection: Any = None             # tasks.detect.Detection when the task was "auto", else None
+    detection: Any = None             # tasks.detect.Detection: what the data looks like (None: no detect.py)
     separator: str | None = None      # between labels in one cell (multi_label), as used
 
 
@@ -260,18 +260,27 @@ def resolve_task(table: Table, choice: ColumnChoice, config: TrainConfig
     """The task, the columns (with detected 0/1 label columns), the label separator and the
     Detection: the config's task when it names one, else what `detect_task` reads in the data."""
     separator = config.label_separator or None
-    if config.task != "auto":
-        return get_task(config.task), choice, separator, None
+    detection = _detect(table, choice, separator)
+    name = config.task if config.task != "auto" else detection.task if detection else DEFAULT_TASK
+    # What detection found serves the task it found, also when the user named that task (a
+    # multi_label run without a separator uses the one in the cells).
+    if detection is not None and detection.task == name:
+        if detection.label_columns and not getattr(choice, "label_columns", None):
+            choice = dataclasses.replace(choice, label_columns=tuple(detection.label_columns))
+        separator = separator or detection.separator
+    return get_task(name), choice, separator, detection
+
+
+def _detect(table: Table, choice: ColumnChoice, separator: str | None) -> Any:
+    """`detect_task`'s Detection (kept even when the config names the task: the Data tab can show
+    what else would fit); None in a copy of BERT Studio from before detection."""
     try:
         from bertstudio.tasks.detect import detect_task
-    except ModuleNotFoundError as exc:  # a copy of BERT Studio from before detection
+    except ModuleNotFoundError as exc:
         if exc.name != "bertstudio.tasks.detect":
             raise
-        return get_task(DEFAULT_TASK), choice, separator, None
-    detection = detect_task(table, choice, separator=separator)
-    if detection.label_columns and not getattr(choice, "label_columns", None):
-        choice = dataclasses.replace(choice, label_columns=tuple(detection.label_columns))
-    return get_task(detection.task), choice, separator or detection.separator, detection
+        return None
+    return detect_task(table, choice, separator=separator)
 
 
 def prepare_data(config: TrainConfig, table: Table | None = None,
@@ -293,7 +302,8 @@ def prepare_data(config: TrainConfig, table: Table | None = None,
     problems = _problems(rows, table, choice, validation_table is None, task)
     if problems:
         raise StudioError(problems[0])
-    space = task.fit(rows.labels, column=_target_name(choice))
+    space = task.fit(rows.labels, column=_target_name(choice), weight_rare_labels=config.weight_rare_labels,
+                     separator=separator)
 
     if validation_table is None:
         train_idx, val_idx = task.split(rows.labels, config.validation_split, config.seed)

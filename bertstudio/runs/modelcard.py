@@ -103,8 +103,12 @@ def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], me
     for spec in field_specs():
         if spec.name in skipped:
             continue
-        # The task as the run resolved it: "auto" would not say what the model is.
-        value = task.name if spec.name == "task" else getattr(config, spec.name)
+        # The task and the watched metric as the run resolved them: "auto" would not say which.
+        value = getattr(config, spec.name)
+        if spec.name == "task":
+            value = task.name
+        elif spec.name == "metric_for_best" and value == "auto":
+            value = task.headline
         lines.append(f"| {spec.metadata.get('label', spec.name)} | {_cell(value)} |")
 
     lines += ["", "## Environment", ""]

@@ -116,9 +116,12 @@ class Task(Protocol):
         """Each row's value, or `Dropped(reason)`. `columns.label` (one column) or
         `columns.label_columns` (several 0/1 columns, multi_label) name where targets are."""
 
-    def fit(self, values: Sequence[Any], column: str | None = None) -> TargetSpace:
+    def fit(self, values: Sequence[Any], column: str | None = None, *, weight_rare_labels: bool = False,
+            separator: str | None = None) -> TargetSpace:
         """The target space of the kept training rows (class names sorted as `sort_labels` does).
-        `column`: the target column's name (regression names its one output after it)."""
+        `column`: the target column's name (regression names its one output after it). The
+        pipeline passes every task the run's `weight_rare_labels` and the label separator in use
+        (None: not known, the task's default); a task ignores what it has no use for."""
 
     def problems(self, values: Sequence[Any], column: str, split: bool, source: str) -> list[str]:
         """Why these rows cannot train, as plain sentences (the first is the one to fix first).

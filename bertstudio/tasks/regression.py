@@ -88,7 +88,8 @@ class RegressionTask:
                 values.append(Dropped(NOT_FINITE if is_not_finite(cell) else NOT_A_NUMBER))
         return values
 
-    def fit(self, values: Sequence[Any], column: str | None = None) -> TargetSpace:
+    def fit(self, values: Sequence[Any], column: str | None = None, *, weight_rare_labels: bool = False,
+            separator: str | None = None) -> TargetSpace:
         """names: the target column (the head's one output); stats: mean, std, min and max."""
         numbers = np.asarray(_floats(values), dtype=np.float64)
         if not len(numbers):

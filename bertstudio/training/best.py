@@ -18,8 +18,9 @@ class BestModel:
     restoring them at the end needs no disk round-trip. `patience` 0 never stops early."""
 
     def __init__(self, metric: str, *, keep: bool, patience: int, state: LoopState | None = None,
-                 weights: dict[str, torch.Tensor] | None = None) -> None:
+                 weights: dict[str, torch.Tensor] | None = None, higher_is_better: bool | None = None) -> None:
         self.metric, self.keep, self.patience = metric, keep, patience
+        self.higher_is_better = higher_is_better  # the task's word on `metric`; None: by its name
         state = state or LoopState(step=0, epoch=0, batches_done_in_epoch=0)
         # Restored from the checkpoint when resuming, so a resumed run judges as one never stopped.
         self.best_metric: float | None = state.best_metric
@@ -33,7 +34,7 @@ class BestModel:
         """Record one evaluation; True when it beats every earlier one. `weights` gives the model's
         state dict at this evaluation; it is copied only when kept."""
         value = result.metrics[self.metric]
-        if not is_improvement(self.metric, value, self.best_metric):
+        if not is_improvement(self.metric, value, self.best_metric, self.higher_is_better):
             self.evals_without_improvement += 1
             return False
         self.best_metric, self.best_step, self.evals_without_improvement = value, step, 0

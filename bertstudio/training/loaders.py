@@ -36,7 +36,10 @@ def build_loaders(config: TrainConfig, data, tokenizer, device_type: str) -> Loa
     val_enc = encode_examples(tokenizer, data.validation.texts, data.validation.pairs, **encode)
     train_set = EncodedExamples(train_enc["input_ids"], train_enc["token_type_ids"], data.train.labels)
     val_set = EncodedExamples(val_enc["input_ids"], val_enc["token_type_ids"], data.validation.labels)
-    collate = PaddingCollator(tokenizer.pad_token_id or 0, pad_to=pad_multiple(device_type))
+    from bertstudio.tasks.registry import get_task
+
+    collate = PaddingCollator(tokenizer.pad_token_id or 0, pad_to=pad_multiple(device_type),
+                              label_dtype=get_task(data.task).target_dtype)
     # Each loader gets a generator of its own: starting an iterator then draws nothing from the
     # global RNG, so a run resumed mid-epoch sees the same dropout masks as one never stopped.
     train_loader = DataLoader(train_set, batch_size=config.batch_size, collate_fn=collate,

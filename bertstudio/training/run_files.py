@@ -4,6 +4,7 @@ environment.json at the start, the model, predictions and model card at the end.
 from __future__ import annotations
 
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -40,18 +41,23 @@ def write_start_files(run: run_folder.RunFolder, config: TrainConfig, data, acce
 
 
 def write_end_files(run: run_folder.RunFolder, model, tokenizer, config: TrainConfig, data, metrics,
-                    eval_result) -> None:
-    """The model, the validation predictions (when there was an evaluation) and the model card."""
+                    eval_result, task=None) -> None:
+    """The model (with what prediction needs folded in by the task), the validation predictions
+    (when there was an evaluation) and the model card. `eval_result` is the evaluation of the
+    weights being saved (multi-label tunes its thresholds on it)."""
     from bertstudio.data.csvsafe import write_safe_csv
     from bertstudio.runs.modelcard import render_model_card
+    from bertstudio.tasks.registry import get_task
 
+    task = task or get_task(data.task)
+    task.finalize(model, data.space, eval_result)
     save_model_atomic(model, tokenizer, run.file(run_folder.MODEL_DIR))
     if eval_result is not None:
         val = data.validation
-        rows = ((val.texts[i],) + ((val.pairs[i],) if val.pairs is not None else ())
-                + (data.labels[val.labels[i]], data.labels[eval_result.predicted[i]],
-                   f"{eval_result.confidence[i]:.4f}") for i in range(len(val.texts)))
-        header = ["text"] + (["text_pair"] if val.pairs is not None else []) + ["gold", "predicted", "confidence"]
+        columns, outcomes = task.validation_rows(eval_result, data.space)
+        rows = ([val.texts[i]] + ([val.pairs[i]] if val.pairs is not None else []) + outcome
+                for i, outcome in enumerate(outcomes))
+        header = ["text"] + (["text_pair"] if val.pairs is not None else []) + columns
         write_safe_csv(run.file(run_folder.PREDICTIONS_FILE), header, rows)
     environment = run.read_json(run_folder.ENVIRONMENT_FILE) or {}
     run.write_text(run_folder.CARD_FILE, render_model_card(run.run_id, config, data_record(config, data),
@@ -66,7 +72,13 @@ def data_record(config: TrainConfig, data) -> dict[str, Any]:
         "path": config.data,
         "validation_file_name": Path(config.validation_data).name if config.validation_data else None,
         "fingerprint": data.fingerprint,
-        "columns": {"text": columns.text, "text_pair": columns.text_pair, "label": columns.label},
+        "columns": {"text": columns.text, "text_pair": columns.text_pair, "label": columns.label,
+                    **({"label_columns": list(columns.label_columns)}
+                       if getattr(columns, "label_columns", None) else {})},
+        "task": data.task,
+        "space": asdict(data.space),
+        "label_separator": data.separator,
+        "detection": data.detection.to_dict() if data.detection is not None else None,
         "labels": list(data.labels),
         "label2id": {label: i for i, label in enumerate(data.labels)},
         "train_size": len(data.train.labels),

@@ -36,6 +36,7 @@ from bertstudio.training.loaders import build_loaders
 from bertstudio.training.precision import cpu_has_native_bf16, resolve_precision  # noqa: F401
 from bertstudio.training.run_files import data_record, open_run, save_model_atomic, write_end_files, write_start_files  # noqa: F401
 from bertstudio.training.schedule import StepCount, count_steps, make_scheduler
+from bertstudio.tasks.registry import get_task, watched_metric
 
 
 class StopControl:
@@ -54,9 +55,21 @@ class StopControl:
 
 
 def default_train_step(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Forward pass returning the loss. The trainer takes this as a parameter, so a caller (or a
-    test) can replace it, e.g. to inject an out-of-memory error without a hook in shipped code."""
+    """Forward pass returning the model's own loss (transformers picks it from the head's
+    `problem_type`). The trainer takes a step as a parameter, so a caller (or a test) can replace
+    it, e.g. to inject an out-of-memory error without a hook in shipped code; without one, the
+    trainer uses `task_train_step`."""
     return model(**batch).loss
+
+
+def task_train_step(task, space) -> "TrainStep":
+    """The step a run trains with: the task's per-row loss on the batch's labels, averaged (so
+    multi-label's rare-label weights and regression's standardised targets are what is learnt)."""
+    def step(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        inputs = {key: value for key, value in batch.items() if key != "labels"}
+        logits = model(**inputs).logits.float()  # the loss in fp32 whatever the autocast dtype
+        return task.loss(logits, batch["labels"], space).mean()
+    return step
 
 
 TrainStep = Callable[[Any, dict], torch.Tensor]
@@ -118,7 +131,7 @@ def _optimizer(model, config: TrainConfig, device: torch.device) -> torch.optim.
 
 
 def train(config: TrainConfig, *, sink: EventSink | None = None, stop: StopControl | None = None,
-          train_step: TrainStep = default_train_step, run_id: str | None = None,
+          train_step: TrainStep | None = None, run_id: str | None = None,
           resume_from: str | Path | None = None) -> RunResult:
     """Train one run end to end and return where it landed.
 
@@ -156,7 +169,7 @@ class _OutOfMemoryRetry(Exception):
         self.config, self.run_id, self.notice = config, run_id, notice
 
 
-def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, train_step: TrainStep,
+def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, train_step: TrainStep | None,
                 run_id: str | None, original: TrainConfig, resume: bool = False,
                 restart_notice: Notice | None = None) -> RunResult:
     """One attempt: open the run, train it (`_fit`), and turn whatever goes wrong into its `Failed`."""
@@ -212,19 +225,22 @@ class _Position:
     step: int = 0
 
 
-def _fit(config: TrainConfig, accelerator, run, sink: EventSink, stop: StopControl, train_step: TrainStep,
+def _fit(config: TrainConfig, accelerator, run, sink: EventSink, stop: StopControl, train_step: TrainStep | None,
          resume: bool, at: _Position, cpu_kernels: contextlib.ExitStack) -> RunResult:
     """Build, then train and evaluate per epoch (checkpointing at each evaluation), then save."""
     started_at = time.time()
     parts = _build(config, accelerator, cpu_kernels)
     model, optimizer, scheduler, train_loader = parts.model, parts.optimizer, parts.scheduler, parts.train_loader
+    task, space = parts.task, parts.data.space
+    train_step = train_step or task_train_step(task, space)
     total_steps = parts.steps.total_steps
     state, best_weights = _start(config, accelerator, run, sink, parts, resume)
 
     # --- loop state, declared together (restored from the checkpoint when resuming) --------
     step = at.step = state.step
-    best = BestModel(config.metric_for_best, keep=config.keep_best, patience=config.early_stopping_patience,
-                     state=state, weights=best_weights)
+    metric = watched_metric(task, config.metric_for_best)
+    best = BestModel(metric, keep=config.keep_best, patience=config.early_stopping_patience,
+                     state=state, weights=best_weights, higher_is_better=task.higher_is_better(metric))
     last_eval = best.best_eval
     window_loss = torch.zeros((), device=accelerator.device)
     window_batches = 0
@@ -236,7 +252,7 @@ def _fit(config: TrainConfig, accelerator, run, sink: EventSink, stop: StopContr
     def run_evaluation() -> bool:
         """Evaluate, track the best weights, checkpoint; True when early stopping says enough."""
         nonlocal last_eval
-        last_eval = evaluate(model, parts.val_loader, accelerator, parts.data.labels)
+        last_eval = evaluate(model, parts.val_loader, accelerator, task, space)
         improved = best.observe(last_eval, step, lambda: accelerator.unwrap_model(model).state_dict())
         sink.emit(Evaluation(step=step, epoch=step / parts.steps.steps_per_epoch, metrics=last_eval.metrics,
                              is_best=improved))
@@ -318,6 +334,7 @@ def _fit(config: TrainConfig, accelerator, run, sink: EventSink, stop: StopContr
 class _Parts:
     """What the canonical order builds before the loop; model, optimizer, scheduler and loaders prepared."""
     data: Any
+    task: Any  # the Task the data resolved to (data.task names it)
     tokenizer: Any
     model: Any
     optimizer: torch.optim.Optimizer
@@ -340,11 +357,13 @@ def _build(config: TrainConfig, accelerator, cpu_kernels: contextlib.ExitStack) 
     # Every process reads and splits the data itself (same seed, same result), so nothing
     # large is shipped between them.
     data = prepare_data(config)
+    task = get_task(data.task)
+    watched_metric(task, config.metric_for_best)  # a metric this task lacks fails before any download
     tokenizer = load_tokenizer(config.model)
     loaders = build_loaders(config, data, tokenizer, accelerator.device.type)
 
     set_seed(config.seed)
-    model = load_classifier(config.model, data.labels)
+    model = load_classifier(config.model, task.head(data.space))
     if accelerator.device.type == "cpu":  # CUDA's own dropout is fast (fast_dropout.py)
         cpu_kernels.enter_context(fast_dropout(model))
     optimizer = _optimizer(model, config, accelerator.device)
@@ -352,7 +371,7 @@ def _build(config: TrainConfig, accelerator, cpu_kernels: contextlib.ExitStack) 
     scheduler = make_scheduler(config, optimizer, steps, accelerator.num_processes)
     model, optimizer, train_loader, val_loader, scheduler = accelerator.prepare(
         model, optimizer, loaders.train, loaders.validation, scheduler)
-    return _Parts(data, tokenizer, model, optimizer, scheduler, train_loader, val_loader, steps,
+    return _Parts(data, task, tokenizer, model, optimizer, scheduler, train_loader, val_loader, steps,
                   loaders.train_size, loaders.validation_size)
 
 
@@ -412,7 +431,7 @@ def _finish(config: TrainConfig, accelerator, run, sink: EventSink, parts: _Part
     metrics = last_eval.metrics if last_eval is not None else {}
     accelerator.wait_for_everyone()
     if main:
-        write_end_files(run, model, parts.tokenizer, config, parts.data, metrics, last_eval)
+        write_end_files(run, model, parts.tokenizer, config, parts.data, metrics, last_eval, parts.task)
         sink.emit(Checkpoint(step=step, path=str(run.file(MODEL_DIR)), is_best=best.best_step == step))
         remove_checkpoint(run.path)  # the run is over: model/ is what it keeps
     elapsed = time.time() - started_at
