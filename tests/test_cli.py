@@ -417,3 +417,25 @@ def test_runs_names_each_runs_task_and_its_headline_metric(capsys, tiny_run, tmp
     assert (listed["task"], listed["headline"], listed["headline_value"]) == ("regression", "pearson", 0.8312)
     assert main(["runs", "--output-dir", str(run.parent)]) == 0
     assert "regression\tpearson 0.8312" in capsys.readouterr().out
+
+
+def test_a_tag_file_trains_multi_label_with_no_task_flags_and_predict_writes_its_columns(tmp_path, tiny_model_dir):
+    words = {"red": "warm", "blue": "cold", "green": "calm"}
+    lines = []
+    for i in range(60):
+        chosen = [w for j, w in enumerate(words) if (i >> j) & 1] or ["grey"]
+        tags = ",".join(words[w] for w in chosen if w in words)
+        lines.append(f"the {' and '.join(chosen)} one {i}\t{tags}")
+    data = _write(tmp_path, "tags.tsv", "text\ttags\n" + "\n".join(lines) + "\n")
+    out = run_cli("train", "--data", data, "--model", tiny_model_dir, "--epochs", 2, "--batch-size", 16,
+                  "--max-length", 16, "--output-dir", tmp_path / "runs", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    run_dir = Path(out.stdout.strip().splitlines()[-1])
+    model_config = json.loads((run_dir / "model" / "config.json").read_text())
+    assert model_config["bertstudio_task"] == "multi_label"
+    texts = _write(tmp_path, "texts.tsv", "text\nthe red one\nthe blue and green one\n")
+    predicted = run_cli("predict", "--model", run_dir, "--data", texts, "--output", tmp_path / "out.tsv")
+    assert predicted.returncode == 0, predicted.stderr
+    header = (tmp_path / "out.tsv").read_text(encoding="utf-8").splitlines()[0].split("\t")
+    assert header[:2] == ["text", "predicted_labels"]
+    assert sorted(header[2:]) == ["prob_calm", "prob_cold", "prob_warm"]
