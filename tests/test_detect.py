@@ -106,6 +106,11 @@ def test_two_values_are_plain_classes_with_nothing_else_offered():
     assert (found.task, found.reason, found.alternatives) == ("single_label", "2 labels, one per row", ())
 
 
+def test_twenty_class_ids_stay_classes_with_regression_offered():
+    found = detect(rows([str(i % 20) for i in range(80)]))
+    assert found.task == "single_label" and found.alternatives == ("regression",)
+
+
 def test_many_distinct_whole_numbers_are_regression():
     cells = [str(i % 60) for i in range(120)]
     found = detect(rows(cells))

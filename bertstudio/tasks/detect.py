@@ -4,8 +4,8 @@ Judged on an evenly spread sample of the label cells, in this order:
 - several 0/1 columns picked as labels: multi-label;
 - cells holding lists of tags ("3,27", "joy;love"): multi-label. A decimal comma ("3,5" in a
   ';' file) and a class name with a comma in it ("Arts, Crafts") are told apart from tag lists;
-- numbers: many distinct or fractional values are a score (regression); a few whole numbers
-  (1-5 stars) are classes, with regression offered as the alternative;
+- numbers: fractional values, or more whole numbers than a classifier takes, are a score
+  (regression); fewer whole numbers (1-5 stars, class ids) are classes, with regression offered;
 - anything else: one label per row.
 The reason is one plain line for the Data tab and `inspect`.
 """
@@ -23,7 +23,9 @@ from bertstudio.tasks.numbers import column_is_numeric, parse_number
 SEPARATORS = (",", ";", "|")
 _SAMPLE_ROWS = 20_000        # enough to judge a column; keeps detection fast on big files
 _MIN_NUMERIC_SHARE = 0.98    # a few "n/a" cells do not stop a score column being a score
-_FEW_WHOLE_NUMBERS = 10      # up to this many whole numbers read as classes (stars, grades)
+# Up to this many whole numbers read as classes (stars, grades, class ids 0..19), as they always
+# did; more is a count or a score (regression), which no classifier here would take.
+_FEW_WHOLE_NUMBERS = MAX_LABELS
 _MAX_TAGS = 1000             # more distinct pieces than this is text with commas, not tags
 _MAX_TAG_LENGTH = 60         # a longer piece is a sentence, not a tag
 
@@ -180,7 +182,7 @@ def _numbers(cells: list[str]) -> Detection | None:
     reason = f"the column holds {kind} from {low} to {high} with {len(distinct)} distinct values"
     if share < 1:
         reason += f" ({len(cells) - len(values)} cells are not numbers)"
-    alternatives = ("single_label",) if len(distinct) <= MAX_LABELS else ()
+    alternatives = ("single_label",) if len(distinct) <= MAX_LABELS else ()  # fractional ones
     return Detection("regression", reason, alternatives=alternatives)
 
 
