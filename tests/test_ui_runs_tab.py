@@ -217,3 +217,27 @@ def test_a_run_id_the_page_never_offered_is_refused_with_one_log_line_and_no_tra
     logged = capsys.readouterr().out.splitlines()
     assert len(logged) == 1 and logged[0].startswith("bertstudio: refused a request: ")
     jobs.shutdown()
+
+
+def test_a_regression_run_is_listed_with_its_task_and_pearson_and_opens_on_its_scatter(tmp_path, tiny_model_dir,
+                                                                                       objects):
+    from bertstudio.ui.results import RUNS_HEADERS
+
+    data = tmp_path / "scores.csv"
+    with open(data, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "score"])
+        for i in range(30):
+            writer.writerow([" ".join(["good"] * (i % 6)) + f" item {i}", f"{i % 6 + 0.25:.2f}"])
+    result = train(TrainConfig(data=str(data), model=str(tiny_model_dir), output_dir=str(tmp_path / "runs"),
+                               label_column="score", epochs=1, batch_size=8, max_length=16))
+    assert result.status == "finished", result.message
+    table, _ = runs_tab.refresh(tmp_path / "runs", False, {}, None)
+    row = dict(zip(RUNS_HEADERS, table["data"][0]))
+    assert (row["task"], row["metric"], row["labels"]) == ("regression", "Pearson", "—")
+    assert row["score"] == f"{result.metrics['pearson']:.4f}"
+    shown = dict(zip(DETAIL, runs_tab.open_run(tmp_path / "runs", False, objects.downloads_dir, {},
+                                                Path(result.run_dir).name)))
+    assert "**Pearson:**" in shown["summary"] and shown["per_class"]["visible"] is False
+    assert shown["confusion"].data[1].mode == "markers"  # predicted against true, not a confusion matrix
+    assert [trace.name for trace in shown["metrics"].data][0] == "Pearson"
