@@ -105,7 +105,10 @@ def html(table: "Table", indices: Sequence[int], options: CleaningOptions) -> st
 
 def spill_columns(table: "Table", text_index: int, used: set[int]) -> list[int]:
     """Columns after the text column that the header leaves unnamed, or that are empty in nearly
-    every row, yet hold something in some: where an unquoted delimiter pushed part of a text."""
+    every row, yet hold something in some: where an unquoted delimiter pushed part of a text.
+    Only delimited text can spill: in Excel, JSON or Parquet a sparse field is just a sparse field."""
+    if getattr(table, "format", "csv") != "csv":
+        return []
     rows = len(table.rows)
     filled = {i: sum(1 for row in table.rows if row[i].strip())
               for i in range(text_index + 1, len(table.columns)) if i not in used}

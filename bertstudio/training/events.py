@@ -133,7 +133,9 @@ def event_from_dict(raw: dict[str, Any]) -> Event:
     """
     if not isinstance(raw, dict):
         raise ValueError("an event is a JSON object")
-    cls = EVENT_TYPES.get(raw.get("type"))  # type: ignore[arg-type]
+    kind = raw.get("type")
+    # A damaged line may hold any JSON there (a list cannot even be looked up in a dict).
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ValueError(f"unknown event type {raw.get('type')!r}")
     values = {}
