@@ -168,7 +168,7 @@ def test_a_single_label_summary_is_unchanged():
 def test_the_results_table_follows_the_task():
     label, headers, rows = render.results_table(MULTI_METRICS)
     assert headers == render.PER_LABEL_HEADERS and "tuned threshold" in label
-    assert rows[0] == ["joy", "0.5000", "0.7500", "0.6000", 8, "0.35"]
+    assert rows[0] == ["joy", "0.600", "0.35", "0.500", "0.750", 8]
     assert render.results_table({"accuracy": 0.5, "per_class": {"a": {"f1": 1.0, "support": 2}}})[1] == \
         render.PER_CLASS_HEADERS
     assert render.results_table({"pearson": 0.8, "rmse": 0.2})[2] == []

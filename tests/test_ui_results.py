@@ -149,7 +149,7 @@ def test_a_multi_label_run_reads_back_with_its_per_label_table_and_f1_bars(multi
     assert results.task == "multi_label"
     label, headers, rows = results_table(results.metrics)
     assert headers == PER_LABEL_HEADERS and [row[0] for row in rows] == list(TAG_WORDS)
-    assert all(0.0 < float(row[-1]) < 1.0 for row in rows)  # each label's own tuned threshold
+    assert all(0.0 < float(row[2]) < 1.0 for row in rows)  # each label's own tuned threshold
     assert "At the tuned thresholds" in metrics_summary(results.metrics)
     assert "At a fixed threshold of 0.5" in metrics_summary(results.metrics)
     assert list(results_figure(results).data[0].y) == list(TAG_WORDS)
@@ -166,3 +166,25 @@ def test_a_regression_run_reads_back_with_its_scatter_and_largest_misses(regress
     assert list(points.x) == results.gold
     errors = [abs(float(row[results.misclassified_headers.index("error")])) for row in results.misclassified]
     assert errors == sorted(errors, reverse=True)
+
+
+def test_a_multi_label_runs_mistakes_name_an_empty_set_and_its_settings_say_what_auto_became(multi_run):
+    from bertstudio.ui.results import read_results, settings_rows
+
+    results = read_results(multi_run)
+    at = [results.misclassified_headers.index(name) for name in ("gold", "predicted")]
+    assert results.misclassified and all(row[i] for row in results.misclassified for i in at)
+    assert ["Task", "auto (detected: multi-label)"] in settings_rows(multi_run)
+
+
+def test_an_empty_set_of_tags_reads_as_none_in_the_mistakes(tmp_path, multi_run):
+    import shutil
+
+    from bertstudio.runs.folder import PREDICTIONS_FILE
+    from bertstudio.ui.results import NO_LABELS, read_results
+
+    copy = tmp_path / multi_run.name
+    shutil.copytree(multi_run, copy, ignore=shutil.ignore_patterns("model"))
+    _predictions(copy / PREDICTIONS_FILE, ["text", "gold", "predicted"], [["a", "", "bug"], ["b", "bug", ""]])
+    rows = read_results(copy).misclassified
+    assert [row[:2] for row in rows] == [[NO_LABELS, "bug"], ["bug", NO_LABELS]]

@@ -291,7 +291,7 @@ def label_probabilities_figure(probabilities: dict[str, float], thresholds: dict
     import plotly.graph_objects as go
 
     size = max(220, min(900, 70 + 28 * len(probabilities)))
-    fig = _figure("Probability per label (| = its threshold)", x_title="probability", height=size)
+    fig = _figure("Probability per label (red mark: its threshold)", x_title="probability", height=size)
     if not probabilities:
         return _empty(fig, "Type a text and press Predict to see each label's probability.")
     names = [plain(label) for label in probabilities]
@@ -354,9 +354,11 @@ def labels_per_row_figure(per_row: dict[int, int]) -> "go.Figure":
     return fig
 
 
-def value_histogram_figure(values: Sequence[float], bins: int = 30, name: str = "value") -> "go.Figure":
-    """The target's values as a histogram (binned here, so the page gets 30 bars, not every row),
-    with the mean marked."""
+def value_histogram_figure(values: Sequence[float], bins: int | None = None, name: str = "value") -> "go.Figure":
+    """The target's values as a histogram (binned here, so the page gets at most 30 bars, not
+    every row; about the square root of the rows, at least 10), with the mean marked."""
+    import math
+
     import numpy as np
     import plotly.graph_objects as go
 
@@ -365,6 +367,7 @@ def value_histogram_figure(values: Sequence[float], bins: int = 30, name: str = 
     data = data[np.isfinite(data)]
     if data.size == 0:
         return _empty(fig, "Choose the column of numbers to see how its values spread.")
+    bins = bins or min(30, max(10, round(math.sqrt(data.size))))
     distinct = np.unique(data)
     if distinct.size <= bins:  # a few values (1-5 stars): one bar each, not empty bins between them
         counts = [int((data == v).sum()) for v in distinct]

@@ -356,7 +356,8 @@ def per_class_rows(metrics: dict[str, Any]) -> list[list[Any]]:
 
 
 PER_CLASS_HEADERS = ["label", "precision", "recall", "F1", "rows"]
-PER_LABEL_HEADERS = ["label", "precision", "recall", "F1", "rows", "threshold"]
+# F1 and its threshold first: on a phone the table scrolls, and these are what its reader is after.
+PER_LABEL_HEADERS = ["label", "F1", "threshold", "precision", "recall", "rows"]
 
 
 def per_label_rows(metrics: dict[str, Any]) -> list[list[Any]]:
@@ -365,8 +366,9 @@ def per_label_rows(metrics: dict[str, Any]) -> list[list[Any]]:
     rows = []
     for label, m in (metrics.get("per_label") or {}).items():
         threshold = m.get("threshold", thresholds.get(label))
-        rows.append([label, number(m.get("precision")), number(m.get("recall")), number(m.get("f1")),
-                     m.get("support"), number(threshold, 2) if isinstance(threshold, float) else number(threshold)])
+        rows.append([label, number(m.get("f1"), 3),
+                     number(threshold, 2) if isinstance(threshold, float) else number(threshold),
+                     number(m.get("precision"), 3), number(m.get("recall"), 3), m.get("support")])
     return rows
 
 

@@ -23,6 +23,7 @@ from bertstudio.ui.render import metric_name, number, shorten
 MISCLASSIFIED_SHOWN = 200
 LEADING_COLUMNS = ("gold", "predicted", "error", "confidence")
 DEFAULT_TASK = "single_label"  # a run from before tasks existed
+NO_LABELS = "(none)"  # a multi-label row with none of the labels
 
 
 @dataclass
@@ -56,7 +57,7 @@ class RunResults:
 
 MISSES_TITLES = {
     "single_label": "Misclassified validation rows (most confident mistakes first)",
-    "multi_label": "Validation rows given a wrong set of labels (most confident mistakes first)",
+    "multi_label": "Validation rows given a wrong set of labels (in file order)",
     "regression": "Largest misses: the validation rows furthest from their true value",
 }
 
@@ -101,6 +102,9 @@ def read_results(run_dir: str | Path) -> RunResults:
     header, table = _read_predictions(run.file(PREDICTIONS_FILE))
     headers, rows, total = (largest_misses(header, table) if task == "regression"
                             else misclassified_rows_of(header, table))
+    if task == "multi_label":  # an empty set of tags is an answer too: say so rather than leave a blank
+        at = [i for i, name in enumerate(headers) if name in ("gold", "predicted")]
+        rows = [[NO_LABELS if i in at and not cell else cell for i, cell in enumerate(row)] for row in rows]
     gold, predicted = value_pairs(header, table) if task == "regression" else ([], [])
     card = run.file(CARD_FILE)
     return RunResults(run_id=run.run_id, status=record.status, metrics=metrics,
@@ -209,7 +213,10 @@ def settings_rows(run_dir: str | Path) -> list[list[str]]:
             value = config[spec.name]
             if spec.name in ("data", "validation_data") and value:
                 value = Path(value).name
-            rows.append([spec.metadata.get("label", spec.name), _setting(value)])
+            value = _setting(value)
+            if spec.name == "task" and value == "auto":  # say what "auto" became for this run
+                value = f"auto (detected: {TASK_WORDS.get(task_of(record), task_of(record))})"
+            rows.append([spec.metadata.get("label", spec.name), value])
     return rows
 
 

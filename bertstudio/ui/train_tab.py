@@ -277,6 +277,9 @@ def _idle_view(jobs: "JobManager", owner: str, address: str | None) -> list[Any]
     return view
 
 
+PLAN_TASKS = {"multi_label": ", several labels per row", "regression": ", a number per row"}
+
+
 def plan_text(form: "ConfigForm", loaded: "LoadedData | None", prepared: Any, *values: Any) -> str:
     """One line saying what Start will do, so nothing surprising happens on the click."""
     if loaded is None:
@@ -292,7 +295,12 @@ def plan_text(form: "ConfigForm", loaded: "LoadedData | None", prepared: Any, *v
     except StudioError as exc:
         return render.md_escape(exc.message)
     rows = f"{prepared.report.train_size:,} training rows, "
+    columns = getattr(prepared, "columns", None)
+    target = (", ".join(getattr(columns, "label_columns", None) or ()) or getattr(columns, "label", None)
+              or config.label_column or "?")
+    task = PLAN_TASKS.get(getattr(prepared, "task", ""), "")
     return (f"**Ready:** {render.md_escape(Path(loaded.path).name)} ({rows}"
-            f"columns {render.md_escape(config.text_column or '?')} → {render.md_escape(config.label_column or '?')}) "
+            f"columns {render.md_escape(getattr(columns, 'text', None) or config.text_column or '?')} → "
+            f"{render.md_escape(target)}{task}) "
             f"· model **{render.md_escape(config.model)}** · {config.epochs} epoch{'s' if config.epochs != 1 else ''} "
             f"· batch {config.batch_size} · learning rate {config.learning_rate:.1e} · max length {config.max_length}")
