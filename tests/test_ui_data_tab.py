@@ -322,13 +322,14 @@ def test_a_json_lines_file_with_tag_lists_loads_as_several_labels(form, tmp_path
 
 # --- the task's charts, as data ---------------------------------------------------------------------
 
-def test_a_few_whole_values_get_one_bar_each_and_many_values_thirty_bins():
+def test_a_few_whole_values_get_one_bar_each_and_many_values_at_most_thirty_bins():
     from bertstudio.ui import charts
 
     stars = charts.value_histogram_figure([1, 2, 2, 5, 5, 5], name="stars")
     assert list(stars.data[0].x) == [1.0, 2.0, 5.0] and list(stars.data[0].y) == [1, 2, 3]
-    scores = charts.value_histogram_figure([i / 97 for i in range(500)], name="score")
-    assert len(scores.data[0].y) == 30 and sum(scores.data[0].y) == 500
+    scores = charts.value_histogram_figure([i / 97 for i in range(2000)], name="score")
+    assert len(scores.data[0].y) == 30 and sum(scores.data[0].y) == 2000
+    assert len(charts.value_histogram_figure([i / 97 for i in range(60)]).data[0].y) == 10  # not 30 bars for 60 rows
     assert any("mean" in (a.text or "") for a in scores.layout.annotations)
     assert not charts.value_histogram_figure([]).data  # an empty figure says what to choose
 
@@ -339,3 +340,12 @@ def test_label_names_in_the_frequency_chart_read_as_typed():
     fig = charts.label_frequency_figure({"<b>bold</b>": 3, "plain": 5}, rows=8)
     assert list(fig.data[0].y) == ["plain", "&lt;b&gt;bold&lt;/b&gt;"]  # most frequent first, escaped
     assert list(fig.data[0].text) == ["5 (62%)", "3 (38%)"]
+
+
+def test_a_chosen_task_that_cannot_train_still_says_what_detection_would_pick(form, tmp_path):
+    loaded = tags_file(tmp_path, rows=12)[0]  # as classes, "a,b,c" has a single row
+    view = data_tab.prepare_view(form, loaded, *values(form, text_column="text", label_column="tags",
+                                                       task="single_label"))
+    assert view.prepared is None and "only 1 row" in view.column_problem
+    assert view.task_note.startswith("**Task: One label per row** (your choice). Detection would say "
+                                     "Several labels per row: ")

@@ -106,9 +106,9 @@ def build() -> DataTab:
             with gr.Group(elem_id="data-task-group"):
                 task_note = gr.Markdown(NO_TASK_YET, elem_id="data-task", elem_classes="task-note")
                 task = task_control()
-                with gr.Row():
-                    separator = separator_control()
-                    label_columns = label_columns_control()
+                # Not in a row: a row whose controls are both hidden still takes its height.
+                separator = separator_control()
+                label_columns = label_columns_control()
             column_problem = gr.HTML(elem_id="data-column-problem")
             label_chart = gr.Plot(charts.label_distribution_figure({}), show_label=False,
                                   elem_id="data-label-chart")
@@ -334,7 +334,7 @@ def _failed_view(loaded: LoadedData, chosen: dict[str, Any], message: str) -> Da
     """The problem beside the control that can fix it, and what the label column holds so far."""
     from bertstudio.data.columns import ColumnChoice
     from bertstudio.data.summary import data_summary
-    from bertstudio.tasks.detect import Detection
+    from bertstudio.tasks.detect import Detection, detect_task
 
     text, label, several = chosen.get("text_column"), chosen.get("label_column"), chosen.get("label_columns")
     chosen_task = chosen.get("task") or "auto"
@@ -344,11 +344,14 @@ def _failed_view(loaded: LoadedData, chosen: dict[str, Any], message: str) -> Da
     label_columns = tuple(several.split(",")) if several else None
     named = [c for c in (text, label, *(label_columns or ())) if c]
     if text and len(named) > 1 and len(set(named)) == len(named) and set(named) <= set(loaded.table.columns):
-        summary = data_summary(loaded.table, ColumnChoice(text=text, label=label, label_columns=label_columns),
-                               task=chosen_task, separator=chosen.get("label_separator"))
+        choice = ColumnChoice(text=text, label=label, label_columns=label_columns)
+        summary = data_summary(loaded.table, choice, task=chosen_task, separator=chosen.get("label_separator"))
     task = summary.get("task") or (chosen_task if chosen_task != "auto" else "single_label")
     if summary.get("task_reason"):
-        detection = Detection(task, summary["task_reason"], alternatives=tuple(summary.get("task_alternatives", ())))
+        # A task chosen is said so, beside what detection would pick (the summary words it for `inspect`).
+        detection = (detect_task(loaded.table, choice, chosen.get("label_separator")) if chosen_task != "auto"
+                     else Detection(task, summary["task_reason"],
+                                    alternatives=tuple(summary.get("task_alternatives", ()))))
         view.task_note = task_note(chosen_task, task, detection, len(yes_no_columns(loaded.table)))
     per_row = {int(k): v for k, v in (summary.get("labels_per_row") or {}).items()}
     _task_charts(view, task, summary.get("label_counts") or {}, summary.get("rows") or 0, per_row, [],
@@ -382,7 +385,7 @@ def task_note(chosen: str, task: str, detection: Any, yes_no: int) -> str:
         line = f"**Detected: {title}**" + (f" — {reason}." if reason else ".")
     else:
         line = f"**Task: {title}** (your choice)."
-        if detected is not None and detected != task and not reason.startswith("chosen by you"):
+        if detected is not None and detected != task:
             line += f" Detection would say {TASK_TITLES.get(detected, detected)}: {reason}."
     others = [TASK_TITLES.get(name, name) for name in getattr(detection, "alternatives", ()) if name != task]
     if chosen == "auto" and others:

@@ -130,9 +130,9 @@ def task_control(**overrides: Any) -> FieldControl:
 def separator_control(**overrides: Any) -> FieldControl:
     """The character between tags in one cell; nothing chosen means "find it in the file". A value
     the radio does not offer (a config.json naming a tab) is shown as nothing chosen."""
-    meta = _spec("label_separator").metadata
-    settings = dict(label="Labels in a cell are separated by", info=meta.get("help"),
-                    elem_id="cfg-label_separator", visible=False)
+    settings = dict(label="Labels in a cell are separated by",
+                    info="The character between the labels in one cell; the one found in the file is "
+                         "picked for you.", elem_id="cfg-label_separator", visible=False)
     settings.update(overrides)
     offered = {value for value, _ in SEPARATORS}
     component = gr.Radio(choices=[(words, value) for value, words in SEPARATORS], value=None, **settings)
