@@ -439,3 +439,7 @@ def test_a_tag_file_trains_multi_label_with_no_task_flags_and_predict_writes_its
     header = (tmp_path / "out.tsv").read_text(encoding="utf-8").splitlines()[0].split("\t")
     assert header[:2] == ["text", "predicted_labels"]
     assert sorted(header[2:]) == ["prob_calm", "prob_cold", "prob_warm"]
+    printed = run_cli("predict", "--model", run_dir, "--text", "the red one")
+    assert printed.returncode == 0, printed.stderr
+    tags, text, probabilities = printed.stdout.strip().split("\t")
+    assert text == "the red one" and all(f"{tag} " in probabilities for tag in ("calm", "cold", "warm"))
