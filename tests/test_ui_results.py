@@ -34,7 +34,7 @@ def test_largest_misses_come_first_with_their_error():
     rows = [["close", "3.0", "3.1"], ["far", "0.5", "4.5"], ["middle", "2.0", "1.0"]]
     headers, shown, total = largest_misses(header, rows)
     assert headers == ["gold", "predicted", "error", "sentence1"] and total == 3
-    assert [row[3] for row in shown] == ["far", "middle", "close"] and shown[0][2] == "+4"
+    assert [row[3] for row in shown] == ["far", "middle", "close"] and shown[0][2] == "4"
 
 
 def test_a_regression_predictions_file_with_its_own_error_column_keeps_it():

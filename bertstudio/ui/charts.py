@@ -184,7 +184,9 @@ def metrics_figure(history: "TrainHistory") -> "go.Figure":
         fig.update_yaxes(range=[0, 1.05])
     if second_axis:
         right = next(n for n in names if n in LOWER_IS_BETTER)
-        fig.update_layout(yaxis2={"title": plain(metric_name(right)), "overlaying": "y", "side": "right",
+        left = next(n for n in names if n not in LOWER_IS_BETTER)
+        fig.update_layout(yaxis_title=plain(metric_name(left)),
+                          yaxis2={"title": plain(metric_name(right)), "overlaying": "y", "side": "right",
                                   "rangemode": "tozero", "showgrid": False},
                           margin={"r": 56})
     _step_axis(fig, history)
@@ -277,8 +279,12 @@ def regression_scatter_figure(gold: Sequence[float], predicted: Sequence[float],
     fig.add_trace(go.Scatter(x=[g for g, _ in points], y=[p for _, p in points], mode="markers",
                              name="validation rows", marker={"color": PRIMARY, "size": 6, "opacity": 0.55},
                              hovertemplate="true %{x:.3g}, predicted %{y:.3g}<extra></extra>"))
+    # The same range on both axes (not a locked aspect ratio, which left most of a wide chart
+    # empty): the dashed line is then the diagonal, and distance from it reads the same both ways.
+    pad = (high - low) * 0.05 or 0.5
+    fig.update_xaxes(range=[low - pad, high + pad])
+    fig.update_yaxes(range=[low - pad, high + pad])
     fig.update_layout(hovermode="closest", showlegend=False)
-    fig.update_yaxes(scaleanchor="x", scaleratio=1)
     return fig
 
 

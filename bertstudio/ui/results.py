@@ -152,9 +152,18 @@ def largest_misses(header: list[str], table: list[list[str]],
     gold, predicted = header.index("gold"), header.index("predicted")
     if "error" not in header:
         header = [*header, "error"]
-        table = [[*row, f"{_float(row[predicted]) - _float(row[gold]):+.4g}"] for row in table]
+        table = [[*row, f"{_float(row[predicted]) - _float(row[gold]):.4g}"] for row in table]
     rows = sorted(table, key=lambda row: -_miss(row[gold], row[predicted]))
-    return _shown(header, rows, limit) + (len(rows),)
+    error = header.index("error")
+    # Four significant digits are what a person compares; the file keeps every digit.
+    rows = [[_short_number(cell) if i in (gold, predicted, error) else cell for i, cell in enumerate(row)]
+            for row in rows[:limit]]
+    return _shown(header, rows, limit) + (len(table),)
+
+
+def _short_number(text: str) -> str:
+    value = _number(text)
+    return text if value is None else f"{value:.4g}"
 
 
 def _miss(gold: str, predicted: str) -> float:
