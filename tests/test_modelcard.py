@@ -22,3 +22,18 @@ def test_label_names_cannot_break_the_tables():
     card = render_model_card("r", TrainConfig(model="bundled"), {"labels": ["a|b"], "columns": {}},
                              {"per_class": {"a|b": {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1}}}, {})
     assert "| a\\|b |" in card and "base_model" not in card
+
+
+def test_a_data_record_from_before_tasks_reads_as_single_label_with_the_metric_it_watched():
+    data = {"labels": ["neg", "pos"], "columns": {"text": "review", "label": "stars"}}
+    card = render_model_card("r", TrainConfig(model="bundled"), data, {"macro_f1": 0.5}, {})
+    assert "It sorts texts into 2 classes: `neg`, `pos`." in card
+    assert "| Task | single_label |" in card and "| Metric to watch | macro_f1 |" in card
+
+
+def test_the_card_tells_the_task_the_data_record_names():
+    data = {"labels": ["joy", "anger"], "task": "multi_label", "space": {"names": ["anger", "joy"], "stats": {}},
+            "columns": {"text": "t", "label": "tags"}}
+    card = render_model_card("r", TrainConfig(model="bundled"), data, {}, {})
+    assert "| Task | multi_label |" in card and "2 classes" not in card
+    assert "No evaluation was completed." in card

@@ -26,15 +26,6 @@ def _is_hub_id(name: str) -> bool:
     return name != "bundled" and not name.startswith(("/", ".", "~")) and name.count("/") <= 1
 
 
-def _intro(task: Any, space: TargetSpace, pairs: bool) -> str:
-    """What the model predicts, in one sentence, from the task (its title where it has no
-    `card_intro` of its own)."""
-    if hasattr(task, "card_intro"):
-        return task.card_intro(space, pairs)
-    return f"{task.title}: {'pairs of texts' if pairs else 'texts'} in, " + ", ".join(
-        f"`{_cell(name)}`" for name in space.names) + " out."
-
-
 def reproduce_command(run_id: str, config: TrainConfig) -> str:
     return f"bertstudio train --config {shlex.quote(f'{config.output_dir}/{run_id}/config.json')}"
 
@@ -65,7 +56,7 @@ def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], me
         f"# {config.run_name or run_id}",
         "",
         f"A text classifier fine-tuned from `{config.model}` with BERT Studio. "
-        + _intro(task, space, bool(columns.get("text_pair"))),
+        + task.card_intro(space, bool(columns.get("text_pair"))),
         "",
         "## Use it",
         "",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -15,19 +15,13 @@ __all__ = ["EvalResult", "evaluate"]  # EvalResult lives in tasks/base.py; calle
 
 
 @torch.no_grad()
-def evaluate(model, loader, accelerator, task: "Task | Sequence[str]",
-             space: TargetSpace | None = None) -> EvalResult:
+def evaluate(model, loader, accelerator, task: "Task", space: TargetSpace) -> EvalResult:
     """Evaluate on every validation row exactly once; the task turns the outputs into metrics.
 
     `gather_for_metrics` drops the rows a distributed sampler repeats to even out the shards,
     so the metrics are those of the real validation set on any number of processes. Rows come
     back in length order; the `index` carried by each row puts them back in file order.
-    A list of class names for `task` means single-label over those classes.
     """
-    if space is None:
-        from bertstudio.tasks.registry import get_task
-
-        task, space = get_task("single_label"), TargetSpace(names=list(task))
     was_training = model.training
     model.eval()
     parts: list[tuple[torch.Tensor, ...]] = []
