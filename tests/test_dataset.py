@@ -562,3 +562,16 @@ def test_the_spill_sentence_offers_rejoining_only_when_the_pieces_follow_the_tex
     table = table_of("\n".join(rows) + "\n")
     [advice] = [f for f in data_summary(table)["warnings"] if "column_3" in f]
     assert "Rejoin spilled text" not in advice and "double quotes" in advice
+
+
+def test_the_resolved_task_rides_on_the_prepared_data_and_only_a_new_task_changes_the_fingerprint():
+    rows = "text,tags\n" + "".join(f"text {i},{tags}\n" for i, tags in
+                                   enumerate(["a|b", "b", "a", "a|c", "c", "b|c"] * 4))
+    table = table_of(rows)
+    auto = prepare_data(TrainConfig(), table=table)
+    assert auto.task == "multi_label" and auto.separator == "|" and auto.detection.task == "multi_label"
+    assert auto.labels == auto.space.names == ["a", "b", "c"]
+    assert prepare_data(TrainConfig(task="multi_label"), table=table).fingerprint == auto.fingerprint
+    single = prepare_data(TrainConfig(task="single_label"), table=table)
+    assert single.task == "single_label" and single.labels == ["a", "a|b", "a|c", "b", "b|c", "c"]
+    assert single.fingerprint != auto.fingerprint
