@@ -180,6 +180,10 @@ def metrics_figure(history: "TrainHistory") -> "go.Figure":
                                  line={"color": (PRIMARY, SECONDARY)[i], "width": 2.5,
                                        "dash": "dash" if i else "solid"}, marker={"size": 8},
                                  connectgaps=True))
+    # The legend under the axis: above it, beside a title naming two metrics, it covered the
+    # title on a phone.
+    fig.update_layout(legend={"orientation": "h", "x": 0.0, "xanchor": "left", "y": -0.22, "yanchor": "top"},
+                      margin={"b": 76})
     if all(n in BOUNDED for n in names):
         fig.update_yaxes(range=[0, 1.05])
     if second_axis:

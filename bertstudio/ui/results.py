@@ -304,7 +304,8 @@ def run_choice_label(summary: RunSummary) -> str:
             f" · {summary.run_id[-12:]}")
 
 
-RUNS_HEADERS = ["started", "status", "task", "model", "data", "labels", "metric", "score", "run"]
+# What a run is and how well it did first: on a phone the table scrolls sideways from the left.
+RUNS_HEADERS = ["started", "status", "task", "metric", "score", "model", "data", "labels", "run"]
 
 
 def runs_rows(summaries: list[RunSummary]) -> list[list[str]]:
@@ -315,6 +316,6 @@ def runs_rows(summaries: list[RunSummary]) -> list[list[str]]:
         name, value = headline(s)
         labels = "—" if task == "regression" else str(len(s.labels) or "—")
         rows.append([time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created)), s.status_text,
-                     TASK_WORDS.get(task, task), Path(s.model).name or s.model, s.data or "—", labels,
-                     metric_name(name), number(value), s.run_id])
+                     TASK_WORDS.get(task, task), metric_name(name), number(value), Path(s.model).name or s.model,
+                     s.data or "—", labels, s.run_id])
     return rows

@@ -126,8 +126,8 @@ def _waiting_row(job: "Job") -> list[str]:
     data = Path(job.config.data or "").name or "—"
     task = getattr(job.config, "task", "auto")
     return [time.strftime("%Y-%m-%d %H:%M", time.localtime(job.submitted)), "waiting",
-            TASK_WORDS.get(task, "decided from the data"), Path(job.config.model).name or job.config.model, data,
-            "—", "—", "—", job.run_id]
+            TASK_WORDS.get(task, "decided from the data"), "—", "—", Path(job.config.model).name or job.config.model,
+            data, "—", job.run_id]
 
 
 def _waiting_label(job: "Job") -> str:
