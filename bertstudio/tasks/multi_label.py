@@ -372,7 +372,7 @@ class MultiLabel:
                  "label has its own decision threshold, tuned on the validation rows to give that "
                  "label its best F1; every prediction uses these thresholds (saved in the model's "
                  "`config.json` as `bertstudio_thresholds`). Scores at a fixed 0.5 are shown beside "
-                 "them: with rare labels 0.5 is usually far too high.",
+                 "them: for a rare label 0.5 can be far from its best cut.",
                  "", "| metric | tuned thresholds | at 0.5 |", "|---|---:|---:|"]
         for key in ("macro_f1", "micro_f1", "subset_accuracy"):
             if metrics.get(key) is not None:
