@@ -111,3 +111,24 @@ def trained_run_dir(result):
     from pathlib import Path
 
     return Path(result.run_dir)
+
+
+def test_yes_no_columns_with_rare_label_weights_train_and_save_comma_joined_tags(tmp_path, tiny_model_dir):
+    rows = synthetic_rows(120, 1)
+    data = tmp_path / "flags.csv"
+    with data.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([["text", *TAGS]] + [
+            [text, *("yes" if tag in tags.split("|") else "no" for tag in TAGS)] for text, tags in rows])
+    config = TrainConfig(data=str(data), model=str(tiny_model_dir), output_dir=str(tmp_path / "runs"),
+                         seed=7, task="multi_label", label_columns=",".join(TAGS), weight_rare_labels=True,
+                         **{**LEARNABLE_SETTINGS, "epochs": 1})
+    result = train(config)
+    assert result.status == "finished", result.message
+    run = trained_run_dir(result)
+    record = json.loads((run / "data.json").read_text())
+    counts = {tag: sum(tag in tags.split("|") for _, tags in rows) for tag in TAGS}
+    assert record["space"]["stats"]["pos_weight"] == pytest.approx(
+        [(len(rows) - counts[tag]) / counts[tag] for tag in TAGS])
+    model_config = json.loads((run / "model" / "config.json").read_text())
+    assert model_config["bertstudio_label_separator"] == ","
+    assert sorted(model_config["bertstudio_thresholds"]) == TAGS
