@@ -354,8 +354,10 @@ def test_evaluate_gives_named_metrics_and_per_row_tag_ids():
     assert result.predicted == [[0], [1], [0, 1], []] and result.gold == [[0], [1], [0, 1], []]
     assert result.extra["thresholds"] == result.metrics["thresholds"]
     header, rows = TASK.validation_rows(result, space)
-    assert header == ["gold", "predicted", "prob_a", "prob_b"]
+    assert header == ["gold", "predicted", "confidence", "prob_a", "prob_b"]
     assert rows[2][:2] == ["a,b", "a,b"] and rows[3][:2] == ["", ""]
+    # sigmoid(3) = 0.9526 and the tuned thresholds are 0.5: the nearest call is 0.4526 away.
+    assert rows[0][2] == "0.4526" and rows[0][3] == "0.9526"
 
 
 # --- finalize and prediction -----------------------------------------------------------------------

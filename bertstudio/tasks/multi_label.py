@@ -347,17 +347,19 @@ class MultiLabel:
             f"{prediction.probabilities[tag]:.6f}" for tag in _tags_of(model_config)]
 
     def validation_rows(self, result: EvalResult, space: TargetSpace) -> tuple[list[str], list[list[str]]]:
-        """gold and predicted tags joined by the file's separator, then one probability per tag
-        (blank where the result no longer carries them, e.g. one restored from a checkpoint)."""
+        """gold and predicted tags joined by the file's separator, the confidence (the smallest
+        distance of a probability from its threshold: the results tab lists the surest mistakes
+        first), then one probability per tag (blank where the result no longer carries them)."""
         names = space.names
         separator = space.stats.get("separator", DEFAULT_SEPARATOR)
         probabilities = result.extra.get("probabilities") or [None] * len(result.gold)
         rows = []
-        for gold, predicted, probs in zip(result.gold, result.predicted, probabilities):
+        for gold, predicted, margin, probs in zip(result.gold, result.predicted, result.confidence,
+                                                  probabilities):
             cells = [f"{p:.4f}" for p in probs] if probs is not None else [""] * len(names)
             rows.append([separator.join(names[i] for i in gold),
-                         separator.join(names[i] for i in predicted), *cells])
-        return ["gold", "predicted"] + [f"prob_{name}" for name in names], rows
+                         separator.join(names[i] for i in predicted), f"{margin:.4f}", *cells])
+        return ["gold", "predicted", "confidence"] + [f"prob_{name}" for name in names], rows
 
     def card_intro(self, space: TargetSpace, pairs: bool) -> str:
         return (f"It tags {'pairs of texts' if pairs else 'texts'} with any of {len(space.names)} "
