@@ -129,6 +129,21 @@ def test_tiny_split_keeps_rows_on_both_sides():
     assert len(validation) == 1 and len(train) == 3
 
 
+def test_a_validation_value_outside_the_training_range_is_never_unseen():
+    space = TASK.fit([1.0, 2.0, 3.0], column="score")
+    assert TASK.unseen([-50.0, 2.0, 1e6], space) == []
+
+
+def test_regression_has_every_method_the_task_protocol_names():
+    import inspect
+
+    from bertstudio.tasks.base import Task
+
+    wanted = [name for name, member in vars(Task).items() if inspect.isfunction(member) and not name.startswith("_")]
+    assert "unseen" in wanted
+    assert [name for name in wanted if not callable(getattr(TASK, name, None))] == []
+
+
 def test_counts_name_whole_numbers_and_round_bins():
     space = TargetSpace(names=["stars"])
     assert TASK.counts([1.0, 2.0, 2.0, 5.0], space) == {"1": 1, "2": 2, "3": 0, "4": 0, "5": 1}

@@ -374,8 +374,8 @@ def _validation_rows(validation_table: Table, choice: ColumnChoice, options: Cle
 
 def _check_unseen(validation_table: Table, val_rows: _Rows, task: Task, space: TargetSpace) -> None:
     """Refuse validation labels the model will have no output for (classes and tags the training
-    rows lack); a task without named outputs (regression) has no `unseen`."""
-    unseen = task.unseen(val_rows.labels, space) if hasattr(task, "unseen") else []
+    rows lack); regression's are never unseen."""
+    unseen = task.unseen(val_rows.labels, space)
     if unseen:
         raise StudioError(
             f"The validation file '{validation_table.name}' has labels that the training "

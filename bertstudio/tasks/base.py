@@ -136,6 +136,10 @@ class Task(Protocol):
     def counts(self, values: Sequence[Any], space: TargetSpace) -> dict[str, int]:
         """For the report: rows per class or tag (regression: rows per value bin, "1.0–2.0")."""
 
+    def unseen(self, values: Sequence[Any], space: TargetSpace) -> list[str]:
+        """A validation file's targets the model has no output for (classes or tags the training
+        rows lack), sorted; the pipeline refuses the file naming them. Regression: always []."""
+
     # --- model --------------------------------------------------------------------------------
     def head(self, space: TargetSpace) -> dict[str, Any]:
         """`from_pretrained` keywords for the head: num_labels, id2label, label2id, problem_type."""

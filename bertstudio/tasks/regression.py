@@ -164,6 +164,11 @@ class RegressionTask:
         return {f"{number_text((start + i) * step)}–{number_text((start + i + 1) * step)}": int(c)
                 for i, c in enumerate(found)}
 
+    def unseen(self, values: Sequence[Any], space: TargetSpace) -> list[str]:
+        """Always []: a number outside the training range is still a number the one output can
+        give, so a validation file's values never lack an output."""
+        return []
+
     # --- model --------------------------------------------------------------------------------
     def head(self, space: TargetSpace) -> dict[str, Any]:
         name = space.names[0] if space.names else "value"
