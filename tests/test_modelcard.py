@@ -37,3 +37,19 @@ def test_the_card_tells_the_task_the_data_record_names():
     card = render_model_card("r", TrainConfig(model="bundled"), data, {}, {})
     assert "| Task | multi_label |" in card and "2 classes" not in card
     assert "No evaluation was completed." in card
+
+
+def test_a_regression_card_calls_it_a_regression_model_and_counts_rows_per_value():
+    space = {"names": ["score"], "stats": {"mean": 2.5, "std": 1.0, "min": 0.0, "max": 5.0}}
+    data = {"task": "regression", "space": space, "columns": {"text": "t", "label": "score"},
+            "report": {"label_counts": {"0–1": 3, "1–2": 0, "2–3": 5}}}
+    card = render_model_card("r", TrainConfig(model="bundled"), data, {"pearson": 0.8, "count": 8}, {})
+    assert "A text regression model fine-tuned from `bundled`" in card and "classifier fine-tuned" not in card
+    assert "| value | rows |" in card and "| label | rows |" not in card and "| 1–2 | 0 |" in card
+    assert "It predicts the number in column `score`" in card and "| Task | regression |" in card
+
+
+def test_a_classifier_card_still_counts_rows_per_label():
+    data = {"labels": ["neg", "pos"], "columns": {}, "report": {"label_counts": {"neg": 2, "pos": 3}}}
+    card = render_model_card("r", TrainConfig(model="bundled"), data, {}, {})
+    assert "A text classifier fine-tuned from `bundled`" in card and "| label | rows |" in card

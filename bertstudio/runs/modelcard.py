@@ -40,9 +40,16 @@ def _task_and_space(data: dict[str, Any]) -> tuple[Any, TargetSpace]:
     return task, TargetSpace(names=list(data.get("labels", [])))
 
 
+# What the model is and what a counts row names, by the head's kind: transformers knows three
+# problem types, so a new task with a classification head reads right without a line here.
+_KIND = {"regression": ("A text regression model", "value")}
+_CLASSIFIER = ("A text classifier", "label")
+
+
 def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], metrics: dict[str, Any],
                       environment: dict[str, Any]) -> str:
     task, space = _task_and_space(data)
+    kind, counted = _KIND.get(task.problem_type, _CLASSIFIER)
     report = data.get("report", {})
     columns = data.get("columns", {})
     lines = [
@@ -55,7 +62,7 @@ def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], me
         "",
         f"# {config.run_name or run_id}",
         "",
-        f"A text classifier fine-tuned from `{config.model}` with BERT Studio. "
+        f"{kind} fine-tuned from `{config.model}` with BERT Studio. "
         + task.card_intro(space, bool(columns.get("text_pair"))),
         "",
         "## Use it",
@@ -83,7 +90,7 @@ def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], me
         lines.append("- Rows dropped: " + ", ".join(f"{count} ({reason})" for reason, count in dropped.items()))
     counts = report.get("label_counts") or {}
     if counts:
-        lines += ["", "| label | rows |", "|---|---:|"] + [f"| {_cell(k)} | {v} |" for k, v in counts.items()]
+        lines += ["", f"| {counted} | rows |", "|---|---:|"] + [f"| {_cell(k)} | {v} |" for k, v in counts.items()]
 
     lines += ["", "## Results on the validation data", ""]
     lines += task.card_section(metrics or {}, space)
