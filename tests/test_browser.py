@@ -313,3 +313,68 @@ def test_every_tab_fits_a_phone_and_shows_all_six_steps(server, browser, tmp_pat
         assert width <= 390, f"the {name} tab is {width} px wide on a 390 px screen"
     assert not page.get_by_role("button", name="More tabs").is_visible()
     page.close()
+
+
+TAGS = {"billing": ["invoice", "refund", "charged"], "delivery": ["parcel", "courier", "late"],
+        "account": ["password", "login", "profile"]}
+
+
+def _write_tagged_csv(path: Path, rows: int = 80) -> Path:
+    """Support tickets with none, one or several tags in one cell, separated by commas."""
+    names = list(TAGS)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["message", "tags"])
+        for i in range(rows):
+            tags = [name for j, name in enumerate(names) if (i + 1) >> j & 1]  # every mix, and none when i+1 = 8k
+            words = " ".join(TAGS[t][i % 3] for t in tags) or "hello"
+            writer.writerow([f"{words} ticket number {i}", ",".join(tags)])
+    return path
+
+
+def test_a_multi_label_file_trains_shows_its_per_label_results_and_predicts_a_set(server, browser, tmp_path):
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(EXPECT_TIMEOUT_MS)
+    page.goto(url)
+    page.locator("#data-upload input[type=file]").set_input_files(str(_write_tagged_csv(tmp_path / "tickets.csv")))
+    sync_api.expect(page.locator("#data-facts")).to_contain_text("tickets.csv")
+    _pick(page, "cfg-text_column", "message")
+    _pick(page, "cfg-label_column", "tags")
+    sync_api.expect(page.locator("#data-report")).to_contain_text("rows are usable", timeout=30_000)
+
+    _tab(page, "Hyperparameters")
+    _set_number(page, "cfg-epochs", 1)
+    _set_number(page, "hp-max-length", 24)
+    _tab(page, "Train")
+    sync_api.expect(page.locator("#train-plan")).to_contain_text("several labels per row")
+    sync_api.expect(page.locator("#train-plan")).to_contain_text("1 epoch ")
+    page.locator("#train-start").click()
+    sync_api.expect(page.locator("#train-progress")).to_contain_text("Finished", timeout=300_000)
+    sync_api.expect(page.locator("#train-metrics")).to_contain_text("micro F1")
+    summary = page.locator("#train-metrics-summary")
+    sync_api.expect(summary).to_contain_text("At the tuned thresholds")
+    sync_api.expect(summary).to_contain_text("At a fixed threshold of 0.5")
+    table = page.locator("#train-per-class")
+    sync_api.expect(table).to_contain_text("threshold")
+    for tag in TAGS:
+        sync_api.expect(table).to_contain_text(tag)
+
+    _tab(page, "Predict")
+    sync_api.expect(page.locator("#predict-about")).to_contain_text("each decided at its own threshold",
+                                                                    timeout=60_000)
+    page.locator("#predict-text textarea").fill("refund for the late parcel")
+    page.locator("#predict-button").click()
+    sync_api.expect(page.locator("#predict-answer")).to_contain_text("Predicted labels", timeout=60_000)
+    sync_api.expect(page.locator("#predict-label")).to_be_hidden()
+    page.wait_for_function("""() => {
+        const plot = document.querySelector('#predict-label-chart .js-plotly-plot');
+        return !!(plot && plot.data && plot.data.length === 2 && plot.data[0].y.length === 3);
+    }""")
+    bars, marks = page.evaluate("""() => {
+        const plot = document.querySelector('#predict-label-chart .js-plotly-plot');
+        return plot.data.map(trace => ({y: Array.from(trace.y), x: Array.from(trace.x), name: trace.name}));
+    }""")
+    assert bars["y"] == sorted(TAGS) and all(0.0 <= p <= 1.0 for p in bars["x"])
+    assert marks["name"] == "threshold" and marks["y"] == sorted(TAGS) and all(0.0 < t < 1.0 for t in marks["x"])
+    page.close()
