@@ -10,12 +10,12 @@ import pytest
 
 from bertstudio.config import TrainConfig
 from bertstudio.data.dataset import (
-    ColumnChoice, load_examples_for_prediction, normalize_label, prepare_data,
-    sort_labels, suggest_columns, suggest_text_column,
+    ColumnChoice, load_examples_for_prediction, prepare_data, suggest_columns, suggest_text_column,
 )
 from bertstudio.data.summary import data_summary
 from bertstudio.errors import StudioError
 from bertstudio.data.tabular import Table, read_table
+from bertstudio.tasks.labels import normalize_label, sort_labels
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -575,3 +575,16 @@ def test_the_resolved_task_rides_on_the_prepared_data_and_only_a_new_task_change
     single = prepare_data(TrainConfig(task="single_label"), table=table)
     assert single.task == "single_label" and single.labels == ["a", "a|b", "a|c", "b", "b|c", "c"]
     assert single.fingerprint != auto.fingerprint
+
+
+@pytest.mark.parametrize("module", ["bertstudio.tasks.base", "bertstudio.tasks.labels", "bertstudio.tasks.single_label",
+                                    "bertstudio.tasks.regression", "bertstudio.tasks.detect"])
+def test_the_tasks_load_without_the_data_package_which_depends_on_them(module):
+    import subprocess
+    import sys
+
+    # A fresh interpreter: this test process has long imported both packages.
+    code = (f"import sys, {module}; "
+            "print(sorted(m for m in sys.modules if m.startswith('bertstudio.data')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

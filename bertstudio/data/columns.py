@@ -1,8 +1,9 @@
-"""Which columns hold the text, the second text and the labels; label names and their order.
+"""Which columns hold the text, the second text and the labels.
 
 Suggestion judges each column by an evenly spread sample (filled, distinct, numeric, id-like,
 mean length) and by its name; `complete_choice` fills only what the user left empty. A file with
-too few rows to judge gets a suggestion by name, so the problem it is told is its rows.
+too few rows to judge gets a suggestion by name, so the problem it is told is its rows. Label
+names and their order are the tasks' (`tasks/labels.py`).
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from decimal import Decimal, InvalidOperation
 
 from bertstudio.errors import StudioError
 from bertstudio.data.tabular import Table
+# sort_labels is not used here: tasks/multi_label.py still imports it (and normalize_label,
+# MIN_ROWS_TO_SPLIT) from this module until it takes them from tasks.labels.
+from bertstudio.tasks.labels import (  # noqa: F401
+    MAX_LABELS, MIN_ROWS_TO_SPLIT, normalize_label, sort_labels,
+)
 
-MAX_LABELS = 50  # more distinct values than this reads as free text or a score, not classes
-# Two labels with two rows each: one row of each for training and one for validation. A file
-# smaller than this cannot be trained whichever columns are chosen, so its rows are the problem.
-MIN_ROWS_TO_SPLIT = 4
 _SUGGEST_SAMPLE_ROWS = 20_000  # enough to judge a column's kind; keeps suggestion fast on big files
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _INTEGER = re.compile(r"[+-]?\d+")
@@ -233,28 +235,3 @@ def _names_pair(first: str, second: str) -> bool:
     if differ == [("1", "2")]:
         return True
     return first[:-1] == second[:-1] and first[-2:] == "_a" and second[-2:] == "_b"
-
-
-# --- labels ----------------------------------------------------------------------------------
-
-
-def normalize_label(value: str) -> str:
-    """Trimmed label; numbers in any spelling ("1", "1.0", "01", " 1 ") become one name ("1")."""
-    value = value.strip()
-    if not _PLAIN_NUMBER.fullmatch(value):
-        return value
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        return value
-    if number == number.to_integral_value():
-        return str(int(number))
-    return format(number.normalize(), "f")
-
-
-def sort_labels(names: set[str] | list[str]) -> list[str]:
-    """Numerically when every label is a number, else alphabetically (case-insensitive first)."""
-    names = set(names)
-    if names and all(_PLAIN_NUMBER.fullmatch(n) for n in names):
-        return sorted(names, key=lambda n: (Decimal(n), n))
-    return sorted(names, key=lambda n: (n.casefold(), n))

@@ -19,11 +19,10 @@ from typing import Any
 
 from bertstudio.data import quality
 from bertstudio.data.cleaning import CleaningOptions, clean_texts
-# Column suggestion and label names live in columns.py; imported here by name, so callers of
-# `bertstudio.data.dataset` keep finding them where they always were.
+# Column suggestion lives in columns.py; imported here by name, so callers of
+# `bertstudio.data.dataset` keep finding it where it always was (label names: tasks/labels.py).
 from bertstudio.data.columns import (  # noqa: F401
-    MAX_LABELS, MIN_ROWS_TO_SPLIT, ColumnChoice, complete_choice, normalize_label, sort_labels,
-    suggest_columns, suggest_text_column,
+    ColumnChoice, complete_choice, suggest_columns, suggest_text_column,
 )
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError

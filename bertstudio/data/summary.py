@@ -8,12 +8,13 @@ from dataclasses import asdict
 from typing import Any
 
 from bertstudio.data.cleaning import CleaningOptions
-from bertstudio.data.columns import ColumnChoice, sort_labels, suggest_columns
+from bertstudio.data.columns import ColumnChoice, suggest_columns
 from bertstudio.data.dataset import _extract, _findings, _keys, _ordered_counts, _problems
 from bertstudio.data.tabular import Table
 from bertstudio.errors import StudioError
 from bertstudio.tasks.base import TASK_CHOICES
 from bertstudio.tasks.detect import Detection, detect_task
+from bertstudio.tasks.labels import sort_labels
 from bertstudio.tasks.registry import get_task
 
 def data_summary(table: Table, columns: ColumnChoice | None = None,

@@ -15,10 +15,14 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bertstudio.data.columns import MAX_LABELS, ColumnChoice
-from bertstudio.data.tabular import Table
+from bertstudio.tasks.labels import MAX_LABELS
 from bertstudio.tasks.numbers import column_is_numeric, parse_number
+
+if TYPE_CHECKING:  # the table and columns come in; the tasks import nothing from data at run time
+    from bertstudio.data.columns import ColumnChoice
+    from bertstudio.data.tabular import Table
 
 SEPARATORS = (",", ";", "|")
 _SAMPLE_ROWS = 20_000        # enough to judge a column; keeps detection fast on big files

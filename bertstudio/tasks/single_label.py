@@ -11,8 +11,8 @@ import random
 from collections import Counter
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
-from bertstudio.data.columns import MAX_LABELS, MIN_ROWS_TO_SPLIT, normalize_label, sort_labels
 from bertstudio.tasks.base import Dropped, EvalResult, Prediction, TargetSpace, TorchDtype
+from bertstudio.tasks.labels import MAX_LABELS, MIN_ROWS_TO_SPLIT, normalize_label, sort_labels
 from bertstudio.tasks.metrics import classification_metrics
 
 if TYPE_CHECKING:
