@@ -273,12 +273,14 @@ def _tokenize(args: argparse.Namespace) -> int:
 # --- train --------------------------------------------------------------------------------------
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """Built-in defaults < --config file < flags given on the command line."""
-    base = TrainConfig.load(args.config).to_dict() if getattr(args, "config", None) else TrainConfig().to_dict()
+def config_from_args(args: argparse.Namespace, base: TrainConfig | None = None) -> TrainConfig:
+    """Built-in defaults < `base` (the run being resumed) or the --config file < flags given on
+    the command line."""
+    if base is None:
+        base = TrainConfig.load(args.config) if getattr(args, "config", None) else TrainConfig()
     names = {spec.name for spec in field_specs()}
     overrides = {k: v for k, v in vars(args).items() if k in names}
-    config = TrainConfig.from_dict({**base, **overrides})
+    config = TrainConfig.from_dict({**base.to_dict(), **overrides})
     if not config.data:
         raise StudioError("No training data given; pass --data FILE (a CSV or TSV).")
     return config
@@ -290,12 +292,17 @@ def _train(args: argparse.Namespace) -> int:
     from bertstudio.training.trainer import StopControl, train
 
     resume_from = getattr(args, "resume", None)
+    base = None
     if resume_from:
         from bertstudio.runs.folder import run_to_resume
 
-        run_to_resume(resume_from)  # not a run, damaged, finished or running: one plain sentence
-        args.config = str(Path(resume_from) / "config.json")
-    config = config_from_args(args)
+        if getattr(args, "config", None):  # two sources of settings: say which one counts
+            raise StudioError("--resume carries on with the run's own settings, so it takes no --config; "
+                              "leave --config out (flags such as --epochs still change a setting).")
+        # Not a run, damaged, finished or running: one plain sentence. Its typed config is the
+        # base, read once with the rest of the run (not config.json parsed a second time).
+        base = run_to_resume(resume_from).config
+    config = config_from_args(args, base)
     stop = StopControl()
     previous = signal.getsignal(signal.SIGINT)
 

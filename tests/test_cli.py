@@ -274,6 +274,39 @@ def test_resuming_from_a_corrupt_trainer_state_is_one_sentence(capsys, interrupt
     assert "trainer_state.json" in line and "unexpectedly" not in line
 
 
+def test_resume_with_a_config_file_as_well_is_refused_before_anything_runs(capsys, interrupted_run, tmp_path):
+    import shutil
+
+    run = tmp_path / interrupted_run.name
+    shutil.copytree(interrupted_run, run)
+    before = (run / "events.jsonl").read_bytes()
+    assert main(["train", "--resume", str(run), "--config", str(run / "config.json")]) == 2
+    assert "takes no --config" in one_error_line(capsys)
+    assert (run / "events.jsonl").read_bytes() == before  # the run was not carried on
+
+
+def test_an_interrupted_run_resumes_from_the_command_line_with_its_own_settings(capsys, interrupted_run, tmp_path):
+    import shutil
+
+    from bertstudio.runs.folder import read_run
+
+    run = tmp_path / interrupted_run.name
+    shutil.copytree(interrupted_run, run)
+    assert main(["train", "--resume", str(run)]) == 0
+    assert Path(capsys.readouterr().out.strip().splitlines()[-1]).resolve() == run.resolve()
+    record = read_run(run)
+    assert record.status == "finished" and record.config.epochs == 2 and record.config.eval_steps == 2
+
+
+def test_the_base_settings_come_from_the_typed_record_and_flags_still_override_them():
+    from bertstudio.cli import build_parser, config_from_args
+    from bertstudio.config import TrainConfig
+
+    base = TrainConfig(data="reviews.csv", model="bundled", seed=7, epochs=2)
+    config = config_from_args(build_parser().parse_args(["train", "--epochs", "5"]), base)
+    assert (config.data, config.model, config.seed, config.epochs) == ("reviews.csv", "bundled", 7, 5)
+
+
 # --- tasks: --task, --label-separator, --label-columns ------------------------------------------
 
 
