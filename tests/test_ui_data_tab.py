@@ -300,6 +300,7 @@ def test_yes_no_columns_picked_are_the_labels(form, tmp_path):
     assert form.build_config(loaded.path, None, chosen).label_columns == "joy,anger"
     view = data_tab.prepare_view(form, loaded, *chosen)
     assert view.prepared.task == "multi_label" and view.prepared.labels == ["anger", "joy"]
+    assert view.task_note == "**Task: Several labels per row** (your choice) — 2 yes/no columns picked as labels."
     assert view.separator["visible"] is False  # no cell to split
     assert dict(zip(view.chart.data[0].y, view.chart.data[0].x)) == {"joy": 15, "anger": 10}
 

@@ -69,6 +69,7 @@ CSS = """
 .notice { background: #eef2ff; border: 1px solid #c7d2fe; color: #3730a3; border-radius: 8px; padding: 0.55em 0.8em; }
 .report ul { margin-top: 0.3em; }
 #data-task { padding: 0.5em 0.8em; line-height: 1.45; }
+#data-column-problem:not(:has(.problem)) { display: none; }  /* no empty band between the task and its chart */
 .hosted-banner { background: #fffbeb; border: 1px solid #fcd34d; color: #78350f; border-radius: 10px;
                  padding: 0.6em 0.9em; margin: 0.2em 0 0.6em; line-height: 1.45; font-size: 0.95em; }
 .hosted-banner ul { display: inline; margin: 0; padding: 0; }

@@ -385,7 +385,9 @@ def task_note(chosen: str, task: str, detection: Any, yes_no: int) -> str:
         line = f"**Detected: {title}**" + (f" — {reason}." if reason else ".")
     else:
         line = f"**Task: {title}** (your choice)."
-        if detected is not None and detected != task:
+        if detected == task and reason:
+            line = f"**Task: {title}** (your choice) — {reason}."
+        elif detected is not None:
             line += f" Detection would say {TASK_TITLES.get(detected, detected)}: {reason}."
     others = [TASK_TITLES.get(name, name) for name in getattr(detection, "alternatives", ()) if name != task]
     if chosen == "auto" and others:
