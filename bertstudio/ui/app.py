@@ -308,7 +308,11 @@ def _wire_hyperparams(hp: HyperparamsTab, data: DataTab, tok: TokenizerTab, trai
     hp.config_upload.upload(partial(hyperparams_tab.load_settings, form, hosting=limits),
                             [data.loaded, hp.config_upload],
                             [*form.inputs, hp.problem, hp.selected_preset, *hp.presets]).then(
-        **box_from_slider).then(**summary).then(**plan)
+        **box_from_slider).then(
+        # The file may name other columns or another task: the Data tab prepares them (its
+        # controls follow a person's input only, and this set them by program).
+        partial(data_tab.prepare, form), [data.loaded, *form.inputs], data_tab.prepare_outputs(data),
+        show_progress="hidden").then(**summary).then(**plan)
 
 
 def _wire_train(train: TrainTab, data: DataTab, form: ConfigForm, jobs: JobManager, memory: gr.BrowserState,
