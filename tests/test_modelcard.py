@@ -53,3 +53,16 @@ def test_a_classifier_card_still_counts_rows_per_label():
     data = {"labels": ["neg", "pos"], "columns": {}, "report": {"label_counts": {"neg": 2, "pos": 3}}}
     card = render_model_card("r", TrainConfig(model="bundled"), data, {}, {})
     assert "A text classifier fine-tuned from `bundled`" in card and "| label | rows |" in card
+
+
+def test_a_multi_label_card_asks_the_pipeline_for_every_tag_and_names_the_separator_it_split_on():
+    data = {"task": "multi_label", "space": {"names": ["anger", "joy"], "stats": {}}, "label_separator": ";",
+            "columns": {"text": "t", "label": "tags"}}
+    card = render_model_card("r", TrainConfig(model="bundled"), data, {}, {})
+    assert "model='runs/r/model', top_k=None)" in card and "bertstudio_thresholds" in card
+    assert "| Label separator | ; |" in card
+
+
+def test_a_single_label_card_asks_the_pipeline_for_its_top_class_only():
+    card = render_model_card("r", TrainConfig(model="bundled"), {"labels": ["a", "b"], "columns": {}}, {}, {})
+    assert "model='runs/r/model')" in card and "top_k" not in card

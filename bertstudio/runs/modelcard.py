@@ -44,6 +44,9 @@ def _task_and_space(data: dict[str, Any]) -> tuple[Any, TargetSpace]:
 # problem types, so a new task with a classification head reads right without a line here.
 _KIND = {"regression": ("A text regression model", "value")}
 _CLASSIFIER = ("A text classifier", "label")
+# Several tags per text: every tag's score is wanted, and each tag has its own cut.
+_USE_NOTE = {"multi_label_classification": "  # a score per tag; the model's config.json holds "
+                                           "each tag's tuned threshold (bertstudio_thresholds)"}
 
 
 def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], metrics: dict[str, Any],
@@ -69,8 +72,9 @@ def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], me
         "",
         "```python",
         "from transformers import pipeline",
-        f"classifier = pipeline('text-classification', model='{config.output_dir}/{run_id}/model')",
-        "classifier('Your text here')",
+        f"classifier = pipeline('text-classification', model='{config.output_dir}/{run_id}/model'"
+        + (", top_k=None)" if task.problem_type == "multi_label_classification" else ")"),
+        "classifier('Your text here')" + _USE_NOTE.get(task.problem_type, ""),
         "```",
         "",
         "## Data",
@@ -107,6 +111,8 @@ def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], me
             value = task.name
         elif spec.name == "metric_for_best" and value == "auto":
             value = task.headline
+        elif spec.name == "label_separator" and data.get("label_separator"):
+            value = data["label_separator"]  # the one the cells were split on, detected or given
         lines.append(f"| {spec.metadata.get('label', spec.name)} | {_cell(value)} |")
 
     lines += ["", "## Environment", ""]

@@ -1,0 +1,1 @@
+"""The run folder: its files, their typed reader, listings and the model card."""
