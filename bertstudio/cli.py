@@ -119,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--text", action="append", help="a text to classify (repeatable)")
     source.add_argument("--data", help="CSV/TSV to classify")
     predict.add_argument("--text-pair", action="append", help="second text, one per --text")
-    predict.add_argument("--output", help="where to write the CSV with predictions (with --data)")
+    predict.add_argument("--output", help="where to write the file with predictions (with --data): "
+                         ".csv, .tsv, .xlsx, .json, .jsonl or .parquet, by its name; any other name gets CSV")
     predict.add_argument("--text-column")
     predict.add_argument("--text-pair-column")
     predict.add_argument("--json", action="store_true")
@@ -342,7 +343,7 @@ def _predict(args: argparse.Namespace) -> int:
     from bertstudio.predict import Predictor
 
     if args.data and not args.output:
-        raise StudioError("Predicting a file needs --output FILE for the CSV with predictions.")
+        raise StudioError("Predicting a file needs --output FILE for the file with predictions.")
     if args.text_pair and len(args.text_pair) != len(args.text or []):
         raise StudioError("Give one --text-pair for every --text, or none.")
     if args.data:
@@ -380,22 +381,8 @@ def _prediction_line(text: str, prediction) -> str:
 
 def _predict_file(predictor, args: argparse.Namespace) -> Path:
     """The file's rows with the task's columns, written in the format --output's name asks for
-    (.csv, .tsv, .xlsx, .json, .jsonl, .parquet); any other name gets CSV, as it always did."""
-    from bertstudio.data.tabular import read_table
-
-    try:
-        from bertstudio.data.writers import WRITABLE, write_rows
-    except ImportError:  # a copy without the writers: CSV, as before
-        return predictor.predict_csv(args.data, args.output, args.text_column, args.text_pair_column)
-    from bertstudio.data.csvsafe import write_safe_csv
-
-    table = read_table(args.data)
-    header, rows = predictor.predict_table(table, args.text_column, args.text_pair_column)
-    if Path(args.output).suffix.lower() not in WRITABLE:
-        return write_safe_csv(args.output, header, rows)
-    separator = getattr(predictor.model.config, "bertstudio_label_separator", None)
-    lists = {"predicted_labels": separator} if separator and "predicted_labels" in header else None
-    return write_rows(args.output, header, rows, like=table, list_columns=lists)
+    (`write_predictions` decides, for the CLI as for every other caller)."""
+    return predictor.predict_csv(args.data, args.output, args.text_column, args.text_pair_column)
 
 
 def _check_output_file(output: str) -> None:

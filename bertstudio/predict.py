@@ -9,6 +9,7 @@ import torch
 
 from bertstudio.data.cleaning import CleaningOptions, clean_texts
 from bertstudio.data.csvsafe import write_safe_csv
+from bertstudio.data.writers import WRITABLE, write_rows
 from bertstudio.errors import StudioError
 from bertstudio.limits import MAX_TEXT_CHARS, check_text_length
 from bertstudio.runs.folder import model_dir_of, read_run
@@ -16,9 +17,10 @@ from bertstudio.tasks.base import Prediction
 from bertstudio.tasks.registry import task_of_model
 
 if TYPE_CHECKING:
+    from bertstudio.data.tabular import Table
     from bertstudio.tasks.base import Task
 
-__all__ = ["Prediction", "Predictor"]  # Prediction lives in tasks/base.py; callers still find it here
+__all__ = ["Prediction", "Predictor", "write_predictions"]  # Prediction lives in tasks/base.py; callers still find it here
 
 
 class Predictor:
@@ -132,8 +134,26 @@ class Predictor:
         return header, rows
 
     def predict_csv(self, source: str | Path, output: str | Path, text_column: str | None = None,
-                    text_pair_column: str | None = None) -> Path:
+                    text_pair_column: str | None = None, *, sheet: str | None = None) -> Path:
+        """Predict a file (`sheet`: which sheet of an Excel workbook; default the first) and write it
+        to `output` in the format its name asks for (`write_predictions`); despite the name, not
+        only CSV."""
         from bertstudio.data.tabular import read_table
 
-        header, rows = self.predict_table(read_table(source), text_column, text_pair_column)
-        return write_safe_csv(output, header, rows)
+        table = read_table(source, sheet=sheet)
+        header, rows = self.predict_table(table, text_column, text_pair_column)
+        return write_predictions(output, header, rows, table, self.model.config)
+
+
+def write_predictions(output: str | Path, header: Sequence[str], rows: Sequence[Sequence[str]],
+                      table: "Table", model_config) -> Path:
+    """A predicted table written in the format `output`'s name asks for (.csv, .tsv, .xlsx, .json,
+    .jsonl, .parquet), its own columns in the types `table` held them, a multi-label model's
+    `predicted_labels` as lists where the format has lists; any other name gets CSV, as it always
+    did. The one place that decides how predictions are written, for every caller."""
+    if Path(output).suffix.lower() not in WRITABLE:
+        return write_safe_csv(output, list(header), [list(row) for row in rows])
+    # The tags were joined by the training file's separator (output_cells); split them back there.
+    separator = getattr(model_config, "bertstudio_label_separator", None)
+    lists = {"predicted_labels": separator} if separator and "predicted_labels" in header else None
+    return write_rows(output, header, rows, like=table, list_columns=lists)

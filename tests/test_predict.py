@@ -112,3 +112,63 @@ def test_a_csv_with_a_cell_past_the_size_limit_is_refused_naming_the_row(trained
     source.write_text("text\nfine\n" + "word " * (MAX_TEXT_CHARS // 5 + 1) + "\n", encoding="utf-8")
     with pytest.raises(StudioError, match="Row 2 of 'in.csv', column 'text', is"):
         Predictor.load(trained_run).predict_csv(source, tmp_path / "out.csv")
+
+
+# --- the file comes back in the format its name asks for ------------------------------------------
+
+
+def test_a_predicted_file_comes_back_in_the_format_the_output_name_asks_for(trained_run, tmp_path):
+    import json
+
+    import pyarrow.parquet as pq
+    from openpyxl import load_workbook
+
+    source = tmp_path / "new.csv"
+    source.write_text("id,text\n1,lovely staff\n2,broken\n", encoding="utf-8")
+    predictor = Predictor.load(trained_run)
+    records = [json.loads(line) for line in predictor.predict_csv(source, tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in records] == [1, 2] and isinstance(records[0]["prob_positive"], float)
+    assert [r["predicted_label"] for r in records] == [p.label for p in predictor.predict(["lovely staff", "broken"])]
+    sheet = load_workbook(predictor.predict_csv(source, tmp_path / "out.xlsx")).active
+    assert [c.value for c in sheet[1]][:3] == ["id", "text", "predicted_label"]
+    assert pq.read_table(predictor.predict_csv(source, tmp_path / "out.parquet")).column_names[2] == "predicted_label"
+    # A name of no known format gets CSV, as the command line always wrote.
+    assert predictor.predict_csv(source, tmp_path / "out.txt").read_text().startswith("id,text,predicted_label,")
+
+
+@pytest.fixture
+def multi_label_model(tiny_model_dir, tmp_path) -> str:
+    """A saved multi-label model (untrained) whose thresholds of 0 predict every tag, '|' between tags."""
+    import shutil
+
+    from transformers import BertConfig, BertForSequenceClassification
+
+    folder = tmp_path / "tags-model"
+    folder.mkdir()
+    for file in tiny_model_dir.iterdir():
+        if file.name not in ("config.json", "model.safetensors"):
+            shutil.copy(file, folder / file.name)
+    config = BertConfig.from_pretrained(tiny_model_dir, num_labels=2, id2label={0: "food", 1: "sport"},
+                                        label2id={"food": 0, "sport": 1},
+                                        problem_type="multi_label_classification")
+    config.bertstudio_task = "multi_label"
+    config.bertstudio_thresholds = {"food": 0.0, "sport": 0.0}
+    config.bertstudio_label_separator = "|"
+    BertForSequenceClassification(config).save_pretrained(folder)
+    return str(folder)
+
+
+def test_multi_label_tags_are_lists_in_json_and_parquet_and_joined_in_csv(multi_label_model, tmp_path):
+    import json
+
+    import pyarrow.parquet as pq
+
+    source = tmp_path / "new.csv"
+    source.write_text("text\npizza and football\n", encoding="utf-8")
+    predictor = Predictor.load(multi_label_model)
+    [record] = json.loads(predictor.predict_csv(source, tmp_path / "out.json").read_text())
+    assert record["predicted_labels"] == ["food", "sport"]
+    assert pq.read_table(predictor.predict_csv(source, tmp_path / "out.parquet")).column("predicted_labels").to_pylist() == [
+        ["food", "sport"]]
+    rows = list(csv.DictReader(open(predictor.predict_csv(source, tmp_path / "out.csv"), encoding="utf-8")))
+    assert rows[0]["predicted_labels"] == "food|sport"
