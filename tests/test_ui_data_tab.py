@@ -341,6 +341,8 @@ def test_label_names_in_the_frequency_chart_read_as_typed():
     fig = charts.label_frequency_figure({"<b>bold</b>": 3, "plain": 5}, rows=8)
     assert list(fig.data[0].y) == ["plain", "&lt;b&gt;bold&lt;/b&gt;"]  # most frequent first, escaped
     assert list(fig.data[0].text) == ["5 (62%)", "3 (38%)"]
+    rare = charts.label_frequency_figure({"common": 14_219, "rare": 77}, rows=43_410)
+    assert list(rare.data[0].text) == ["14,219 (33%)", "77 (<1%)"]
 
 
 def test_a_chosen_task_that_cannot_train_still_says_what_detection_would_pick(form, tmp_path):

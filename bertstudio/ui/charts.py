@@ -338,7 +338,7 @@ def label_frequency_figure(counts: dict[str, int], rows: int | None = None,
     ordered = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
     names = [plain(name) for name, _ in ordered]
     values = [value for _, value in ordered]
-    text = [f"{v:,} ({v / rows:.0%})" if rows else f"{v:,}" for v in values]
+    text = [f"{v:,} ({_share(v, rows)})" if rows else f"{v:,}" for v in values]
     fig.add_trace(go.Bar(x=values, y=names, orientation="h", marker_color=PRIMARY, text=text,
                          textposition="outside", cliponaxis=False,
                          hovertemplate="%{y}: %{x} rows<extra></extra>"))
@@ -346,6 +346,11 @@ def label_frequency_figure(counts: dict[str, int], rows: int | None = None,
     fig.update_xaxes(rangemode="tozero", range=[0, max(values) * 1.25])
     fig.update_layout(hovermode="closest", showlegend=False, margin={"l": 8, "r": 16, "t": 44, "b": 44})
     return fig
+
+
+def _share(part: int, whole: int) -> str:
+    """A share as a whole percent, where a few rows out of many read "<1%", not "0%"."""
+    return "<1%" if 0 < part < whole / 100 else f"{part / whole:.0%}"
 
 
 def labels_per_row_figure(per_row: dict[int, int]) -> "go.Figure":
