@@ -58,9 +58,15 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             group.add_argument(_flag(spec.name), dest=spec.name, action=argparse.BooleanOptionalAction,
                                default=argparse.SUPPRESS, help=help_text)
         else:
-            metavar = None if meta.get("choices") else _TASK_METAVARS.get(spec.name, kind.__name__.upper())
+            metavar = None if meta.get("choices") else _METAVARS.get(spec.name, kind.__name__.upper())
             group.add_argument(_flag(spec.name), dest=spec.name, type=kind, choices=meta.get("choices"),
                                default=argparse.SUPPRESS, help=help_text, metavar=metavar)
+
+
+def _add_sheet_flag(parser: argparse.ArgumentParser) -> None:
+    """`--sheet` for a command that reads a file itself (`train` gets it from TrainConfig)."""
+    parser.add_argument("--sheet", metavar="NAME",
+                        help="Excel files only: the name of the sheet that holds the table [default: the first sheet]")
 
 
 def _add_column_flags(parser: argparse.ArgumentParser) -> None:
@@ -73,7 +79,7 @@ def _add_column_flags(parser: argparse.ArgumentParser) -> None:
 # What each row's label is; `train` gets these from TrainConfig's fields like its other
 # settings, `inspect` (which has no training settings) from this list, with the same help.
 _TASK_FIELDS = ("task", "label_separator", "label_columns")
-_TASK_METAVARS = {"label_separator": "SEP", "label_columns": "A,B,C"}
+_METAVARS = {"label_separator": "SEP", "label_columns": "A,B,C", "sheet": "NAME"}
 
 
 def _add_task_flags(parser: argparse.ArgumentParser) -> None:
@@ -82,7 +88,7 @@ def _add_task_flags(parser: argparse.ArgumentParser) -> None:
         meta = specs[name].metadata
         parser.add_argument(_flag(name), dest=name, default=argparse.SUPPRESS,
                             choices=meta.get("choices"), help=meta.get("help", ""),
-                            metavar=_TASK_METAVARS.get(name))
+                            metavar=_METAVARS.get(name))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     inspect = commands.add_parser("inspect", help="check a CSV/TSV: encoding, columns, labels, problems")
     inspect.add_argument("file")
+    _add_sheet_flag(inspect)
     _add_column_flags(inspect)
     _add_task_flags(inspect)
     inspect.add_argument("--json", action="store_true", help="print one JSON object")
@@ -121,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--text-pair", action="append", help="second text, one per --text")
     predict.add_argument("--output", help="where to write the file with predictions (with --data): "
                          ".csv, .tsv, .xlsx, .json, .jsonl or .parquet, by its name; any other name gets CSV")
+    _add_sheet_flag(predict)
     predict.add_argument("--text-column")
     predict.add_argument("--text-pair-column")
     predict.add_argument("--json", action="store_true")
@@ -163,7 +171,7 @@ def _inspect(args: argparse.Namespace) -> int:
     from bertstudio.data.summary import data_summary
     from bertstudio.data.tabular import read_table
 
-    table = read_table(args.file)
+    table = read_table(args.file, sheet=args.sheet)
     settings = _task_settings(args)
     columns = _column_choice(table, args, settings)
     summary = data_summary(table, columns, task=settings.task, separator=settings.label_separator)
@@ -344,6 +352,8 @@ def _predict(args: argparse.Namespace) -> int:
 
     if args.data and not args.output:
         raise StudioError("Predicting a file needs --output FILE for the file with predictions.")
+    if args.sheet is not None and not args.data:
+        raise StudioError("--sheet picks a sheet of the --data file; leave it out when predicting --text.")
     if args.text_pair and len(args.text_pair) != len(args.text or []):
         raise StudioError("Give one --text-pair for every --text, or none.")
     if args.data:
@@ -382,7 +392,8 @@ def _prediction_line(text: str, prediction) -> str:
 def _predict_file(predictor, args: argparse.Namespace) -> Path:
     """The file's rows with the task's columns, written in the format --output's name asks for
     (`write_predictions` decides, for the CLI as for every other caller)."""
-    return predictor.predict_csv(args.data, args.output, args.text_column, args.text_pair_column)
+    return predictor.predict_csv(args.data, args.output, args.text_column, args.text_pair_column,
+                                 sheet=args.sheet)
 
 
 def _check_output_file(output: str) -> None:

@@ -49,6 +49,10 @@ class TrainConfig:
     validation_data: str | None = field(default=None, metadata=_meta(
         "Validation data", "Optional separate CSV/TSV to validate on; if empty, a share of the "
         "training file is held out.", "data"))
+    sheet: str | None = field(default=None, metadata=_meta(
+        "Sheet", "Excel files only: the name of the sheet that holds the table. Empty: the first "
+        "sheet. A validation workbook is read from the sheet of the same name when it has one, "
+        "else from its first sheet.", "data"))
     text_column: str | None = field(default=None, metadata=_meta(
         "Text column", "Column holding the text to classify. Empty: suggested from the file.", "data"))
     text_pair_column: str | None = field(default=None, metadata=_meta(

@@ -137,6 +137,43 @@ def texts_csv(tmp_path) -> Path:
     return path
 
 
+def _two_sheet_book(path: Path) -> Path:
+    """'notes' first, then 'reviews' with texts and labels."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.title = "notes"
+    book.active.append(["written by hand"])
+    sheet = book.create_sheet("reviews")
+    for row in [["text", "label"]] + [[f"{w} mug {i}", w] for i in range(6) for w in ("good", "bad")]:
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
+def test_inspect_predict_and_train_take_the_sheet_to_read(capsys, tiny_run, tmp_path):
+    from bertstudio.cli import build_parser, config_from_args
+
+    book = _two_sheet_book(tmp_path / "book.xlsx")
+    assert main(["inspect", str(book), "--sheet", "reviews", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["rows"] == 12 and summary["labels"] == {"bad": 6, "good": 6}
+    target = tmp_path / "out.csv"
+    assert main(["predict", "--model", str(tiny_run), "--data", str(book), "--sheet", "reviews",
+                 "--text-column", "text", "--output", str(target)]) == 0
+    assert len(target.read_text(encoding="utf-8").splitlines()) == 13
+    args = build_parser().parse_args(["train", "--data", str(book), "--sheet", "reviews"])
+    assert config_from_args(args).sheet == "reviews"
+
+
+def test_a_sheet_the_workbook_lacks_is_one_sentence_naming_its_sheets(capsys, tiny_run, tmp_path):
+    book = _two_sheet_book(tmp_path / "book.xlsx")
+    assert main(["inspect", str(book), "--sheet", "Reviews"]) == 2
+    assert "its sheets are" in (line := one_error_line(capsys)) and "notes" in line and "reviews" in line
+    assert main(["predict", "--model", str(tiny_run), "--text", "hi", "--sheet", "reviews"]) == 2
+    assert "--sheet" in one_error_line(capsys)
+
+
 def test_predict_output_naming_a_folder_is_one_sentence(capsys, tiny_run, texts_csv, tmp_path):
     assert main(["predict", "--model", str(tiny_run), "--data", str(texts_csv), "--output", str(tmp_path)]) == 2
     assert "folder" in one_error_line(capsys)

@@ -101,3 +101,13 @@ def test_task_settings_default_to_auto_and_round_trip():
 def test_task_settings_that_disagree_are_refused_in_plain_words(changes, words):
     with pytest.raises(StudioError, match=words):
         TrainConfig(**changes).validate()
+
+
+def test_the_sheet_is_an_optional_data_setting_for_excel_that_round_trips():
+    spec = next(spec for spec in field_specs() if spec.name == "sheet")
+    assert spec.metadata["label"] == "Sheet" and spec.metadata["group"] == "data"
+    assert "Excel" in spec.metadata["help"] and TrainConfig().sheet is None
+    config = TrainConfig(data="book.xlsx", model="bundled", sheet="2024 reviews")
+    assert TrainConfig.from_json(config.to_json()).sheet == "2024 reviews"
+    old = {k: v for k, v in TrainConfig(data="d.csv").to_dict().items() if k != "sheet"}  # a run from before
+    assert TrainConfig.from_dict(old).sheet is None

@@ -588,3 +588,51 @@ def test_the_tasks_load_without_the_data_package_which_depends_on_them(module):
             "print(sorted(m for m in sys.modules if m.startswith('bertstudio.data')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# --- Excel: the sheet to read ----------------------------------------------------------------------
+
+
+def _workbook(path: Path, *sheets: tuple[str, list[list]]) -> Path:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    for title, rows in sheets:
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    book.save(path)
+    return path
+
+
+def _labelled(word_a: str, word_b: str, n: int = 10) -> list[list]:
+    return [["text", "label"]] + [[f"{w} thing {i}", w] for i in range(n) for w in (word_a, word_b)]
+
+
+def test_the_sheet_setting_reads_that_sheet_and_a_sheetless_validation_file_its_first(tmp_path):
+    data = _workbook(tmp_path / "book.xlsx", ("notes", [["just a note"]]), ("train", _labelled("cat", "dog")))
+    other = _workbook(tmp_path / "val.xlsx", ("Sheet1", _labelled("cat", "dog", 3)))
+    same = _workbook(tmp_path / "val2.xlsx", ("Sheet1", [["x", "y"]]), ("train", _labelled("cat", "dog", 2)))
+    prepared = prepare_data(TrainConfig(data=str(data), sheet="train"))
+    assert prepared.labels == ["cat", "dog"] and prepared.report.rows_total == 20
+    # The validation workbook without a 'train' sheet is read from its first; with one, from that.
+    assert prepare_data(TrainConfig(data=str(data), sheet="train", validation_data=str(other))).report.validation_size == 6
+    assert prepare_data(TrainConfig(data=str(data), sheet="train", validation_data=str(same))).report.validation_size == 4
+
+
+def test_a_sheet_the_workbook_lacks_or_a_csv_with_a_sheet_is_one_plain_sentence(tmp_path):
+    data = _workbook(tmp_path / "book.xlsx", ("first", _labelled("cat", "dog")), ("second", _labelled("a", "b")))
+    with pytest.raises(StudioError, match="no sheet 'third'; its sheets are: .*first.*second"):
+        prepare_data(TrainConfig(data=str(data), sheet="third"))
+    plain = tmp_path / "plain.csv"
+    plain.write_text("text,label\n" + "".join(f"t{i},{'ab'[i % 2]}\n" for i in range(10)), encoding="utf-8")
+    with pytest.raises(StudioError, match="'plain.csv' is a text table, not an Excel workbook, so it has no sheet 'x'"):
+        prepare_data(TrainConfig(data=str(plain), sheet="x"))
+
+
+def test_the_fingerprint_tells_the_sheets_apart_and_naming_the_first_changes_nothing(tmp_path):
+    data = _workbook(tmp_path / "book.xlsx", ("first", _labelled("cat", "dog")), ("second", _labelled("cat", "dog")))
+    unnamed = prepare_data(TrainConfig(data=str(data))).fingerprint
+    assert prepare_data(TrainConfig(data=str(data), sheet="first")).fingerprint == unnamed
+    assert prepare_data(TrainConfig(data=str(data), sheet="second")).fingerprint != unnamed

@@ -286,9 +286,9 @@ def prepare_data(config: TrainConfig, table: Table | None = None,
                  validation_table: Table | None = None) -> PreparedData:
     """Examples, label map, report and fingerprint for training; StudioError when untrainable."""
     if table is None:
-        table = _load(config.data, "training")
+        table = _load(config.data, "training", config.sheet)
     if validation_table is None and config.validation_data:
-        validation_table = _load(config.validation_data, "validation")
+        validation_table = _load(config.validation_data, "validation", config.sheet, first_if_missing=True)
     task, choice, separator, detection = resolve_task(table, resolve_columns(table, config), config)
     options = CleaningOptions.from_config(config)
 
@@ -407,6 +407,8 @@ def fingerprint(table: Table, choice: ColumnChoice, config: TrainConfig,
             options["label_separator"] = separator
         if getattr(choice, "label_columns", None):
             options["label_columns"] = list(choice.label_columns)
+    # The sheet needs no entry: a table read from any sheet but the first has that sheet mixed
+    # into its sha256 (structured.py), and naming the first sheet reads the same rows as not.
     digest = hashlib.sha256()
     digest.update(table.sha256.encode())
     if validation_table is not None:
@@ -427,12 +429,20 @@ def load_examples_for_prediction(table: Table, text_column: str,
     return texts, pairs
 
 
-def _load(path: str | None, role: str) -> Table:
+def _load(path: str | None, role: str, sheet: str | None = None, *, first_if_missing: bool = False) -> Table:
+    """The training or validation file; `sheet` (Excel) names the sheet, which the file must have.
+    With `first_if_missing` (the validation file) a file without that sheet is read from its first
+    sheet, or as the CSV/JSON it is: a validation workbook is often another file whose one sheet
+    kept the default name, and one `sheet` setting serves both files."""
     if not path:
         raise StudioError(f"No {role} file is set; choose a CSV or TSV file.")
     if not Path(path).exists():
         raise StudioError(f"The {role} file '{path}' does not exist; check the path.")
-    return read_table(path)
+    if sheet is not None and first_if_missing:
+        from bertstudio.data.spreadsheet import sheet_names
+
+        sheet = sheet if sheet in sheet_names(path) else None
+    return read_table(path, sheet=sheet)
 
 
 def _check_same_columns(validation_table: Table, choice: ColumnChoice) -> None:

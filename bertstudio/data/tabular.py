@@ -77,6 +77,13 @@ class Table:
         return [row[index] for row in self.rows]
 
 
+def _refuse_sheet(name: str, sheet: str, kind: str) -> None:
+    """A sheet named for a file that has none: said, not ignored (the user expects that sheet)."""
+    kind = {"json": "a JSON file", "jsonl": "a JSON Lines file", "parquet": "a Parquet file"}.get(kind, "a text table")
+    raise StudioError(f"'{name}' is {kind}, not an Excel workbook, so it has no sheet '{sheet}'; "
+                      "leave the sheet empty for this file.")
+
+
 def read_table(source: str | Path | bytes, *, name: str | None = None,
                max_bytes: int = DEFAULT_MAX_BYTES, max_rows: int | None = None,
                max_text_chars: int = MAX_TEXT_CHARS, sheet: str | None = None) -> Table:
@@ -106,6 +113,8 @@ def read_table(source: str | Path | bytes, *, name: str | None = None,
         raise StudioError(f"'{name}' is empty; choose a file with a header row and at least one "
                           "row of data.")
     fmt = formats.detect_format(data, name)
+    if sheet is not None and fmt not in (formats.XLSX, formats.CSV):
+        _refuse_sheet(name, sheet, fmt)
     if fmt != formats.CSV:
         from bertstudio.data.structured import structured_table
 
@@ -114,6 +123,8 @@ def read_table(source: str | Path | bytes, *, name: str | None = None,
                                  sheet=sheet)
     refuse_other_tables(data, name)  # first: their binary bytes would only say "not a text file"
     refuse_binary(data, name)
+    if sheet is not None:  # after the refusals: an old .xls is told as that, not as sheetless
+        _refuse_sheet(name, sheet, "text table")
 
     text, encoding = decode(data, name)
     del data  # the decoded string replaces the bytes; keep memory in proportion to the file
