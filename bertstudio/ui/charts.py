@@ -348,6 +348,22 @@ def label_frequency_figure(counts: dict[str, int], rows: int | None = None,
     return fig
 
 
+def _round_edges(low: float, high: float, bins: int) -> "list[float]":
+    """Bin edges of a round width (1, 2, 2.5 or 5 times a power of ten) giving at most `bins`
+    bins, each centred on a multiple of the width: scores given in steps (STS-B's 0.2) land in
+    the middle of a bin, never on an edge, where float rounding left every fifth bin empty."""
+    import math
+
+    raw = (high - low) / bins
+    scale = 10 ** math.floor(math.log10(raw))
+    width = next(m * scale for m in (1, 2, 2.5, 5, 10) if m * scale >= raw * (1 - 1e-9))
+    start = math.floor(low / width + 0.5) * width - width / 2
+    count = max(1, math.ceil((high - start) / width))
+    if start + count * width <= high:
+        count += 1
+    return [start + i * width for i in range(count + 1)]
+
+
 def _share(part: int, whole: int) -> str:
     """A share as a whole percent, where a few rows out of many read "<1%", not "0%"."""
     return "<1%" if 0 < part < whole / 100 else f"{part / whole:.0%}"
@@ -389,7 +405,7 @@ def value_histogram_figure(values: Sequence[float], bins: int | None = None, nam
         fig.add_trace(go.Bar(x=distinct.tolist(), y=counts, marker_color=PRIMARY,
                              hovertemplate="%{x}: %{y} rows<extra></extra>"))
     else:
-        counts, edges = np.histogram(data, bins=bins)
+        counts, edges = np.histogram(data, bins=_round_edges(float(data.min()), float(data.max()), bins))
         centers, widths = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
         fig.add_trace(go.Bar(x=centers.tolist(), y=counts.tolist(), width=widths.tolist(),
                              marker_color=PRIMARY, marker_line_width=0,
