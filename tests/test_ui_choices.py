@@ -191,3 +191,26 @@ def test_a_new_file_starts_from_detection_with_its_own_yes_no_columns_offered(fl
     out = dict(zip(data_tab.LOAD_FIELDS, data_tab.load_training_file(str(path))))
     assert out["task"] == "auto" and out["label_separator"]["value"] is None
     assert out["label_columns"] == {"__type__": "update", "choices": ["joy", "anger"], "value": []}
+
+
+def test_the_sheet_of_a_workbook_comes_back_after_a_reload(form, tmp_path):
+    from openpyxl import Workbook
+
+    root = tmp_path / "uploads"
+    (root / "77ab").mkdir(parents=True)
+    path = root / "77ab" / "book.xlsx"
+    book = Workbook()
+    book.active.title = "Notes"
+    book.active.append(["a", "b"])
+    book.active.append(["c", "d"])
+    reviews = book.create_sheet("Reviews")
+    reviews.append(["review", "stars"])
+    for i in range(12):
+        reviews.append([f"review {i}", 1 + i % 3])
+    book.save(path)
+    loaded = data_tab.choose_sheet(LoadedData(path=str(path), table=read_table(path)), "Reviews")[0]
+    value = choices.remember(form, loaded, data_tab.SPLIT, None,
+                             *values(form, sheet="Reviews", text_column="review", label_column="stars"))
+    out = restore(form, value, root, tmp_path)
+    assert out["loaded"].table.sheet == "Reviews" and out["sheet"]["value"] == "Reviews"
+    assert out["text_column"]["value"] == "review" and out["label_column"]["value"] == "stars"

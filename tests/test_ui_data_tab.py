@@ -7,7 +7,8 @@ from bertstudio.ui import data_tab, hyperparams_tab, tokenizer_tab
 from bertstudio.ui.app import config_form
 from bertstudio.ui.form import NO_COLUMN
 
-LOAD = ["loaded", "facts", "preview", "text", "pair", "label", "task", "separator", "label_columns", "file_problem"]
+LOAD = ["loaded", "facts", "preview", "text", "pair", "label", "task", "separator", "label_columns", "sheet",
+        "file_problem"]
 PREPARE = ["prepared", "report", "chart", "per_row_chart", "column_problem", "validation_problem", "task_note",
            "separator", "label_columns"]
 
@@ -356,3 +357,38 @@ def test_a_chosen_task_that_cannot_train_still_says_what_detection_would_pick(fo
     assert view.prepared is None and "only 1 row" in view.column_problem
     assert view.task_note.startswith("**Task: One label per row** (your choice). Detection would say "
                                      "Several labels per row: ")
+
+
+# --- an Excel workbook's sheets -----------------------------------------------------------------
+
+def workbook(tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    notes = book.active
+    notes.title = "Notes"
+    notes.append(["about", "this", "file"])
+    notes.append(["made", "by", "hand"])
+    data = book.create_sheet("Reviews")
+    data.append(["review", "stars"])
+    for i in range(20):
+        data.append([f"review number {i}", 1 + i % 5])
+    path = tmp_path / "book.xlsx"
+    book.save(path)
+    return str(path)
+
+
+def test_a_workbook_of_several_sheets_offers_them_and_another_sheet_is_read_as_a_fresh_table(form, tmp_path):
+    out = dict(zip(LOAD, data_tab.load_training_file(workbook(tmp_path))))
+    assert out["sheet"] == {"__type__": "update", "choices": ["Notes", "Reviews"], "value": "Notes", "visible": True}
+    again = dict(zip(LOAD, data_tab.choose_sheet(out["loaded"], "Reviews")))
+    assert again["loaded"].table.columns == ["review", "stars"] and again["sheet"]["value"] == "Reviews"
+    assert again["text"]["value"] == "review" and again["label"]["value"] == "stars"
+    chosen = values(form, sheet="Reviews", text_column="review", label_column="stars")
+    assert form.build_config(again["loaded"].path, None, chosen).sheet == "Reviews"
+    assert data_tab.prepare_view(form, again["loaded"], *chosen).prepared is not None
+
+
+def test_a_text_file_has_no_sheet_picker(tmp_path):
+    out = dict(zip(LOAD, data_tab.load_training_file(write(tmp_path, "d.csv", "text,label\nhi,a\n"))))
+    assert out["sheet"]["visible"] is False and out["sheet"]["value"] is None

@@ -126,7 +126,7 @@ def restore(form: "ConfigForm", value: Any, *, roots: Sequence[Path], example: P
         else:
             own = example is not None and path == Path(example).resolve()
             read = dict(zip(data_tab.LOAD_FIELDS, data_tab.load_training_file(
-                str(path), None, hosting, None if own else uploads_dir)))
+                str(path), None, hosting, None if own else uploads_dir, sheet=_sheet(path, memory))))
             loaded, page.facts, page.preview, page.file_problem = (
                 read.pop(name) for name in ("loaded", "facts", "preview", "file_problem"))
             columns = read  # the form controls a fresh file sets (columns, task and its details)
@@ -144,6 +144,19 @@ def restore(form: "ConfigForm", value: Any, *, roots: Sequence[Path], example: P
     elif page.settings is not None:
         page.preset = None
     return page.outputs(form)
+
+
+def _sheet(path: Path, memory: RememberedChoices) -> str | None:
+    """The remembered Excel sheet, when the restored file is a workbook that has it."""
+    from bertstudio.data.spreadsheet import sheet_names
+
+    wanted = memory.settings.get("sheet")
+    if not isinstance(wanted, str):
+        return None
+    try:
+        return wanted if wanted in sheet_names(path) else None
+    except StudioError:  # the read that follows says what is wrong with the file
+        return None
 
 
 def _restore_validation(page: Restored, loaded: "LoadedData", memory: RememberedChoices,

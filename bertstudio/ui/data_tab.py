@@ -17,7 +17,7 @@ from bertstudio.errors import StudioError
 from bertstudio.ui import charts, render
 from bertstudio.ui.form import (SEPARATORS as SEPARATOR_CHOICES, TASK_TITLES, FieldControl, column_choices, column_control,
                                 label_columns_control, make_control, row_limit_control, separator_control,
-                                task_control)
+                                sheet_control, task_control)
 
 if TYPE_CHECKING:
     from bertstudio.data.dataset import PreparedData
@@ -53,6 +53,7 @@ class LoadedData:
 @dataclass
 class DataTab:
     upload: gr.File
+    sheet: FieldControl         # an Excel workbook's sheet, shown when it has several
     example: gr.Button
     file_problem: gr.HTML
     facts: gr.Markdown
@@ -79,8 +80,8 @@ class DataTab:
 
     @property
     def controls(self) -> list[FieldControl]:
-        return [self.text, self.text_pair, self.label, self.task, self.separator, self.label_columns,
-                self.validation_split, self.max_rows, *self.cleaning]
+        return [self.sheet, self.text, self.text_pair, self.label, self.task, self.separator,
+                self.label_columns, self.validation_split, self.max_rows, *self.cleaning]
 
 
 def build() -> DataTab:
@@ -92,6 +93,7 @@ def build() -> DataTab:
         with gr.Column(scale=2, min_width=300):
             upload = gr.File(label="Training data (CSV, TSV, Excel, JSON, Parquet)", file_types=FILE_TYPES,
                              elem_id="data-upload", height=140)
+            sheet = sheet_control()
             example = gr.Button("Use the example dataset", elem_id="data-example", size="md")
             file_problem = gr.HTML(elem_id="data-file-problem")
             facts = gr.Markdown(elem_id="data-facts")
@@ -131,7 +133,7 @@ def build() -> DataTab:
             with gr.Accordion("Cleaning and row limit", open=False):
                 max_rows = row_limit_control()
                 cleaning = [make_control(name) for name in CLEANING_FIELDS]
-    return DataTab(upload=upload, example=example, file_problem=file_problem, facts=facts, preview=preview,
+    return DataTab(upload=upload, sheet=sheet, example=example, file_problem=file_problem, facts=facts, preview=preview,
                    text=text, text_pair=text_pair, label=label, task_note=task_note, task=task,
                    separator=separator, label_columns=label_columns, column_problem=column_problem,
                    label_chart=label_chart, per_row_chart=per_row_chart, report=report, validation_mode=validation_mode,
@@ -142,10 +144,11 @@ def build() -> DataTab:
 
 # --- handlers: short adapters over engine calls ---------------------------------------------------
 
-def read_upload(path: str, hosting: "HostingSettings | None" = None, uploads_dir: Path | None = None
-                ) -> tuple[str, "Table"]:
-    """Read an uploaded file within the deployment's limits (size after unpacking, rows); with
-    `uploads_dir`, keep a copy there that outlives gradio's cache, and return the copy's path."""
+def read_upload(path: str, hosting: "HostingSettings | None" = None, uploads_dir: Path | None = None,
+                sheet: str | None = None) -> tuple[str, "Table"]:
+    """Read an uploaded file within the deployment's limits (size after unpacking, rows), an
+    Excel file from `sheet` (else its first); with `uploads_dir`, keep a copy there that outlives
+    gradio's cache, and return the copy's path."""
     from bertstudio.hosting import keep_upload
     from bertstudio.limits import MAX_TEXT_CHARS
     from bertstudio.data.tabular import DEFAULT_MAX_BYTES, read_table
@@ -155,7 +158,7 @@ def read_upload(path: str, hosting: "HostingSettings | None" = None, uploads_dir
     rows = hosting.max_rows if hosting is not None and hosting.hosted else None
     chars = hosting.text_limit if hosting is not None else MAX_TEXT_CHARS
     table = read_table(path, name=Path(path).name, max_bytes=limit or DEFAULT_MAX_BYTES, max_rows=rows,
-                       max_text_chars=chars)
+                       max_text_chars=chars, sheet=sheet)
     if hosting is not None:
         hosting.check_rows(len(table), table.name)
     if uploads_dir is not None:
@@ -168,11 +171,13 @@ def read_upload(path: str, hosting: "HostingSettings | None" = None, uploads_dir
 
 
 def load_training_file(path: str | None, progress: gr.Progress | None = None,
-                       hosting: "HostingSettings | None" = None, uploads_dir: Path | None = None) -> tuple[Any, ...]:
-    """Read the file, suggest columns; outputs: `LOAD_FIELDS`, in that order.
+                       hosting: "HostingSettings | None" = None, uploads_dir: Path | None = None,
+                       sheet: str | None = None) -> tuple[Any, ...]:
+    """Read the file (an Excel file from `sheet`, else its first), suggest columns; outputs:
+    `LOAD_FIELDS`, in that order.
 
     A new file starts from "Detect automatically" with no separator and no yes/no columns picked,
-    those offered being the file's own. The problem box beside the upload is for a file that
+    those offered being the file's own; a workbook of several sheets offers them. The problem box beside the upload is for a file that
     cannot be read. Columns that cannot be suggested are left empty for `prepare`, which explains
     that beside the pickers and replaces the sentence as soon as the user picks (said twice, one
     copy would outlive the fix)."""
@@ -182,13 +187,13 @@ def load_training_file(path: str | None, progress: gr.Progress | None = None,
         return (None, "", None, gr.update(choices=[], value=None),
                 gr.update(choices=column_choices(None, True), value=None),
                 gr.update(choices=[], value=None), "auto", gr.update(value=None),
-                gr.update(choices=[], value=[]), "")
+                gr.update(choices=[], value=[]), gr.update(choices=[], value=None, visible=False), "")
     if progress is not None:
         progress(0.2, desc="Reading the file…")
     try:
-        path, table = read_upload(path, hosting, uploads_dir)
+        path, table = read_upload(path, hosting, uploads_dir, sheet)
     except StudioError as exc:
-        return (None, "", None, *[gr.skip()] * 6, render.problem(exc.message))
+        return (None, "", None, *[gr.skip()] * 7, render.problem(exc.message))
     try:
         suggested = suggest_columns(table)
         text, pair, label = suggested.text, suggested.text_pair, suggested.label
@@ -199,18 +204,38 @@ def load_training_file(path: str | None, progress: gr.Progress | None = None,
             gr.update(choices=column_choices(table, False), value=text),
             gr.update(choices=column_choices(table, True), value=pair or column_choices(None, True)[0]),
             gr.update(choices=column_choices(table, False), value=label), "auto", gr.update(value=None),
-            gr.update(choices=yes_no_columns(table), value=[]), "")
+            gr.update(choices=yes_no_columns(table), value=[]), _sheet_update(path, table, hosting), "")
 
 
 # What `load_training_file` returns, by name; the middle six are form controls by config field.
 LOAD_FIELDS = ("loaded", "facts", "preview", "text_column", "text_pair_column", "label_column", "task",
-               "label_separator", "label_columns", "file_problem")
+               "label_separator", "label_columns", "sheet", "file_problem")
 
 
 def load_outputs(tab: "DataTab") -> list[Any]:
     return [tab.loaded, tab.facts, tab.preview, tab.text.component, tab.text_pair.component,
             tab.label.component, tab.task.component, tab.separator.component, tab.label_columns.component,
-            tab.file_problem]
+            tab.sheet.component, tab.file_problem]
+
+
+def _sheet_update(path: str, table: "Table", hosting: "HostingSettings | None") -> Any:
+    """The sheet picker: a workbook's sheets, the one read chosen; shown for several sheets only."""
+    from bertstudio.data.spreadsheet import sheet_names
+
+    if table.sheet is None:
+        return gr.update(choices=[], value=None, visible=False)
+    limit = hosting.max_upload_bytes if hosting is not None else None
+    names = sheet_names(path, name=table.name, max_bytes=limit)
+    return gr.update(choices=names, value=table.sheet, visible=len(names) > 1)
+
+
+def choose_sheet(loaded: LoadedData | None, sheet: str | None, hosting: "HostingSettings | None" = None
+                 ) -> tuple[Any, ...]:
+    """Another sheet of the loaded workbook: read again from it (the kept copy, so not kept twice),
+    as a fresh file; outputs: `LOAD_FIELDS`."""
+    if loaded is None:
+        return tuple([gr.skip()] * len(LOAD_FIELDS))
+    return load_training_file(loaded.path, None, hosting, None, sheet=sheet or None)
 
 
 def yes_no_columns(table: "Table") -> list[str]:
@@ -233,10 +258,24 @@ def load_validation_file(loaded: LoadedData | None, path: str | None, hosting: "
     if not path:
         return replace(loaded, validation_path=None, validation_table=None), ""
     try:
-        path, table = read_upload(path, hosting, uploads_dir)
+        path, table = read_upload(path, hosting, uploads_dir, _same_sheet(path, loaded.table.sheet, hosting))
     except StudioError as exc:
         return replace(loaded, validation_path=None, validation_table=None), render.problem(exc.message)
     return replace(loaded, validation_path=str(path), validation_table=table), ""
+
+
+def _same_sheet(path: str, sheet: str | None, hosting: "HostingSettings | None") -> str | None:
+    """The training sheet's name, when the validation workbook has a sheet of that name (as the
+    engine reads it), else None: its first sheet, or a file with no sheets at all."""
+    from bertstudio.data.spreadsheet import sheet_names
+
+    if sheet is None:
+        return None
+    try:
+        names = sheet_names(path, max_bytes=hosting.max_upload_bytes if hosting is not None else None)
+    except StudioError:  # read_upload says what is wrong with the file
+        return None
+    return sheet if sheet in names else None
 
 
 def switch_validation_mode(loaded: LoadedData | None, mode: str) -> tuple[Any, Any, Any]:
@@ -453,11 +492,14 @@ def wire(tab: DataTab, form: "ConfigForm", example: Path, hosting: "HostingSetti
     tab.validation_mode.change(switch_validation_mode, [tab.loaded, tab.validation_mode],
                                [tab.loaded, tab.validation_upload, tab.validation_split.component]).then(
         **run_prepare)
+    # Another sheet is another table: read as a fresh file (columns suggested again), then prepared.
+    tab.sheet.component.input(partial(choose_sheet, hosting=hosting), [tab.loaded, tab.sheet.component], loads,
+                              trigger_mode="always_last").then(**run_prepare)
     # Another label column: its separator is found again, not carried over from the last column.
     tab.label.component.input(lambda: None, None, tab.separator.component, show_progress="hidden",
                               trigger_mode="always_last").then(**run_prepare)
     for control in tab.controls:
-        if control is tab.label:
+        if control in (tab.label, tab.sheet):
             continue
         # .input fires on the user's own changes only, so filling the pickers after a load (or
         # prepare preselecting the separator it found) does not start a second, overlapping

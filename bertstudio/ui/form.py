@@ -127,6 +127,15 @@ def task_control(**overrides: Any) -> FieldControl:
                         **settings)
 
 
+def sheet_control(**overrides: Any) -> FieldControl:
+    """An Excel workbook's sheet, picked from its sheets; hidden for other files (and one sheet)."""
+    settings = dict(label="Sheet", info="The workbook's sheet that holds the table.", elem_id="cfg-sheet",
+                    visible=False, interactive=True)
+    settings.update(overrides)
+    component = gr.Dropdown(choices=[], value=None, **settings)
+    return FieldControl("sheet", component, read=lambda v: v or None, show=lambda v: v or None)
+
+
 def separator_control(**overrides: Any) -> FieldControl:
     """The character between tags in one cell; nothing chosen means "find it in the file". A value
     the radio does not offer (a config.json naming a tab) is shown as nothing chosen."""
@@ -256,6 +265,8 @@ class ConfigForm:
                 updates.append(gr.skip())
             elif control.name.endswith("_column") and not _column_fits(control.name, value, table):
                 updates.append(gr.skip())
+            elif control.name == "sheet":
+                updates.append(gr.skip())  # the sheet follows the file read (a new sheet is a new table)
             elif control.name == "label_columns":
                 updates.append(_label_columns_update(value, table))
             elif control.name == "metric_for_best" and value != "auto":
