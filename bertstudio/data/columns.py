@@ -14,11 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 from bertstudio.errors import StudioError
 from bertstudio.data.tabular import Table
-# sort_labels is not used here: tasks/multi_label.py still imports it (and normalize_label,
-# MIN_ROWS_TO_SPLIT) from this module until it takes them from tasks.labels.
-from bertstudio.tasks.labels import (  # noqa: F401
-    MAX_LABELS, MIN_ROWS_TO_SPLIT, normalize_label, sort_labels,
-)
+from bertstudio.tasks.labels import MAX_LABELS, MIN_ROWS_TO_SPLIT, normalize_label
 
 _SUGGEST_SAMPLE_ROWS = 20_000  # enough to judge a column's kind; keeps suggestion fast on big files
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")

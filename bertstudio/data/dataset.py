@@ -28,6 +28,7 @@ from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
 from bertstudio.data.tabular import Table, read_table
 from bertstudio.tasks.base import Dropped, Task, TargetSpace
+from bertstudio.tasks.detect import detect_task
 from bertstudio.tasks.registry import DEFAULT_TASK, get_task
 
 
@@ -259,27 +260,15 @@ def resolve_task(table: Table, choice: ColumnChoice, config: TrainConfig
     """The task, the columns (with detected 0/1 label columns), the label separator and the
     Detection: the config's task when it names one, else what `detect_task` reads in the data."""
     separator = config.label_separator or None
-    detection = _detect(table, choice, separator)
-    name = config.task if config.task != "auto" else detection.task if detection else DEFAULT_TASK
+    detection = detect_task(table, choice, separator=separator)
+    name = config.task if config.task != "auto" else detection.task
     # What detection found serves the task it found, also when the user named that task (a
     # multi_label run without a separator uses the one in the cells).
-    if detection is not None and detection.task == name:
+    if detection.task == name:
         if detection.label_columns and not getattr(choice, "label_columns", None):
             choice = dataclasses.replace(choice, label_columns=tuple(detection.label_columns))
         separator = separator or detection.separator
     return get_task(name), choice, separator, detection
-
-
-def _detect(table: Table, choice: ColumnChoice, separator: str | None) -> Any:
-    """`detect_task`'s Detection (kept even when the config names the task: the Data tab can show
-    what else would fit); None in a copy of BERT Studio from before detection."""
-    try:
-        from bertstudio.tasks.detect import detect_task
-    except ModuleNotFoundError as exc:
-        if exc.name != "bertstudio.tasks.detect":
-            raise
-        return None
-    return detect_task(table, choice, separator=separator)
 
 
 def prepare_data(config: TrainConfig, table: Table | None = None,

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 import numpy as np
 
-from bertstudio.data.columns import MIN_ROWS_TO_SPLIT, normalize_label, sort_labels
 from bertstudio.errors import StudioError
 from bertstudio.tasks.base import Dropped, EvalResult, Prediction, TargetSpace, TorchDtype
+from bertstudio.tasks.labels import MIN_ROWS_TO_SPLIT, normalize_label, sort_labels
 from bertstudio.tasks.multilabel_metrics import DEFAULT_THRESHOLD, multilabel_metrics
 from bertstudio.tasks.stratify import iterative_split
 
