@@ -56,14 +56,19 @@ class RunResults:
 
 
 MISSES_TITLES = {
-    "single_label": "Misclassified validation rows (most confident mistakes first)",
-    "multi_label": "Validation rows given a wrong set of labels (in file order)",
+    "single_label": "Misclassified validation rows",
+    "multi_label": "Validation rows given a wrong set of labels",
     "regression": "Largest misses: the validation rows furthest from their true value",
 }
 
 
 def misses_title(results: RunResults) -> str:
-    return MISSES_TITLES.get(results.task, MISSES_TITLES[DEFAULT_TASK])
+    """The mistakes table's title, saying in what order they come (confident ones first when
+    the predictions file says how confident each row was)."""
+    title = MISSES_TITLES.get(results.task, MISSES_TITLES[DEFAULT_TASK])
+    if results.task != "regression" and "confidence" in results.misclassified_headers:
+        title += " (most confident mistakes first)"
+    return title
 
 
 def results_figure(results: RunResults):
