@@ -213,12 +213,19 @@ def _column_choice(table, args: argparse.Namespace, settings: TrainConfig | None
     return resolve_columns(table, settings or TrainConfig(**given))
 
 
+_FORMAT_NAMES = {"xlsx": "Excel", "json": "JSON", "jsonl": "JSON Lines", "parquet": "Parquet"}
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     delimiter = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(summary.get("delimiter"),
                                                                                summary.get("delimiter"))
     print(f"file:       {summary.get('file')}")
-    print(f"encoding:   {summary.get('encoding')}    delimiter: {delimiter}    "
-          f"header: {'yes' if summary.get('has_header') else 'no'}")
+    if summary.get("format", "csv") == "csv":
+        print(f"encoding:   {summary.get('encoding')}    delimiter: {delimiter}    "
+              f"header: {'yes' if summary.get('has_header') else 'no'}")
+    else:  # Excel, JSON and Parquet have no delimiter or encoding to tell
+        sheet = f"    sheet: {summary['sheet']}" if summary.get("sheet") else ""
+        print(f"format:     {_FORMAT_NAMES.get(summary['format'], summary['format'])}{sheet}")
     print(f"columns:    {', '.join(summary.get('columns', []))}")
     print(f"text:       {summary.get('text_column')}"
           + (f"    second text: {summary['text_pair_column']}" if summary.get("text_pair_column") else "")

@@ -166,6 +166,13 @@ def test_inspect_predict_and_train_take_the_sheet_to_read(capsys, tiny_run, tmp_
     assert config_from_args(args).sheet == "reviews"
 
 
+def test_inspect_names_a_workbooks_format_and_sheet_instead_of_a_delimiter(capsys, tmp_path):
+    book = _two_sheet_book(tmp_path / "book.xlsx")
+    assert main(["inspect", str(book), "--sheet", "reviews"]) == 0
+    out = capsys.readouterr().out
+    assert "format:     Excel    sheet: reviews" in out and "delimiter" not in out
+
+
 def test_a_sheet_the_workbook_lacks_is_one_sentence_naming_its_sheets(capsys, tiny_run, tmp_path):
     book = _two_sheet_book(tmp_path / "book.xlsx")
     assert main(["inspect", str(book), "--sheet", "Reviews"]) == 2

@@ -26,7 +26,7 @@ def data_summary(table: Table, columns: ColumnChoice | None = None,
     of the labels (tags and tags per row, or the range of the values)."""
     summary: dict[str, Any] = {
         "file": table.name, "encoding": table.encoding, "delimiter": table.delimiter,
-        "has_header": table.has_header, "columns": list(table.columns),
+        "format": table.format, "sheet": table.sheet, "has_header": table.has_header, "columns": list(table.columns),
         "rows_total": len(table.rows), "notes": list(table.notes),
         "suggested": None, "rows": 0, "dropped": {}, "labels": {}, "label_counts": {},
         "problems": [], "warnings": [],
