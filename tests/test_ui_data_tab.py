@@ -286,7 +286,6 @@ def yes_no_file(tmp_path):
 def test_only_columns_of_zeros_and_ones_are_offered_as_label_columns(form, tmp_path):
     out = dict(zip(LOAD, yes_no_file(tmp_path)))
     assert out["label_columns"]["choices"] == ["joy", "anger"] and out["label_columns"]["value"] == []
-    assert data_tab.yes_no_columns(out["loaded"].table) == ["joy", "anger"]
     one_label = data_tab.prepare_view(form, out["loaded"], *values(form, text_column="text", label_column="kind"))
     assert "2 yes/no columns" in one_label.task_note and one_label.label_columns["visible"] is False
     several = data_tab.prepare_view(form, out["loaded"], *values(form, text_column="text", label_column="kind",

@@ -20,6 +20,7 @@ from bertstudio.tasks.base import Dropped, EvalResult, Prediction, TargetSpace, 
 from bertstudio.tasks.labels import MIN_ROWS_TO_SPLIT, normalize_label, sort_labels
 from bertstudio.tasks.multilabel_metrics import DEFAULT_THRESHOLD, multilabel_metrics
 from bertstudio.tasks.stratify import iterative_split
+from bertstudio.tasks.yes_no import read_flag
 
 if TYPE_CHECKING:
     import torch
@@ -34,8 +35,6 @@ MAX_TAGS = 200                   # more distinct tags, with nearly every row uni
 # every other tag and the model would predict it everywhere. 30 still lifts rare tags a lot
 # (the tuned thresholds then move each cut to where that tag's F1 is best).
 MAX_POS_WEIGHT = 30.0
-_YES = frozenset({"1", "yes", "y", "true", "t"})
-_NO = frozenset({"0", "no", "n", "false", "f", ""})
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -101,10 +100,10 @@ def _read_flag_columns(table: "Table", names: Sequence[str]) -> list[Any]:
     for row in table.rows:
         value: set[str] | Dropped = set()
         for index, tag, name in zip(indices, tags, names):
-            flag = normalize_label(row[index]).casefold()  # "1.0", " 1 " and "01" are 1 too
-            if flag in _YES:
+            flag = read_flag(row[index])  # "1.0", " 1 " and "01" are 1 too
+            if flag:
                 value.add(tag)
-            elif flag not in _NO:
+            elif flag is None:
                 value = Dropped(f"not 0/1 in column '{_short(name)}'")
                 break
         rows.append(value)

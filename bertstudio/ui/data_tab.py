@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from bertstudio.errors import StudioError
+from bertstudio.tasks.yes_no import yes_no_columns
 from bertstudio.ui import charts, render
 from bertstudio.ui.form import (SEPARATORS as SEPARATOR_CHOICES, TASK_TITLES, FieldControl, column_choices, column_control,
                                 label_columns_control, make_control, row_limit_control, separator_control,
@@ -31,8 +32,6 @@ SECOND_FILE = "Use a separate validation file"
 # Every format the engine reads; an old .xls is let through too, so the engine's sentence naming
 # it (and saying to save it as .xlsx or CSV) shows in the problem box, not Gradio's fading toast.
 FILE_TYPES = [".csv", ".tsv", ".txt", ".gz", ".xlsx", ".xls", ".json", ".jsonl", ".parquet"]
-YES_NO = frozenset({"0", "1", "0.0", "1.0", "yes", "no", "true", "false", "y", "n"})
-_YES_NO_SAMPLE = 5000  # rows looked at to offer a column as a yes/no label column
 PREVIEW_ROWS = 12
 # The settings in the "Cleaning and row limit" accordion; the data report names the last three when
 # a file needs them (mojibake, spilled text, duplicates).
@@ -236,18 +235,6 @@ def choose_sheet(loaded: LoadedData | None, sheet: str | None, hosting: "Hosting
     if loaded is None:
         return tuple([gr.skip()] * len(LOAD_FIELDS))
     return load_training_file(loaded.path, None, hosting, None, sheet=sheet or None)
-
-
-def yes_no_columns(table: "Table") -> list[str]:
-    """Columns whose filled cells are all 0/1, yes/no or true/false (judged on the first rows):
-    the columns offered as one label each. A column with no filled cell is not offered."""
-    offered = []
-    rows = table.rows[:_YES_NO_SAMPLE]
-    for index, name in enumerate(table.columns):
-        cells = {row[index].strip().lower() for row in rows if index < len(row)} - {""}
-        if cells and cells <= YES_NO:
-            offered.append(name)
-    return offered
 
 
 def load_validation_file(loaded: LoadedData | None, path: str | None, hosting: "HostingSettings | None" = None,

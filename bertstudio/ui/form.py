@@ -14,6 +14,7 @@ import gradio as gr
 
 from bertstudio.config import TrainConfig, base_type
 from bertstudio.errors import StudioError
+from bertstudio.tasks.yes_no import yes_no_columns
 
 if TYPE_CHECKING:
     from bertstudio.data.tabular import Table
@@ -285,8 +286,6 @@ def _label_columns_update(value: str | None, table: "Table | None") -> Any:
         return gr.update(value=[])
     if table is None or not set(names) <= set(table.columns):
         return gr.skip()
-    from bertstudio.ui.data_tab import yes_no_columns
-
     return gr.update(choices=sorted(set(yes_no_columns(table)) | set(names), key=list(table.columns).index),
                      value=names)
 
