@@ -277,8 +277,6 @@ def file_columns(objects: "SessionObjects", runs_dir: Path, run_id: str | None,
     """The uploaded file's columns, the model's own text column preselected when the file has it.
     Outputs: column picker, predict button, problem. With a column preselected the file is predicted
     at once, so the button stays unavailable until that run ends (the wiring enables it again)."""
-    from bertstudio.data.tabular import read_table
-
     hidden = gr.update(visible=False, choices=[], value=None), gr.update(visible=False)
     if not path:
         return (*hidden, "")
