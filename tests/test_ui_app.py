@@ -39,6 +39,13 @@ def app():
     return module
 
 
+def test_the_header_names_the_files_and_the_three_tasks_the_studio_takes():
+    from bertstudio.ui.app import HEADER
+
+    for words in ("CSV", "Excel", "JSON", "Parquet", "one label", "several tags", "a score"):
+        assert words in HEADER, words
+
+
 def test_runs_folder_comes_from_the_flag_then_the_environment_then_the_default(app, tmp_path, monkeypatch):
     monkeypatch.delenv("BERTSTUDIO_RUNS_DIR", raising=False)
     monkeypatch.delenv("SPACE_ID", raising=False)

@@ -123,7 +123,8 @@ CSS = """
 """
 
 HEADER = f"""# {TITLE}
-Fine-tune a BERT text classifier on your own CSV, step by step: **1 Data** (your file and its columns) →
+Fine-tune a BERT model on your own file (CSV, Excel, JSON or Parquet) to give each text
+one label, several tags or a score. Step by step: **1 Data** (your file and its columns) →
 **2 Tokenizer** (how the model reads your texts) → **3 Hyperparameters** → **4 Train** (live charts) →
 **5 Predict** → **6 Runs**."""
 
