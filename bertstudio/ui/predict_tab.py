@@ -299,7 +299,7 @@ def predict_file(objects: "SessionObjects", runs_dir: Path, run_id: str | None, 
                  max_rows: int | None = None, max_chars: int | None = None) -> tuple[Any, Any, str]:
     """Outputs: the file with predictions to download (in the upload's own format: CSV, TSV, Excel,
     JSON, JSON Lines or Parquet), a preview of its first rows, the problem box."""
-    from bertstudio.data.writers import write_rows
+    from bertstudio.predict import write_predictions
 
     if not path:
         return None, None, ""
@@ -310,9 +310,7 @@ def predict_file(objects: "SessionObjects", runs_dir: Path, run_id: str | None, 
                                                on_batch=_rows_progress(progress, len(table)))
         # Only the file's own name is used, so no name the visitor chose can reach outside their folder.
         target = objects.downloads_dir() / output_name(table)
-        separator = getattr(predictor.model.config, "bertstudio_label_separator", None)
-        lists = {"predicted_labels": separator} if separator and "predicted_labels" in header else None
-        write_rows(target, header, rows, like=table, list_columns=lists)
+        write_predictions(target, header, rows, table, predictor.model.config)
     except StudioError as exc:
         return None, None, render.problem(exc.message)
     preview = {"headers": header, "data": [[render.shorten(str(c)) for c in row] for row in rows[:PREVIEW_ROWS]]}
