@@ -7,10 +7,10 @@ import pytest
 
 from bertstudio.hosting import HostingSettings
 from bertstudio.data.tabular import read_table
-from bertstudio.ui import choices, data_tab, hyperparams_tab, tokenizer_tab
-from bertstudio.ui.app import config_form
+from bertstudio.ui import choices, data_tab
 from bertstudio.ui.data_tab import LoadedData
 from bertstudio.ui.history import FollowedRun
+from ui_support import page_form, values
 
 PAGE = ["loaded", "facts", "preview", "file_problem", "upload", "validation_mode", "validation_upload",
         "validation_problem", "preset"]
@@ -18,18 +18,14 @@ PAGE = ["loaded", "facts", "preview", "file_problem", "upload", "validation_mode
 
 @pytest.fixture(scope="module")
 def form(tmp_path_factory):
-    with gr.Blocks():
-        data = data_tab.build()
-        tok = tokenizer_tab.build("bundled")
-        hp = hyperparams_tab.build()
-    return config_form(data, tok, hp, tmp_path_factory.mktemp("runs"))
+    return page_form(tmp_path_factory.mktemp("runs"))
 
 
-def values(form, **chosen):
-    out = [control.component.value for control in form.controls]
-    for name, value in chosen.items():
-        out[form.controls.index(form.control(name))] = value
-    return out
+def upload_path(tmp_path, name):
+    """Where gradio would have put an upload of `name`: <root>/<hash>/<name>; returns root and path."""
+    root = tmp_path / "uploads"
+    (root / "3f2a").mkdir(parents=True)
+    return root, root / "3f2a" / name
 
 
 def restored(form, outputs):
@@ -38,10 +34,8 @@ def restored(form, outputs):
 
 @pytest.fixture
 def upload(tmp_path):
-    """A file where gradio would have put an upload: <root>/<hash>/orders.csv."""
-    root = tmp_path / "uploads"
-    (root / "3f2a").mkdir(parents=True)
-    path = root / "3f2a" / "orders.csv"
+    """A file where gradio would have put an upload."""
+    root, path = upload_path(tmp_path, "orders.csv")
     path.write_text("id,message,note,category\n" + "".join(
         f"{i},{'great' if i % 2 else 'broken'} order {i},remark {i},{'praise' if i % 2 else 'complaint'}\n"
         for i in range(20)), encoding="utf-8")
@@ -163,9 +157,7 @@ def test_the_whole_set_of_choices_is_remembered_not_merged(form, upload):
 
 @pytest.fixture
 def flags_upload(tmp_path):
-    root = tmp_path / "uploads"
-    (root / "9c1d").mkdir(parents=True)
-    path = root / "9c1d" / "flags.csv"
+    root, path = upload_path(tmp_path, "flags.csv")
     path.write_text("text,joy,anger,tags\n" + "".join(
         f"text {i},{i % 2},{(i + 1) % 2},\"{'a;b' if i % 2 else 'b'}\"\n" for i in range(20)), encoding="utf-8")
     return root, path
@@ -196,9 +188,7 @@ def test_a_new_file_starts_from_detection_with_its_own_yes_no_columns_offered(fl
 def test_the_sheet_of_a_workbook_comes_back_after_a_reload(form, tmp_path):
     from openpyxl import Workbook
 
-    root = tmp_path / "uploads"
-    (root / "77ab").mkdir(parents=True)
-    path = root / "77ab" / "book.xlsx"
+    root, path = upload_path(tmp_path, "book.xlsx")
     book = Workbook()
     book.active.title = "Notes"
     book.active.append(["a", "b"])

@@ -9,6 +9,7 @@ from bertstudio.hosting import HostingSettings
 from bertstudio.ui import data_tab, hyperparams_tab, tokenizer_tab
 from bertstudio.ui.app import config_form
 from bertstudio.ui.form import from_log, log_value
+from ui_support import page_form
 
 HOSTED = HostingSettings.from_env({"BERTSTUDIO_HOSTED": "1", "BERTSTUDIO_MAX_EPOCHS": "4",
                                    "BERTSTUDIO_MODELS": "bundled"})
@@ -16,11 +17,7 @@ HOSTED = HostingSettings.from_env({"BERTSTUDIO_HOSTED": "1", "BERTSTUDIO_MAX_EPO
 
 @pytest.fixture(scope="module")
 def form(tmp_path_factory):
-    with gr.Blocks():
-        data = data_tab.build()
-        tok = tokenizer_tab.build("bundled")
-        hp = hyperparams_tab.build(max_epochs=HOSTED.max_epochs, model="bundled")
-    return config_form(data, tok, hp, tmp_path_factory.mktemp("runs"))
+    return page_form(tmp_path_factory.mktemp("runs"), max_epochs=HOSTED.max_epochs, model="bundled")
 
 
 def _load(form, tmp_path, content: bytes, hosting=None):
