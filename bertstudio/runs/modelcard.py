@@ -8,17 +8,7 @@ from typing import Any
 from bertstudio.config import TrainConfig, field_specs
 from bertstudio.tasks.base import TargetSpace
 from bertstudio.tasks.registry import DEFAULT_TASK, get_task
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
-    return "—" if value is None else str(value)
-
-
-def _cell(value: Any) -> str:
-    """Markdown table cells: pipes and newlines would break the table."""
-    return _fmt(value).replace("|", "\\|").replace("\n", " ")
+from bertstudio.tasks.wording import table_cell
 
 
 def _is_hub_id(name: str) -> bool:
@@ -79,14 +69,14 @@ def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], me
         "",
         "## Data",
         "",
-        f"- File: `{_cell(data.get('file_name'))}`"
-        + (f", validation file `{_cell(data.get('validation_file_name'))}`" if data.get("validation_file_name") else
+        f"- File: `{table_cell(data.get('file_name'))}`"
+        + (f", validation file `{table_cell(data.get('validation_file_name'))}`" if data.get("validation_file_name") else
            f", {config.validation_split:.0%} held out for validation (stratified, seed {config.seed})"),
         f"- Fingerprint (file bytes + options): `{data.get('fingerprint', '')[:16]}…`",
-        f"- Columns: text `{_cell(columns.get('text'))}`"
-        + (f", second text `{_cell(columns.get('text_pair'))}`" if columns.get("text_pair") else "")
-        + (", label columns " + ", ".join(f"`{_cell(c)}`" for c in columns["label_columns"])
-           if columns.get("label_columns") else f", label `{_cell(columns.get('label'))}`"),
+        f"- Columns: text `{table_cell(columns.get('text'))}`"
+        + (f", second text `{table_cell(columns.get('text_pair'))}`" if columns.get("text_pair") else "")
+        + (", label columns " + ", ".join(f"`{table_cell(c)}`" for c in columns["label_columns"])
+           if columns.get("label_columns") else f", label `{table_cell(columns.get('label'))}`"),
         f"- Rows: {data.get('train_size', 0)} for training, {data.get('validation_size', 0)} for validation",
     ]
     dropped = report.get("dropped") or {}
@@ -94,7 +84,7 @@ def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], me
         lines.append("- Rows dropped: " + ", ".join(f"{count} ({reason})" for reason, count in dropped.items()))
     counts = report.get("label_counts") or {}
     if counts:
-        lines += ["", f"| {counted} | rows |", "|---|---:|"] + [f"| {_cell(k)} | {v} |" for k, v in counts.items()]
+        lines += ["", f"| {counted} | rows |", "|---|---:|"] + [f"| {table_cell(k)} | {v} |" for k, v in counts.items()]
 
     lines += ["", "## Results on the validation data", ""]
     lines += task.card_section(metrics or {}, space)
@@ -113,7 +103,7 @@ def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], me
             value = task.headline
         elif spec.name == "label_separator" and data.get("label_separator"):
             value = data["label_separator"]  # the one the cells were split on, detected or given
-        lines.append(f"| {spec.metadata.get('label', spec.name)} | {_cell(value)} |")
+        lines.append(f"| {spec.metadata.get('label', spec.name)} | {table_cell(value)} |")
 
     lines += ["", "## Environment", ""]
     for key in ("python", "torch", "transformers", "accelerate", "datasets", "device", "precision",

@@ -21,6 +21,7 @@ from bertstudio.tasks.labels import MIN_ROWS_TO_SPLIT, normalize_label, sort_lab
 from bertstudio.tasks.multilabel_metrics import DEFAULT_THRESHOLD, multilabel_metrics
 from bertstudio.tasks.stratify import iterative_split
 from bertstudio.tasks.yes_no import read_flag
+from bertstudio.tasks.wording import table_cell, number, short, some_names
 
 if TYPE_CHECKING:
     import torch
@@ -35,26 +36,6 @@ MAX_TAGS = 200                   # more distinct tags, with nearly every row uni
 # every other tag and the model would predict it everywhere. 30 still lifts rare tags a lot
 # (the tuned thresholds then move each cut to where that tag's F1 is best).
 MAX_POS_WEIGHT = 30.0
-
-
-def _short(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
-    return "—" if value is None else str(value)
-
-
-def _cell(value: Any) -> str:
-    """Markdown table cells: pipes and newlines would break the table."""
-    return _fmt(value).replace("|", "\\|").replace("\n", " ")
-
-
-def _names(labels: Sequence[str], limit: int = 5) -> str:
-    shown = ", ".join(repr(_short(label)) for label in labels[:limit])
-    return shown + (f" and {len(labels) - limit} more" if len(labels) > limit else "")
 
 
 # --- reading the cells ---------------------------------------------------------------------------
@@ -104,7 +85,7 @@ def _read_flag_columns(table: "Table", names: Sequence[str]) -> list[Any]:
             if flag:
                 value.add(tag)
             elif flag is None:
-                value = Dropped(f"not 0/1 in column '{_short(name)}'")
+                value = Dropped(f"not 0/1 in column '{short(name)}'")
                 break
         rows.append(value)
     return rows
@@ -139,7 +120,7 @@ def rare_labels_sentence(values: Sequence[Any], column: str) -> str | None:
     if not rare:
         return None
     one = len(rare) == 1
-    return (f"{'Label' if one else 'Labels'} {_names(rare)} in column '{column}' "
+    return (f"{'Label' if one else 'Labels'} {some_names(rare)} in column '{column}' "
             f"{'has' if one else 'have'} only 1 row, so {'it stays' if one else 'they stay'} in "
             f"training and the validation scores cannot measure {'it' if one else 'them'}; add rows "
             f"with {'that label' if one else 'those labels'} to measure {'it' if one else 'them'}.")
@@ -226,7 +207,7 @@ class MultiLabel:
                     "column that holds the labels."]
         if len(counts) == 1:
             only = next(iter(counts))
-            return [f"Column '{column}' has only one label ('{_short(only)}'); a multi-label model "
+            return [f"Column '{column}' has only one label ('{short(only)}'); a multi-label model "
                     "needs at least two different labels, so choose another label column or add "
                     "examples."]
         combinations = len(set(rows))
@@ -363,7 +344,7 @@ class MultiLabel:
     def card_intro(self, space: TargetSpace, pairs: bool) -> str:
         return (f"It tags {'pairs of texts' if pairs else 'texts'} with any of {len(space.names)} "
                 "labels (none, one or several per text): "
-                + ", ".join(f"`{_cell(name)}`" for name in space.names) + ".")
+                + ", ".join(f"`{table_cell(name)}`" for name in space.names) + ".")
 
     def card_section(self, metrics: dict[str, Any], space: TargetSpace) -> list[str]:
         """Scores at the tuned thresholds and at 0.5, then the per-tag table with each threshold."""
@@ -377,15 +358,15 @@ class MultiLabel:
                  "", "| metric | tuned thresholds | at 0.5 |", "|---|---:|---:|"]
         for key in ("macro_f1", "micro_f1", "subset_accuracy"):
             if metrics.get(key) is not None:
-                lines.append(f"| {key} | {_fmt(metrics[key])} | {_fmt(metrics.get(f'{key}_at_0.5'))} |")
+                lines.append(f"| {key} | {number(metrics[key])} | {number(metrics.get(f'{key}_at_0.5'))} |")
         if metrics.get("loss") is not None:
-            lines.append(f"| loss | {_fmt(metrics['loss'])} | |")
+            lines.append(f"| loss | {number(metrics['loss'])} | |")
         per_label = metrics.get("per_label") or {}
         if per_label:
             lines += ["", "| label | threshold | F1 | F1 at 0.5 | precision | recall | support |",
                       "|---|---:|---:|---:|---:|---:|---:|"]
-            lines += [f"| {_cell(tag)} | {m['threshold']:.2f} | {_fmt(m['f1'])} | "
-                      f"{_fmt(m.get('f1_at_0.5'))} | {_fmt(m['precision'])} | {_fmt(m['recall'])} | "
+            lines += [f"| {table_cell(tag)} | {m['threshold']:.2f} | {number(m['f1'])} | "
+                      f"{number(m.get('f1_at_0.5'))} | {number(m['precision'])} | {number(m['recall'])} | "
                       f"{m['support']} |" for tag, m in per_label.items()]
         return lines
 

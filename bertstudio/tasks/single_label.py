@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 from bertstudio.tasks.base import Dropped, EvalResult, Prediction, TargetSpace, TorchDtype
 from bertstudio.tasks.labels import MAX_LABELS, MIN_ROWS_TO_SPLIT, normalize_label, sort_labels
 from bertstudio.tasks.metrics import classification_metrics
+from bertstudio.tasks.wording import table_cell, number, short
 
 if TYPE_CHECKING:
     import numpy as np
@@ -23,22 +24,6 @@ if TYPE_CHECKING:
     from bertstudio.data.tabular import Table
 
 EMPTY_LABEL = Dropped("empty label")
-
-
-def _short(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def _fmt(value: Any) -> str:
-    """Numbers as the model card prints them: 4 decimals, or scientific when tiny."""
-    if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
-    return "—" if value is None else str(value)
-
-
-def _cell(value: Any) -> str:
-    """Markdown table cells: pipes and newlines would break the table."""
-    return _fmt(value).replace("|", "\\|").replace("\n", " ")
 
 
 def model_labels(model_config: Any) -> list[str]:
@@ -100,7 +85,7 @@ class SingleLabel:
         if split:
             small = [label for label, n in counts.items() if n < 2]
             if small:
-                names = ", ".join(repr(_short(label)) for label in sort_labels(small)[:5])
+                names = ", ".join(repr(short(label)) for label in sort_labels(small)[:5])
                 more = f" and {len(small) - 5} more" if len(small) > 5 else ""
                 problems.append(f"Each label needs at least 2 rows so one can go to validation and one "
                                 f"to training, but {names}{more} in column '{column}' "
@@ -194,7 +179,7 @@ class SingleLabel:
 
     def card_intro(self, space: TargetSpace, pairs: bool) -> str:
         return (f"It sorts {'pairs of texts' if pairs else 'texts'} into {len(space.names)} classes: "
-                + ", ".join(f"`{_cell(label)}`" for label in space.names) + ".")
+                + ", ".join(f"`{table_cell(label)}`" for label in space.names) + ".")
 
     def card_section(self, metrics: dict[str, Any], space: TargetSpace) -> list[str]:
         """The results table (accuracy, macro-F1, loss) and the per-class table, or a line saying
@@ -204,10 +189,10 @@ class SingleLabel:
         lines = ["| metric | value |", "|---|---:|"]
         for key in ("accuracy", "macro_f1", "loss"):
             if metrics.get(key) is not None:
-                lines.append(f"| {key} | {_fmt(metrics[key])} |")
+                lines.append(f"| {key} | {number(metrics[key])} |")
         per_class = metrics.get("per_class") or {}
         if per_class:
             lines += ["", "| class | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
-            lines += [f"| {_cell(label)} | {_fmt(m['precision'])} | {_fmt(m['recall'])} | {_fmt(m['f1'])} | "
+            lines += [f"| {table_cell(label)} | {number(m['precision'])} | {number(m['recall'])} | {number(m['f1'])} | "
                       f"{m['support']} |" for label, m in per_class.items()]
         return lines
