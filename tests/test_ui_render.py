@@ -81,6 +81,55 @@ def test_data_report_counts_drops_duplicates_and_leaks():
     assert "2 rows repeat an earlier text" in report
 
 
+def test_an_uneven_label_column_is_told_to_watch_the_macro_f1():
+    rows = ["text,label"] + [f"common {i},a" for i in range(30)] + [f"rare {i},b" for i in range(4)]
+    table = read_table("\n".join(rows).encode(), name="d.csv")
+    report = render.data_report(prepare_data(TrainConfig(data="d.csv", seed=1), table).report)
+    assert "stratified by label" in report and "The labels are unbalanced" in report
+
+
+def test_a_number_target_is_split_by_value_range_and_has_no_class_balance():
+    from bertstudio.tasks.registry import get_task
+
+    # Most rows at one value: as classes this would be "unbalanced", as numbers it is a histogram.
+    rows = ["text,score"] + [f"row {i},{5 if i % 10 else i / 10:.1f}" for i in range(40)]
+    table = read_table("\n".join(rows).encode(), name="s.csv")
+    prepared = prepare_data(TrainConfig(data="s.csv", task="regression", seed=1), table)
+    report = render.data_report(prepared.report, get_task(prepared.task))
+    assert "stratified by value range" in report and "stratified by label" not in report
+    assert "unbalanced" not in report and "macro F1" not in report
+
+
+def test_rare_tags_are_weighed_against_the_micro_f1_not_accuracy():
+    from bertstudio.tasks.registry import get_task
+
+    rows = ["text,tags"] + [f"row {i},\"a{',b' if i % 15 == 0 else ''}\"" for i in range(60)]
+    table = read_table("\n".join(rows).encode(), name="t.csv")
+    prepared = prepare_data(TrainConfig(data="t.csv", task="multi_label", seed=1), table)
+    report = render.data_report(prepared.report, get_task(prepared.task))
+    assert "every label has rows on both sides" in report and "stratified by label" not in report
+    assert "Some labels are rare (the most common is on 60 rows, the rarest on 4)" in report
+    assert "micro F1" in report and "accuracy" not in report
+
+
+def test_file_facts_of_a_workbook_or_json_name_the_format_not_a_delimiter():
+    from openpyxl import Workbook
+    import io
+
+    book = Workbook()
+    book.active.title = "Reviews"
+    for row in [["text", "label"], ["good", "pos"], ["bad", "neg"]]:
+        book.active.append(row)
+    raw = io.BytesIO()
+    book.save(raw)
+    facts = render.file_facts(read_table(raw.getvalue(), name="r.xlsx"))
+    assert "**Format:** Excel workbook, sheet 'Reviews'" in facts and "Delimiter" not in facts
+    assert "Header row:** yes" in facts and "2 rows" in facts
+    lines = b'{"text": "good", "label": "pos"}\n{"text": "bad", "label": "neg"}\n'
+    facts = render.file_facts(read_table(lines, name="r.jsonl"))
+    assert "**Format:** JSON Lines" in facts and "Delimiter" not in facts and "Encoding" not in facts
+
+
 def test_waiting_run_explains_its_place_in_line():
     html = render.progress_html(TrainHistory(), position=2)
     assert "number 2" in html and "one model at a time" in html

@@ -133,6 +133,13 @@ class Task(Protocol):
     def split(self, values: Sequence[Any], share: float, seed: int) -> tuple[list[int], list[int]]:
         """Sorted train and validation indices, seeded; each task stratifies in its own way."""
 
+    split_words: ClassVar[str]           # how `split` holds rows out, for the report: "stratified by label"
+
+    def balance_note(self, counts: dict[str, int]) -> str | None:
+        """For the report: one plain sentence when `counts` (from `counts`) are so uneven that the
+        headline number needs watching, naming what to watch; None when they are not, or when
+        balance means nothing for the task (regression)."""
+
     def counts(self, values: Sequence[Any], space: TargetSpace) -> dict[str, int]:
         """For the report: rows per class or tag (regression: rows per value bin, "1.0–2.0")."""
 

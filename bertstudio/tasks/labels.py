@@ -13,6 +13,8 @@ MAX_LABELS = 50  # more distinct values than this reads as free text or a score,
 # Two labels with two rows each: one row of each for training and one for validation. A file
 # smaller than this cannot be trained whichever columns are chosen, so its rows are the problem.
 MIN_ROWS_TO_SPLIT = 4
+# The largest class or tag this many times the smallest: the headline needs watching (report).
+UNEVEN_RATIO = 5
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
@@ -28,6 +30,14 @@ def normalize_label(value: str) -> str:
     if number == number.to_integral_value():
         return str(int(number))
     return format(number.normalize(), "f")
+
+
+def uneven(counts: dict[str, int]) -> tuple[int, int] | None:
+    """(largest, smallest) rows per class or tag when they differ `UNEVEN_RATIO` times or more."""
+    if not counts:
+        return None
+    largest, smallest = max(counts.values()), min(counts.values())
+    return (largest, smallest) if smallest and largest / smallest >= UNEVEN_RATIO else None
 
 
 def sort_labels(names: set[str] | list[str]) -> list[str]:

@@ -17,7 +17,7 @@ import numpy as np
 
 from bertstudio.errors import StudioError
 from bertstudio.tasks.base import Dropped, EvalResult, Prediction, TargetSpace, TorchDtype
-from bertstudio.tasks.labels import MIN_ROWS_TO_SPLIT, normalize_label, sort_labels
+from bertstudio.tasks.labels import MIN_ROWS_TO_SPLIT, normalize_label, sort_labels, uneven
 from bertstudio.tasks.multilabel_metrics import DEFAULT_THRESHOLD, multilabel_metrics
 from bertstudio.tasks.stratify import iterative_split
 from bertstudio.tasks.yes_no import read_flag
@@ -158,6 +158,7 @@ class MultiLabel:
                                           "micro_f1_at_0.5", "subset_accuracy_at_0.5", "loss")
     headline: ClassVar[str] = "macro_f1"
     problem_type: ClassVar[str] = "multi_label_classification"
+    split_words: ClassVar[str] = "stratified so every label has rows on both sides where the rows allow"
     target_dtype = TorchDtype("float32")
 
     def higher_is_better(self, metric: str) -> bool:
@@ -216,6 +217,14 @@ class MultiLabel:
                     f"its {len(rows)} rows a different combination, which looks like free text "
                     "rather than labels; choose the column that holds the labels."]
         return []
+
+    def balance_note(self, counts: dict[str, int]) -> str | None:
+        spread = uneven(counts)
+        if spread is None:
+            return None
+        # The micro F1 is carried by the common labels; the macro F1 counts every label the same.
+        return (f"Some labels are rare (the most common is on {spread[0]:,} rows, the rarest on "
+                f"{spread[1]:,}); watch the macro F1 and each label's F1, not just the micro F1.")
 
     def split(self, values: Sequence[Any], share: float, seed: int) -> tuple[list[int], list[int]]:
         """Iterative stratification: every tag with 2+ rows on both sides where the rows allow."""

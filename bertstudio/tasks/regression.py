@@ -59,6 +59,7 @@ class RegressionTask:
     metrics: ClassVar[tuple[str, ...]] = ("pearson", "spearman", "rmse", "mae", "r2", "loss")
     headline: ClassVar[str] = "pearson"
     problem_type: ClassVar[str] = "regression"
+    split_words: ClassVar[str] = "stratified by value range"
 
     @property
     def target_dtype(self) -> "torch.dtype":
@@ -120,6 +121,9 @@ class RegressionTask:
                     "cannot learn anything from one value, so pick another column or add rows "
                     "with other values."]
         return []
+
+    def balance_note(self, counts: dict[str, int]) -> str | None:
+        return None  # rows per value bin are a histogram, not classes to balance
 
     def split(self, values: Sequence[Any], share: float, seed: int) -> tuple[list[int], list[int]]:
         """Train and validation indices, stratified over equal-count value bins: both sides span

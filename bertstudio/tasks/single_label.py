@@ -12,7 +12,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 from bertstudio.tasks.base import Dropped, EvalResult, Prediction, TargetSpace, TorchDtype
-from bertstudio.tasks.labels import MAX_LABELS, MIN_ROWS_TO_SPLIT, normalize_label, sort_labels
+from bertstudio.tasks.labels import MAX_LABELS, MIN_ROWS_TO_SPLIT, normalize_label, sort_labels, uneven
 from bertstudio.tasks.metrics import classification_metrics
 from bertstudio.tasks.wording import table_cell, number, short
 
@@ -40,6 +40,7 @@ class SingleLabel:
     metrics: ClassVar[tuple[str, ...]] = ("macro_f1", "accuracy", "loss")
     headline: ClassVar[str] = "macro_f1"
     problem_type: ClassVar[str] = "single_label_classification"
+    split_words: ClassVar[str] = "stratified by label"
     target_dtype = TorchDtype("long")
 
     def higher_is_better(self, metric: str) -> bool:
@@ -93,6 +94,13 @@ class SingleLabel:
                                 f"{'that label' if len(small) == 1 else 'those labels'}, or give a "
                                 "separate validation file.")
         return problems
+
+    def balance_note(self, counts: dict[str, int]) -> str | None:
+        spread = uneven(counts)
+        if spread is None:
+            return None
+        return (f"The labels are unbalanced (largest {spread[0]:,} rows, smallest {spread[1]:,}); "
+                "watch the macro F1, not just accuracy.")
 
     def split(self, values: Sequence[Any], share: float, seed: int) -> tuple[list[int], list[int]]:
         """Stratified: every class with 2+ rows gives at least one row to each side."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from bertstudio.errors import StudioError
+from bertstudio.tasks.registry import get_task
 from bertstudio.tasks.yes_no import yes_no_columns
 from bertstudio.ui import charts, render
 from bertstudio.ui.form import SEPARATORS as SEPARATOR_CHOICES, TASK_TITLES
@@ -75,7 +76,7 @@ def prepare_view(form: "ConfigForm", loaded: LoadedData | None, *values: Any) ->
         return _failed_view(loaded, chosen, exc.message)
     detection = prepared.detection or _detected(loaded.table, prepared)
     task, report = prepared.task, prepared.report
-    view = DataView(prepared=prepared, report=render.data_report(report),
+    view = DataView(prepared=prepared, report=render.data_report(report, get_task(task)),
                     task_note=task_note(chosen.get("task") or "auto", task, detection,
                                         len(yes_no_columns(loaded.table))))
     _task_controls(view, task, chosen, prepared.separator, loaded.table)

@@ -17,11 +17,13 @@ if TYPE_CHECKING:
     from bertstudio.data.dataset import DataReport
     from bertstudio.training.events import Step
     from bertstudio.data.tabular import Table
+    from bertstudio.tasks.base import Task
     from bertstudio.text.token_preview import TokenPreview
     from bertstudio.text.tokenization import LengthStats
     from bertstudio.ui.history import TrainHistory
 
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+FORMAT_NAMES = {"xlsx": "Excel workbook", "json": "JSON", "jsonl": "JSON Lines", "parquet": "Parquet"}
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 
 
@@ -48,13 +50,21 @@ def count(n: int, word: str, plural: str | None = None) -> str:
 # --- data tab -------------------------------------------------------------------------------------
 
 def file_facts(table: "Table", role: str = "File") -> str:
-    """What was detected about a file: encoding, delimiter, header, size, and the fixes applied."""
-    delimiter = DELIMITER_NAMES.get(table.delimiter, repr(table.delimiter))
+    """What was detected about a file: its format (a text table's encoding and delimiter), header,
+    size, and the fixes applied."""
+    header = f"**Header row:** {'yes' if table.has_header else 'no (columns were numbered)'}"
+    if table.format == "csv":
+        delimiter = DELIMITER_NAMES.get(table.delimiter, repr(table.delimiter))
+        kind = f"**Encoding:** {md_escape(table.encoding)} · **Delimiter:** {delimiter} · {header}"
+    else:  # a workbook, JSON or Parquet file has no delimiter; its cells arrive as text already
+        kind = f"**Format:** {FORMAT_NAMES.get(table.format, md_escape(table.format))}"
+        if table.sheet is not None:
+            kind += f", sheet '{md_escape(table.sheet)}'"
+        if table.format == "xlsx":  # only a sheet's first row may or may not be a header
+            kind += f" · {header}"
     lines = [f"**{role}:** {md_escape(table.name)} — {count(len(table.rows), 'row')}, "
              f"{count(len(table.columns), 'column')}",
-             f"**Encoding:** {md_escape(table.encoding)} · **Delimiter:** {delimiter} · "
-             f"**Header row:** {'yes' if table.has_header else 'no (columns were numbered)'}"
-             + (" · gzip" if table.compressed else "")]
+             kind + (" · gzip" if table.compressed else "")]
     lines += [f"- {md_escape(note)}" for note in table.notes]
     return "\n\n".join(lines[:2]) + ("\n\n" + "\n".join(lines[2:]) if len(lines) > 2 else "")
 
@@ -65,11 +75,16 @@ def preview_rows(table: "Table", limit: int = 12, width: int = 160) -> list[list
             for row in table.rows[:limit]]
 
 
-def data_report(report: "DataReport") -> str:
-    """The data report: what was kept, dropped and why, duplicates, leakage between the splits."""
+def data_report(report: "DataReport", task: "Task | None" = None) -> str:
+    """The data report: what was kept, dropped and why, duplicates, leakage between the splits, and
+    what `task` (the run's resolved task; one label per row when not given) says of the balance."""
+    if task is None:
+        from bertstudio.tasks.registry import DEFAULT_TASK, get_task
+
+        task = get_task(DEFAULT_TASK)
     lines = [f"**{report.rows_kept:,} of {report.rows_total:,} rows are usable:** "
              f"{report.train_size:,} for training, {report.validation_size:,} for validation "
-             + ("(held out from the file, stratified by label)." if report.validation_source == "split"
+             + (f"(held out from the file, {task.split_words})." if report.validation_source == "split"
                 else f"(from {md_escape(report.validation_source)}).")]
     if report.dropped:
         lines.append("- Dropped: " + ", ".join(f"{count(n, 'row')} with {md_escape(reason)}"
@@ -89,12 +104,10 @@ def data_report(report: "DataReport") -> str:
                      "honest score.")
     else:
         lines.append("- No text appears in both training and validation.")
-    counts = report.label_counts
-    if counts:
-        smallest, largest = min(counts.values()), max(counts.values())
-        if smallest and largest / smallest >= 5:
-            lines.append(f"- The labels are unbalanced (largest {largest:,} rows, smallest {smallest:,}); "
-                         "watch the macro F1, not just accuracy.")
+    # The task's own sentences (numbers, no file text), so they need no escaping.
+    balance = task.balance_note(report.label_counts)
+    if balance:
+        lines.append(f"- {balance}")
     return "\n".join(lines)
 
 
