@@ -163,7 +163,8 @@ def metrics_figure(history: "TrainHistory") -> "go.Figure":
     macro-F1, macro- and micro-F1, or Pearson with RMSE on an axis of its own (another unit)."""
     import plotly.graph_objects as go
 
-    from bertstudio.ui.render import LOWER_IS_BETTER, metric_name
+    from bertstudio.tasks.metrics import LOWER_IS_BETTER
+    from bertstudio.tasks.wording import metric_name
 
     names = history.charted
     title = "Validation " + " and ".join(metric_name(n) for n in names) if names else "Validation scores"

@@ -177,7 +177,7 @@ def metric_choices(task: str | None) -> list[tuple[str, str]]:
     no known task ("auto" before detection), every task's metrics, so any remembered one fits."""
     from bertstudio.config import METRIC_CHOICES
     from bertstudio.tasks.registry import get_task
-    from bertstudio.ui.render import metric_name
+    from bertstudio.tasks.wording import metric_name
 
     if task in (None, "auto"):
         return [(_metric_words(name), name) for name in METRIC_CHOICES]
@@ -187,7 +187,8 @@ def metric_choices(task: str | None) -> list[tuple[str, str]]:
 
 
 def _metric_words(name: str) -> str:
-    from bertstudio.ui.render import LOWER_IS_BETTER, metric_name
+    from bertstudio.tasks.metrics import LOWER_IS_BETTER
+    from bertstudio.tasks.wording import metric_name
 
     if name == "auto":
         return "auto: the task's main one"

@@ -10,6 +10,7 @@ from typing import Any, Iterable
 
 from bertstudio.training.events import (Checkpoint, Evaluation, Event, Failed, Finished, Notice, Started, Step,
                                Stopped, read_events)
+from bertstudio.tasks.wording import metric_name
 from bertstudio.training.progress import format_duration
 
 LOG_LINES_KEPT = 300  # the on-screen log shows the latest lines; the file keeps them all
@@ -204,8 +205,6 @@ def detected_task(run_dir: str) -> str | None:
 
 def _metric_words(metrics: dict[str, Any]) -> str:
     """"accuracy 0.8125, macro F1 0.8000, loss 0.4512": the charted scores and the loss."""
-    from bertstudio.ui.render import metric_name
-
     names = [name for name in CHARTED if isinstance(metrics.get(name), (int, float))][:2] + ["loss"]
     parts = [f"{metric_name(name)} {metrics[name]:.4f}" for name in names
              if isinstance(metrics.get(name), (int, float))]

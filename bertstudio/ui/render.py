@@ -11,6 +11,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
+from bertstudio.tasks.wording import metric_name
 from bertstudio.training.progress import format_duration
 
 if TYPE_CHECKING:
@@ -308,21 +309,6 @@ def hosted_banner(facts: list[str]) -> str:
     return ('<div class="hosted-banner" role="note"><b>This is a shared public demo.</b> Other visitors use '
             'the same machine, and only you see your files and runs. Please do not upload private data. '
             f'<b>Limits:</b> <ul>{items}</ul></div>')
-
-
-METRIC_NAMES = {
-    "accuracy": "accuracy", "macro_f1": "macro F1", "micro_f1": "micro F1",
-    "subset_accuracy": "exact-match accuracy", "pearson": "Pearson", "spearman": "Spearman",
-    "rmse": "RMSE", "mae": "MAE", "r2": "R²", "loss": "validation loss",
-}
-LOWER_IS_BETTER = frozenset({"loss", "rmse", "mae"})
-
-
-def metric_name(name: str) -> str:
-    """A metric as people read it: "macro F1", "macro F1 at 0.5", "RMSE"."""
-    base, at_half = (name[:-len("_at_0.5")], True) if name.endswith("_at_0.5") else (name, False)
-    words = METRIC_NAMES.get(base, base.replace("_", " "))
-    return f"{words} at 0.5" if at_half else words
 
 
 def _capital(text: str) -> str:

@@ -17,8 +17,9 @@ from bertstudio.config import field_specs
 from bertstudio.errors import StudioError
 from bertstudio.runs.folder import (CARD_FILE, CONFIG_FILE, EVENTS_FILE, MODEL_DIR,
                              PREDICTIONS_FILE, RunFolder, RunSummary, read_run)
+from bertstudio.tasks.wording import metric_name
 from bertstudio.ui.history import FollowedRun
-from bertstudio.ui.render import metric_name, number, shorten
+from bertstudio.ui.render import number, shorten
 
 MISCLASSIFIED_SHOWN = 200
 LEADING_COLUMNS = ("gold", "predicted", "error", "confidence")
