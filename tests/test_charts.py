@@ -87,7 +87,8 @@ def test_charts_module_does_not_import_gradio():
     import subprocess
     import sys
 
-    code = "import sys, bertstudio.ui.charts, bertstudio.ui.history; print('gradio' in sys.modules)"
+    code = ("import sys, bertstudio.ui.charts, bertstudio.ui.task_charts, bertstudio.ui.history; "
+            "print('gradio' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -155,44 +156,3 @@ def test_a_regression_run_charts_rmse_on_its_own_axis_beside_pearson():
     assert pearson.name == "Pearson" and pearson.yaxis == "y" and list(pearson.y) == [0.5, 0.8]
     assert rmse.name.startswith("RMSE") and rmse.yaxis == "y2" and fig.layout.yaxis2.overlaying == "y"
     assert fig.layout.yaxis.range is None  # Pearson may go below zero: no fixed 0–1 range
-
-
-def test_per_label_f1_chart_has_a_bar_per_label_with_its_rows_in_the_hover():
-    fig = charts.per_label_f1_figure({"joy": {"f1": 0.6, "support": 12}, "anger": {"f1": 0.1, "support": 3}})
-    bar = fig.data[0]
-    assert list(bar.y) == ["joy", "anger"] and list(bar.x) == [0.6, 0.1] and list(bar.customdata) == [12, 3]
-
-
-def test_regression_scatter_puts_true_values_on_x_with_the_equality_line():
-    fig = charts.regression_scatter_figure([1.0, 2.0, 5.0], [1.5, 2.0, 3.0], "score")
-    line, points = fig.data
-    assert list(points.x) == [1.0, 2.0, 5.0] and list(points.y) == [1.5, 2.0, 3.0]
-    assert list(line.x) == [1.0, 5.0] and list(line.y) == [1.0, 5.0]
-    assert fig.layout.xaxis.title.text == "true score"
-
-
-def test_a_large_validation_set_is_sampled_in_the_scatter():
-    gold = [float(i) for i in range(10_000)]
-    fig = charts.regression_scatter_figure(gold, gold)
-    assert len(fig.data[1].x) == charts.SCATTER_POINTS and fig.data[1].x[0] == 0.0
-
-
-def test_label_bars_mark_each_threshold_and_colour_the_labels_that_passed():
-    fig = charts.label_probabilities_figure({"joy": 0.8, "anger": 0.3, "love": 0.2},
-                                            {"joy": 0.5, "anger": 0.25, "love": 0.4}, ["joy", "anger"])
-    bars, marks = fig.data
-    assert list(bars.x) == [0.8, 0.3, 0.2]
-    assert list(bars.marker.color) == [charts.PRIMARY, charts.PRIMARY, charts.MUTED]
-    assert list(marks.y) == ["joy", "anger", "love"] and list(marks.x) == [0.5, 0.25, 0.4]
-
-
-def test_markup_in_label_names_stays_text_in_the_multi_label_charts():
-    per_label = {label: {"f1": 0.5, "support": 2} for label in HOSTILE}
-    figures = [charts.per_label_f1_figure(per_label),
-               charts.label_probabilities_figure({label: 0.5 for label in HOSTILE},
-                                                 {label: 0.4 for label in HOSTILE}, HOSTILE[:1]),
-               charts.regression_scatter_figure([1.0], [2.0], HOSTILE[0])]
-    for fig in figures:
-        for _, text in _strings(fig.to_plotly_json()):
-            _shown(text)
-    assert [_shown(y) for y in figures[0].data[0].y] == HOSTILE

@@ -184,34 +184,6 @@ def test_the_upload_accepts_every_format_the_engine_reads():
         assert suffix in data_tab.FILE_TYPES
 
 
-# --- the task's charts, as data ---------------------------------------------------------------------
-
-def test_a_few_whole_values_get_one_bar_each_and_many_values_round_bins_of_at_most_thirty():
-    from bertstudio.ui import charts
-
-    stars = charts.value_histogram_figure([1, 2, 2, 5, 5, 5], name="stars")
-    assert list(stars.data[0].x) == [1.0, 2.0, 5.0] and list(stars.data[0].y) == [1, 2, 3]
-    scores = charts.value_histogram_figure([i / 97 for i in range(2000)], name="score")
-    assert 15 <= len(scores.data[0].y) <= 31 and sum(scores.data[0].y) == 2000
-    assert len(charts.value_histogram_figure([i / 97 for i in range(60)]).data[0].y) <= 11  # not 30 bars for 60 rows
-    # Scores mostly in steps of 0.2 from 0 to 5 (STS-B): 30 equal bins left some bars empty
-    stepped = [round(0.2 * (i % 26), 1) for i in range(2600)] + [0.005 * i for i in range(1, 40)]
-    steps = charts.value_histogram_figure(stepped, name="score")
-    assert min(steps.data[0].y) > 0 and sum(steps.data[0].y) == len(stepped)
-    assert any("mean" in (a.text or "") for a in scores.layout.annotations)
-    assert not charts.value_histogram_figure([]).data  # an empty figure says what to choose
-
-
-def test_label_names_in_the_frequency_chart_read_as_typed():
-    from bertstudio.ui import charts
-
-    fig = charts.label_frequency_figure({"<b>bold</b>": 3, "plain": 5}, rows=8)
-    assert list(fig.data[0].y) == ["plain", "&lt;b&gt;bold&lt;/b&gt;"]  # most frequent first, escaped
-    assert list(fig.data[0].text) == ["5 (62%)", "3 (38%)"]
-    rare = charts.label_frequency_figure({"common": 14_219, "rare": 77}, rows=43_410)
-    assert list(rare.data[0].text) == ["14,219 (33%)", "77 (<1%)"]
-
-
 # --- an Excel workbook's sheets -----------------------------------------------------------------
 
 def workbook(tmp_path):

@@ -15,7 +15,7 @@ import gradio as gr
 
 from bertstudio.errors import StudioError
 from bertstudio.tasks.yes_no import yes_no_columns
-from bertstudio.ui import charts, render
+from bertstudio.ui import charts, render, task_charts
 from bertstudio.ui.data_view import NO_TASK_YET, REPORT_WAITING, LoadedData, prepare_view
 from bertstudio.ui.form import (FieldControl, column_choices, column_control, label_columns_control, make_control,
                                 row_limit_control, separator_control, sheet_control, task_control)
@@ -101,7 +101,7 @@ def build() -> DataTab:
             column_problem = gr.HTML(elem_id="data-column-problem")
             label_chart = gr.Plot(charts.label_distribution_figure({}), show_label=False,
                                   elem_id="data-label-chart")
-            per_row_chart = gr.Plot(charts.labels_per_row_figure({}), show_label=False, visible=False,
+            per_row_chart = gr.Plot(task_charts.labels_per_row_figure({}), show_label=False, visible=False,
                                     elem_id="data-per-row-chart")
     preview = gr.Dataframe(label="Preview (first rows)", interactive=False, wrap=True, max_height=320,
                            elem_id="data-preview")

@@ -15,7 +15,7 @@ import gradio as gr
 from bertstudio.errors import StudioError
 from bertstudio.tasks.registry import get_task
 from bertstudio.tasks.yes_no import yes_no_columns
-from bertstudio.ui import charts, render
+from bertstudio.ui import charts, render, task_charts
 from bertstudio.ui.form import SEPARATORS as SEPARATOR_CHOICES, TASK_TITLES
 
 if TYPE_CHECKING:
@@ -90,10 +90,10 @@ def _task_charts(view: DataView, task: str, counts: dict[str, int], rows: int, p
     """Class balance (one label per row), label frequency and labels per row (several), or the
     histogram of the values (a number)."""
     if task == "multi_label":
-        view.chart = charts.label_frequency_figure(counts, rows, f"Rows per label ({len(counts)} labels)")
-        view.per_row_chart = gr.update(value=charts.labels_per_row_figure(per_row), visible=True)
+        view.chart = task_charts.label_frequency_figure(counts, rows, f"Rows per label ({len(counts)} labels)")
+        view.per_row_chart = gr.update(value=task_charts.labels_per_row_figure(per_row), visible=True)
     elif task == "regression":
-        view.chart = charts.value_histogram_figure(values, name=names[0] if names else "the value")
+        view.chart = task_charts.value_histogram_figure(values, name=names[0] if names else "the value")
     else:
         view.chart = charts.label_distribution_figure(counts, f"Rows per label ({len(counts)} labels)"
                                                       if counts else "Rows per label")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from bertstudio.errors import StudioError
-from bertstudio.ui import charts, render
+from bertstudio.ui import render, task_charts
 from bertstudio.ui.results import DEFAULT_TASK, run_choice_label
 from bertstudio.ui.runs_tab import may_see, visible_runs
 
@@ -188,7 +188,7 @@ def describe(objects: "SessionObjects", runs_dir: Path, run_id: str | None, priv
     waiting = {"multi_label": "Type a text and press **Predict** to see each label's probability.",
                "regression": "Type a text and press **Predict** to see the value the model gives it."}
     views = _views(task, {"value": None, "label": caption},
-                   charts.label_probabilities_figure({}, {}, []) if task == "multi_label" else None,
+                   task_charts.label_probabilities_figure({}, {}, []) if task == "multi_label" else None,
                    waiting.get(task, ""))
     return [about, gr.update(visible=bool(pair)), *views]
 
@@ -261,7 +261,7 @@ def predict_text(objects: "SessionObjects", runs_dir: Path, run_id: str | None, 
     if task == "multi_label":
         thresholds = prediction.thresholds or getattr(predictor.model.config, "bertstudio_thresholds", None) or {}
         chosen = list(prediction.labels or [])
-        figure = charts.label_probabilities_figure(dict(prediction.probabilities), dict(thresholds), chosen)
+        figure = task_charts.label_probabilities_figure(dict(prediction.probabilities), dict(thresholds), chosen)
         return _views(task, None, figure, render.label_set_words(chosen)) + [""]
     if task == "regression":
         value = prediction.value if prediction.value is not None else float(prediction.label)

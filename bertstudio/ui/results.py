@@ -75,12 +75,12 @@ def misses_title(results: RunResults) -> str:
 def results_figure(results: RunResults):
     """The chart beside the results table: the confusion matrix (one label per row), F1 per label
     (several), or predicted against true values (a score)."""
-    from bertstudio.ui import charts
+    from bertstudio.ui import charts, task_charts
 
     if results.task == "regression":
-        return charts.regression_scatter_figure(results.gold, results.predicted, results.target)
+        return task_charts.regression_scatter_figure(results.gold, results.predicted, results.target)
     if results.task == "multi_label" or results.metrics.get("per_label"):
-        return charts.per_label_f1_figure(results.metrics.get("per_label") or {})
+        return task_charts.per_label_f1_figure(results.metrics.get("per_label") or {})
     return charts.confusion_figure(results.confusion, results.labels)
 
 
