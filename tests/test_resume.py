@@ -93,7 +93,7 @@ def test_a_failed_torch_save_fails_plainly_cleans_up_and_resumes_with_each_step_
     import bertstudio.training.checkpoints as checkpoints
     from bertstudio.training.events import truncate_after_step
     from bertstudio.runs.folder import read_run
-    from bertstudio.ui.render import metrics_summary
+    from bertstudio.ui.results_text import metrics_summary
     from bertstudio.ui.results import read_results
 
     saves = []

@@ -142,7 +142,7 @@ def regression_run(tmp_path_factory, tiny_model_dir):
 
 
 def test_a_multi_label_run_reads_back_with_its_per_label_table_and_f1_bars(multi_run):
-    from bertstudio.ui.render import PER_LABEL_HEADERS, metrics_summary, results_table
+    from bertstudio.ui.results_text import PER_LABEL_HEADERS, metrics_summary, results_table
     from bertstudio.ui.results import misses_title, read_results, results_figure
 
     results = read_results(multi_run)

@@ -255,7 +255,7 @@ def test_a_waiting_run_shows_its_place_and_an_expected_start(form, loaded, tiny_
 
 
 def test_a_multi_label_run_charts_its_f1s_and_ends_with_a_per_label_table(form, jobs, tiny_model_dir, tmp_path):
-    from bertstudio.ui.render import PER_LABEL_HEADERS
+    from bertstudio.ui.results_text import PER_LABEL_HEADERS
 
     path = tmp_path / "tickets.csv"
     with open(path, "w", newline="", encoding="utf-8") as handle:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from bertstudio.errors import StudioError
-from bertstudio.ui import render, task_charts
+from bertstudio.ui import render, results_text, task_charts
 from bertstudio.ui.results import DEFAULT_TASK, run_choice_label
 from bertstudio.ui.runs_tab import may_see, visible_runs
 
@@ -262,11 +262,11 @@ def predict_text(objects: "SessionObjects", runs_dir: Path, run_id: str | None, 
         thresholds = prediction.thresholds or getattr(predictor.model.config, "bertstudio_thresholds", None) or {}
         chosen = list(prediction.labels or [])
         figure = task_charts.label_probabilities_figure(dict(prediction.probabilities), dict(thresholds), chosen)
-        return _views(task, None, figure, render.label_set_words(chosen)) + [""]
+        return _views(task, None, figure, results_text.label_set_words(chosen)) + [""]
     if task == "regression":
         value = prediction.value if prediction.value is not None else float(prediction.label)
         stats = target_stats(_data_record(runs_dir, run_id)) if run_id else {}
-        return _views(task, None, None, render.value_words(value, stats)) + [""]
+        return _views(task, None, None, results_text.value_words(value, stats)) + [""]
     return _views(task, {"value": dict(prediction.probabilities)}) + [""]
 
 

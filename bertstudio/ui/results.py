@@ -19,7 +19,8 @@ from bertstudio.runs.folder import (CARD_FILE, CONFIG_FILE, EVENTS_FILE, MODEL_D
                              PREDICTIONS_FILE, RunFolder, RunSummary, read_run)
 from bertstudio.tasks.wording import metric_name
 from bertstudio.ui.history import FollowedRun
-from bertstudio.ui.render import number, shorten
+from bertstudio.ui.render import shorten
+from bertstudio.ui.results_text import number
 
 MISCLASSIFIED_SHOWN = 200
 LEADING_COLUMNS = ("gold", "predicted", "error", "confidence")

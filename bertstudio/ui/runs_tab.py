@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import gradio as gr
 
 from bertstudio.errors import StudioError
-from bertstudio.ui import charts, render
+from bertstudio.ui import charts, render, results_text
 from bertstudio.ui.history import FollowedRun
 from bertstudio.ui.results import (RUNS_HEADERS, TASK_WORDS, download_files, history_of, read_results,
                                    results_figure, run_choice_label, runs_rows, settings_rows)
@@ -77,7 +77,7 @@ def build() -> RunsTab:
             metrics_chart = gr.Plot(show_label=False, min_width=320)
         with gr.Row(equal_height=False):
             with gr.Column(min_width=320):
-                per_class = gr.Dataframe(headers=render.PER_CLASS_HEADERS, label="Per class", interactive=False)
+                per_class = gr.Dataframe(headers=results_text.PER_CLASS_HEADERS, label="Per class", interactive=False)
                 downloads = gr.File(label="Downloads", file_count="multiple", interactive=False)
             with gr.Column(min_width=320):
                 confusion = gr.Plot(show_label=False)
@@ -177,7 +177,7 @@ def open_run(runs_dir: Path, private: bool, downloads: Callable[[], Path], memor
               "running": "Still training",
               "interrupted": "Interrupted: the app stopped before the end. Resume continues from the last "
                              "checkpoint", "damaged": "Damaged"}
-    summary = f"**{status.get(results.status, results.status)}** · " + render.metrics_summary(results.metrics)
+    summary = f"**{status.get(results.status, results.status)}** · " + results_text.metrics_summary(results.metrics)
     if results.checkpoint_step is not None:
         summary += f" (the evaluation at step {results.checkpoint_step}, where its checkpoint was taken)"
     if results.damage:

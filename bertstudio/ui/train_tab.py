@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import gradio as gr
 
 from bertstudio.errors import StudioError
-from bertstudio.ui import charts, render
+from bertstudio.ui import charts, render, results_text
 from bertstudio.ui.history import FollowedRun, TrainHistory
 from bertstudio.ui.results import RunResults, download_files, misses_title, read_results, results_figure
 from bertstudio.ui.session import BrowserMemory
@@ -87,7 +87,7 @@ def build() -> TrainTab:
         metrics = gr.Markdown(elem_id="train-metrics-summary")
         with gr.Row(equal_height=False):
             with gr.Column(min_width=320):
-                per_class = gr.Dataframe(headers=render.PER_CLASS_HEADERS, label="Per class", interactive=False,
+                per_class = gr.Dataframe(headers=results_text.PER_CLASS_HEADERS, label="Per class", interactive=False,
                                          elem_id="train-per-class")
                 downloads = gr.File(label="Downloads: the model folder (zip) and its model card",
                                     file_count="multiple", interactive=False, elem_id="train-downloads")
@@ -121,7 +121,7 @@ def render_view(followed: FollowedRun | None, *, live: bool, position: int | Non
     results = read_results(run_dir)
     files = download_files(run_dir, downloads()) if downloads else []
     return [progress, *figures, gr.update(visible=True),
-            render.metrics_summary(results.metrics or history.last_metrics),
+            results_text.metrics_summary(results.metrics or history.last_metrics),
             results_table(results), results_figure(results),
             gr.update(value={"headers": results.misclassified_headers or ["text"],
                              "data": results.misclassified or []}, label=misses_title(results)),
@@ -131,7 +131,7 @@ def render_view(followed: FollowedRun | None, *, live: bool, position: int | Non
 def results_table(results: "RunResults") -> Any:
     """The per-class (one label per row) or per-label table with thresholds (several labels);
     a score has no such table, so it is hidden there and the scatter says what it would."""
-    label, headers, rows = render.results_table(results.metrics)
+    label, headers, rows = results_text.results_table(results.metrics)
     return gr.update(value={"headers": headers, "data": rows}, label=label,
                      visible=results.task != "regression")
 
