@@ -52,6 +52,17 @@ def test_started_event_carries_sizes_and_steps():
     assert event_from_dict(event.to_dict()).total_steps == 3
 
 
+def test_started_names_the_resolved_task_and_a_log_from_before_tasks_still_reads():
+    event = Started(run_id="r", run_dir="d", config={"task": "auto"}, labels=["a", "b"], train_size=9,
+                    validation_size=1, total_steps=3, steps_per_epoch=1, device="cpu", precision="no",
+                    task="multi_label")
+    assert event_from_dict(json.loads(json.dumps(event.to_dict()))).task == "multi_label"
+    old = {key: value for key, value in event.to_dict().items() if key != "task"}
+    assert event_from_dict(old).task is None
+    with pytest.raises(ValueError):
+        event_from_dict({**event.to_dict(), "task": 3})
+
+
 def test_run_end_is_found_from_the_tail_of_a_long_log(tmp_path):
     from bertstudio.training.events import Finished, last_terminal_type
 

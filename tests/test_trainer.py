@@ -53,6 +53,8 @@ def test_run_folder_describes_itself(tmp_path, tiny_model_dir, learnable_csv):
     assert "bertstudio train --config" in card and "| negative |" in card
     events, _ = read_events(run / "events.jsonl")
     assert events[-1].type == "finished"
+    # The config says "auto"; the log says what the data made of it.
+    assert config.task == "auto" and events[0].type == "started" and events[0].task == "single_label"
     assert not list(run.rglob("*.tmp"))
 
 

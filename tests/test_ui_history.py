@@ -165,3 +165,15 @@ def test_a_run_set_to_auto_is_followed_as_the_task_its_data_json_records(tmp_pat
     followed = FollowedRun(run_id="run-1", events_path=str(tmp_path / "events.jsonl"))
     followed.poll()
     assert followed.history.task == "multi_label" and "3 labels (any number per row)" in followed.history.log[0]
+
+
+def test_the_task_a_started_event_names_wins_over_the_config_and_data_json(tmp_path):
+    # data.json says otherwise on purpose: a follower that still asked it would read "regression".
+    (tmp_path / "data.json").write_text(json.dumps({"task": "regression"}), encoding="utf-8")
+    started = _task_started("auto")
+    started.task = "multi_label"
+    JsonlSink(tmp_path / "events.jsonl").emit(started)
+    followed = FollowedRun(run_id="run-1", events_path=str(tmp_path / "events.jsonl"))
+    followed.poll()
+    assert followed.history.task == "multi_label" and followed.history.detected_task is None
+    assert "3 labels (any number per row)" in followed.history.log[0]

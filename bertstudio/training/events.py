@@ -43,6 +43,9 @@ class Started(Event):
     precision: str
     num_processes: int = 1
     resumed_from_step: int | None = None  # set when a run carries on from a checkpoint
+    # The task the run trains ("single_label", "multi_label", "regression"): the config may say
+    # "auto". None in the logs of versions before tasks; readers then look elsewhere.
+    task: str | None = None
 
 
 @dataclass

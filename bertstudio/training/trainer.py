@@ -393,7 +393,7 @@ def _start(config: TrainConfig, accelerator, run, sink: EventSink, parts: _Parts
                       validation_size=parts.validation_size, total_steps=parts.steps.total_steps,
                       steps_per_epoch=parts.steps.steps_per_epoch, device=str(accelerator.device),
                       precision=accelerator.mixed_precision, num_processes=accelerator.num_processes,
-                      resumed_from_step=state.step if resume else None))
+                      resumed_from_step=state.step if resume else None, task=parts.task.name))
     return state, best_weights
 
 

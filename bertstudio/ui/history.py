@@ -27,8 +27,9 @@ class TrainHistory:
 
     run_id: str = ""
     task: str = DEFAULT_TASK
-    # The task decided from the data when the run's config says "auto": the follower reads it from
-    # the run's data.json (written before the Started event) and hands it in here.
+    # The task decided from the data when the run's config says "auto", for a log whose Started
+    # event does not name it (older versions): the follower reads it from the run's data.json
+    # (written before the Started event) and hands it in here.
     detected_task: str | None = None
     labels: list[str] = field(default_factory=list)
     total_steps: int = 0
@@ -82,9 +83,7 @@ class TrainHistory:
             if event.resumed_from_step is not None:
                 self._rewind(event.resumed_from_step)
             self.run_id, self.labels = event.run_id, list(event.labels)
-            task = (event.config or {}).get("task")
-            resolved = task if isinstance(task, str) and task not in ("", "auto") else self.detected_task
-            self.task = resolved or DEFAULT_TASK
+            self.task = _resolved_task(event, self.detected_task)
             self.total_steps, self.steps_per_epoch = event.total_steps, event.steps_per_epoch
             self.train_size, self.validation_size = event.train_size, event.validation_size
             self.device = event.device
@@ -188,7 +187,7 @@ class FollowedRun:
             self.offset, self.history = 0, TrainHistory()
         self.file_id = file_id
         events, self.offset = read_events(self.events_path, self.offset)
-        if self.history.detected_task is None and any(isinstance(e, Started) for e in events):
+        if self.history.detected_task is None and any(isinstance(e, Started) and not e.task for e in events):
             self.history.detected_task = detected_task(os.path.dirname(self.events_path))
         self.history.add(events)
         return bool(events)
@@ -201,6 +200,17 @@ def detected_task(run_dir: str) -> str | None:
     record = RunFolder(Path(run_dir)).read_json(DATA_FILE)
     task = record.get("task") if isinstance(record, dict) else None
     return task if isinstance(task, str) and task else None
+
+
+def _resolved_task(event: Started, detected: str | None) -> str:
+    """The task a run trains: what its Started event says, else its config unless "auto", else
+    what its data.json recorded, else one label per row (a run from before tasks)."""
+    if event.task:
+        return event.task
+    task = (event.config or {}).get("task")
+    if isinstance(task, str) and task not in ("", "auto"):
+        return task
+    return detected or DEFAULT_TASK
 
 
 def _metric_words(metrics: dict[str, Any]) -> str:
