@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import subprocess
 import sys
 import tempfile
@@ -107,8 +106,11 @@ def run_engine(task: str, args: argparse.Namespace) -> dict[str, Any]:
             raise RuntimeError(f"train failed ({done.returncode}): {done.stderr[-3000:]}")
         run_dir = done.stdout.strip().splitlines()[-1]
         predicted = Path(out) / "predicted.tsv"
-        subprocess.run([sys.executable, "-m", "bertstudio", "predict", run_dir, "--data", str(spec["test"]),
-                        "--output", str(predicted)], check=True, capture_output=True, env=child_env(), cwd=REPO_ROOT)
+        told = subprocess.run([sys.executable, "-m", "bertstudio", "predict", "--model", run_dir, "--data",
+                               str(spec["test"]), "--output", str(predicted)], capture_output=True, text=True,
+                              env=child_env(), cwd=REPO_ROOT)
+        if told.returncode != 0:
+            raise RuntimeError(f"predict failed ({told.returncode}): {told.stderr[-3000:]}")
         with open(predicted, newline="", encoding="utf-8") as f:
             rows = list(csv.reader(f, delimiter="\t" if predicted.suffix == ".tsv" else ","))
         head, rows = rows[0], rows[1:]
