@@ -252,10 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{task} {variant}: {json.dumps(results[task][variant])}", file=sys.stderr, flush=True)
     payload = {"model": Path(args.model).name, "epochs": args.epochs, "max_rows": args.max_rows,
                "machine": machine(), "results": results}
-    text = render(payload)
-    print(json.dumps(payload, indent=2) if args.json else text)
-    if args.save:
-        publish(args, "task_quality", payload, text)
+    publish(args, f"task_quality_{args.tasks.replace(',', '_')}", payload, render(payload))
     return 0
 
 

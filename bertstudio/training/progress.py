@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bertstudio.training.events import Evaluation, Event, Failed, Finished, Notice, Started, Step, Stopped
+
+if TYPE_CHECKING:
+    from bertstudio.tasks.base import Task
 
 
 def format_duration(seconds: float | None) -> str:
@@ -16,10 +19,42 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
-def describe_metrics(metrics: dict) -> str:
-    parts = [f"{key} {metrics[key]:.4f}" for key in ("accuracy", "macro_f1", "loss")
-             if isinstance(metrics.get(key), (int, float))]
-    return ", ".join(parts)
+def describe_metrics(metrics: dict, task: str | None = None) -> str:
+    """"macro_f1 0.8000, accuracy 0.8125, loss 0.4512": the numbers `task` measures, in its order
+    (its headline first), under the names --metric-for-best takes. With no task known (a log from
+    before tasks, a task this copy lacks), every task's metrics that `metrics` holds, loss last."""
+    known = _task(task)
+    if known is not None:
+        names = list(known.metrics)
+    else:
+        from bertstudio.tasks.registry import TASKS
+
+        names = list(dict.fromkeys(name for each in TASKS.values() for name in each.metrics if name != "loss"))
+        names.append("loss")
+    return ", ".join(f"{name} {metrics[name]:.4f}" for name in names
+                     if isinstance(metrics.get(name), (int, float)) and not isinstance(metrics.get(name), bool))
+
+
+def _task(name: str | None) -> "Task | None":
+    """The task called `name`, or None when there is none or this copy does not know it."""
+    if not name or name == "auto":
+        return None
+    from bertstudio.errors import StudioError
+    from bertstudio.tasks.registry import get_task
+
+    try:
+        return get_task(name)
+    except StudioError:
+        return None
+
+
+def _targets(event: Started, task: "Task | None") -> str:
+    """What the run learns to predict: "one label per row ('negative', 'neutral', 'positive')"."""
+    if task is None:
+        return f"{len(event.labels)} classes"
+    from bertstudio.tasks.wording import some_names
+
+    return f"{task.title[:1].lower()}{task.title[1:]} ({some_names(event.labels)})"
 
 
 class ConsoleProgress:
@@ -29,11 +64,14 @@ class ConsoleProgress:
         self.stream = stream
         self.interactive = hasattr(stream, "isatty") and stream.isatty()
         self._bar = None
+        self.task: str | None = None  # the run's task, once its Started event has said it
 
     def handle(self, event: Event) -> None:
         if isinstance(event, Started):
+            configured = (event.config or {}).get("task")
+            self.task = event.task or (configured if isinstance(configured, str) else None)
             self._line(f"run {event.run_id}: {event.train_size} training rows, {event.validation_size} "
-                       f"validation rows, {len(event.labels)} classes, {event.total_steps} steps on "
+                       f"validation rows, {_targets(event, _task(self.task))}, {event.total_steps} steps on "
                        f"{event.device} ({event.precision}, {event.num_processes} process(es))")
             if self.interactive:
                 from tqdm import tqdm
@@ -51,7 +89,7 @@ class ConsoleProgress:
             else:
                 self._line(text)
         elif isinstance(event, Evaluation):
-            self._line(f"evaluation at step {event.step}: {describe_metrics(event.metrics)}"
+            self._line(f"evaluation at step {event.step}: {describe_metrics(event.metrics, self.task)}"
                        + ("  (best so far)" if event.is_best else ""))
         elif isinstance(event, Notice):
             self._line(f"note: {event.message}")
@@ -59,10 +97,10 @@ class ConsoleProgress:
             self._close_bar()
             self._line(f"finished in {format_duration(event.elapsed_seconds)}"
                        + (" (stopped early: no improvement)" if event.stopped_early else "")
-                       + f": {describe_metrics(event.metrics)}")
+                       + f": {describe_metrics(event.metrics, self.task)}")
         elif isinstance(event, Stopped):
             self._close_bar()
-            self._line(f"stopped at step {event.step}; the model so far was kept: {describe_metrics(event.metrics)}")
+            self._line(f"stopped at step {event.step}; the model so far was kept: {describe_metrics(event.metrics, self.task)}")
         elif isinstance(event, Failed):
             self._close_bar()
 
