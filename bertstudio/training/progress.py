@@ -100,7 +100,8 @@ class ConsoleProgress:
                        + f": {describe_metrics(event.metrics, self.task)}")
         elif isinstance(event, Stopped):
             self._close_bar()
-            self._line(f"stopped at step {event.step}; the model so far was kept: {describe_metrics(event.metrics, self.task)}")
+            self._line(f"stopped at step {event.step}; the model so far was kept: "
+                       f"{describe_metrics(event.metrics, self.task)}")
         elif isinstance(event, Failed):
             self._close_bar()
 
