@@ -15,9 +15,14 @@ import importlib
 from typing import Sequence
 
 # What the handlers and the training worker import inside functions.
-ENGINE_MODULES = ("bertstudio.models", "bertstudio.text.tokenization", "bertstudio.text.token_preview", "bertstudio.training.batching",
-                  "bertstudio.predict", "bertstudio.data.tabular", "bertstudio.data.dataset", "bertstudio.data.cleaning", "bertstudio.data.csvsafe",
-                  "bertstudio.tasks.metrics", "bertstudio.training.evaluation", "bertstudio.training.checkpoints", "bertstudio.training.trainer")
+ENGINE_MODULES = ("bertstudio.models", "bertstudio.text.tokenization", "bertstudio.text.token_preview",
+                  "bertstudio.training.batching", "bertstudio.predict", "bertstudio.data.tabular",
+                  "bertstudio.data.dataset", "bertstudio.data.summary", "bertstudio.data.cleaning",
+                  "bertstudio.data.csvsafe", "bertstudio.data.writers", "bertstudio.tasks.metrics",
+                  # The registry imports each task on first use, from whichever thread asks first.
+                  "bertstudio.tasks.single_label", "bertstudio.tasks.multi_label", "bertstudio.tasks.regression",
+                  "bertstudio.tasks.detect", "bertstudio.training.evaluation", "bertstudio.training.checkpoints",
+                  "bertstudio.training.trainer")
 # The families of models.CURATED_MODELS (MiniLM and TinyBERT are "bert" too): transformers imports
 # each family's modules lazily, on the first model of that family.
 STUDIO_MODEL_TYPES = ("bert", "distilbert")
