@@ -71,8 +71,8 @@ class TrainConfig:
         "Label columns", "For multi_label data kept as one 0/1 column per label: those columns' "
         "names, separated by commas. Empty: a single label column.", "data"))
     validation_split: float = field(default=0.1, metadata=_meta(
-        "Validation share", "Share of the training rows held out (stratified by label) to measure "
-        "the model, when no validation file is given.", "data", min=0.05, max=0.5, step=0.05))
+        "Validation share", "Share of the training rows held out to measure the model, when no "
+        "validation file is given (stratified: by label, by tag or by value range).", "data", min=0.05, max=0.5, step=0.05))
     max_rows: int | None = field(default=None, metadata=_meta(
         "Row limit", "Train on a seeded random sample of this many rows (quick tries on big files). "
         "Empty: all rows.", "data", min=10, max=10_000_000))
