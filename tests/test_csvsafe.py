@@ -30,5 +30,6 @@ def test_the_ui_writes_csv_files_only_through_write_safe_csv():
     offenders = [f"{path.name}:{n}" for path in sorted(ui.glob("*.py"))
                  for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if writers.search(line)]
     assert offenders == []
-    # Predict writes the upload's own format through write_rows, which sends CSV to write_safe_csv.
-    assert "write_rows" in (ui / "predict_tab.py").read_text(encoding="utf-8")
+    # Predict writes the upload's own format through predict.write_predictions -> write_rows, which
+    # sends CSV to write_safe_csv.
+    assert "write_predictions" in (ui / "predict_tab.py").read_text(encoding="utf-8")
