@@ -128,9 +128,12 @@ class TrainConfig:
         "where the processor computes it natively (AVX512-BF16 or AMX), else fp32.",
         "optimization", choices=PRECISION_CHOICES))
 
-    weight_rare_labels: bool = field(default=False, metadata=_meta(
+    # On by default: without it, 8,000 GoEmotions rows (28 tags) trained to the label frequencies
+    # only (test macro-F1 0.075, validation loss stuck at 0.151); with it, 0.328 (bench/results/).
+    weight_rare_labels: bool = field(default=True, metadata=_meta(
         "Weight rare labels", "multi_label only: count each label's few positive rows more in the "
-        "loss, so rare labels are not simply never predicted.", "optimization"))
+        "loss, so rare labels are not simply never predicted (without it a model can learn only how "
+        "common each label is).", "optimization"))
 
     # --- schedule -----------------------------------------------------------------------------
     epochs: int = field(default=3, metadata=_meta(

@@ -81,13 +81,13 @@ def test_a_config_written_before_tasks_existed_still_loads_as_auto():
     old["metric_for_best"] = "macro_f1"
     config = TrainConfig.from_dict(old)
     assert config.task == "auto" and config.metric_for_best == "macro_f1"
-    assert config.label_separator is None and config.label_columns is None and not config.weight_rare_labels
+    assert config.label_separator is None and config.label_columns is None and config.weight_rare_labels
 
 
 def test_task_settings_default_to_auto_and_round_trip():
     assert TrainConfig().task == "auto" and TrainConfig().metric_for_best == "auto"
     config = TrainConfig(task="multi_label", label_separator="|", label_columns="joy, anger",
-                         weight_rare_labels=True)
+                         weight_rare_labels=False)
     assert TrainConfig.from_json(config.to_json()) == config
     assert config.label_column_names() == ("joy", "anger")
 
