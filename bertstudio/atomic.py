@@ -36,6 +36,26 @@ def atomic_write(path: str | Path, *, newline: str | None = None) -> Iterator[Te
         raise
 
 
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[str]:
+    """A temporary path beside `path` for a library that writes files itself (openpyxl, pyarrow);
+    renamed over `path` at the end, so a failed write leaves the old file and no temporary one."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o644)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
 def write_text_atomic(path: str | Path, text: str) -> Path:
     with atomic_write(path) as handle:
         handle.write(text)

@@ -11,13 +11,11 @@ import contextlib
 import csv
 import json
 import math
-import os
 import re
-import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from bertstudio.atomic import atomic_write
+from bertstudio.atomic import atomic_path, atomic_write
 from bertstudio.data.csvsafe import FORMULA_PREFIXES, neutralise, write_safe_csv
 from bertstudio.errors import StudioError
 
@@ -182,7 +180,7 @@ def _write_xlsx(target: Path, header: list[str], rows: list[list[Any]], kinds, l
     sheet.append([cell(h, None) for h in header])
     for row in rows:
         sheet.append([cell(value, kind) for value, kind in zip(row, kinds)])
-    with _atomic_file(target) as tmp:
+    with atomic_path(target) as tmp:
         book.save(tmp)
     return target
 
@@ -199,24 +197,6 @@ def _write_parquet(target: Path, names: list[str], rows: list[list[Any]], kinds)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):  # mixed values: as text
             arrays[name] = pa.array([None if v is None else v if isinstance(v, str) else json.dumps(v)
                                      for v in values], pa.string())
-    with _atomic_file(target) as tmp:
+    with atomic_path(target) as tmp:
         pq.write_table(pa.table(arrays), tmp)
     return target
-
-
-@contextlib.contextmanager
-def _atomic_file(target: Path) -> Iterator[str]:
-    """A temporary path beside `target` for a library that writes files itself; renamed over it at the end."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o644)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
