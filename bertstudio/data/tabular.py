@@ -18,6 +18,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from bertstudio.errors import StudioError
 from bertstudio.data import formats
@@ -377,7 +378,11 @@ def refuse_long_cells(header: list[str], body: list[list[str]], columns: list[st
 def column_names(header: list[str], width: int) -> list[str]:
     """Trimmed header names; empty ones become column_N and repeats get _2, _3 ..."""
     names = [cell.strip() for cell in header] + [""] * (width - len(header))
-    names = [name or f"column_{i + 1}" for i, name in enumerate(names[:width])]
+    return number_repeats([name or f"column_{i + 1}" for i, name in enumerate(names[:width])])
+
+
+def number_repeats(names: Sequence[str]) -> list[str]:
+    """The names in order, a repeated one as name_2, name_3 ... so each is unique."""
     seen: set[str] = set()
     result: list[str] = []
     for name in names:

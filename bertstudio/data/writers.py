@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from bertstudio.atomic import atomic_path, atomic_write
 from bertstudio.data.csvsafe import FORMULA_PREFIXES, neutralise, write_safe_csv
+from bertstudio.data.tabular import number_repeats
 from bertstudio.errors import StudioError
 
 if TYPE_CHECKING:
@@ -71,17 +72,7 @@ def write_rows(path: str | Path, header: Sequence[str], rows: Sequence[Sequence[
 
 def unique_names(header: Sequence[str]) -> list[str]:
     """Field names a record can hold: blanks named column_N, repeats given _2, _3 ..."""
-    seen: set[str] = set()
-    names = []
-    for i, name in enumerate(header):
-        base = name if name.strip() else f"column_{i + 1}"
-        unique, n = base, 1
-        while unique in seen:
-            n += 1
-            unique = f"{base}_{n}"
-        seen.add(unique)
-        names.append(unique)
-    return names
+    return number_repeats([name if name.strip() else f"column_{i + 1}" for i, name in enumerate(header)])
 
 
 # --- kinds -----------------------------------------------------------------------------------
