@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bertstudio.tasks.labels import MAX_LABELS
+from bertstudio.tasks.multi_label import detect_separator
 from bertstudio.tasks.numbers import column_is_numeric, parse_number
 
 if TYPE_CHECKING:  # the table and columns come in; the tasks import nothing from data at run time
     from bertstudio.data.columns import ColumnChoice
     from bertstudio.data.tabular import Table
 
-SEPARATORS = (",", ";", "|")
 _SAMPLE_ROWS = 20_000        # enough to judge a column; keeps detection fast on big files
 _MIN_NUMERIC_SHARE = 0.98    # a few "n/a" cells do not stop a score column being a score
 # Up to this many whole numbers read as classes (stars, grades, class ids 0..19), as they always
@@ -88,25 +88,9 @@ def _split(cell: str, separator: str) -> list[str]:
     return [p for p in (piece.strip() for piece in cell.split(separator)) if p]
 
 
-def _pick_separator(cells: list[str]) -> str | None:
-    """The separator found in most cells ("," ";" "|"), or None when no cell holds one."""
-    try:  # the multi-label task's own rule, when it is installed, so both agree
-        from bertstudio.tasks.multi_label import detect_separator
-    except ImportError:
-        detect_separator = None
-    if detect_separator is not None:
-        try:
-            return detect_separator(cells)
-        except TypeError:  # a different signature: fall back on the rule below
-            pass
-    found = {sep: sum(sep in cell for cell in cells) for sep in SEPARATORS}
-    best = max(SEPARATORS, key=lambda sep: found[sep])
-    return best if found[best] else None
-
-
 def _tag_lists(cells: list[str], separator: str | None) -> Detection | None:
     """A multi-label detection when the cells are lists of tags, else None."""
-    sep = separator or _pick_separator(cells)
+    sep = separator or detect_separator(cells)
     if not sep:
         return None
     lists = [_split(cell, sep) for cell in cells]
