@@ -380,4 +380,3 @@ class MultiLabel:
         return lines
 
 
-MultiLabelTask = MultiLabel  # the name the plan uses

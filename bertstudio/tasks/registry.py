@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 _IMPLEMENTATIONS: dict[str, tuple[str, str]] = {
     "single_label": ("bertstudio.tasks.single_label", "SingleLabel"),
     "multi_label": ("bertstudio.tasks.multi_label", "MultiLabel"),
-    "regression": ("bertstudio.tasks.regression", "Regression"),
+    "regression": ("bertstudio.tasks.regression", "RegressionTask"),
 }
 DEFAULT_TASK = "single_label"  # what a saved model without `bertstudio_task` is
 
@@ -43,19 +43,7 @@ def get_task(name: str) -> "Task":
             raise
         raise StudioError(f"The '{name}' task is not installed in this copy of BERT Studio "
                           f"(module {module_name} is missing); reinstall BERT Studio.") from exc
-    return _loaded.setdefault(name, _task_class(module, class_name, name)())
-
-
-def _task_class(module, class_name: str, name: str) -> type:
-    """The module's task class: `class_name`, or else the one class whose `name` is the task's."""
-    found = getattr(module, class_name, None)
-    if found is None:
-        found = next((value for value in vars(module).values() if isinstance(value, type)
-                      and getattr(value, "name", None) == name and hasattr(value, "read_targets")), None)
-    if found is None:
-        raise StudioError(f"The '{name}' task module {module.__name__} defines no task class; "
-                          "reinstall BERT Studio.")
-    return found
+    return _loaded.setdefault(name, getattr(module, class_name)())
 
 
 def task_of_model(model_config) -> "Task":
