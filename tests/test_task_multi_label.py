@@ -9,7 +9,7 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score, f1_score
 
@@ -177,6 +177,9 @@ def _both_sides(matrix: np.ndarray, validation: np.ndarray) -> bool:
 
 
 @settings(max_examples=100, deadline=None)
+# Found by this test: a repair move for one tag was undone by the next tag's repair in the same pass.
+@example(([[False, False, False, True], [False, False, True, True], [True, True, True, False],
+           [True, True, True, False]], 0.1, 0))
 @given(st.integers(4, 10).flatmap(lambda n: st.tuples(
     st.lists(st.lists(st.booleans(), min_size=4, max_size=4), min_size=n, max_size=n),
     st.sampled_from([0.1, 0.2, 0.3, 0.5]), st.integers(0, 1000))))

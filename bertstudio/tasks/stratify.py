@@ -66,13 +66,15 @@ def _walk_labels(y: np.ndarray, share: float, rng: np.random.Generator) -> np.nd
 def _repair_presence(y: np.ndarray, side: np.ndarray) -> np.ndarray:
     """Move a row for each label with 2+ rows that the walk left on one side only."""
     totals = y.sum(axis=0)
-    for _ in range(2):                                 # a move can undo another label; retry once
+    for _ in range(4):                                 # a move can undo another label; retry
         val_counts = y[side].sum(axis=0)
         missing = np.flatnonzero((totals >= 2) & ((val_counts == 0) | (val_counts == totals)))
         if not len(missing):
             break
         for label in missing:
             val_counts = y[side].sum(axis=0)
+            if 0 < val_counts[label] < totals[label]:
+                continue                               # an earlier move in this pass fixed it
             to_val = val_counts[label] == 0
             source = side != to_val                    # rows on the side that holds them all
             candidates = np.flatnonzero(source & y[:, label])
