@@ -20,7 +20,7 @@ _PUBLIC = {
     "StudioError": "bertstudio.errors",
     "TrainConfig": "bertstudio.config",
     "read_table": "bertstudio.data.tabular",
-    "Table": "bertstudio.data.tabular",
+    "Table": "bertstudio.data.table",
     "prepare_data": "bertstudio.data.dataset",
     "PreparedData": "bertstudio.data.dataset",
     "data_summary": "bertstudio.data.summary",

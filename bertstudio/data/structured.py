@@ -1,5 +1,5 @@
 """Excel, JSON and Parquet rows into a `Table`: each format's reader, then the shape checks a CSV
-gets in `tabular.py` (header detection for sheets, unique column names, padding, the cell limit)."""
+gets (`table.py`: header detection for sheets, unique column names, padding, the cell limit)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import hashlib
 
 from bertstudio.data import formats
 from bertstudio.data.filebytes import decode
-from bertstudio.data.tabular import (HEADER_SAMPLE_ROWS, Table, column_names, looks_like_header,
-                                     refuse_long_cells, too_many_rows)
+from bertstudio.data.table import (HEADER_SAMPLE_ROWS, Table, column_names, looks_like_header, refuse_long_cells,
+                                   too_many_rows)
 from bertstudio.errors import StudioError
 
 

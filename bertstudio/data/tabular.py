@@ -1,6 +1,7 @@
-"""Bytes to `Table`: delimiter and quoting, header detection, ragged rows and NULs, row and cell limits
-(the bytes themselves, gzip and the encoding: `filebytes.py`; Excel, JSON and Parquet are read by
-`formats.py` and its neighbours into rows that get the same checks here).
+"""`read_table`, the one entry for every format, and delimited text into a `Table`: delimiter and
+quoting, ragged rows and NULs, the row limit while parsing (the bytes themselves, gzip and the
+encoding: `filebytes.py`; Excel, JSON and Parquet records: `structured.py`; the `Table` and the
+header, naming and limit rules every format shares: `table.py`).
 
 Everything here forgives what real exported files get wrong and writes each fix into `Table.notes`;
 what cannot be forgiven (an empty file, an image, a header with no rows) is refused with a
@@ -16,66 +17,23 @@ import io
 import itertools
 import re
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from bertstudio.errors import StudioError
 from bertstudio.data import formats
 from bertstudio.data.filebytes import (DEFAULT_MAX_BYTES, SNIFF_CHARS, decode, gunzip, read_file, refuse_binary,
                                        refuse_other_tables, size_text)
-from bertstudio.limits import MAX_TEXT_CHARS, too_long
+from bertstudio.data.structured import structured_table
+from bertstudio.data.table import (HEADER_SAMPLE_ROWS, Table, column_names, looks_like_header, refuse_long_cells,
+                                   too_many_rows)
+from bertstudio.limits import MAX_TEXT_CHARS
 
 DELIMITERS = ("\t", ",", ";", "|")  # order breaks ties when two fit a sample equally well
 _SNIFF_ROWS = 50
-HEADER_SAMPLE_ROWS = 200
 _PARSE_CHUNK_ROWS = 65_536  # rows parsed between two checks of the row limit
 _USUAL_CELL_LIMIT = 131_072  # the csv module's default cell limit; a swallowed file runs far past it
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
 # A field wrapped in quotes the CSV way: the only quotes inside are doubled.
 _CSV_QUOTED = re.compile(r'"(?:[^"]|"")*"', re.DOTALL)
-
-@dataclass(frozen=True)
-class Table:
-    """A parsed file: header names and rows of strings, every row exactly as wide as the header."""
-
-    columns: list[str]          # header names (or "column_1".. when the file has no header)
-    rows: list[list[str]]       # every row padded/cut to len(columns); cells are not trimmed
-    encoding: str               # "utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1"
-    delimiter: str              # ",", ";", "\t", "|"; for the formats below, the format's name
-    has_header: bool
-    name: str                   # file name shown to the user
-    sha256: str                 # hash of the raw file bytes (before decompression)
-    notes: list[str] = field(default_factory=list)  # forgiving fixes applied, one sentence each
-    quoting: str = "csv"        # "csv" (double quotes group cells) or "none" (quotes are text)
-    compressed: bool = False    # the file was gzip-compressed
-    # The header row exactly as the file wrote it (untrimmed, blanks and repeats kept), cut or
-    # padded with "" to the table's width; None when the file has no header. Outputs that hand
-    # the file back (predictions) write this, not the cleaned-up `columns`.
-    raw_header: list[str] | None = None
-    format: str = "csv"         # "csv" (also TSV and other delimited text), "xlsx", "json", "jsonl", "parquet"
-    sheet: str | None = None    # the Excel sheet read
-    # Per column name, what the file held where it knew types (Excel, JSON, Parquet): "number",
-    # "bool", "date", "list", "object" or "string"; a writer gives predictions back in these types.
-    column_kinds: dict[str, str] = field(default_factory=dict)
-    # Columns whose cells were lists, joined into one text: column name -> the separator used.
-    list_separators: dict[str, str] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def column_index(self, column: str) -> int:
-        """Position of `column`; a StudioError that lists the real columns when it is not there."""
-        try:
-            return self.columns.index(column)
-        except ValueError:
-            raise StudioError(
-                f"There is no column '{column}' in '{self.name}'; the columns are: "
-                f"{', '.join(repr(c) for c in self.columns)}.") from None
-
-    def column(self, column: str) -> list[str]:
-        index = self.column_index(column)
-        return [row[index] for row in self.rows]
 
 
 def _refuse_sheet(name: str, sheet: str, kind: str) -> None:
@@ -117,8 +75,6 @@ def read_table(source: str | Path | bytes, *, name: str | None = None,
     if sheet is not None and fmt not in (formats.XLSX, formats.CSV):
         _refuse_sheet(name, sheet, fmt)
     if fmt != formats.CSV:
-        from bertstudio.data.structured import structured_table
-
         return structured_table(data, fmt, name=name, sha256=sha256, compressed=compressed,
                                  max_bytes=max_bytes, max_rows=max_rows, max_text_chars=max_text_chars,
                                  sheet=sheet)
@@ -240,11 +196,6 @@ def _rows(reader, name: str, max_rows: int | None) -> list[list[str]]:
     return rows
 
 
-def too_many_rows(name: str, max_rows: int) -> StudioError:
-    return StudioError(f"'{name}' has more than {max_rows:,} rows, the limit here; upload a sample "
-                       f"of at most {max_rows:,} rows.")
-
-
 def _allow_cells_of(length: int) -> None:
     """Let one cell be as long as the whole text: a several-MB cell (a long document) is data.
 
@@ -316,28 +267,7 @@ def _without_blank_rows(rows: list[list[str]]) -> list[list[str]]:
     return [row for row in rows if row and "".join(row).strip()]
 
 
-# --- header and shape ------------------------------------------------------------------------
-
-
-def is_number(value: str) -> bool:
-    return bool(_NUMBER.fullmatch(value.strip()))
-
-
-def looks_like_header(first: list[str], others: list[list[str]]) -> bool:
-    """False when the first row reads as data: a number atop a numeric column, or a value that
-    reappears below it in the same column (a label such as "spam" in a file with no header)."""
-    for index, cell in enumerate(first):
-        value = cell.strip()
-        if not value:
-            continue
-        below = [row[index].strip() for row in others if index < len(row) and row[index].strip()]
-        if not below:
-            continue
-        if is_number(value) and sum(map(is_number, below)) >= 0.8 * len(below):
-            return False
-        if value in below:
-            return False
-    return True
+# --- shape ------------------------------------------------------------------------
 
 
 def _width(header: list[str], body: list[list[str]]) -> int:
@@ -356,43 +286,6 @@ def _width(header: list[str], body: list[list[str]]) -> int:
     if modal > named and (hits * 2 > len(body) or not named):
         return modal
     return named
-
-
-def refuse_long_cells(header: list[str], body: list[list[str]], columns: list[str], name: str,
-                       limit: int) -> None:
-    """Refuse a cell (or header name) longer than `limit`, naming its row and column.
-
-    The longest cell is found at C speed (max over map over chain); only a file that has one too
-    long pays for finding where it is.
-    """
-    if max(map(len, header), default=0) > limit:
-        raise too_long(max(map(len, header)), limit, f"A header name in '{name}'")
-    if max(map(len, itertools.chain.from_iterable(body)), default=0) <= limit:
-        return
-    for number, row in enumerate(body, start=1):
-        for column, cell in zip(columns, row):
-            if len(cell) > limit:
-                raise too_long(len(cell), limit, f"Row {number:,} of '{name}', column '{column}',")
-
-
-def column_names(header: list[str], width: int) -> list[str]:
-    """Trimmed header names; empty ones become column_N and repeats get _2, _3 ..."""
-    names = [cell.strip() for cell in header] + [""] * (width - len(header))
-    return number_repeats([name or f"column_{i + 1}" for i, name in enumerate(names[:width])])
-
-
-def number_repeats(names: Sequence[str]) -> list[str]:
-    """The names in order, a repeated one as name_2, name_3 ... so each is unique."""
-    seen: set[str] = set()
-    result: list[str] = []
-    for name in names:
-        unique, n = name, 1
-        while unique in seen:
-            n += 1
-            unique = f"{name}_{n}"
-        seen.add(unique)
-        result.append(unique)
-    return result
 
 
 def _fit_rows(rows: list[list[str]], width: int, delimiter: str, columns: list[str],

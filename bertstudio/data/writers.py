@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from bertstudio.atomic import atomic_path, atomic_write
 from bertstudio.data.csvsafe import FORMULA_PREFIXES, neutralise, write_safe_csv
-from bertstudio.data.tabular import number_repeats
+from bertstudio.data.table import number_repeats
 from bertstudio.errors import StudioError
 
 if TYPE_CHECKING:
