@@ -16,6 +16,11 @@ stsb        regression, similarity 0-5: `bertstudio train --data stsb/train.tsv 
 trainer     the reference the issue names: transformers.Trainer, same model, every training row,
             lr 1e-4 (goemotions) / 5e-5 (stsb), batch 32, dynamic padding, bf16 where the engine uses
             it; for goemotions the per-tag thresholds are tuned on goemotions/dev.tsv.
+trainer-mean  the same Trainer with the head reading the mean of the token vectors (how this
+            sentence-embedding checkpoint was trained, and how the published frozen-encoder figure
+            was measured) instead of BertForSequenceClassification's pooled [CLS]: measures what the
+            head's pooling is worth. Not something the engine can save: a plain
+            `pipeline("text-classification")` loads only the [CLS] head.
 
 Each variant is a fresh subprocess. A script, never a timed test.
 """
@@ -136,7 +141,38 @@ def run_engine(task: str, args: argparse.Namespace) -> dict[str, Any]:
 
 # --- the reference: a tuned transformers.Trainer ------------------------------------------------
 
-def run_trainer(task: str, args: argparse.Namespace) -> dict[str, Any]:
+def mean_pooled_classifier(name: str, num_labels: int, problem_type: str):
+    """An encoder whose head reads the attention-masked mean of the last layer's token vectors."""
+    import torch
+    from transformers import AutoModel
+
+    class MeanPooled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = AutoModel.from_pretrained(name, dtype=torch.float32, add_pooling_layer=False)
+            hidden = self.encoder.config.hidden_size
+            self.dropout = torch.nn.Dropout(self.encoder.config.hidden_dropout_prob)
+            self.classifier = torch.nn.Linear(hidden, num_labels)
+            self.classifier.weight.data.normal_(0.0, self.encoder.config.initializer_range)
+            self.classifier.bias.data.zero_()
+
+        def forward(self, input_ids, attention_mask, token_type_ids=None, labels=None):
+            states = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                                  token_type_ids=token_type_ids).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(states.dtype)
+            pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
+            logits = self.classifier(self.dropout(pooled))
+            out = {"logits": logits}
+            if labels is not None:
+                out["loss"] = (torch.nn.functional.binary_cross_entropy_with_logits(logits, labels.float())
+                               if problem_type == "multi_label_classification"
+                               else torch.nn.functional.mse_loss(logits[:, 0], labels.float()))
+            return out
+
+    return MeanPooled()
+
+
+def run_trainer(task: str, args: argparse.Namespace, pooling: str = "cls") -> dict[str, Any]:
     import numpy as np
     import torch
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer,
@@ -168,7 +204,8 @@ def run_trainer(task: str, args: argparse.Namespace) -> dict[str, Any]:
                                                     remove_columns=[c for c in cols if c != "labels"])
 
     torch.manual_seed(42)
-    model = AutoModelForSequenceClassification.from_pretrained(args.model, dtype=torch.float32, **kind)
+    model = (mean_pooled_classifier(args.model, **kind) if pooling == "mean" else
+             AutoModelForSequenceClassification.from_pretrained(args.model, dtype=torch.float32, **kind))
     with tempfile.TemporaryDirectory() as out:
         settings = TrainingArguments(
             output_dir=out, per_device_train_batch_size=32, per_device_eval_batch_size=64,
@@ -240,7 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     args.model = str(Path(args.model).resolve())
     if args.child:
         variant, task = args.child
-        report_result((run_engine if variant == "engine" else run_trainer)(task, args))
+        runners = {"engine": run_engine, "trainer": run_trainer,
+                   "trainer-mean": lambda t, a: run_trainer(t, a, pooling="mean")}
+        report_result(runners[variant](task, args))
         return 0
     results: dict[str, dict[str, Any]] = {}
     for task in args.tasks.split(","):
