@@ -1,0 +1,83 @@
+"""The studio's look: the gradio theme, the page's CSS, and the launch arguments that carry them.
+
+gradio 6 takes the theme and CSS in `Blocks.launch`, not in `gr.Blocks()`, so they travel together.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+
+def theme() -> gr.themes.Base:
+    return gr.themes.Soft(primary_hue="indigo", secondary_hue="amber", neutral_hue="slate",
+                          font=("ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"))
+
+
+CSS = """
+.gradio-container { margin: 0 auto !important; }
+#studio-header h1 { margin-bottom: 0.1em; }
+#studio-header p { margin-top: 0; color: var(--body-text-color-subdued); }
+.tab-intro p { color: var(--body-text-color-subdued); margin: 0.2em 0 0.6em; }
+.preset-help p { font-size: 0.9em; color: var(--body-text-color-subdued); margin-top: -0.3em; }
+.problem { background: #fef2f2; border: 1px solid #fecaca; color: #991b1b; border-radius: 8px;
+           padding: 0.55em 0.8em; margin: 0.3em 0; line-height: 1.4; }
+.notice { background: #eef2ff; border: 1px solid #c7d2fe; color: #3730a3; border-radius: 8px; padding: 0.55em 0.8em; }
+.report ul { margin-top: 0.3em; }
+#data-task { padding: 0.5em 0.8em; line-height: 1.45; }
+#data-column-problem:not(:has(.problem)) { display: none; }  /* no empty band between the task and its chart */
+.hosted-banner { background: #fffbeb; border: 1px solid #fcd34d; color: #78350f; border-radius: 10px;
+                 padding: 0.6em 0.9em; margin: 0.2em 0 0.6em; line-height: 1.45; font-size: 0.95em; }
+.hosted-banner ul { display: inline; margin: 0; padding: 0; }
+.hosted-banner li { display: inline; }
+.hosted-banner * { color: inherit !important; }  /* gradio's prose rule colours every element inside */
+.hosted-banner li + li::before { content: " · "; }
+.run-state { border-radius: 10px; padding: 0.7em 0.9em; border: 1px solid var(--border-color-primary);
+             background: var(--block-background-fill); line-height: 1.5; }
+.run-state.waiting { background: #fffbeb; border-color: #fde68a; color: #92400e; }
+.run-state.failed { background: #fef2f2; border-color: #fecaca; color: #991b1b; }
+.run-state.finished { border-color: #a7f3d0; }
+.run-state .bar { height: 10px; background: #e0e7ff; border-radius: 999px; overflow: hidden; margin-bottom: 0.45em; }
+.run-state .fill { height: 100%; background: #4f46e5; transition: width 0.5s; }
+.run-state.finished .fill { background: #059669; }
+.tok-view { font-size: 14px; }
+.tok-summary { color: var(--body-text-color-subdued); margin-bottom: 0.45em; }
+.tok-line { display: flex; flex-wrap: wrap; gap: 6px 8px; align-items: center; line-height: 1; max-height: 420px; overflow-y: auto; }
+.tok-word { display: inline-flex; gap: 1px; }
+.tok { display: inline-block; padding: 5px 7px; border-radius: 6px; background: #e0e7ff; color: #1e1b4b;
+       font-family: ui-monospace, Consolas, monospace; font-size: 13px; border: 1px solid #c7d2fe; cursor: default; }
+.tok-word .tok + .tok { border-top-left-radius: 0; border-bottom-left-radius: 0; }
+.tok-word .tok:has(+ .tok) { border-top-right-radius: 0; border-bottom-right-radius: 0; }
+.tok-cont { background: #c7d2fe; }
+.tok-special { background: #334155; color: #f8fafc; border-color: #334155; font-weight: 600; }
+.tok-b { background: #fef3c7; border-color: #fde68a; color: #78350f; }
+.tok-b.tok-cont { background: #fde68a; }
+.tok-unk { background: #fee2e2; border: 2px solid #dc2626; color: #991b1b; font-weight: 700; }
+.tok-dropped { opacity: 0.45; text-decoration: line-through; background: #f1f5f9; border-style: dashed; color: #64748b; }
+.tok-cut { color: #dc2626; font-weight: 700; font-size: 13px; padding: 0 2px; border-left: 2px dashed #dc2626; padding-left: 6px; }
+.tok-legend { margin-top: 0.8em; font-size: 12px; color: var(--body-text-color-subdued); display: flex;
+              flex-wrap: wrap; gap: 6px; align-items: center; }
+.tok-legend .tok { font-size: 11px; padding: 2px 5px; }
+.tok-row-title { font-weight: 600; margin: 0.3em 0 0.5em; }
+/* The tab bar wraps (Tabs' overflow_behavior="wrap") so all six steps stay in sight on a phone. */
+#studio-tabs { width: 100%; max-width: calc(100vw - 24px); }
+.tab-container:not(.visually-hidden) { min-width: 0 !important; flex-wrap: wrap; }
+/* The page is a flex item of gradio's app element, so by default it grew to its widest content (a
+   table's header row) and the whole page scrolled sideways; at most the screen wide, tables
+   scroll inside their own box instead. */
+.gradio-container, .gradio-container > main { min-width: 0 !important; max-width: min(1280px, 100vw) !important; }
+.table-wrap { max-width: calc(100vw - 28px); overflow-x: auto; }
+.align-end { align-self: flex-end; }
+#cfg-learning_rate .tab-like-container, #cfg-learning_rate .min_value, #cfg-learning_rate .max_value { display: none; }
+@media (max-width: 700px) {
+  .gradio-container { padding: 0 6px !important; }
+  .row { flex-wrap: wrap !important; }
+  .row > .column, .row > .block, .row > .form { min-width: 100% !important; flex-basis: 100% !important; }
+  .tok { font-size: 12px; }
+  body, .gradio-container { overflow-x: hidden; }
+}
+"""
+
+
+def launch_options() -> dict:
+    """Arguments for `Blocks.launch` that gradio 6 takes there rather than in `gr.Blocks()`."""
+    return {"theme": theme(), "css": CSS}
