@@ -1,6 +1,6 @@
 """Chart functions are pure: numbers or a TrainHistory in, a plotly figure out."""
 
-from bertstudio.training.events import Evaluation, Started, Step
+from bertstudio.events import Evaluation, Started, Step
 from bertstudio.ui import charts
 from bertstudio.ui.history import TrainHistory
 
@@ -54,6 +54,41 @@ def test_metrics_chart_plots_accuracy_and_f1_per_evaluation():
 def test_learning_rate_chart_follows_the_logged_rates():
     fig = charts.learning_rate_figure(_history(points=3))
     assert list(fig.data[0].y) == [1e-5 * i for i in (1, 2, 3)]
+
+
+def _tiny_run(steps=3, logged=(3,)):
+    """A run shorter than its logging interval: Started, then a Step only at the last step, which
+    carries the rate after the last scheduler update (0 at the end of a linear decay)."""
+    events = [Started(run_id="r", run_dir="/x", config={}, labels=["a", "b"], train_size=6, validation_size=2,
+                      total_steps=steps, steps_per_epoch=steps, device="cpu", precision="no")]
+    events += [Step(step=s, total_steps=steps, epoch=s / steps, loss=0.7, learning_rate=1e-4 * (steps - s) / steps,
+                    grad_norm=None, samples_per_second=5.0, tokens_per_second=50.0, elapsed_seconds=1.0,
+                    eta_seconds=0.0) for s in logged]
+    return TrainHistory().add(events)
+
+
+def test_a_run_that_logged_one_step_shows_that_rate_as_a_dot_not_an_empty_line():
+    fig = charts.learning_rate_figure(_tiny_run())
+    (logged,) = fig.data
+    assert list(logged.x) == [3] and list(logged.y) == [0.0]
+    assert "markers" in logged.mode and logged.cliponaxis is False
+
+
+def test_a_tiny_runs_chart_draws_its_planned_schedule_under_the_logged_rate():
+    from bertstudio.config import TrainConfig
+    from bertstudio.ui.estimate import schedule_points
+
+    config = TrainConfig(learning_rate=1e-4, warmup_ratio=0.0, scheduler="linear")
+    fig = charts.learning_rate_figure(_tiny_run(), planned=schedule_points(config, 3))
+    planned, logged = fig.data
+    assert planned.name == "planned" and list(planned.x) == [0, 1, 2, 3]
+    assert planned.y[0] == 1e-4 and planned.y[-1] == logged.y[-1] == 0.0  # one convention: the rate after a step
+    assert fig.layout.showlegend is True
+
+
+def test_a_long_runs_logged_rates_are_a_plain_line_and_an_empty_plan_draws_nothing():
+    fig = charts.learning_rate_figure(_tiny_run(steps=200, logged=range(1, 201)), planned=([], []))
+    assert [trace.mode for trace in fig.data] == ["lines"]
 
 
 def test_length_histogram_marks_max_length_and_greys_truncated_bars():

@@ -201,16 +201,36 @@ def metrics_figure(history: "TrainHistory") -> "go.Figure":
     return fig
 
 
-def learning_rate_figure(history: "TrainHistory") -> "go.Figure":
+MARKERS_UP_TO = 60  # logged points drawn as dots too; past this many the line alone reads better
+
+
+def learning_rate_figure(history: "TrainHistory",
+                         planned: tuple[Sequence[int], Sequence[float]] | None = None) -> "go.Figure":
+    """The learning rate at each logged step, over the run's `planned` (steps, rates) when given.
+
+    A run logs a Step every `logging_steps` (10 by default) and at its last step, each with the rate
+    after that step's scheduler update: a run shorter than its interval logs one point, at the end
+    of the decay (0 under linear and cosine). A line through one point draws nothing, so few logged
+    points are dots as well; the planned schedule (`estimate.schedule_points` of the run's config,
+    the same rates in the same convention) shows the curve they sit on.
+    """
     import plotly.graph_objects as go
 
     fig = new_figure("Learning rate", x_title="step", y_title="learning rate")
-    if not history.step:
+    planned = planned if planned and len(planned[0]) else None
+    if not history.step and not planned:
         return empty_figure(fig, "The learning rate appears here after the first logged steps.")
-    fig.add_trace(go.Scatter(x=history.step, y=history.learning_rate, mode="lines", name="learning rate",
-                             line={"color": PRIMARY, "width": 2.5}))
+    if planned:
+        steps, rates = planned
+        fig.add_trace(go.Scatter(x=list(steps), y=list(rates), mode="lines", name="planned",
+                                 line={"color": MUTED, "width": 2, "dash": "dot"}))
+    if history.step:
+        fig.add_trace(go.Scatter(x=history.step, y=history.learning_rate, name="learning rate",
+                                 mode="lines+markers" if len(history.step) <= MARKERS_UP_TO else "lines",
+                                 line={"color": PRIMARY, "width": 2.5}, marker={"size": 7},
+                                 cliponaxis=False))  # the last step's dot sits on the axes' corner
     fig.update_yaxes(exponentformat="e", rangemode="tozero")
-    fig.update_layout(showlegend=False)
+    fig.update_layout(showlegend=bool(planned))
     _step_axis(fig, history)
     return fig
 
