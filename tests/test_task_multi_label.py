@@ -345,6 +345,21 @@ def test_weighting_rare_labels_scales_their_positive_loss_capped():
     assert weighted.item() > plain.item() * 5
 
 
+def test_rare_label_weights_come_from_training_rows_only_but_every_tag_has_an_output():
+    values = [("a",), ("a", "b"), ("b",), (), ("a",), ("c",)]
+    train = [0, 1, 2, 3]  # rows 4 and 5 are validation; "c" is only there (the triangle case)
+    space = TASK.fit(values, train=train, weight_rare_labels=True)
+    assert space.names == ["a", "b", "c"]
+    weights = dict(zip(space.names, space.stats["pos_weight"]))
+    assert weights == {"a": pytest.approx(2 / 2), "b": pytest.approx(2 / 2), "c": 1.0}
+    assert TASK.encode(values[5:], space) == [[0.0, 0.0, 1.0]]
+    other_validation = [*values[:4], ("b",), ("a", "c")]
+    assert TASK.fit(other_validation, train=train, weight_rare_labels=True) == space
+    other_training = [("a",), ("a",), ("b",), (), ("a",), ("c",)]
+    changed = TASK.fit(other_training, train=train, weight_rare_labels=True)
+    assert dict(zip(changed.names, changed.stats["pos_weight"]))["b"] == pytest.approx(3 / 1)
+
+
 def test_evaluate_gives_named_metrics_and_per_row_tag_ids():
     space = TASK.fit([("a",), ("b",), ("a", "b")])
     logits = np.array([[3.0, -3.0], [-3.0, 3.0], [3.0, 3.0], [-3.0, -3.0]])

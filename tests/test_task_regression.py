@@ -101,6 +101,31 @@ def test_fit_keeps_mean_std_range_and_floors_std():
     assert TASK.fit([4.0, 4.0], column="score").stats["std"] > 0
 
 
+def test_fit_scaling_comes_from_training_rows_only():
+    values = [1.0, 2.0, 3.0, 4.0, 10.0, -5.0]
+    train = [0, 1, 2, 3]  # rows 4 and 5 are validation
+    space = TASK.fit(values, column="score", train=train)
+    assert space.names == ["score"]
+    assert space.stats == TASK.fit(values[:4], column="score").stats
+    assert (space.stats["min"], space.stats["max"]) == (1.0, 4.0)
+    other_validation = TASK.fit([1.0, 2.0, 3.0, 4.0, 1000.0, 7.0], column="score", train=train)
+    assert other_validation == space
+    other_training = TASK.fit([1.0, 2.0, 3.0, 8.0, 10.0, -5.0], column="score", train=train)
+    assert other_training.stats["mean"] != space.stats["mean"]
+    assert other_training.stats["std"] != space.stats["std"]
+    assert other_training.stats["max"] == 8.0
+
+
+def test_gold_outside_the_training_range_comes_back_as_typed():
+    # A validation value far from every training value: its float32 round trip errs by more
+    # than the training spread alone allows for, and must still read as the number typed.
+    space = TASK.fit([0.0, 0.25, 0.5, 0.75, 1.0], column="score")
+    gold = [30.123, 0.25, 47.3, 0.75]  # rounded to the training spread: 30.123001 and 47.300001
+    targets = np.asarray(TASK.encode(gold, space), dtype=np.float32)
+    result = TASK.evaluate(targets.reshape(-1, 1), targets, np.zeros(4), space)
+    assert result.gold == gold
+
+
 # --- split and counts ---------------------------------------------------------------------------
 
 def test_binned_split_covers_the_value_range_on_both_sides():

@@ -66,6 +66,14 @@ def test_encode_gives_class_ids_in_sorted_label_order_and_head_names_them():
     assert TASK.target_dtype is torch.long
 
 
+def test_fit_has_no_statistics_so_which_rows_train_leaves_the_space_alone():
+    values = ["pos", "neg", "pos", "mixed", "neg"]
+    space = TASK.fit(values, train=[0, 1, 2])
+    assert space == TASK.fit(values) == TargetSpace(names=["mixed", "neg", "pos"])
+    assert TASK.fit(["pos", "neg", "pos", "neg", "mixed"], train=[0, 1, 2]) == space
+    assert TASK.fit(["pos", "neg", "neg", "mixed", "neg"], train=[0, 1, 2]) == space
+
+
 def test_problems_ignore_rows_dropped_for_their_label_and_name_the_file():
     (problem,) = TASK.problems(["a", Dropped("empty label")], "label", True, source="one.csv")
     assert problem.startswith("'one.csv' has only 1 usable row ('a' 1)")

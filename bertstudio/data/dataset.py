@@ -290,17 +290,22 @@ def prepare_data(config: TrainConfig, table: Table | None = None,
     problems = _problems(rows, table, choice, validation_table is None, task)
     if problems:
         raise StudioError(problems[0])
-    space = task.fit(rows.labels, column=_target_name(choice), weight_rare_labels=config.weight_rare_labels,
-                     separator=separator)
-
     if validation_table is None:
         train_idx, val_idx = task.split(rows.labels, config.validation_split, config.seed)
+    else:
+        train_idx = list(range(len(rows.labels)))
+    # Split first, fit second: the label set is every kept row's, the statistics (regression's
+    # scaling, rare-tag weights) the training rows' alone, so validation rows never shape training.
+    space = task.fit(rows.labels, column=_target_name(choice), train=train_idx,
+                     weight_rare_labels=config.weight_rare_labels, separator=separator)
+
+    if validation_table is None:
         val_rows, val_keys = rows, _keys(rows, val_idx)
         validation_total, validation_dropped = 0, {}
     else:
         val_rows = _validation_rows(validation_table, choice, options, config, rows, task, separator)
         _check_unseen(validation_table, val_rows, task, space)
-        train_idx, val_idx = list(range(len(rows.labels))), list(range(len(val_rows.labels)))
+        val_idx = list(range(len(val_rows.labels)))
         val_keys = _keys(val_rows)
         validation_total, validation_dropped = val_rows.total, val_rows.dropped
 

@@ -49,16 +49,23 @@ class Dropped:
 
 @dataclass
 class TargetSpace:
-    """What a fitted task knows about the targets of the training rows.
+    """What a fitted task knows about the targets.
 
     `names`: class names (single_label, index = class id), tag names (multi_label, index = output
-    unit) or the one target column's name (regression). `stats`: task-specific numbers that turn
-    values into tensors and back (regression: mean and std of the training values). JSON-ready, so
-    it goes into data.json and checkpoints as is.
+    unit) or the one target column's name (regression), from every kept row of the training file.
+    `stats`: task-specific numbers learned from the training rows alone, which turn values into
+    tensors and back (regression: mean, std, min and max of the training values; multi_label: each
+    tag's positive weight). JSON-ready, so it goes into data.json and checkpoints as is.
     """
 
     names: list[str]
     stats: dict[str, Any] = field(default_factory=dict)
+
+
+def training_values(values: Sequence[Any], train: Sequence[int] | None) -> list[Any]:
+    """The values `Task.fit` learns statistics from: those at the `train` indices, or all of
+    them when `train` is None."""
+    return list(values) if train is None else [values[i] for i in train]
 
 
 @dataclass
@@ -116,12 +123,18 @@ class Task(Protocol):
         """Each row's value, or `Dropped(reason)`. `columns.label` (one column) or
         `columns.label_columns` (several 0/1 columns, multi_label) name where targets are."""
 
-    def fit(self, values: Sequence[Any], column: str | None = None, *, weight_rare_labels: bool = False,
-            separator: str | None = None) -> TargetSpace:
-        """The target space of the kept training rows (class names sorted as `sort_labels` does).
-        `column`: the target column's name (regression names its one output after it). The
-        pipeline passes every task the run's `weight_rare_labels` and the label separator in use
-        (None: not known, the task's default); a task ignores what it has no use for."""
+    def fit(self, values: Sequence[Any], column: str | None = None, *, train: Sequence[int] | None = None,
+            weight_rare_labels: bool = False, separator: str | None = None) -> TargetSpace:
+        """The target space of the training file's kept rows. `values`: every kept row's value,
+        validation rows of a split included; the label set (class or tag names, sorted as
+        `sort_labels` does) comes from all of them, so a tag only a validation row holds still
+        has an output and that row encodes. `train`: the indices of the training rows among
+        `values` (None: every row trains, as with a separate validation file); every statistic
+        learned from the targets comes from those rows only (`training_values`), so the
+        validation rows never shape what training sees. `column`: the target column's name
+        (regression names its one output after it). The pipeline passes every task the run's
+        `weight_rare_labels` and the label separator in use (None: not known, the task's
+        default); a task ignores what it has no use for."""
 
     def problems(self, values: Sequence[Any], column: str, split: bool, source: str) -> list[str]:
         """Why these rows cannot train, as plain sentences (the first is the one to fix first).

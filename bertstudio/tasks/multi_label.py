@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 import numpy as np
 
 from bertstudio.errors import StudioError
-from bertstudio.tasks.base import Dropped, EvalResult, Prediction, TargetSpace, TorchDtype
+from bertstudio.tasks.base import (
+    Dropped, EvalResult, Prediction, TargetSpace, TorchDtype, training_values,
+)
 from bertstudio.tasks.labels import MIN_ROWS_TO_SPLIT, normalize_label, sort_labels, uneven
 from bertstudio.tasks.multilabel_metrics import DEFAULT_THRESHOLD, multilabel_metrics
 from bertstudio.tasks.stratify import iterative_split
@@ -183,16 +185,17 @@ class MultiLabel:
             rows.append(tags)
         return _in_order(rows)
 
-    def fit(self, values: Sequence[Any], column: str | None = None, *,
+    def fit(self, values: Sequence[Any], column: str | None = None, *, train: Sequence[int] | None = None,
             weight_rare_labels: bool = False, separator: str | None = None) -> TargetSpace:
-        """Tags sorted by `sort_labels`; stats: the separator (to write predicted tags back the
-        way the file wrote them; `resolve_separator` gives the one `read_targets` used) and, with
-        `weight_rare_labels` (TrainConfig.weight_rare_labels), each tag's positive weight from
-        these rows. `column` is not needed: the tags name the outputs."""
+        """Every row's tags, sorted by `sort_labels`; stats: the separator (to write predicted
+        tags back the way the file wrote them; `resolve_separator` gives the one `read_targets`
+        used) and, with `weight_rare_labels` (TrainConfig.weight_rare_labels), each tag's
+        positive weight from the `train` rows (1.0 for a tag no training row holds). `column`
+        is not needed: the tags name the outputs."""
         names = sort_labels(_tag_counts(values))
         stats: dict[str, Any] = {"separator": separator or DEFAULT_SEPARATOR}
         if weight_rare_labels:
-            stats["pos_weight"] = positive_weights(values, names)
+            stats["pos_weight"] = positive_weights(training_values(values, train), names)
         return TargetSpace(names=names, stats=stats)
 
     def problems(self, values: Sequence[Any], column: str, split: bool, source: str) -> list[str]:

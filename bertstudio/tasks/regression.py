@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 import numpy as np
 
-from bertstudio.tasks.base import Dropped, EvalResult, Prediction, TargetSpace
+from bertstudio.tasks.base import Dropped, EvalResult, Prediction, TargetSpace, training_values
 from bertstudio.tasks.numbers import column_is_numeric, is_not_finite, parse_number
 from bertstudio.tasks.regression_metrics import regression_metrics
 
@@ -89,10 +89,11 @@ class RegressionTask:
                 values.append(Dropped(NOT_FINITE if is_not_finite(cell) else NOT_A_NUMBER))
         return values
 
-    def fit(self, values: Sequence[Any], column: str | None = None, *, weight_rare_labels: bool = False,
-            separator: str | None = None) -> TargetSpace:
-        """names: the target column (the head's one output); stats: mean, std, min and max."""
-        numbers = np.asarray(_floats(values), dtype=np.float64)
+    def fit(self, values: Sequence[Any], column: str | None = None, *, train: Sequence[int] | None = None,
+            weight_rare_labels: bool = False, separator: str | None = None) -> TargetSpace:
+        """names: the target column (the head's one output); stats: mean, std, min and max of
+        the `train` rows' values (the scaling training sees and `finalize` folds in)."""
+        numbers = np.asarray(_floats(training_values(values, train)), dtype=np.float64)
         if not len(numbers):
             return TargetSpace(names=[column or "value"],
                                stats={"mean": 0.0, "std": 1.0, "min": 0.0, "max": 0.0})
@@ -275,10 +276,14 @@ class RegressionTask:
 def _as_typed(gold: np.ndarray, space: TargetSpace) -> np.ndarray:
     """True values back from their float32 tensor, rounded to the digits float32 kept, so a
     typed 0 or 2.25 reads as 0 and 2.25 again, not -3.8e-08 and 2.2500002."""
+    if not len(gold):
+        return gold
     stats, mean = space.stats, space.stats["mean"]
     # The error is float32's relative step times |y - mean|: the spread sets it, not the size.
-    scale = max(stats.get("max", mean) - mean, mean - stats.get("min", mean), stats["std"])
-    if not len(gold) or not math.isfinite(scale) or scale <= 0:
+    # The gold's own distance counts too: the training rows' range need not hold a validation row.
+    scale = max(stats.get("max", mean) - mean, mean - stats.get("min", mean), stats["std"],
+                float(np.abs(gold - mean).max()))
+    if not math.isfinite(scale) or scale <= 0:
         return gold
     # 2^-20 of the spread is a few float32 steps; one decimal less than that is safely above them.
     decimals = min(15, max(0, -math.floor(math.log10(scale * 2.0 ** -20)) - 1))

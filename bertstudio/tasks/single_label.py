@@ -58,9 +58,11 @@ class SingleLabel:
             values.append(label if label else EMPTY_LABEL)
         return values
 
-    def fit(self, values: Sequence[Any], column: str | None = None, *, weight_rare_labels: bool = False,
-            separator: str | None = None) -> TargetSpace:
-        return TargetSpace(names=sort_labels(values))  # classes weigh alike, as before tasks
+    def fit(self, values: Sequence[Any], column: str | None = None, *, train: Sequence[int] | None = None,
+            weight_rare_labels: bool = False, separator: str | None = None) -> TargetSpace:
+        """Class names from every row; no statistics (classes weigh alike, as before tasks), so
+        `train` changes nothing."""
+        return TargetSpace(names=sort_labels(values))
 
     def problems(self, values: Sequence[Any], column: str, split: bool, source: str) -> list[str]:
         values = [value for value in values if not isinstance(value, Dropped)]
