@@ -131,7 +131,7 @@ def _preimport() -> None:
 
 def run_engine(args: argparse.Namespace) -> dict[str, Any]:
     _preimport()
-    from bertstudio.training.events import CallbackSink
+    from bertstudio.events import CallbackSink
     from bertstudio.training.trainer import default_train_step, train
 
     with tempfile.TemporaryDirectory() as runs:

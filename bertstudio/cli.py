@@ -303,7 +303,7 @@ def config_from_args(args: argparse.Namespace, base: TrainConfig | None = None) 
 
 
 def _train(args: argparse.Namespace) -> int:
-    from bertstudio.training.events import CallbackSink
+    from bertstudio.events import CallbackSink
     from bertstudio.training.progress import ConsoleProgress
     from bertstudio.training.trainer import StopControl, train
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
-from bertstudio.training.events import Event, EventSink, NullSink
+from bertstudio.events import Event, EventSink, NullSink
 from bertstudio.hosting import owns, record_owner, recorded_owner
 from bertstudio.training.progress import format_duration
 from bertstudio.runs.folder import EVENTS_FILE, RunFolder, is_run_folder, new_run_id, run_to_resume
@@ -330,7 +330,7 @@ class JobManager:
         job.stop.request()
 
     def _run(self, job: Job) -> "tuple[str, str, RunResult | None]":
-        from bertstudio.training.events import FanOut
+        from bertstudio.events import FanOut
         from bertstudio.training.trainer import train
 
         sink = FanOut([_Progress(self, job), _Listener(job.sink)])

@@ -2,8 +2,8 @@
 
 import torch
 
+from bertstudio.runs.checkpoint_state import LoopState
 from bertstudio.training.best import BestModel
-from bertstudio.training.checkpoints import LoopState
 from bertstudio.training.evaluation import EvalResult
 
 

@@ -281,7 +281,7 @@ def interrupted_run(tiny_model_dir, tmp_path_factory) -> Path:
     import csv
 
     from bertstudio.config import TrainConfig
-    from bertstudio.training.events import CallbackSink
+    from bertstudio.events import CallbackSink
     from bertstudio.training.trainer import train
 
     folder = tmp_path_factory.mktemp("interrupted")

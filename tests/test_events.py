@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from bertstudio.training.events import (Evaluation, Failed, JsonlSink, QueueSink, Started, Step, event_from_dict,
+from bertstudio.events import (Evaluation, Failed, JsonlSink, QueueSink, Started, Step, event_from_dict,
                                read_events)
 
 
@@ -64,7 +64,7 @@ def test_started_names_the_resolved_task_and_a_log_from_before_tasks_still_reads
 
 
 def test_run_end_is_found_from_the_tail_of_a_long_log(tmp_path):
-    from bertstudio.training.events import Finished, last_terminal_type
+    from bertstudio.events import Finished, last_terminal_type
 
     path = tmp_path / "events.jsonl"
     sink = JsonlSink(path)
@@ -95,7 +95,7 @@ def test_reader_skips_binary_junk_unknown_types_and_mistyped_fields_instead_of_r
 
 
 def test_a_writer_after_a_cut_last_line_starts_on_a_fresh_line_and_readers_skip_the_cut_one(tmp_path):
-    from bertstudio.training.events import last_terminal_type
+    from bertstudio.events import last_terminal_type
 
     path = tmp_path / "events.jsonl"
     JsonlSink(path).emit(_step(1))
@@ -127,7 +127,7 @@ def test_a_line_the_disk_cannot_take_is_cut_back_off_so_no_half_line_remains(tmp
 
 
 def test_a_run_resumed_after_it_failed_is_not_ended_until_it_ends_again(tmp_path):
-    from bertstudio.training.events import Finished, last_terminal_type
+    from bertstudio.events import Finished, last_terminal_type
 
     path = tmp_path / "events.jsonl"
     sink = JsonlSink(path)
@@ -148,7 +148,7 @@ def test_a_run_resumed_after_it_failed_is_not_ended_until_it_ends_again(tmp_path
 def test_cutting_the_log_back_to_a_checkpoint_keeps_each_step_once_and_swaps_in_a_new_file(tmp_path):
     import os
 
-    from bertstudio.training.events import Notice, truncate_after_step
+    from bertstudio.events import Notice, truncate_after_step
 
     path = tmp_path / "events.jsonl"
     sink = JsonlSink(path)
@@ -165,7 +165,7 @@ def test_cutting_the_log_back_to_a_checkpoint_keeps_each_step_once_and_swaps_in_
 
 
 def test_fan_out_gives_every_sink_the_event_before_raising_the_first_failure(tmp_path):
-    from bertstudio.training.events import CallbackSink, FanOut
+    from bertstudio.events import CallbackSink, FanOut
 
     heard = []
 

@@ -317,7 +317,7 @@ def test_one_corrupt_run_folder_breaks_no_list_no_handler_and_no_clean_up(tmp_pa
                                                   inner, max_size=4),
                                 max_leaves=8).map(lambda value: json.dumps(value).encode()))
 def test_any_bytes_in_any_run_file_give_a_record_never_an_exception(tmp_path_factory, name, raw):
-    from bertstudio.training.events import read_events
+    from bertstudio.events import read_events
     from bertstudio.runs.folder import list_runs
     from bertstudio.ui.results import history_of, read_results, settings_rows
 

@@ -2,7 +2,7 @@
 
 import io
 
-from bertstudio.training.events import Evaluation, Finished, Started
+from bertstudio.events import Evaluation, Finished, Started
 from bertstudio.training.progress import ConsoleProgress, describe_metrics
 
 REGRESSION = {"pearson": 0.81, "spearman": 0.79, "rmse": 0.62, "mae": 0.5, "r2": 0.64, "loss": 0.4, "count": 9}

@@ -12,7 +12,7 @@ import pytest
 
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
-from bertstudio.training.events import CallbackSink, read_events
+from bertstudio.events import CallbackSink, read_events
 from bertstudio.runs.folder import RunFolder
 from bertstudio.training.trainer import train
 from conftest import LEARNABLE_SETTINGS
@@ -91,7 +91,7 @@ def _steps_in_log(run_dir) -> list[int]:
 def test_a_failed_torch_save_fails_plainly_cleans_up_and_resumes_with_each_step_logged_once(
         tmp_path, tiny_model_dir, learnable_csv, monkeypatch):
     import bertstudio.training.checkpoints as checkpoints
-    from bertstudio.training.events import truncate_after_step
+    from bertstudio.events import truncate_after_step
     from bertstudio.runs.folder import read_run
     from bertstudio.ui.results_text import metrics_summary
     from bertstudio.ui.results import read_results

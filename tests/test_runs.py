@@ -4,7 +4,7 @@ import os
 import pytest
 
 from bertstudio.errors import StudioError
-from bertstudio.training.events import Finished, JsonlSink, Started
+from bertstudio.events import Finished, JsonlSink, Started
 from bertstudio.runs.folder import (RunFolder, delete_run, latest_finished_run, list_runs, model_dir_of, new_run_id)
 
 

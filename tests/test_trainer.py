@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from bertstudio.config import TrainConfig
-from bertstudio.training.events import CallbackSink, read_events
+from bertstudio.events import CallbackSink, read_events
 from bertstudio.training.trainer import StopControl, train
 from conftest import LEARNABLE_SETTINGS
 

@@ -2,7 +2,7 @@
 
 import json
 
-from bertstudio.training.events import Evaluation, Failed, Finished, JsonlSink, Started, Step, Stopped
+from bertstudio.events import Evaluation, Failed, Finished, JsonlSink, Started, Step, Stopped
 from bertstudio.ui.history import LOG_LINES_KEPT, FollowedRun, TrainHistory
 
 
@@ -83,7 +83,7 @@ def test_a_reopened_page_rebuilds_the_same_history_from_offset_zero(tmp_path):
 
 
 def test_a_follower_rebuilds_its_history_when_a_resumed_run_cuts_its_log_back(tmp_path):
-    from bertstudio.training.events import Notice, truncate_after_step
+    from bertstudio.events import Notice, truncate_after_step
 
     path = tmp_path / "events.jsonl"
     sink = JsonlSink(path)

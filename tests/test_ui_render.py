@@ -154,7 +154,7 @@ def test_the_hosted_banner_and_the_queue_line_say_what_applies_as_plain_text():
 
 
 def _running(eta_seconds, logged_at):
-    from bertstudio.training.events import Started, Step
+    from bertstudio.events import Started, Step
 
     history = TrainHistory()
     history.add([Started(run_id="r", run_dir="/x", config={}, labels=["a", "b"], train_size=10, validation_size=4,
@@ -177,7 +177,7 @@ def test_the_time_left_is_measured_and_counts_down_between_logged_steps():
 
 
 def test_before_the_first_step_no_time_is_promised():
-    from bertstudio.training.events import Started
+    from bertstudio.events import Started
 
     history = TrainHistory().add([Started(run_id="r", run_dir="/x", config={}, labels=["a"], train_size=10,
                                           validation_size=4, total_steps=100, steps_per_epoch=50, device="cpu",

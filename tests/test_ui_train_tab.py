@@ -6,7 +6,7 @@ import time
 import gradio as gr
 import pytest
 
-from bertstudio.training.events import read_events
+from bertstudio.events import read_events
 from bertstudio.data.tabular import read_table
 from bertstudio.ui import data_tab, hyperparams_tab, tokenizer_tab, train_tab
 from bertstudio.ui.app import config_form

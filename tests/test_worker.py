@@ -7,7 +7,7 @@ import pytest
 
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
-from bertstudio.training.events import CallbackSink, read_events
+from bertstudio.events import CallbackSink, read_events
 from bertstudio.worker import JobManager
 
 WORDS = {"praise": "great lovely excellent", "complaint": "broken awful late", "question": "how when where"}
@@ -122,7 +122,7 @@ def test_jobs_of_lists_only_that_owners_jobs(tmp_path, tiny_model_dir, data_csv,
 def test_a_listener_nobody_drains_cannot_stall_or_fail_the_run(tmp_path, tiny_model_dir, data_csv, jobs, capsys):
     import queue
 
-    from bertstudio.training.events import QueueSink
+    from bertstudio.events import QueueSink
 
     full = queue.Queue(maxsize=1)  # a browser's queue that nobody reads any more
     job = jobs.submit(quick(tmp_path, data_csv, tiny_model_dir), owner="alice", sink=QueueSink(full))

@@ -34,7 +34,8 @@ from typing import Any
 from bertstudio.atomic import write_json_atomic, write_text_atomic
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
-from bertstudio.training.events import Event, decode_line, last_terminal_event, metrics_problem
+from bertstudio.events import Event, decode_line, last_terminal_event, metrics_problem
+from bertstudio.runs.checkpoint_state import STATE_FILE, checkpoint_dir, checkpoint_step
 
 RUN_FILE = "run.json"
 CONFIG_FILE = "config.json"
@@ -240,8 +241,6 @@ class RunRecord:
     def resumable(self) -> bool:
         """Cut off by a restart, or failed for a cause outside the run (a full disk), with a
         checkpoint to carry on from."""
-        from bertstudio.training.checkpoints import checkpoint_dir
-
         cut_off = self.status == "interrupted" or (self.status == "failed" and getattr(self.ending, "resumable", False))
         return cut_off and checkpoint_dir(self.path) is not None
 
@@ -420,8 +419,6 @@ def run_to_resume(path: str | Path) -> RunRecord:
                               "in a way that would only repeat); start a new run with the same settings.")
         raise StudioError(f"This run is {record.status}, not interrupted; only a run cut off by a restart "
                           "or a full disk can be resumed.")
-    from bertstudio.training.checkpoints import STATE_FILE, checkpoint_step
-
     if checkpoint_step(path) is None:  # refused here, before a failed attempt overwrites its status
         raise StudioError(f"The checkpoint of this run is damaged ({STATE_FILE} cannot be read); start a new "
                           "run with the same settings instead.")

@@ -7,8 +7,8 @@ from typing import Any, Callable, Mapping
 
 import torch
 
+from bertstudio.runs.checkpoint_state import LoopState
 from bertstudio.tasks.metrics import is_improvement
-from bertstudio.training.checkpoints import LoopState
 from bertstudio.training.evaluation import EvalResult
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TextIO
 
-from bertstudio.training.events import Evaluation, Event, Failed, Finished, Notice, Started, Step, Stopped
+from bertstudio.events import Evaluation, Event, Failed, Finished, Notice, Started, Step, Stopped
 
 if TYPE_CHECKING:
     from bertstudio.tasks.base import Task

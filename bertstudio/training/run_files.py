@@ -12,7 +12,8 @@ from bertstudio.atomic import disk_is_full
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
 from bertstudio.runs import folder as run_folder
-from bertstudio.training.checkpoints import checkpoint_step, save_failed
+from bertstudio.runs.checkpoint_state import checkpoint_step
+from bertstudio.training.checkpoints import save_failed
 
 
 def open_run(config: TrainConfig, original: TrainConfig, run_id: str, main: bool) -> run_folder.RunFolder:

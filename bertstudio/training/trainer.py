@@ -22,14 +22,15 @@ import torch
 from bertstudio.atomic import disk_is_full
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
+from bertstudio.events import (Checkpoint, Evaluation, EventSink, Failed, FanOut, Finished, JsonlSink, Notice,
+                               NullSink, Started, Step, Stopped, truncate_after_step)
+from bertstudio.runs.checkpoint_state import LoopState, checkpoint_dir, checkpoint_step
 from bertstudio.runs.folder import EVENTS_FILE, METRICS_FILE, MODEL_DIR, new_run_id
 from bertstudio.training.allocator import reuse_freed_memory
 from bertstudio.training.best import BestModel
-from bertstudio.training.checkpoints import (LoopState, SaveFailed, checkpoint_dir, checkpoint_step, load_checkpoint,
-                                             remove_checkpoint, save_checkpoint, save_failed)
+from bertstudio.training.checkpoints import (SaveFailed, load_checkpoint, remove_checkpoint, save_checkpoint,
+                                             save_failed)
 from bertstudio.training.evaluation import evaluate
-from bertstudio.training.events import (Checkpoint, Evaluation, EventSink, Failed, FanOut, Finished, JsonlSink,
-                                        Notice, NullSink, Started, Step, Stopped, truncate_after_step)
 from bertstudio.training.fast_dropout import fast_dropout
 from bertstudio.training.loaders import build_loaders
 # resolve_precision and cpu_has_native_bf16 are imported from here by the UI, the bench and tests.

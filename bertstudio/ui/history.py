@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from bertstudio.training.events import (Checkpoint, Evaluation, Event, Failed, Finished, Notice, Started, Step,
+from bertstudio.events import (Checkpoint, Evaluation, Event, Failed, Finished, Notice, Started, Step,
                                Stopped, read_events)
 from bertstudio.tasks.wording import metric_name
 from bertstudio.training.progress import format_duration

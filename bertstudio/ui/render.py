@@ -15,7 +15,7 @@ from bertstudio.training.progress import format_duration
 
 if TYPE_CHECKING:
     from bertstudio.data.dataset import DataReport
-    from bertstudio.training.events import Step
+    from bertstudio.events import Step
     from bertstudio.data.tabular import Table
     from bertstudio.tasks.base import Task
     from bertstudio.text.token_preview import TokenPreview

@@ -95,7 +95,7 @@ def task_of(record: Any) -> str:
 
 
 def read_results(run_dir: str | Path) -> RunResults:
-    from bertstudio.training.checkpoints import checkpoint_metrics
+    from bertstudio.runs.checkpoint_state import checkpoint_metrics
 
     run = RunFolder(Path(run_dir))
     record = read_run(run.path)
