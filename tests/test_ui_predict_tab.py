@@ -292,6 +292,15 @@ def test_the_upload_accepts_every_format_the_engine_reads():
     assert set(predict_tab.FILE_TYPES) == {".csv", ".tsv", ".txt", ".gz", ".xlsx", ".json", ".jsonl", ".parquet"}
 
 
+def test_the_file_preview_names_its_columns_before_any_file_instead_of_numbering_them():
+    import gradio as gr
+
+    with gr.Blocks():
+        tab = predict_tab.build()
+    empty = tab.result_preview.postprocess(None)  # what the page shows at first and after another model is picked
+    assert empty.headers == predict_tab.PREVIEW_HEADERS and empty.data == []
+
+
 @pytest.fixture(scope="module")
 def task_runs(tmp_path_factory, tiny_model_dir):
     """A finished multi-label run and a finished regression run, each in its own runs folder."""

@@ -15,8 +15,10 @@ import gradio as gr
 from bertstudio.errors import StudioError
 from bertstudio.tasks.registry import get_task
 from bertstudio.tasks.yes_no import yes_no_columns
-from bertstudio.ui import charts, render, task_charts
+from bertstudio.ui import charts, render
 from bertstudio.ui.form import SEPARATORS as SEPARATOR_CHOICES, TASK_TITLES
+from bertstudio.ui.task_views import DEFAULT_TASK, get_view, label_sets_view
+from bertstudio.ui.task_views.base import DataFacts
 
 if TYPE_CHECKING:
     from bertstudio.data.dataset import PreparedData
@@ -80,23 +82,18 @@ def prepare_view(form: "ConfigForm", loaded: LoadedData | None, *values: Any) ->
                     task_note=task_note(chosen.get("task") or "auto", task, detection,
                                         len(yes_no_columns(loaded.table))))
     _task_controls(view, task, chosen, prepared.separator, loaded.table)
-    _task_charts(view, task, report.label_counts, report.rows_kept, labels_per_row(prepared),
-                 target_values(prepared), prepared.space.names)
+    _task_charts(view, task, DataFacts(report.label_counts, report.rows_kept, prepared.space.names,
+                                       targets=_file_targets(prepared), stats=prepared.space.stats))
     return view
 
 
-def _task_charts(view: DataView, task: str, counts: dict[str, int], rows: int, per_row: dict[int, int],
-                 values: list[float], names: list[str]) -> None:
-    """Class balance (one label per row), label frequency and labels per row (several), or the
-    histogram of the values (a number)."""
-    if task == "multi_label":
-        view.chart = task_charts.label_frequency_figure(counts, rows, f"Rows per label ({len(counts)} labels)")
-        view.per_row_chart = gr.update(value=task_charts.labels_per_row_figure(per_row), visible=True)
-    elif task == "regression":
-        view.chart = task_charts.value_histogram_figure(values, name=names[0] if names else "the value")
-    else:
-        view.chart = charts.label_distribution_figure(counts, f"Rows per label ({len(counts)} labels)"
-                                                      if counts else "Rows per label")
+def _task_charts(view: DataView, task: str, facts: DataFacts) -> None:
+    """The task's charts of the targets: class balance (one label per row), label frequency and
+    labels per row (several), or the histogram of the values (a number)."""
+    shown = get_view(task).data_charts(facts)
+    view.chart = shown.chart
+    if shown.second is not None:
+        view.per_row_chart = gr.update(value=shown.second, visible=True)
 
 
 def _detected(table: "Table", prepared: "PreparedData") -> Any:
@@ -122,7 +119,7 @@ def _failed_view(loaded: LoadedData, chosen: dict[str, Any], message: str) -> Da
     if text and len(named) > 1 and len(set(named)) == len(named) and set(named) <= set(loaded.table.columns):
         choice = ColumnChoice(text=text, label=label, label_columns=label_columns)
         summary = data_summary(loaded.table, choice, task=chosen_task, separator=chosen.get("label_separator"))
-    task = summary.get("task") or (chosen_task if chosen_task != "auto" else "single_label")
+    task = summary.get("task") or (chosen_task if chosen_task != "auto" else DEFAULT_TASK)
     if summary.get("task_reason"):
         # A task chosen is said so, beside what detection would pick (the summary words it for `inspect`).
         detection = (detect_task(loaded.table, choice, chosen.get("label_separator")) if chosen_task != "auto"
@@ -130,8 +127,8 @@ def _failed_view(loaded: LoadedData, chosen: dict[str, Any], message: str) -> Da
                                     alternatives=tuple(summary.get("task_alternatives", ()))))
         view.task_note = task_note(chosen_task, task, detection, len(yes_no_columns(loaded.table)))
     per_row = {int(k): v for k, v in (summary.get("labels_per_row") or {}).items()}
-    _task_charts(view, task, summary.get("label_counts") or {}, summary.get("rows") or 0, per_row, [],
-                 [label or "the value"])
+    _task_charts(view, task, DataFacts(summary.get("label_counts") or {}, summary.get("rows") or 0,
+                                       [label or "the value"], per_row=per_row))
     # Only sentences about the validation file itself go beside it; "each label needs 2 rows
     # ... or give a separate validation file" is about the chosen label column.
     about_validation = message.startswith(("The validation file", "No validation file"))
@@ -144,7 +141,7 @@ def _failed_view(loaded: LoadedData, chosen: dict[str, Any], message: str) -> Da
 def _task_controls(view: DataView, task: str, chosen: dict[str, Any], found: str | None, table: "Table") -> None:
     """Several labels per row shows the separator (the one found preselected when none is
     chosen) and the yes/no columns, when the file has any; other tasks hide both."""
-    several = task == "multi_label"
+    several = get_view(task).label_sets
     from_columns = bool(chosen.get("label_columns"))
     preselect = (several and not from_columns and chosen.get("label_separator") is None
                  and found in {value for value, _ in SEPARATOR_CHOICES})
@@ -168,27 +165,10 @@ def task_note(chosen: str, task: str, detection: Any, yes_no: int) -> str:
     others = [TASK_TITLES.get(name, name) for name in getattr(detection, "alternatives", ()) if name != task]
     if chosen == "auto" and others:
         line += f" It could also be *{' or '.join(others)}*: switch below if so."
-    if task != "multi_label" and yes_no >= 2:
-        line += (f" The file has {yes_no} yes/no columns: choose *{TASK_TITLES['multi_label']}* to use "
-                 "them as one label each.")
+    sets = label_sets_view()
+    if sets is not None and not get_view(task).label_sets and yes_no >= 2:
+        line += f" The file has {yes_no} yes/no columns: choose *{sets.title}* to use them as one label each."
     return line
-
-
-def labels_per_row(prepared: "PreparedData") -> dict[int, int]:
-    """Rows of the training file by how many labels they carry (multi-hot rows: their sum)."""
-    from collections import Counter
-
-    if prepared.task != "multi_label":
-        return {}
-    return dict(sorted(Counter(int(round(sum(row))) for row in _file_targets(prepared)).items()))
-
-
-def target_values(prepared: "PreparedData") -> list[float]:
-    """The training file's kept values in the user's units (the examples hold them standardised)."""
-    if prepared.task != "regression":
-        return []
-    mean, std = prepared.space.stats["mean"], prepared.space.stats["std"]
-    return [float(z) * std + mean for z in _file_targets(prepared)]
 
 
 def _file_targets(prepared: "PreparedData") -> list[Any]:

@@ -15,6 +15,7 @@ import gradio as gr
 from bertstudio.config import TrainConfig, base_type
 from bertstudio.errors import StudioError
 from bertstudio.tasks.yes_no import yes_no_columns
+from bertstudio.ui.task_views import DEFAULT_TASK, all_views
 
 if TYPE_CHECKING:
     from bertstudio.data.tabular import Table
@@ -113,8 +114,7 @@ def row_limit_control(**overrides: Any) -> FieldControl:
 
 # --- the task's own controls (Data tab) --------------------------------------------------------
 
-TASK_TITLES = {"auto": "Detect automatically", "single_label": "One label per row",
-               "multi_label": "Several labels per row", "regression": "A number (score)"}
+TASK_TITLES = {"auto": "Detect automatically", **{name: view.title for name, view in all_views().items()}}
 SEPARATORS = ((",", "comma ,"), (";", "semicolon ;"), ("|", "bar |"))
 
 
@@ -195,7 +195,7 @@ def _metric_words(name: str) -> str:
     return metric_name(name) + (" (lower is better)" if name in LOWER_IS_BETTER else "")
 
 
-def metric_control(task: str | None = "single_label", **overrides: Any) -> FieldControl:
+def metric_control(task: str | None = DEFAULT_TASK, **overrides: Any) -> FieldControl:
     """"Metric to watch" offering the task's own metrics (today's task until a file says otherwise)."""
     return make_control("metric_for_best", choices=metric_choices(task), **overrides)
 

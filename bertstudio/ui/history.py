@@ -12,13 +12,13 @@ from bertstudio.events import (Checkpoint, Evaluation, Event, Failed, Finished, 
                                Stopped, read_events)
 from bertstudio.tasks.wording import metric_name
 from bertstudio.training.progress import format_duration
+from bertstudio.ui.task_views import DEFAULT_TASK, get_view
 
 LOG_LINES_KEPT = 300  # the on-screen log shows the latest lines; the file keeps them all
 # The live chart shows the first two of these that an evaluation reports: accuracy and macro-F1
 # for one label per row, macro- and micro-F1 for several, Pearson and RMSE for a score. Read from
 # the metrics the run emits, so a task's chart needs no code here.
 CHARTED = ("accuracy", "macro_f1", "micro_f1", "pearson", "rmse", "spearman", "mae")
-DEFAULT_TASK = "single_label"  # a run from before tasks existed
 
 
 @dataclass
@@ -90,7 +90,7 @@ class TrainHistory:
             precision = {"no": "fp32"}.get(event.precision, event.precision)
             self._log(event, f"Started on {event.device} ({precision}): {event.train_size} "
                              f"training rows, {event.validation_size} validation rows, "
-                             f"{_targets_words(self.task, event.labels)}, {event.total_steps} steps.")
+                             f"{get_view(self.task).targets_words(event.labels)}, {event.total_steps} steps.")
         elif isinstance(event, Step):
             self.step.append(event.step)
             self.loss.append(event.loss)
@@ -219,12 +219,3 @@ def _metric_words(metrics: dict[str, Any]) -> str:
     parts = [f"{metric_name(name)} {metrics[name]:.4f}" for name in names
              if isinstance(metrics.get(name), (int, float))]
     return ", ".join(parts) or "no metrics"
-
-
-def _targets_words(task: str, labels: list[str]) -> str:
-    """What the model learns to predict, as the start line says it."""
-    if task == "regression":
-        return f"predicting the value of {labels[0]!r}" if labels else "predicting a value"
-    if task == "multi_label":
-        return f"{len(labels)} labels (any number per row)"
-    return f"{len(labels)} classes"

@@ -17,14 +17,18 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from bertstudio.errors import StudioError
-from bertstudio.ui import render, results_text, task_charts
-from bertstudio.ui.results import DEFAULT_TASK, run_choice_label
+from bertstudio.ui import render
+from bertstudio.ui.results import run_choice_label
 from bertstudio.ui.runs_tab import may_see, visible_runs
+from bertstudio.ui.task_views import DEFAULT_TASK, get_view
 
 if TYPE_CHECKING:
     from bertstudio.ui.session import SessionObjects
+    from bertstudio.ui.task_views.base import Answer, TaskView
 
 PREVIEW_ROWS = 20
+# What the preview shows before a file is predicted (gradio would number the columns 1 2 3).
+PREVIEW_HEADERS = ["your file's columns", "the model's predictions"]
 # Every format the engine reads; one it cannot read is named by the engine, not refused by a toast.
 FILE_TYPES = [".csv", ".tsv", ".txt", ".gz", ".xlsx", ".json", ".jsonl", ".parquet"]
 
@@ -100,8 +104,8 @@ def build() -> PredictTab:
         with gr.Column(min_width=300):
             result_file = gr.File(label="Your file with predictions added (in its own format)", interactive=False,
                                   elem_id="predict-result")
-    result_preview = gr.Dataframe(label="First rows with predictions", interactive=False, wrap=True,
-                                  max_height=360, elem_id="predict-preview")
+    result_preview = gr.Dataframe(headers=PREVIEW_HEADERS, label="First rows with predictions", interactive=False,
+                                  wrap=True, max_height=360, elem_id="predict-preview")
     return PredictTab(picker=picker, refresh=refresh, about=about, text=text, pair=pair, predict=predict,
                       label=label, label_chart=label_chart, answer=answer, problem=problem, upload=upload, file_column=file_column,
                       file_button=file_button, file_problem=file_problem,
@@ -156,12 +160,18 @@ def task_name(predictor: Any) -> str:
     return name or getattr(predictor.model.config, "bertstudio_task", None) or DEFAULT_TASK
 
 
-def _views(task: str, label: Any = None, chart: Any = None, answer: Any = None) -> list[Any]:
+def _views(view: "TaskView", label: Any = None, answer: "Answer | None" = None) -> list[Any]:
     """The three answer views with only the task's own shown: Label (one label per row), the
-    bars and the set (several labels), the value (a score)."""
-    return [gr.update(visible=task not in ("multi_label", "regression"), **({} if label is None else label)),
-            gr.update(visible=task == "multi_label", **({} if chart is None else {"value": chart})),
-            gr.update(visible=task in ("multi_label", "regression"), **({} if answer is None else {"value": answer}))]
+    bars and the set (several labels), the value (a score). `label`: the Label's own update
+    (its caption too); `answer`'s None parts leave a view's value as it is."""
+    shown = view.answer_views
+    chart = None if answer is None else answer.chart
+    text = None if answer is None else answer.text
+    if label is None and answer is not None and answer.label is not None:
+        label = {"value": answer.label}
+    return [gr.update(visible="label" in shown, **(label or {})),
+            gr.update(visible="chart" in shown, **({} if chart is None else {"value": chart})),
+            gr.update(visible="text" in shown, **({} if text is None else {"value": text}))]
 
 
 def describe(objects: "SessionObjects", runs_dir: Path, run_id: str | None, private: bool = False,
@@ -170,7 +180,7 @@ def describe(objects: "SessionObjects", runs_dir: Path, run_id: str | None, priv
     models and the answer views of its task, emptied (they held another model's answer).
     Outputs: `PredictTab.described`."""
     hidden = gr.update(visible=False)
-    empty = _views(DEFAULT_TASK, {"value": None, "label": "Prediction"}, None, "")
+    empty = _views(get_view(DEFAULT_TASK), {"value": None, "label": "Prediction"}, get_view(DEFAULT_TASK).waiting())
     if not run_id:
         return ["No finished run yet: train a model on the Train tab, then come back.", hidden, *empty]
     try:
@@ -178,61 +188,20 @@ def describe(objects: "SessionObjects", runs_dir: Path, run_id: str | None, priv
     except StudioError as exc:
         return [render.problem(exc.message), hidden, *empty]
     data = _data_record(runs_dir, run_id)
-    task = task_name(predictor)
+    view = get_view(task_name(predictor))
     label_column = (data.get("columns") or {}).get("label")
     pair = predictor.text_pair_column
-    about = (f"{_targets_meaning(task, predictor.labels, label_column, data)} · reads column "
+    about = (f"{view.meaning(predictor.labels, label_column, data)} · reads column "
              f"**{render.md_escape(predictor.text_column or 'text')}**"
              + (f" and **{render.md_escape(pair)}**" if pair else "") + f" · max length {predictor.max_length}")
     caption = render.shorten(f"Prediction: the value of column '{label_column}'") if label_column else "Prediction"
-    waiting = {"multi_label": "Type a text and press **Predict** to see each label's probability.",
-               "regression": "Type a text and press **Predict** to see the value the model gives it."}
-    views = _views(task, {"value": None, "label": caption},
-                   task_charts.label_probabilities_figure({}, {}, []) if task == "multi_label" else None,
-                   waiting.get(task, ""))
+    views = _views(view, {"value": None, "label": caption}, view.waiting())
     return [about, gr.update(visible=bool(pair)), *views]
 
 
 def clear_answers() -> tuple[Any, ...]:
     """Another model was picked: what the previous one said no longer applies. Outputs: `answers`."""
     return None, None, "", "", None, None, ""
-
-
-def _targets_meaning(task: str, labels: list[str], label_column: str | None, data: dict) -> str:
-    """What the model predicts, in one line: its classes, its labels, or the number it gives."""
-    if task == "regression":
-        column = label_column or (labels[0] if labels else "value")
-        stats = target_stats(data)
-        span = (f" (from {stats['min']:.4g} to {stats['max']:.4g} in the training rows)"
-                if isinstance(stats.get("min"), (int, float)) and isinstance(stats.get("max"), (int, float)) else "")
-        return f"Predicts a number: the value of column **{render.md_escape(column)}**{span}"
-    meaning = _labels_meaning(labels, label_column, data.get("file_name"))
-    if task == "multi_label":
-        return ("Labels (any number per text, each decided at its own threshold): "
-                + meaning.removeprefix("Classes: "))
-    return meaning
-
-
-def target_stats(data: dict) -> dict:
-    """A regression run's training-value numbers (min, max, mean, std) from its data.json."""
-    space = data.get("space") or {}
-    stats = space.get("stats") if isinstance(space, dict) else None
-    stats = stats if isinstance(stats, dict) else data.get("stats")
-    return stats if isinstance(stats, dict) else {}
-
-
-def _labels_meaning(labels: list[str], label_column: str | None, file_name: str | None) -> str:
-    """The classes, and where they come from: bare values like 0/1 (MRPC, RTE) mean only what they
-    meant in the training file's label column, so say which column and which file that was."""
-    shown = ", ".join(render.md_escape(label) for label in labels)
-    if not label_column:
-        return f"Classes: {shown}"
-    column = f"column **{render.md_escape(label_column)}**"
-    source = f" of {render.md_escape(file_name)}" if file_name else " of the training file"
-    if all(label.strip().lstrip("+-").replace(".", "", 1).isdigit() for label in labels):
-        return (f"Classes: {shown}: the values of {column}{source}, which gave them no names; "
-                f"{render.md_escape(labels[-1])} means what it meant there")
-    return f"Classes: {shown} (from {column}{source})"
 
 
 def _data_record(runs_dir: Path, run_id: str) -> dict:
@@ -257,17 +226,9 @@ def predict_text(objects: "SessionObjects", runs_dir: Path, run_id: str | None, 
         prediction = predictor.predict([text], pairs, max_text_chars=max_chars or MAX_TEXT_CHARS)[0]
     except StudioError as exc:
         return [gr.skip()] * 3 + [render.problem(exc.message)]
-    task = task_name(predictor)
-    if task == "multi_label":
-        thresholds = prediction.thresholds or getattr(predictor.model.config, "bertstudio_thresholds", None) or {}
-        chosen = list(prediction.labels or [])
-        figure = task_charts.label_probabilities_figure(dict(prediction.probabilities), dict(thresholds), chosen)
-        return _views(task, None, figure, results_text.label_set_words(chosen)) + [""]
-    if task == "regression":
-        value = prediction.value if prediction.value is not None else float(prediction.label)
-        stats = target_stats(_data_record(runs_dir, run_id)) if run_id else {}
-        return _views(task, None, None, results_text.value_words(value, stats)) + [""]
-    return _views(task, {"value": dict(prediction.probabilities)}) + [""]
+    view = get_view(task_name(predictor))
+    data = _data_record(runs_dir, run_id) if run_id else {}
+    return _views(view, None, view.answer(prediction, predictor.model.config, data)) + [""]
 
 
 def file_columns(objects: "SessionObjects", runs_dir: Path, run_id: str | None,

@@ -21,10 +21,11 @@ from bertstudio.tasks.wording import metric_name
 from bertstudio.ui.history import FollowedRun
 from bertstudio.ui.render import shorten
 from bertstudio.ui.results_text import number
+from bertstudio.ui.task_views import DEFAULT_TASK, all_views, get_view
+from bertstudio.ui.task_views.base import TaskView
 
 MISCLASSIFIED_SHOWN = 200
 LEADING_COLUMNS = ("gold", "predicted", "error", "confidence")
-DEFAULT_TASK = "single_label"  # a run from before tasks existed
 NO_LABELS = "(none)"  # a multi-label row with none of the labels
 
 
@@ -53,22 +54,19 @@ class RunResults:
 
     @property
     def target(self) -> str:
-        """The predicted column's name (regression), for the scatter's axes."""
-        return self.labels[0] if self.task == "regression" and self.labels else "value"
+        """The predicted column's name (a score's one output is named after it), for the scatter's axes."""
+        return self.labels[0] if len(self.labels) == 1 else "value"
 
-
-MISSES_TITLES = {
-    "single_label": "Misclassified validation rows",
-    "multi_label": "Validation rows given a wrong set of labels",
-    "regression": "Largest misses: the validation rows furthest from their true value",
-}
+    @property
+    def view(self) -> TaskView:
+        return get_view(self.task)
 
 
 def misses_title(results: RunResults) -> str:
     """The mistakes table's title, saying in what order they come (confident ones first when
     the predictions file says how confident each row was)."""
-    title = MISSES_TITLES.get(results.task, MISSES_TITLES[DEFAULT_TASK])
-    if results.task != "regression" and "confidence" in results.misclassified_headers:
+    title = results.view.misses_title
+    if results.view.by_confidence and "confidence" in results.misclassified_headers:
         title += " (most confident mistakes first)"
     return title
 
@@ -76,13 +74,7 @@ def misses_title(results: RunResults) -> str:
 def results_figure(results: RunResults):
     """The chart beside the results table: the confusion matrix (one label per row), F1 per label
     (several), or predicted against true values (a score)."""
-    from bertstudio.ui import charts, task_charts
-
-    if results.task == "regression":
-        return task_charts.regression_scatter_figure(results.gold, results.predicted, results.target)
-    if results.task == "multi_label" or results.metrics.get("per_label"):
-        return task_charts.per_label_f1_figure(results.metrics.get("per_label") or {})
-    return charts.confusion_figure(results.confusion, results.labels)
+    return results.view.results_figure(results)
 
 
 def task_of(record: Any) -> str:
@@ -107,12 +99,9 @@ def read_results(run_dir: str | Path) -> RunResults:
         step, metrics = saved  # cut off before the end: the evaluation its checkpoint was taken after
     task = task_of(record)
     header, table = _read_predictions(run.file(PREDICTIONS_FILE))
-    headers, rows, total = (largest_misses(header, table) if task == "regression"
-                            else misclassified_rows_of(header, table))
-    if task == "multi_label":  # an empty set of tags is an answer too: say so rather than leave a blank
-        at = [i for i, name in enumerate(headers) if name in ("gold", "predicted")]
-        rows = [[NO_LABELS if i in at and not cell else cell for i, cell in enumerate(row)] for row in rows]
-    gold, predicted = value_pairs(header, table) if task == "regression" else ([], [])
+    view = get_view(task)
+    headers, rows, total = view.misses(header, table)
+    gold, predicted = view.value_pairs(header, table)
     card = run.file(CARD_FILE)
     return RunResults(run_id=run.run_id, status=record.status, metrics=metrics,
                       labels=list(metrics.get("labels") or record.labels or []),
@@ -296,7 +285,7 @@ def headline(summary: RunSummary) -> tuple[str, Any]:
     return name, summary.metrics.get(name)
 
 
-TASK_WORDS = {"single_label": "single-label", "multi_label": "multi-label", "regression": "regression"}
+TASK_WORDS = {name: view.words for name, view in all_views().items()}  # "multi-label"; the Runs tab's too
 
 
 def run_choice_label(summary: RunSummary) -> str:
@@ -321,7 +310,7 @@ def runs_rows(summaries: list[RunSummary]) -> list[list[str]]:
     for s in summaries:
         task = task_of(s)
         name, value = headline(s)
-        labels = "—" if task == "regression" else str(len(s.labels) or "—")
+        labels = get_view(task).labels_cell(s.labels)
         rows.append([time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created)), s.status_text,
                      TASK_WORDS.get(task, task), metric_name(name), number(value), Path(s.model).name or s.model,
                      s.data or "—", labels, s.run_id])

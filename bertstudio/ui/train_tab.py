@@ -20,6 +20,7 @@ from bertstudio.ui import charts, render, results_text
 from bertstudio.ui.history import FollowedRun, TrainHistory
 from bertstudio.ui.results import RunResults, download_files, misses_title, read_results, results_figure
 from bertstudio.ui.session import BrowserMemory
+from bertstudio.ui.task_views import get_view
 
 if TYPE_CHECKING:
     from bertstudio.hosting import HostingSettings
@@ -132,8 +133,7 @@ def results_table(results: "RunResults") -> Any:
     """The per-class (one label per row) or per-label table with thresholds (several labels);
     a score has no such table, so it is hidden there and the scatter says what it would."""
     label, headers, rows = results_text.results_table(results.metrics)
-    return gr.update(value={"headers": headers, "data": rows}, label=label,
-                     visible=results.task != "regression")
+    return gr.update(value={"headers": headers, "data": rows}, label=label, visible=results.view.results_table)
 
 
 def _job_message(job: "Job | None") -> str:
@@ -277,9 +277,6 @@ def _idle_view(jobs: "JobManager", owner: str, address: str | None) -> list[Any]
     return view
 
 
-PLAN_TASKS = {"multi_label": ", several labels per row", "regression": ", a number per row"}
-
-
 def plan_text(form: "ConfigForm", loaded: "LoadedData | None", prepared: Any, *values: Any) -> str:
     """One line saying what Start will do, so nothing surprising happens on the click."""
     if loaded is None:
@@ -298,7 +295,7 @@ def plan_text(form: "ConfigForm", loaded: "LoadedData | None", prepared: Any, *v
     columns = getattr(prepared, "columns", None)
     target = (", ".join(getattr(columns, "label_columns", None) or ()) or getattr(columns, "label", None)
               or config.label_column or "?")
-    task = PLAN_TASKS.get(getattr(prepared, "task", ""), "")
+    task = get_view(getattr(prepared, "task", None)).plan_words
     return (f"**Ready:** {render.md_escape(Path(loaded.path).name)} ({rows}"
             f"columns {render.md_escape(getattr(columns, 'text', None) or config.text_column or '?')} → "
             f"{render.md_escape(target)}{task}) "
