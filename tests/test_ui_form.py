@@ -8,7 +8,7 @@ import pytest
 
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
-from bertstudio.ui import data_tab, hyperparams_tab, tokenizer_tab
+from bertstudio.ui import data_tab, hyperparams_tab, presets, tokenizer_tab
 from bertstudio.ui.app import config_form
 from bertstudio.ui.form import ALL_ROWS, NO_COLUMN, from_log, log_value, make_control
 
@@ -69,7 +69,7 @@ def test_fresh_form_builds_the_default_config_with_the_chosen_files(tabs, tmp_pa
     values = _set(form, _defaults(form), text_column="review", label_column="stars")
     config = form.build_config("train.csv", None, values)
     expected = TrainConfig(data="train.csv", model="bundled", text_column="review", label_column="stars",
-                           output_dir=form.output_dir).replace(**hyperparams_tab.preset_values("Recommended", "bundled"))
+                           output_dir=form.output_dir).replace(**presets.preset_values("Recommended", "bundled"))
     assert config == expected
 
 
@@ -95,8 +95,8 @@ def test_a_bad_value_is_refused_by_its_label(tabs):
 
 def test_presets_change_only_their_own_settings(tabs):
     *_, form = tabs
-    updates = hyperparams_tab.apply_preset(form, "Quick try", "bert-base-uncased")
-    by_name = dict(zip((c.name for c in hyperparams_tab.preset_controls(form)), updates, strict=True))
+    updates = presets.apply_preset(form, "Quick try", "bert-base-uncased")
+    by_name = dict(zip((c.name for c in presets.preset_controls(form)), updates, strict=True))
     assert by_name["epochs"] == 1 and by_name["batch_size"] == 16
     assert math.isclose(from_log(by_name["learning_rate"]), 5e-5)
     # Quick try names no weight decay, which another preset sets: left as the user has it

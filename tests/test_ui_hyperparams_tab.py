@@ -6,7 +6,7 @@ import gradio as gr
 import pytest
 
 from bertstudio.hosting import HostingSettings
-from bertstudio.ui import data_tab, hyperparams_tab, tokenizer_tab
+from bertstudio.ui import data_tab, hyperparams_tab, presets, tokenizer_tab
 from bertstudio.ui.app import config_form
 from bertstudio.ui.form import from_log, log_value
 from ui_support import page_form
@@ -36,9 +36,9 @@ def test_the_epochs_slider_stops_at_the_hosted_limit(form):
 
 
 def test_a_preset_keeps_within_the_epoch_limit(form):
-    updates = hyperparams_tab.apply_preset(form, "Small dataset", "bert-base-uncased", HOSTED.max_epochs)
+    updates = presets.apply_preset(form, "Small dataset", "bert-base-uncased", HOSTED.max_epochs)
     assert _value(form, updates, "epochs") == 4
-    assert _value(form, hyperparams_tab.apply_preset(form, "Small dataset", "bert-base-uncased"), "epochs") == 8
+    assert _value(form, presets.apply_preset(form, "Small dataset", "bert-base-uncased"), "epochs") == 8
 
 
 def test_a_good_config_file_fills_the_form(form, tmp_path):
@@ -72,7 +72,7 @@ def test_a_config_past_the_hosted_limits_is_refused(form, tmp_path):
 # --- presets that follow the model ----------------------------------------------------------------
 
 def _value(form, updates, name):
-    return updates[hyperparams_tab.preset_controls(form).index(form.control(name))]
+    return updates[presets.preset_controls(form).index(form.control(name))]
 
 
 def _rate(value):
@@ -90,46 +90,46 @@ def test_the_preset_shown_selected_at_start_is_what_the_form_starts_with(form, t
         selected = [b.value for b in hp.presets if b.variant == "primary"]
         assert selected == [hp.selected_preset.value] == ["Recommended"]
         config = fresh.build_config("d.csv", None, [c.component.value for c in fresh.controls])
-        for name, value in hyperparams_tab.preset_values("Recommended", model).items():
+        for name, value in presets.preset_values("Recommended", model).items():
             assert getattr(config, name) == value, (model, name)
         assert hp.learning_rate_box.value == config.learning_rate
-    assert hyperparams_tab.preset_values("Recommended", "bundled")["learning_rate"] == 5e-4  # README's rate
-    assert hyperparams_tab.preset_values("Recommended", "bert-base-uncased")["learning_rate"] == 3e-5
+    assert presets.preset_values("Recommended", "bundled")["learning_rate"] == 5e-4  # README's rate
+    assert presets.preset_values("Recommended", "bert-base-uncased")["learning_rate"] == 3e-5
 
 
 @pytest.mark.parametrize("model", ["bundled", "bert-base-uncased"])
 def test_each_presets_text_names_the_values_it_applies(model):
-    text = hyperparams_tab.preset_help(model)
-    for name in hyperparams_tab.PRESET_NAMES:
-        values = hyperparams_tab.preset_values(name, model)
+    text = presets.preset_help(model)
+    for name in presets.PRESET_NAMES:
+        values = presets.preset_values(name, model)
         line = next(part for part in text.split(" · ") if part.startswith(f"**{name}**"))
         assert f"{values['epochs']} epoch" in line and f"batch {values['batch_size']}" in line
-        assert f"learning rate {hyperparams_tab.rate_words(values['learning_rate'])}," in line
-    assert "learning rate 5e-4" in hyperparams_tab.preset_help("bundled")
+        assert f"learning rate {presets.rate_words(values['learning_rate'])}," in line
+    assert "learning rate 5e-4" in presets.preset_help("bundled")
 
 
 def test_a_new_model_reapplies_the_selected_preset_with_its_own_values(form):
-    *updates, box, box_problem, text = hyperparams_tab.follow_model(form, "Recommended", "bert-base-uncased")
+    *updates, box, box_problem, text = presets.follow_model(form, "Recommended", "bert-base-uncased")
     assert _rate(_value(form, updates, "learning_rate")) == 3e-5 == box and _value(form, updates, "epochs") == 3
     assert "learning rate 3e-5" in text and box_problem == ""
-    *updates, box, _, text = hyperparams_tab.follow_model(form, "Recommended", "bundled")
+    *updates, box, _, text = presets.follow_model(form, "Recommended", "bundled")
     assert _rate(_value(form, updates, "learning_rate")) == 5e-4 == box and "learning rate 5e-4" in text
 
 
 def test_a_new_model_leaves_hand_made_settings_alone(form):
-    *updates, box, _, text = hyperparams_tab.follow_model(form, None, "bert-base-uncased")
+    *updates, box, _, text = presets.follow_model(form, None, "bert-base-uncased")
     assert all(update == gr.skip() for update in updates) and box == gr.skip()
     assert "learning rate 3e-5" in text  # the buttons' text still follows the model
 
 
 def test_choosing_a_preset_highlights_it_alone(form):
-    out = hyperparams_tab.choose_preset(form, "Quick try", "bundled")
-    governed = len(hyperparams_tab.preset_controls(form))
+    out = presets.choose_preset(form, "Quick try", "bundled")
+    governed = len(presets.preset_controls(form))
     *updates, box, _, selected = out[:governed + 3]
     buttons = out[governed + 3:]
     assert selected == "Quick try" and box == 5e-4 and _value(form, updates, "epochs") == 2
     assert [b["variant"] for b in buttons] == ["primary", "secondary", "secondary"]
-    assert "learning_rate" in hyperparams_tab.governed_settings()
+    assert "learning_rate" in presets.governed_settings()
 
 
 def test_a_typed_learning_rate_moves_the_slider_and_leaves_the_preset():
@@ -199,18 +199,18 @@ def test_the_page_starts_with_one_label_per_rows_metrics_and_the_rare_labels_opt
 
 @pytest.mark.parametrize("model", ["bundled", "bert-base-uncased"])
 def test_presets_name_no_metric_of_one_task(model):
-    for name in hyperparams_tab.PRESET_NAMES:
-        assert hyperparams_tab.preset_values(name, model).get("metric_for_best", "auto") == "auto"
+    for name in presets.PRESET_NAMES:
+        assert presets.preset_values(name, model).get("metric_for_best", "auto") == "auto"
     from bertstudio.config import TrainConfig
 
     for task in ("single_label", "multi_label", "regression"):  # every preset is valid for every task
-        TrainConfig(task=task).replace(**hyperparams_tab.preset_values("Small dataset", model)).validate()
+        TrainConfig(task=task).replace(**presets.preset_values("Small dataset", model)).validate()
 
 
 def test_a_preset_and_a_new_model_never_write_the_model(form):
-    assert form.control("model") not in hyperparams_tab.preset_controls(form)
-    assert len(hyperparams_tab.follow_model(form, "Recommended", "bundled")) == len(
-        hyperparams_tab.preset_controls(form)) + 3
+    assert form.control("model") not in presets.preset_controls(form)
+    assert len(presets.follow_model(form, "Recommended", "bundled")) == len(
+        presets.preset_controls(form)) + 3
 
 
 def test_a_config_file_watching_a_regression_metric_offers_that_metric(form, tmp_path):
