@@ -1,58 +1,40 @@
-"""The training loop on Accelerate: one function in the canonical order, emitting typed events.
+"""`train` on Accelerate: a run in the canonical order, emitting typed events, every failure told one way.
 
 accelerator -> seed -> data -> model (after the seed, so its new head is reproducible) ->
-optimizer -> scheduler -> one `prepare` -> train / evaluate -> save. The same code runs on the
-CPU, one GPU, or several processes under `accelerate launch`; only the main process writes files
-and emits events.
+optimizer -> scheduler -> one `prepare` (`_build`) -> train / evaluate per epoch (`loop.py`) ->
+save (`_finish`), all read in order in `_fit`. The same code runs on the CPU, one GPU, or several
+processes under `accelerate launch`; only the main process writes files and emits events.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
-import threading
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from bertstudio.atomic import disk_is_full
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
-from bertstudio.events import (Checkpoint, Evaluation, EventSink, Failed, FanOut, Finished, JsonlSink, Notice,
-                               NullSink, Started, Step, Stopped, truncate_after_step)
+from bertstudio.events import (Checkpoint, EventSink, Failed, FanOut, Finished, JsonlSink, Notice, NullSink, Started,
+                               Stopped, truncate_after_step)
 from bertstudio.runs.checkpoint_state import LoopState, checkpoint_dir, checkpoint_step
 from bertstudio.runs.folder import EVENTS_FILE, METRICS_FILE, MODEL_DIR, new_run_id
 from bertstudio.training.allocator import reuse_freed_memory
-from bertstudio.training.best import BestModel
-from bertstudio.training.checkpoints import (SaveFailed, load_checkpoint, remove_checkpoint, save_checkpoint,
-                                             save_failed)
-from bertstudio.training.evaluation import evaluate
+from bertstudio.training.checkpoints import SaveFailed, load_checkpoint, remove_checkpoint, save_failed
 from bertstudio.training.fast_dropout import fast_dropout
 from bertstudio.training.loaders import build_loaders
+# StopControl is imported from here by the CLI, the worker and callers (bertstudio.StopControl).
+from bertstudio.training.loop import Loop, NonFiniteLoss, Position, StopControl, TrainStep
 # resolve_precision and cpu_has_native_bf16 are imported from here by the UI, the bench and tests.
 from bertstudio.training.precision import cpu_has_native_bf16, resolve_precision  # noqa: F401
 from bertstudio.training.run_files import data_record, open_run, save_model_atomic, write_end_files, write_start_files  # noqa: F401
 from bertstudio.training.schedule import StepCount, count_steps, make_scheduler
 from bertstudio.tasks.registry import get_task, watched_metric
-
-
-class StopControl:
-    """The one way to end a run early: the Stop button, Ctrl-C or a caller sets it; the loop checks
-    it once per optimizer step and finishes that step first, so the model stays consistent."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def request(self) -> None:
-        self._event.set()
-
-    @property
-    def requested(self) -> bool:
-        return self._event.is_set()
 
 
 def default_train_step(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -63,7 +45,7 @@ def default_train_step(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return model(**batch).loss
 
 
-def task_train_step(task, space) -> "TrainStep":
+def task_train_step(task, space) -> TrainStep:
     """The step a run trains with: the task's per-row loss on the batch's labels, averaged (so
     multi-label's rare-label weights and regression's standardised targets are what is learnt)."""
     def step(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -71,9 +53,6 @@ def task_train_step(task, space) -> "TrainStep":
         logits = model(**inputs).logits.float()  # the loss in fp32 whatever the autocast dtype
         return task.loss(logits, batch["labels"], space).mean()
     return step
-
-
-TrainStep = Callable[[Any, dict], torch.Tensor]
 
 
 @dataclass
@@ -85,12 +64,6 @@ class RunResult:
     # A failure caused by the user's own input (a missing column, an unknown model, a precision
     # this device lacks): the CLI exits 2 for it, as for every other mistake, 1 for the rest.
     mistake: bool = False
-
-
-class _NonFiniteLoss(Exception):
-    def __init__(self, step: int, value: float) -> None:
-        super().__init__(f"loss {value} at step {step}")
-        self.step = step
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
@@ -188,7 +161,7 @@ def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, tr
     run_id = ids[0]
     run = open_run(config, original, run_id, main)
     sink = FanOut([JsonlSink(run.file(EVENTS_FILE)), user_sink]) if main else NullSink()
-    at = _Position()
+    at = Position()
     cpu_kernels = contextlib.ExitStack()  # training-only swaps, undone before the model is saved
     try:
         if restart_notice is not None:  # an out-of-memory retry starts over: its first try's steps go
@@ -196,7 +169,7 @@ def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, tr
                 truncate_after_step(run.file(EVENTS_FILE), 0)
             sink.emit(restart_notice)
         return _fit(config, accelerator, run, sink, stop, train_step, resume, at, cpu_kernels)
-    except _NonFiniteLoss as exc:
+    except NonFiniteLoss as exc:
         message = (f"The training loss became NaN or infinite at step {exc.step}, so training stopped. "
                    "Likely causes: the learning rate is too high (try 2e-5), or fp16 overflowed "
                    "(try bf16 or fp32 precision).")
@@ -220,115 +193,20 @@ def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, tr
             run.clear_process()
 
 
-@dataclass
-class _Position:
-    """The optimizer step the loop has reached, where a failure is told at."""
-    step: int = 0
-
-
 def _fit(config: TrainConfig, accelerator, run, sink: EventSink, stop: StopControl, train_step: TrainStep | None,
-         resume: bool, at: _Position, cpu_kernels: contextlib.ExitStack) -> RunResult:
+         resume: bool, at: Position, cpu_kernels: contextlib.ExitStack) -> RunResult:
     """Build, then train and evaluate per epoch (checkpointing at each evaluation), then save."""
     started_at = time.time()
     parts = _build(config, accelerator, cpu_kernels)
-    model, optimizer, scheduler, train_loader = parts.model, parts.optimizer, parts.scheduler, parts.train_loader
-    task, space = parts.task, parts.data.space
-    train_step = train_step or task_train_step(task, space)
-    total_steps = parts.steps.total_steps
+    train_step = train_step or task_train_step(parts.task, parts.data.space)
     state, best_weights = _start(config, accelerator, run, sink, parts, resume)
-
-    # --- loop state, declared together (restored from the checkpoint when resuming) --------
-    step = at.step = state.step
-    metric = watched_metric(task, config.metric_for_best)
-    best = BestModel(metric, keep=config.keep_best, patience=config.early_stopping_patience,
-                     state=state, weights=best_weights, higher_is_better=task.higher_is_better(metric))
-    last_eval = best.best_eval
-    window_loss = torch.zeros((), device=accelerator.device)
-    window_batches = 0
-    grad_norm = None
-    meter = _Throughput(state.samples_seen, state.tokens_seen, state.train_seconds)
-    batches_done = state.batches_done_in_epoch
-    stopped_by_user = stopped_early = False
-
-    def run_evaluation() -> bool:
-        """Evaluate, track the best weights, checkpoint; True when early stopping says enough."""
-        nonlocal last_eval
-        last_eval = evaluate(model, parts.val_loader, accelerator, task, space)
-        improved = best.observe(last_eval, step, lambda: accelerator.unwrap_model(model).state_dict())
-        sink.emit(Evaluation(step=step, epoch=step / parts.steps.steps_per_epoch, metrics=last_eval.metrics,
-                             is_best=improved))
-        if step < total_steps and not best.enough and not stop.requested:
-            # Checkpoint at every evaluation but the last: a killed run resumes from here.
-            save_checkpoint(accelerator, run.path, LoopState(
-                step=step, epoch=epoch, batches_done_in_epoch=batches_done, samples_seen=meter.samples,
-                tokens_seen=meter.tokens, train_seconds=meter.seconds, last_metrics=last_eval.metrics,
-                **best.loop_fields()), best.best_state)
-        return best.enough
-
-    model.train()
-    start_epoch = state.epoch
-    if batches_done >= len(train_loader):  # the checkpoint was taken at the end of an epoch
-        start_epoch, batches_done = start_epoch + 1, 0
-    epoch = start_epoch  # read by run_evaluation, which the loop calls
-    for epoch in range(start_epoch, config.epochs):
-        train_loader.set_epoch(epoch)
-        epoch_loader = train_loader
-        if batches_done:  # resuming mid-epoch: the same order, minus the batches already seen
-            epoch_loader = accelerator.skip_first_batches(train_loader, batches_done)
-            epoch_loader.set_epoch(epoch)
-        tick = time.perf_counter()
-        for batch in epoch_loader:
-            batches_done += 1
-            batch.pop("index")
-            meter.samples += batch["input_ids"].shape[0] * accelerator.num_processes
-            meter.tokens += batch.pop("num_tokens") * accelerator.num_processes
-            with accelerator.accumulate(model):
-                loss = train_step(model, batch)
-                accelerator.backward(loss)
-                if accelerator.sync_gradients and config.max_grad_norm > 0:
-                    grad_norm = accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-            # Summed on the device: reading the loss every step would stall the GPU.
-            window_loss += loss.detach().float()
-            window_batches += 1
-            if not accelerator.sync_gradients:
-                continue
-            step = at.step = step + 1
-            last_step = step == total_steps
-            if step % config.logging_steps == 0 or last_step:
-                meter.seconds += time.perf_counter() - tick
-                tick = time.perf_counter()
-                mean_loss = accelerator.reduce(window_loss, "mean").item() / window_batches
-                if not math.isfinite(mean_loss):
-                    raise _NonFiniteLoss(step, mean_loss)
-                sink.emit(_step_event(step, parts.steps, mean_loss, scheduler.get_last_lr()[0], grad_norm,
-                                      meter, started_at))
-                window_loss.zero_()
-                window_batches = 0
-            if config.eval_strategy == "steps" and step % config.eval_steps == 0 and not last_step:
-                meter.seconds += time.perf_counter() - tick
-                stopped_early = run_evaluation()
-                tick = time.perf_counter()
-            if _agreed_stop(accelerator, stop):
-                stopped_by_user = True
-            if stopped_by_user or stopped_early:
-                break
-        meter.seconds += time.perf_counter() - tick
-        if stopped_by_user or stopped_early:
-            break
-        if config.eval_strategy == "epoch" or epoch == config.epochs - 1:
-            stopped_early = run_evaluation()
-            if stopped_early:
-                break
-        batches_done = 0
+    loop = Loop(config, accelerator, run, sink, stop, parts, train_step, state, best_weights, at, started_at)
+    loop.run_epochs()
     # The last_step rule: a run always ends with an evaluation of the weights it stopped with.
-    if last_eval is None or stopped_by_user or (config.eval_strategy == "steps" and not stopped_early):
-        run_evaluation()
+    if loop.last_eval is None or loop.stopped_by_user or (config.eval_strategy == "steps" and not loop.stopped_early):
+        loop.evaluate_and_checkpoint()
     cpu_kernels.close()
-    return _finish(config, accelerator, run, sink, parts, best, last_eval, step, meter, started_at,
-                   "stopped" if stopped_by_user else "finished", stopped_early)
+    return _finish(config, accelerator, run, sink, parts, loop, started_at)
 
 
 @dataclass
@@ -398,32 +276,10 @@ def _start(config: TrainConfig, accelerator, run, sink: EventSink, parts: _Parts
     return state, best_weights
 
 
-@dataclass
-class _Throughput:
-    """Samples and tokens trained on, and the seconds it took (evaluations not counted)."""
-    samples: int
-    tokens: int
-    seconds: float
-
-    def per_second(self, count: float) -> float:
-        return count / self.seconds if self.seconds else 0.0
-
-
-def _step_event(step: int, steps: StepCount, loss: float, learning_rate: float, grad_norm, meter: _Throughput,
-                started_at: float) -> Step:
-    rate = meter.per_second(step)
-    return Step(step=step, total_steps=steps.total_steps, epoch=step / steps.steps_per_epoch, loss=loss,
-                learning_rate=learning_rate, grad_norm=None if grad_norm is None else float(grad_norm),
-                samples_per_second=meter.per_second(meter.samples),
-                tokens_per_second=meter.per_second(meter.tokens),
-                elapsed_seconds=time.time() - started_at,
-                eta_seconds=(steps.total_steps - step) / rate if rate else None)
-
-
-def _finish(config: TrainConfig, accelerator, run, sink: EventSink, parts: _Parts, best: BestModel,
-            last_eval, step: int, meter: _Throughput, started_at: float, status: str,
-            stopped_early: bool) -> RunResult:
+def _finish(config: TrainConfig, accelerator, run, sink: EventSink, parts: _Parts, loop: Loop,
+            started_at: float) -> RunResult:
     """Put the best weights back (keep_best), save the model and the end files, tell how it ended."""
+    best, last_eval, step, meter = loop.best, loop.last_eval, loop.step, loop.meter
     main = accelerator.is_main_process
     model = accelerator.unwrap_model(parts.model)
     if config.keep_best and best.best_state is not None:
@@ -440,11 +296,11 @@ def _finish(config: TrainConfig, accelerator, run, sink: EventSink, parts: _Part
                "train_samples_per_second": meter.per_second(meter.samples)}
     if main:
         run.write_json(METRICS_FILE, summary)
-    if status == "stopped":
+    if loop.stopped_by_user:
         sink.emit(Stopped(run_dir=str(run.path), step=step, metrics=metrics, elapsed_seconds=elapsed))
         return RunResult(str(run.path), "stopped", summary)
     sink.emit(Finished(run_dir=str(run.path), metrics=metrics, steps=step, elapsed_seconds=elapsed,
-                       stopped_early=stopped_early, best_step=best.best_step))
+                       stopped_early=loop.stopped_early, best_step=best.best_step))
     return RunResult(str(run.path), "finished", summary)
 
 
@@ -467,16 +323,6 @@ def _fail_before_start(config: TrainConfig, original: TrainConfig, user_sink: Ev
     finally:
         if main:
             run.clear_process()
-
-
-def _agreed_stop(accelerator, stop: StopControl) -> bool:
-    """Every process must leave the loop together, or the others would wait forever in a
-    collective; with one process this is just the flag."""
-    if accelerator.num_processes == 1:
-        return stop.requested
-    if stop.requested:
-        accelerator.set_trigger()
-    return accelerator.check_trigger()
 
 
 def _handle_oom(config: TrainConfig, sink: EventSink, run, run_id: str, step: int, exc: BaseException,
