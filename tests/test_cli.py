@@ -152,7 +152,7 @@ def _two_sheet_book(path: Path) -> Path:
 
 
 def test_inspect_predict_and_train_take_the_sheet_to_read(capsys, tiny_run, tmp_path):
-    from bertstudio.cli import build_parser, config_from_args
+    from bertstudio.cli.flags import build_parser, config_from_args
 
     book = _two_sheet_book(tmp_path / "book.xlsx")
     assert main(["inspect", str(book), "--sheet", "reviews", "--json"]) == 0
@@ -343,7 +343,7 @@ def test_an_interrupted_run_resumes_from_the_command_line_with_its_own_settings(
 
 
 def test_the_base_settings_come_from_the_typed_record_and_flags_still_override_them():
-    from bertstudio.cli import build_parser, config_from_args
+    from bertstudio.cli.flags import build_parser, config_from_args
     from bertstudio.config import TrainConfig
 
     base = TrainConfig(data="reviews.csv", model="bundled", seed=7, epochs=2)
@@ -445,7 +445,7 @@ class _no_exit:
 
 
 def test_train_has_the_task_flags_with_their_names_and_builds_the_config():
-    from bertstudio.cli import build_parser, config_from_args
+    from bertstudio.cli.flags import build_parser, config_from_args
 
     args = build_parser().parse_args(["train", "--data", "x.tsv", "--task", "multi_label",
                                       "--label-separator", "|", "--label-columns", "joy,anger"])

@@ -2,7 +2,7 @@
 
 import shlex
 
-from bertstudio.cli import build_parser, config_from_args
+from bertstudio.cli.flags import build_parser, config_from_args
 from bertstudio.config import TrainConfig
 from bertstudio.ui.command import command_lines, train_arguments
 

@@ -1,0 +1,61 @@
+"""`bertstudio train`: a run from flags (or a config.json, or the run being resumed), its progress on
+stderr, Ctrl-C as a stop that keeps the model, and the run folder as the last line of stdout."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+from bertstudio.cli.flags import EXIT_FAILED, EXIT_USAGE, config_from_args
+from bertstudio.errors import StudioError
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train (or resume) one run; 0 when it finished or was stopped, 2 or 1 when it failed."""
+    from bertstudio.events import CallbackSink
+    from bertstudio.training.progress import ConsoleProgress
+    from bertstudio.training.trainer import StopControl, train
+
+    resume_from = getattr(args, "resume", None)
+    base = None
+    if resume_from:
+        from bertstudio.runs.folder import run_to_resume
+
+        if getattr(args, "config", None):  # two sources of settings: say which one counts
+            raise StudioError("--resume carries on with the run's own settings, so it takes no --config; "
+                              "leave --config out (flags such as --epochs still change a setting).")
+        # Not a run, damaged, finished or running: one plain sentence. Its typed config is the
+        # base, read once with the rest of the run (not config.json parsed a second time).
+        base = run_to_resume(resume_from).config
+    config = config_from_args(args, base)
+    stop = StopControl()
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_interrupt(signum, frame):  # first Ctrl-C: finish the step and keep the model
+        print("\nstopping after this step (Ctrl-C again to abort)…", file=sys.stderr)
+        stop.request()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    progress = ConsoleProgress(sys.stderr)
+    try:
+        result = train(config, sink=CallbackSink(progress.handle), stop=stop, resume_from=resume_from)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        progress.close()
+    failed_code = EXIT_USAGE if result.mistake else EXIT_FAILED
+    if not _is_main_process():
+        return 0 if result.status != "failed" else failed_code
+    if result.status == "failed":
+        print(f"error: {result.message}", file=sys.stderr)
+        print(result.run_dir)
+        return failed_code
+    print(result.run_dir)
+    return 0
+
+
+def _is_main_process() -> bool:
+    from accelerate.state import PartialState
+
+    return PartialState().is_main_process
