@@ -42,7 +42,7 @@ CSS = """
 .tok-view { font-size: 14px; }
 .tok-summary { color: var(--body-text-color-subdued); margin-bottom: 0.45em; }
 .tok-line { display: flex; flex-wrap: wrap; gap: 6px 8px; align-items: center; line-height: 1; max-height: 420px; overflow-y: auto; }
-.tok-word { display: inline-flex; gap: 1px; }
+.tok-word { display: inline-flex; flex-wrap: wrap; gap: 1px; max-width: 100%; }  /* a long word's pieces wrap, not cut */
 .tok { display: inline-block; padding: 5px 7px; border-radius: 6px; background: #e0e7ff; color: #1e1b4b;
        font-family: ui-monospace, Consolas, monospace; font-size: 13px; border: 1px solid #c7d2fe; cursor: default; }
 .tok-word .tok + .tok { border-top-left-radius: 0; border-bottom-left-radius: 0; }
@@ -59,13 +59,15 @@ CSS = """
 .tok-legend .tok { font-size: 11px; padding: 2px 5px; }
 .tok-row-title { font-weight: 600; margin: 0.3em 0 0.5em; }
 /* The tab bar wraps (Tabs' overflow_behavior="wrap") so all six steps stay in sight on a phone. */
-#studio-tabs { width: 100%; max-width: calc(100vw - 24px); }
+#studio-tabs { width: 100%; min-width: 0; max-width: 100%; }
 .tab-container:not(.visually-hidden) { min-width: 0 !important; flex-wrap: wrap; }
 /* The page is a flex item of gradio's app element, so by default it grew to its widest content (a
-   table's header row) and the whole page scrolled sideways; at most the screen wide, tables
-   scroll inside their own box instead. */
-.gradio-container, .gradio-container > main { min-width: 0 !important; max-width: min(1280px, 100vw) !important; }
-.table-wrap { max-width: calc(100vw - 28px); overflow-x: auto; }
+   table's header row) and the whole page scrolled sideways. A table's box takes no width from its
+   rows (inline-size containment), so it is as wide as the column it sits in and scrolls inside.
+   No 100vw here: it counts the vertical scrollbar, which a desktop browser draws beside the page,
+   and the page came out that much wider than the window. */
+.gradio-container, .gradio-container > .main { min-width: 0 !important; max-width: min(1280px, 100%) !important; }
+.table-wrap { max-width: 100%; overflow-x: auto; contain: inline-size; }
 .align-end { align-self: flex-end; }
 #cfg-learning_rate .tab-like-container, #cfg-learning_rate .min_value, #cfg-learning_rate .max_value { display: none; }
 @media (max-width: 700px) {
@@ -74,6 +76,8 @@ CSS = """
   .row > .column, .row > .block, .row > .form { min-width: 100% !important; flex-basis: 100% !important; }
   .tok { font-size: 12px; }
   body, .gradio-container { overflow-x: hidden; }
+  /* A long label wraps to a second line on a phone: floating, it covered the predicted class. */
+  #predict-label > [data-testid="block-label"].float { position: relative; }
 }
 """
 
