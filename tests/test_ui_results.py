@@ -28,7 +28,7 @@ def test_misclassified_rows_put_gold_predicted_and_confidence_before_the_texts(t
 
 
 def test_largest_misses_come_first_with_their_error():
-    from bertstudio.ui.results import largest_misses
+    from bertstudio.ui.misses import largest_misses
 
     header = ["sentence1", "gold", "predicted"]
     rows = [["close", "3.0", "3.1"], ["far", "0.5", "4.5"], ["middle", "2.0", "1.0"]]
@@ -38,7 +38,7 @@ def test_largest_misses_come_first_with_their_error():
 
 
 def test_a_regression_predictions_file_with_its_own_error_column_keeps_it():
-    from bertstudio.ui.results import largest_misses, value_pairs
+    from bertstudio.ui.misses import largest_misses, value_pairs
 
     header = ["text", "gold", "predicted", "error"]
     rows = [["a", "1", "1.5", "0.5"], ["b", "2", "x", "?"], ["c", "4", "2", "-2"]]
@@ -48,7 +48,7 @@ def test_a_regression_predictions_file_with_its_own_error_column_keeps_it():
 
 
 def test_a_multi_label_row_is_a_mistake_when_its_set_differs():
-    from bertstudio.ui.results import misclassified_rows_of
+    from bertstudio.ui.misses import misclassified_rows_of
 
     header = ["text", "gold", "predicted", "prob_joy", "prob_anger"]
     rows = [["right", "joy", "joy", "0.9", "0.1"], ["wrong", "joy|anger", "joy", "0.8", "0.3"],
@@ -181,7 +181,8 @@ def test_an_empty_set_of_tags_reads_as_none_in_the_mistakes(tmp_path, multi_run)
     import shutil
 
     from bertstudio.runs.folder import PREDICTIONS_FILE
-    from bertstudio.ui.results import NO_LABELS, read_results
+    from bertstudio.ui.misses import NO_LABELS
+    from bertstudio.ui.results import read_results
 
     copy = tmp_path / multi_run.name
     shutil.copytree(multi_run, copy, ignore=shutil.ignore_patterns("model"))

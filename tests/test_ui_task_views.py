@@ -6,7 +6,8 @@ import pytest
 
 from bertstudio.tasks.base import Prediction
 from bertstudio.tasks.registry import TASKS, get_task
-from bertstudio.ui.results import NO_LABELS, RunResults
+from bertstudio.ui.misses import NO_LABELS
+from bertstudio.ui.results import RunResults
 from bertstudio.ui.task_views import DEFAULT_TASK, NAMES, all_views, get_view, label_sets_view
 from bertstudio.ui.task_views.base import ANSWER_VIEWS, DataFacts
 

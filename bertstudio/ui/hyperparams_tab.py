@@ -13,10 +13,7 @@ from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
 from bertstudio.ui import charts, render
 from bertstudio.ui.form import FieldControl, from_log, log_value, make_control, metric_choices, metric_control
-# app.py wires the preset handlers through this tab's module, as it does the tab's other handlers.
-from bertstudio.ui.presets import (  # noqa: F401 (re-exported)
-    DEFAULT_PRESET, PRESET_NAMES, choose_preset, follow_model, governed_settings, leave_preset, preset_buttons,
-    preset_controls, preset_help, preset_values)
+from bertstudio.ui.presets import DEFAULT_PRESET, PRESET_NAMES, leave_preset, preset_help, preset_values
 from bertstudio.ui.task_views import get_view
 
 if TYPE_CHECKING:

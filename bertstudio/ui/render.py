@@ -7,11 +7,11 @@ Every string that came from a user's file or keyboard goes through `html.escape`
 from __future__ import annotations
 
 import html
-import re
 import time
 from typing import TYPE_CHECKING, Any
 
 from bertstudio.training.progress import format_duration
+from bertstudio.ui.markup import md_escape, shorten  # noqa: F401 (the tabs import them from here)
 
 if TYPE_CHECKING:
     from bertstudio.data.dataset import DataReport
@@ -24,14 +24,6 @@ if TYPE_CHECKING:
 
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 FORMAT_NAMES = {"xlsx": "Excel workbook", "json": "JSON", "jsonl": "JSON Lines", "parquet": "Parquet"}
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
-
-
-def md_escape(text: Any) -> str:
-    """Text that Markdown shows literally: HTML escaped, Markdown punctuation backslashed."""
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False)).replace("\n", " ")
-
-
 def problem(message: str | None) -> str:
     """A problem box's content: the engine's sentence, escaped, or nothing when all is well."""
     if not message:
@@ -308,7 +300,3 @@ def hosted_banner(facts: list[str]) -> str:
     return ('<div class="hosted-banner" role="note"><b>This is a shared public demo.</b> Other visitors use '
             'the same machine, and only you see your files and runs. Please do not upload private data. '
             f'<b>Limits:</b> <ul>{items}</ul></div>')
-
-
-def shorten(text: str, width: int = 160) -> str:
-    return text if len(text) <= width else text[:width - 1] + "…"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from bertstudio.tasks.wording import metric_name
-from bertstudio.ui.render import md_escape
+from bertstudio.ui.markup import md_escape
 
 
 def _capital(text: str) -> str:

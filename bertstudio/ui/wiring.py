@@ -14,7 +14,7 @@ from typing import Any, Callable
 import gradio as gr
 
 from bertstudio.hosting import HostingSettings
-from bertstudio.ui import choices, data_tab, hyperparams_tab, predict_tab, runs_tab, tokenizer_tab, train_tab
+from bertstudio.ui import choices, data_tab, hyperparams_tab, predict_tab, presets, runs_tab, tokenizer_tab, train_tab
 from bertstudio.ui.app_settings import AppSettings
 from bertstudio.ui.data_tab import DataTab
 from bertstudio.ui.form import ConfigForm, from_log
@@ -114,15 +114,15 @@ def wire_hyperparams(hp: HyperparamsTab, data: DataTab, tok: TokenizerTab, train
     # A preset sets only the settings presets govern, never the model: the model's change
     # re-applies the preset, and an output that is its own trigger (the model was among
     # `form.inputs` here) is how an event keeps re-firing itself.
-    preset_outputs = [*(c.component for c in hyperparams_tab.preset_controls(form)), box, box_problem]
-    governed = [c.component for c in form.controls if c.name in hyperparams_tab.governed_settings()]
-    gr.on([component.input for component in governed], hyperparams_tab.leave_preset, None,
+    preset_outputs = [*(c.component for c in presets.preset_controls(form)), box, box_problem]
+    governed = [c.component for c in form.controls if c.name in presets.governed_settings()]
+    gr.on([component.input for component in governed], presets.leave_preset, None,
           [hp.selected_preset, *hp.presets], show_progress="hidden", trigger_mode="always_last")
     model = tok.model.component
     for button in hp.presets:
-        button.click(partial(hyperparams_tab.choose_preset, form, button.value, max_epochs=max_epochs), model,
+        button.click(partial(presets.choose_preset, form, button.value, max_epochs=max_epochs), model,
                      [*preset_outputs, hp.selected_preset, *hp.presets]).then(**summary).then(**plan)
-    model.change(partial(hyperparams_tab.follow_model, form, max_epochs=max_epochs), [hp.selected_preset, model],
+    model.change(partial(presets.follow_model, form, max_epochs=max_epochs), [hp.selected_preset, model],
                  [*preset_outputs, hp.preset_help], show_progress="hidden").then(**summary).then(**plan)
 
     # The metrics offered and the multi-label option follow the task in force: detected with the
@@ -194,7 +194,7 @@ def wire_choices(reload: Any, remembered: gr.BrowserState, data: DataTab, hp: Hy
     reload.then(on_restore, [remembered, data.loaded], choices.restore_outputs(data, hp.selected_preset, form),
                 show_progress_on=data.facts).then(
         from_log, learning_rate, hp.learning_rate_box, show_progress="hidden").then(
-        hyperparams_tab.preset_buttons, hp.selected_preset, hp.presets, show_progress="hidden").then(
+        presets.preset_buttons, hp.selected_preset, hp.presets, show_progress="hidden").then(
         partial(data_tab.prepare, form), [data.loaded, *form.inputs], data_tab.prepare_outputs(data)).then(
         partial(choices.plan_after_reload, form), [data.loaded, data.prepared, train.followed, *form.inputs],
         train.plan, show_progress="hidden")

@@ -12,10 +12,21 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
     from bertstudio.tasks.base import Prediction
-    from bertstudio.ui.results import RunResults
 
 Rows = tuple[list[str], list[list[str]], int]  # headers, the rows shown, how many there were in all
 ANSWER_VIEWS = ("label", "chart", "text")  # the Predict tab's gr.Label, bar chart and Markdown
+
+
+class ResultsFacts(Protocol):
+    """What a finished run's results page knows that a view draws from (ui.results.RunResults
+    has these; the views name only this, so they never import the page that asks them)."""
+
+    metrics: dict[str, Any]
+    labels: list[str]
+    confusion: list[list[int]]
+    gold: list[float]
+    predicted: list[float]
+    target: str
 
 
 @dataclass
@@ -63,7 +74,7 @@ class TaskView(Protocol):
     def data_charts(self, facts: DataFacts) -> DataCharts:
         """The Data tab's charts of the training file's targets."""
 
-    def results_figure(self, results: "RunResults") -> Any:
+    def results_figure(self, results: ResultsFacts) -> Any:
         """The figure beside the results table."""
 
     def misses(self, header: list[str], table: list[list[str]]) -> Rows:
@@ -96,7 +107,7 @@ def count_cell(labels: list[str]) -> str:
 def classes_meaning(labels: list[str], label_column: str | None, file_name: str | None) -> str:
     """The classes, and where they come from: bare values like 0/1 (MRPC, RTE) mean only what they
     meant in the training file's label column, so say which column and which file that was."""
-    from bertstudio.ui.render import md_escape
+    from bertstudio.ui.markup import md_escape
 
     shown = ", ".join(md_escape(label) for label in labels)
     if not label_column:

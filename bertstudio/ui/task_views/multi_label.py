@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from bertstudio.ui.task_views.base import Answer, DataCharts, DataFacts, Rows, classes_meaning, count_cell
+from bertstudio.ui.task_views.base import ResultsFacts, Answer, DataCharts, DataFacts, Rows, classes_meaning, count_cell
 
 if TYPE_CHECKING:
     from bertstudio.tasks.base import Prediction
-    from bertstudio.ui.results import RunResults
 
 
 class MultiLabelView:
@@ -33,13 +32,13 @@ class MultiLabelView:
                                                              f"Rows per label ({len(counts)} labels)"),
                           task_charts.labels_per_row_figure(per_row))
 
-    def results_figure(self, results: "RunResults") -> Any:
+    def results_figure(self, results: ResultsFacts) -> Any:
         from bertstudio.ui.task_charts import per_label_f1_figure
 
         return per_label_f1_figure(results.metrics.get("per_label") or {})
 
     def misses(self, header: list[str], table: list[list[str]]) -> Rows:
-        from bertstudio.ui.results import NO_LABELS, misclassified_rows_of
+        from bertstudio.ui.misses import NO_LABELS, misclassified_rows_of
 
         headers, rows, total = misclassified_rows_of(header, table)
         # An empty set of tags is an answer too: say so rather than leave a blank.

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bertstudio.ui.task_views.base import Answer, DataCharts, DataFacts, Rows
+from bertstudio.ui.task_views.base import ResultsFacts, Answer, DataCharts, DataFacts, Rows
 
 if TYPE_CHECKING:
     from bertstudio.tasks.base import Prediction
-    from bertstudio.ui.results import RunResults
 
 
 class RegressionView:
@@ -29,18 +28,18 @@ class RegressionView:
         return DataCharts(value_histogram_figure(user_values(facts),
                                                  name=facts.names[0] if facts.names else "the value"))
 
-    def results_figure(self, results: "RunResults") -> Any:
+    def results_figure(self, results: ResultsFacts) -> Any:
         from bertstudio.ui.task_charts import regression_scatter_figure
 
         return regression_scatter_figure(results.gold, results.predicted, results.target)
 
     def misses(self, header: list[str], table: list[list[str]]) -> Rows:
-        from bertstudio.ui.results import largest_misses
+        from bertstudio.ui.misses import largest_misses
 
         return largest_misses(header, table)
 
     def value_pairs(self, header: list[str], table: list[list[str]]) -> tuple[list[float], list[float]]:
-        from bertstudio.ui.results import value_pairs
+        from bertstudio.ui.misses import value_pairs
 
         return value_pairs(header, table)
 
@@ -51,7 +50,7 @@ class RegressionView:
         return f"predicting the value of {labels[0]!r}" if labels else "predicting a value"
 
     def meaning(self, labels: list[str], label_column: str | None, data: dict) -> str:
-        from bertstudio.ui.render import md_escape
+        from bertstudio.ui.markup import md_escape
 
         column = label_column or (labels[0] if labels else "value")
         stats = target_stats(data)

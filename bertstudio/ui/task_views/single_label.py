@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bertstudio.ui.task_views.base import Answer, DataCharts, DataFacts, Rows, classes_meaning, count_cell
+from bertstudio.ui.task_views.base import ResultsFacts, Answer, DataCharts, DataFacts, Rows, classes_meaning, count_cell
 
 if TYPE_CHECKING:
     from bertstudio.tasks.base import Prediction
-    from bertstudio.ui.results import RunResults
 
 
 class SingleLabelView:
@@ -29,7 +28,7 @@ class SingleLabelView:
         return DataCharts(label_distribution_figure(
             counts, f"Rows per label ({len(counts)} labels)" if counts else "Rows per label"))
 
-    def results_figure(self, results: "RunResults") -> Any:
+    def results_figure(self, results: ResultsFacts) -> Any:
         from bertstudio.ui import charts, task_charts
 
         if results.metrics.get("per_label"):  # metrics that are a multi-label run's whatever the record says
@@ -37,7 +36,7 @@ class SingleLabelView:
         return charts.confusion_figure(results.confusion, results.labels)
 
     def misses(self, header: list[str], table: list[list[str]]) -> Rows:
-        from bertstudio.ui.results import misclassified_rows_of
+        from bertstudio.ui.misses import misclassified_rows_of
 
         return misclassified_rows_of(header, table)
 
