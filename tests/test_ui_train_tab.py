@@ -275,3 +275,28 @@ def test_a_multi_label_run_charts_its_f1s_and_ends_with_a_per_label_table(form, 
     assert "At the tuned thresholds" in last["summary"] and "At a fixed threshold of 0.5" in last["summary"]
     assert last["confusion"].data[0].type == "bar"  # F1 per label where the confusion matrix would be
     objects.close()
+
+
+def _history_of_a_three_step_run(config: dict):
+    from bertstudio.events import Started, Step
+
+    from bertstudio.ui.history import TrainHistory
+
+    return TrainHistory().add([
+        Started(run_id="r", run_dir="/x", config=config, labels=["a", "b"], train_size=6, validation_size=2,
+                total_steps=3, steps_per_epoch=3, device="cpu", precision="no"),
+        Step(step=3, total_steps=3, epoch=1.0, loss=0.7, learning_rate=0.0, grad_norm=None,
+             samples_per_second=5.0, tokens_per_second=50.0, elapsed_seconds=1.0, eta_seconds=0.0)])
+
+
+def test_a_tiny_run_on_the_train_tab_draws_its_planned_schedule_from_its_started_settings():
+    import dataclasses
+
+    from bertstudio.config import TrainConfig
+
+    config = dataclasses.asdict(TrainConfig(learning_rate=1e-4, warmup_ratio=0.0, scheduler="linear"))
+    steps, rates = train_tab.planned_schedule(_history_of_a_three_step_run(config))
+    assert steps == [0, 1, 2, 3] and rates[0] == 1e-4 and rates[-1] == 0.0
+    # Settings this version cannot read (another version's log) leave the logged rates alone.
+    assert train_tab.planned_schedule(_history_of_a_three_step_run({"no_such_setting": 1})) is None
+    assert train_tab.planned_schedule(_history_of_a_three_step_run({})) is None

@@ -37,6 +37,7 @@ class TrainHistory:
     train_size: int = 0
     validation_size: int = 0
     device: str = ""
+    config: dict[str, Any] = field(default_factory=dict)  # the Started event's settings (the planned schedule)
     # one entry per Step event
     step: list[int] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
@@ -87,6 +88,7 @@ class TrainHistory:
             self.total_steps, self.steps_per_epoch = event.total_steps, event.steps_per_epoch
             self.train_size, self.validation_size = event.train_size, event.validation_size
             self.device = event.device
+            self.config = dict(event.config) if isinstance(event.config, dict) else {}
             precision = {"no": "fp32"}.get(event.precision, event.precision)
             self._log(event, f"Started on {event.device} ({precision}): {event.train_size} "
                              f"training rows, {event.validation_size} validation rows, "

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import gradio as gr
 
+from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
-from bertstudio.ui import charts, render, results_text
+from bertstudio.ui import charts, estimate, render, results_text
 from bertstudio.ui.history import FollowedRun, TrainHistory
 from bertstudio.ui.results import RunResults, download_files, misses_title, read_results, results_figure
 from bertstudio.ui.session import BrowserMemory
@@ -104,6 +105,18 @@ def build() -> TrainTab:
 
 # --- what the page shows for a followed run ---------------------------------------------------------
 
+def planned_schedule(history: TrainHistory) -> tuple[list[int], list[float]] | None:
+    """The run's whole learning-rate schedule from its Started settings, under the logged rates: a
+    run shorter than its logging interval logs one rate, and one dot says nothing of the curve."""
+    if not history.config or history.total_steps <= 0:
+        return None
+    try:
+        config = TrainConfig.from_dict(history.config)
+    except (StudioError, TypeError, ValueError):
+        return None  # a log from another version: the logged rates alone
+    return estimate.schedule_points(config, history.total_steps)
+
+
 def render_view(followed: FollowedRun | None, *, live: bool, position: int | None = None,
                 job_message: str = "", downloads: Callable[[], Path] | None = None,
                 charts_too: bool = True, wait_seconds: float | None = None) -> list[Any]:
@@ -114,8 +127,8 @@ def render_view(followed: FollowedRun | None, *, live: bool, position: int | Non
     timer = gr.Timer(active=live)
     if not charts_too:
         return [progress] + [gr.skip()] * 10 + [timer]
-    figures = [charts.loss_figure(history), charts.metrics_figure(history), charts.learning_rate_figure(history),
-               "\n".join(history.log)]
+    figures = [charts.loss_figure(history), charts.metrics_figure(history),
+               charts.learning_rate_figure(history, planned_schedule(history)), "\n".join(history.log)]
     if followed is None or not history.ended or history.status == "failed":
         return [progress, *figures, gr.update(visible=False)] + [gr.skip()] * 5 + [timer]
     run_dir = Path(followed.events_path).parent
