@@ -209,7 +209,7 @@ def run_trainer(task: str, args: argparse.Namespace, pooling: str = "cls") -> di
     with tempfile.TemporaryDirectory() as out:
         settings = TrainingArguments(
             output_dir=out, per_device_train_batch_size=32, per_device_eval_batch_size=64,
-            learning_rate=spec["trainer_lr"], num_train_epochs=args.epochs, warmup_ratio=0.1, weight_decay=0.01,
+            learning_rate=spec["trainer_lr"], num_train_epochs=args.epochs, warmup_steps=0.1, weight_decay=0.01,
             seed=42, bf16=bf16, use_cpu=not torch.cuda.is_available(), eval_strategy="no", save_strategy="no",
             report_to="none", disable_tqdm=True, train_sampling_strategy="group_by_length",
             optim="adamw_torch_fused")
