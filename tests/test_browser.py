@@ -89,6 +89,10 @@ def test_a_new_user_trains_and_predicts_end_to_end(server, browser, tmp_path):
     # 3. Hyperparameters: a small, quick run that logs every step.
     _tab(page, "Hyperparameters")
     page.locator("#preset-quick-try").click()
+    # The preset's answer sets every governed box at once (batch 16 for both model sizes; the
+    # default is 32): wait for it, or on a busy machine it lands after the typing below and the
+    # run trains the preset's 2 epochs, too fast to reload mid-run.
+    sync_api.expect(page.locator("#cfg-batch_size input[type=number]").first).to_have_value("16")
     # Long enough (several seconds even with the CPU speedups) to reload the page mid-run.
     _set_number(page, "cfg-epochs", 8)
     _set_number(page, "cfg-batch_size", 4)
@@ -96,6 +100,7 @@ def test_a_new_user_trains_and_predicts_end_to_end(server, browser, tmp_path):
     page.get_by_text("Run", exact=True).click()  # open the accordion
     _set_number(page, "cfg-logging_steps", 1)
     sync_api.expect(page.locator("#hp-cost")).to_contain_text("optimizer steps")
+    sync_api.expect(page.locator("#cfg-epochs input[type=number]").first).to_have_value("8")
 
     # 4. Train: start, watch the loss chart gain points, reload mid-run, see it carry on.
     _tab(page, "Train")
