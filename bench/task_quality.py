@@ -21,6 +21,9 @@ trainer-mean  the same Trainer with the head reading the mean of the token vecto
             was measured) instead of BertForSequenceClassification's pooled [CLS]: measures what the
             head's pooling is worth. Not something the engine can save: a plain
             `pipeline("text-classification")` loads only the [CLS] head.
+trainer-cls-weighted, trainer-mean-weighted  goemotions: one model class with either head, and the
+            engine's rare-tag weights (`positive_weights`) in the loss, so the two differ only in
+            pooling (unweighted, both stay on the plateau and tell nothing about it).
 
 Each variant is a fresh subprocess. A script, never a timed test.
 """
@@ -141,15 +144,19 @@ def run_engine(task: str, args: argparse.Namespace) -> dict[str, Any]:
 
 # --- the reference: a tuned transformers.Trainer ------------------------------------------------
 
-def mean_pooled_classifier(name: str, num_labels: int, problem_type: str):
-    """An encoder whose head reads the attention-masked mean of the last layer's token vectors."""
+def pooled_classifier(name: str, num_labels: int, problem_type: str, pooling: str = "mean",
+                      pos_weight: list[float] | None = None):
+    """An encoder with a linear head on the attention-masked mean of the last layer's token vectors
+    (`mean`) or on BERT's pooled [CLS] (`cls`, as BertForSequenceClassification reads it)."""
     import torch
     from transformers import AutoModel
 
-    class MeanPooled(torch.nn.Module):
+    weights = torch.tensor(pos_weight) if pos_weight else None
+
+    class Pooled(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.encoder = AutoModel.from_pretrained(name, dtype=torch.float32, add_pooling_layer=False)
+            self.encoder = AutoModel.from_pretrained(name, dtype=torch.float32, add_pooling_layer=pooling == "cls")
             hidden = self.encoder.config.hidden_size
             self.dropout = torch.nn.Dropout(self.encoder.config.hidden_dropout_prob)
             self.classifier = torch.nn.Linear(hidden, num_labels)
@@ -157,22 +164,26 @@ def mean_pooled_classifier(name: str, num_labels: int, problem_type: str):
             self.classifier.bias.data.zero_()
 
         def forward(self, input_ids, attention_mask, token_type_ids=None, labels=None):
-            states = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                                  token_type_ids=token_type_ids).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(states.dtype)
-            pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
+            out = self.encoder(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            if pooling == "cls":
+                pooled = out.pooler_output
+            else:
+                states = out.last_hidden_state
+                mask = attention_mask.unsqueeze(-1).to(states.dtype)
+                pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
             logits = self.classifier(self.dropout(pooled))
             out = {"logits": logits}
             if labels is not None:
-                out["loss"] = (torch.nn.functional.binary_cross_entropy_with_logits(logits, labels.float())
+                out["loss"] = (torch.nn.functional.binary_cross_entropy_with_logits(logits, labels.float(),
+                                                                                    pos_weight=weights)
                                if problem_type == "multi_label_classification"
                                else torch.nn.functional.mse_loss(logits[:, 0], labels.float()))
             return out
 
-    return MeanPooled()
+    return Pooled()
 
 
-def run_trainer(task: str, args: argparse.Namespace, pooling: str = "cls") -> dict[str, Any]:
+def run_trainer(task: str, args: argparse.Namespace, pooling: str = "auto", weighted: bool = False) -> dict[str, Any]:
     import numpy as np
     import torch
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer,
@@ -204,8 +215,13 @@ def run_trainer(task: str, args: argparse.Namespace, pooling: str = "cls") -> di
                                                     remove_columns=[c for c in cols if c != "labels"])
 
     torch.manual_seed(42)
-    model = (mean_pooled_classifier(args.model, **kind) if pooling == "mean" else
-             AutoModelForSequenceClassification.from_pretrained(args.model, dtype=torch.float32, **kind))
+    if pooling == "auto":
+        model = AutoModelForSequenceClassification.from_pretrained(args.model, dtype=torch.float32, **kind)
+    else:
+        from bertstudio.tasks.multi_label import positive_weights
+
+        weights = positive_weights([tuple(g) for g in gold[:len(columns["labels"])]], tags) if weighted else None
+        model = pooled_classifier(args.model, **kind, pooling=pooling, pos_weight=weights)
     with tempfile.TemporaryDirectory() as out:
         settings = TrainingArguments(
             output_dir=out, per_device_train_batch_size=32, per_device_eval_batch_size=64,
@@ -278,7 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         variant, task = args.child
         runners = {"engine": run_engine, "trainer": run_trainer,
-                   "trainer-mean": lambda t, a: run_trainer(t, a, pooling="mean")}
+                   "trainer-mean": lambda t, a: run_trainer(t, a, pooling="mean"),
+                   "trainer-cls-weighted": lambda t, a: run_trainer(t, a, pooling="cls", weighted=True),
+                   "trainer-mean-weighted": lambda t, a: run_trainer(t, a, pooling="mean", weighted=True)}
         report_result(runners[variant](task, args))
         return 0
     results: dict[str, dict[str, Any]] = {}
