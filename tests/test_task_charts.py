@@ -63,6 +63,10 @@ def test_label_bars_mark_each_threshold_and_colour_the_labels_that_passed():
     assert list(bars.x) == [0.8, 0.3, 0.2]
     assert list(bars.marker.color) == [charts.PRIMARY, charts.PRIMARY, charts.MUTED]
     assert list(marks.y) == ["joy", "anger", "love"] and list(marks.x) == [0.5, 0.25, 0.4]
+    # Plotly never wraps a title: at 15 px a 390 px phone shows about 30 characters of it (the old
+    # title, with the threshold's legend in it, was cut off there); the axis title says what red means.
+    assert len(fig.layout.title.text) <= 30 and len(fig.layout.xaxis.title.text) <= 36
+    assert "threshold" in fig.layout.xaxis.title.text
 
 
 def test_markup_in_label_names_stays_text_in_the_multi_label_charts():

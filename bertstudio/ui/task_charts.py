@@ -177,7 +177,10 @@ def label_probabilities_figure(probabilities: dict[str, float], thresholds: dict
     import plotly.graph_objects as go
 
     size = max(220, min(900, 70 + 28 * len(probabilities)))
-    fig = new_figure("Probability per label (red mark: its threshold)", x_title="probability", height=size)
+    # The title is short enough for a phone's width (plotly does not wrap it); the threshold mark
+    # is explained under the axis instead.
+    fig = new_figure("Probability per label", x_title="probability · red mark: threshold",
+                     height=size)
     if not probabilities:
         return empty_figure(fig, "Type a text and press Predict to see each label's probability.")
     names = [plain(label) for label in probabilities]
