@@ -13,30 +13,6 @@ from typing import Any, Iterator, TextIO
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | Path, *, newline: str | None = None) -> Iterator[TextIO]:
-    """Yield a text handle; the target appears whole when the block ends, or not at all.
-
-    The rename is atomic on POSIX and Windows when both names are on one file system, which is
-    why the temporary file lives in the target's own folder.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    # mkstemp makes the file private (0600); a run's files are ordinary files, readable as usual.
-    os.chmod(tmp_name, 0o644)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-
-
-@contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[str]:
     """A temporary path beside `path` for a library that writes files itself (openpyxl, pyarrow);
     renamed over `path` at the end, so a failed write leaves the old file and no temporary one."""
@@ -46,6 +22,7 @@ def atomic_path(path: str | Path) -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
+        # mkstemp makes the file private (0600); a run's files are ordinary files, readable as usual.
         os.chmod(tmp, 0o644)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
@@ -54,6 +31,19 @@ def atomic_path(path: str | Path) -> Iterator[str]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path, *, newline: str | None = None) -> Iterator[TextIO]:
+    """Yield a text handle; the target appears whole when the block ends, or not at all.
+
+    The rename is atomic on POSIX and Windows when both names are on one file system, which is
+    why the temporary file lives in the target's own folder (`atomic_path` does the temporary
+    file, the fsync and the rename; this only writes text into it).
+    """
+    with atomic_path(path) as tmp_name:
+        with open(tmp_name, "w", encoding="utf-8", newline=newline) as handle:
+            yield handle
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
