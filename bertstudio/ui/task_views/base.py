@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from bertstudio.ui.markup import md_escape
+
 if TYPE_CHECKING:
     from bertstudio.tasks.base import Prediction
 
@@ -107,8 +109,6 @@ def count_cell(labels: list[str]) -> str:
 def classes_meaning(labels: list[str], label_column: str | None, file_name: str | None) -> str:
     """The classes, and where they come from: bare values like 0/1 (MRPC, RTE) mean only what they
     meant in the training file's label column, so say which column and which file that was."""
-    from bertstudio.ui.markup import md_escape
-
     shown = ", ".join(md_escape(label) for label in labels)
     if not label_column:
         return f"Classes: {shown}"

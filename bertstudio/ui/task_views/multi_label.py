@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from bertstudio.ui.task_views.base import ResultsFacts, Answer, DataCharts, DataFacts, Rows, classes_meaning, count_cell
+from bertstudio.ui.misses import NO_LABELS, misclassified_rows_of
+from bertstudio.ui.task_views.base import (Answer, DataCharts, DataFacts, ResultsFacts, Rows, classes_meaning,
+                                          count_cell)
 
 if TYPE_CHECKING:
     from bertstudio.tasks.base import Prediction
@@ -38,8 +40,6 @@ class MultiLabelView:
         return per_label_f1_figure(results.metrics.get("per_label") or {})
 
     def misses(self, header: list[str], table: list[list[str]]) -> Rows:
-        from bertstudio.ui.misses import NO_LABELS, misclassified_rows_of
-
         headers, rows, total = misclassified_rows_of(header, table)
         # An empty set of tags is an answer too: say so rather than leave a blank.
         at = [i for i, name in enumerate(headers) if name in ("gold", "predicted")]

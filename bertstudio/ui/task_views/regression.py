@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bertstudio.ui.task_views.base import ResultsFacts, Answer, DataCharts, DataFacts, Rows
+from bertstudio.ui import misses
+from bertstudio.ui.markup import md_escape
+from bertstudio.ui.task_views.base import Answer, DataCharts, DataFacts, ResultsFacts, Rows
 
 if TYPE_CHECKING:
     from bertstudio.tasks.base import Prediction
@@ -34,14 +36,10 @@ class RegressionView:
         return regression_scatter_figure(results.gold, results.predicted, results.target)
 
     def misses(self, header: list[str], table: list[list[str]]) -> Rows:
-        from bertstudio.ui.misses import largest_misses
-
-        return largest_misses(header, table)
+        return misses.largest_misses(header, table)
 
     def value_pairs(self, header: list[str], table: list[list[str]]) -> tuple[list[float], list[float]]:
-        from bertstudio.ui.misses import value_pairs
-
-        return value_pairs(header, table)
+        return misses.value_pairs(header, table)
 
     def labels_cell(self, labels: list[str]) -> str:
         return "—"  # its one "label" is the column it predicts
@@ -50,8 +48,6 @@ class RegressionView:
         return f"predicting the value of {labels[0]!r}" if labels else "predicting a value"
 
     def meaning(self, labels: list[str], label_column: str | None, data: dict) -> str:
-        from bertstudio.ui.markup import md_escape
-
         column = label_column or (labels[0] if labels else "value")
         stats = target_stats(data)
         span = (f" (from {stats['min']:.4g} to {stats['max']:.4g} in the training rows)"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bertstudio.ui.task_views.base import ResultsFacts, Answer, DataCharts, DataFacts, Rows, classes_meaning, count_cell
+from bertstudio.ui.misses import misclassified_rows_of
+from bertstudio.ui.task_views.base import (Answer, DataCharts, DataFacts, ResultsFacts, Rows, classes_meaning,
+                                          count_cell)
 
 if TYPE_CHECKING:
     from bertstudio.tasks.base import Prediction
@@ -36,8 +38,6 @@ class SingleLabelView:
         return charts.confusion_figure(results.confusion, results.labels)
 
     def misses(self, header: list[str], table: list[list[str]]) -> Rows:
-        from bertstudio.ui.misses import misclassified_rows_of
-
         return misclassified_rows_of(header, table)
 
     def value_pairs(self, header: list[str], table: list[list[str]]) -> tuple[list[float], list[float]]:
