@@ -7,6 +7,8 @@ cannot drift apart. Keys used in metadata:
     min/max  numeric range (inclusive)   step     slider step
     log      True for a log-scale slider choices  allowed values for a string field
     cli      False to keep a field off the command line (it is set another way)
+    search   what `bertstudio search` tries for the field: (low, high) for a number (log-scaled
+             where `log` is), or a tuple of values; fields without it keep their set value
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from bertstudio.errors import StudioError
-from bertstudio.tasks.base import TASK_CHOICES
+from bertstudio.tasks.base import PRETRAINING_TASK, TASK_CHOICES
 
 TRUNCATION_CHOICES = ("start", "end", "head_tail")
 SCHEDULER_CHOICES = ("linear", "cosine", "constant_with_warmup")
@@ -30,7 +32,7 @@ EVAL_STRATEGY_CHOICES = ("epoch", "steps")
 METRIC_CHOICES = ("auto", "macro_f1", "accuracy", "loss",
                   "micro_f1", "subset_accuracy", "macro_f1_at_0.5", "micro_f1_at_0.5",
                   "subset_accuracy_at_0.5",
-                  "pearson", "spearman", "rmse", "mae", "r2")
+                  "pearson", "spearman", "rmse", "mae", "r2", "perplexity")
 
 DEFAULT_MODEL = "bert-base-uncased"
 
@@ -63,7 +65,7 @@ class TrainConfig:
     task: str = field(default="auto", metadata=_meta(
         "Task", "What each row's label is: one class (single_label), any number of tags "
         "(multi_label), or a number to predict (regression). auto: decided from the label column.",
-        "data", choices=TASK_CHOICES))
+        "data", choices=TASK_CHOICES + (PRETRAINING_TASK,)))
     label_separator: str | None = field(default=None, metadata=_meta(
         "Label separator", "For several labels in one cell (multi_label): the character between "
         "them, such as ',' or '|'. Empty: found from the file among ',', ';' and '|'.", "data"))
@@ -110,16 +112,17 @@ class TrainConfig:
     # --- optimization -------------------------------------------------------------------------
     learning_rate: float = field(default=5e-5, metadata=_meta(
         "Learning rate", "How big each update is. BERT's authors recommend 5e-5, 3e-5 or 2e-5; lower "
-        "it if the loss jumps around or becomes NaN.", "optimization", min=1e-6, max=1e-2, log=True))
+        "it if the loss jumps around or becomes NaN.", "optimization", min=1e-6, max=1e-2, log=True,
+        search=(1e-5, 5e-4)))
     batch_size: int = field(default=32, metadata=_meta(
         "Batch size", "Rows per step on each device. 16 or 32 are the usual choices; lower it if "
-        "memory runs out.", "optimization", min=1, max=256, step=1))
+        "memory runs out.", "optimization", min=1, max=256, step=1, search=(8, 16, 32)))
     gradient_accumulation_steps: int = field(default=1, metadata=_meta(
         "Gradient accumulation", "Add up gradients over this many batches before each update: a "
         "larger effective batch without more memory.", "optimization", min=1, max=64, step=1))
     weight_decay: float = field(default=0.01, metadata=_meta(
         "Weight decay", "Pulls weights gently towards zero to curb overfitting; not applied to biases "
-        "and LayerNorm.", "optimization", min=0.0, max=0.3, step=0.01))
+        "and LayerNorm.", "optimization", min=0.0, max=0.3, step=0.01, search=(0.0, 0.1)))
     max_grad_norm: float = field(default=1.0, metadata=_meta(
         "Max gradient norm", "Clip gradients to this size to keep updates stable. 0 turns clipping "
         "off.", "optimization", min=0.0, max=10.0, step=0.1))
@@ -138,16 +141,32 @@ class TrainConfig:
     # --- schedule -----------------------------------------------------------------------------
     epochs: int = field(default=3, metadata=_meta(
         "Epochs", "How many times to go over the training data. 2-4 is typical for BERT.",
-        "schedule", min=1, max=50, step=1))
+        "schedule", min=1, max=50, step=1, search=(2, 10)))
+    max_steps: int | None = field(default=None, metadata=_meta(
+        "Step limit", "Train for exactly this many optimizer steps instead of whole epochs (the "
+        "last epoch may be cut short). Empty: the epochs decide.", "schedule", min=1, max=10_000_000))
     warmup_ratio: float = field(default=0.1, metadata=_meta(
         "Warmup share", "Share of the steps during which the learning rate climbs from zero.",
-        "schedule", min=0.0, max=0.5, step=0.01))
+        "schedule", min=0.0, max=0.5, step=0.01, search=(0.0, 0.2)))
     scheduler: str = field(default="linear", metadata=_meta(
         "Schedule", "How the learning rate falls after warmup: linear to zero, cosine, or constant.",
         "schedule", choices=SCHEDULER_CHOICES))
     seed: int = field(default=42, metadata=_meta(
         "Seed", "Fixes the shuffling, the split and the new weights: the same seed gives the same run.",
         "schedule", min=0, max=2**31 - 1, step=1))
+
+    # --- continued pretraining (task masked_lm) ---------------------------------------------
+    # BERT's own recipe (Devlin et al. 2019): 15 % of the tokens are chosen; of those 80 % become
+    # [MASK], 10 % a random token, 10 % stay, and the model predicts the original of every one.
+    mlm_probability: float = field(default=0.15, metadata=_meta(
+        "Masked share", "Continued pretraining: the share of tokens hidden for the model to guess. "
+        "BERT used 15 %.", "pretraining", min=0.05, max=0.5, step=0.01))
+    whole_word_masking: bool = field(default=False, metadata=_meta(
+        "Mask whole words", "Continued pretraining: hide every piece of a word together (play ##ing), "
+        "so a word cannot be guessed from its own other pieces.", "pretraining"))
+    unlabeled_data: list[str] | None = field(default=None, metadata=_meta(
+        "Extra texts", "Continued pretraining: more CSV/TSV/text files whose texts the model reads "
+        "as well (no labels needed).", "pretraining", cli=False))
 
     # --- evaluation ---------------------------------------------------------------------------
     eval_strategy: str = field(default="epoch", metadata=_meta(
@@ -289,8 +308,10 @@ def field_specs() -> list[dataclasses.Field]:
 
 
 def base_type(annotation: Any) -> type:
-    """`int | None` -> int; the concrete type a field holds when set."""
+    """`int | None` -> int; the concrete type a field holds when set (a list: list)."""
     text = str(annotation)
+    if text.startswith("list["):
+        return list
     for candidate in (bool, int, float, str):
         if annotation is candidate or candidate.__name__ in text.replace("NoneType", ""):
             return candidate
@@ -303,6 +324,10 @@ def _coerce(name: str, value: Any, annotation: Any) -> Any:
         if optional:
             return None
         raise StudioError(f"Setting '{name}' cannot be empty (null).")
+    if str(annotation).startswith("list["):  # a list of paths (unlabeled_data)
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise StudioError(f"Setting '{name}' must be a list of file paths, not {json.dumps(value)}.")
+        return list(value)
     kind = base_type(annotation)
     wrong = StudioError(f"Setting '{name}' must be {_TYPE_WORDS[kind]}, not {json.dumps(value)}.")
     if kind is bool:

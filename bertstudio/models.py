@@ -77,6 +77,8 @@ def resolve_model(name: str) -> str:
                               "Studio or run scripts/build_bundled_model.py.", detail=str(folder))
         return str(folder)
     folder = Path(name).expanduser()
+    if (folder / "model" / "config.json").is_file():
+        folder = folder / "model"  # a run folder: its model (e.g. a pretraining run to fine-tune)
     if folder.is_dir():
         if not (folder / "config.json").is_file():
             raise StudioError(f"The folder '{name}' isn't a model folder (it has no config.json); "
@@ -297,6 +299,18 @@ def load_classifier(name: str, head: "dict[str, Any] | Sequence[str]") -> "PreTr
                      path, **options, **kw), weights=True)
 
 
+def load_masked_lm(name: str) -> "PreTrainedModel":
+    """A pretrained encoder with its masked-LM (word-guessing) head, for continued pretraining.
+    A checkpoint saved without that head (many sentence encoders, MiniLM among them) gets a new
+    one; BERT ties its output matrix to the word embeddings, so only a small layer is new."""
+    import torch
+    from transformers import AutoModelForMaskedLM
+
+    options: dict[str, Any] = dict(use_safetensors=True, trust_remote_code=False, dtype=torch.float32)
+    return _load(name, resolve_model(name),
+                 lambda path, **kw: AutoModelForMaskedLM.from_pretrained(path, **options, **kw), weights=True)
+
+
 def load_trained(path: str | Path) -> "PreTrainedModel":
     """A model saved by BERT Studio (or any save_pretrained sequence classifier), in eval mode:
     single-label, multi-label or regression, as its config says (`bertstudio_task`, `problem_type`)
@@ -314,6 +328,10 @@ def load_trained(path: str | Path) -> "PreTrainedModel":
     try:
         config = AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
         architectures = config.architectures or []
+        if getattr(config, "bertstudio_task", None) == "masked_lm":
+            from bertstudio.tasks.masked_lm import NOT_A_CLASSIFIER
+
+            raise StudioError(NOT_A_CLASSIFIER, detail=f"architectures: {architectures}")
         if not any(arch.endswith("ForSequenceClassification") for arch in architectures):
             raise StudioError(f"'{path}' holds a base model, not a trained classifier; train one "
                               "first, or pick a finished run.", detail=f"architectures: {architectures}")

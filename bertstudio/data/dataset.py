@@ -273,7 +273,12 @@ def resolve_task(table: Table, choice: ColumnChoice, config: TrainConfig
 
 def prepare_data(config: TrainConfig, table: Table | None = None,
                  validation_table: Table | None = None) -> PreparedData:
-    """Examples, label map, report and fingerprint for training; StudioError when untrainable."""
+    """Examples, label map, report and fingerprint for training; StudioError when untrainable.
+    A task that reads no targets (continued pretraining) gets its texts from pretraining_texts.py."""
+    if config.task != "auto" and not get_task(config.task).reads_targets:
+        from bertstudio.data.pretraining_texts import prepare_pretraining_data
+
+        return prepare_pretraining_data(config)
     if table is None:
         table = _load(config.data, "training", config.sheet)
     if validation_table is None and config.validation_data:

@@ -20,6 +20,7 @@ _IMPLEMENTATIONS: dict[str, tuple[str, str]] = {
     "single_label": ("bertstudio.tasks.single_label", "SingleLabel"),
     "multi_label": ("bertstudio.tasks.multi_label", "MultiLabel"),
     "regression": ("bertstudio.tasks.regression", "RegressionTask"),
+    "masked_lm": ("bertstudio.tasks.masked_lm", "MaskedLM"),  # continued pretraining
 }
 DEFAULT_TASK = "single_label"  # what a saved model without `bertstudio_task` is
 

@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from bertstudio.config import TrainConfig
-from bertstudio.training.batching import EncodedExamples, LengthGroupedSampler, PaddingCollator, length_sorted_indices, pad_multiple
+from bertstudio.training.batching import EncodedExamples, LengthGroupedSampler, length_sorted_indices, pad_multiple
 
 
 @dataclass
@@ -25,7 +25,7 @@ class Loaders:
         return len(self.validation.dataset)
 
 
-def build_loaders(config: TrainConfig, data, tokenizer, device_type: str) -> Loaders:
+def build_loaders(config: TrainConfig, data, tokenizer, device_type: str, task=None) -> Loaders:
     """Encode the training and validation rows and batch them: training rows grouped by length
     (little padding, still shuffled), validation rows in length order (they are put back in file
     order after evaluation), padded to a multiple the device multiplies fast."""
@@ -36,16 +36,21 @@ def build_loaders(config: TrainConfig, data, tokenizer, device_type: str) -> Loa
     val_enc = encode_examples(tokenizer, data.validation.texts, data.validation.pairs, **encode)
     train_set = EncodedExamples(train_enc["input_ids"], train_enc["token_type_ids"], data.train.labels)
     val_set = EncodedExamples(val_enc["input_ids"], val_enc["token_type_ids"], data.validation.labels)
-    from bertstudio.tasks.registry import get_task
+    if task is None:
+        from bertstudio.tasks.registry import get_task
 
-    collate = PaddingCollator(tokenizer.pad_token_id or 0, pad_to=pad_multiple(device_type),
-                              label_dtype=get_task(data.task).target_dtype)
+        task = get_task(data.task)
+    sampler = LengthGroupedSampler(train_set.lengths, config.batch_size, config.seed)
+    pad_to = pad_multiple(device_type)
+    # The training batches may depend on the epoch (fresh masks each epoch): the sampler, which
+    # Accelerate tells the epoch, says which one is being batched; validation is always epoch 0.
+    train_collate = task.collator(tokenizer, pad_to, config, epoch_of=lambda: sampler.epoch)
+    val_collate = task.collator(tokenizer, pad_to, config, epoch_of=lambda: 0)
     # Each loader gets a generator of its own: starting an iterator then draws nothing from the
     # global RNG, so a run resumed mid-epoch sees the same dropout masks as one never stopped.
-    train_loader = DataLoader(train_set, batch_size=config.batch_size, collate_fn=collate,
-                              sampler=LengthGroupedSampler(train_set.lengths, config.batch_size, config.seed),
-                              generator=torch.Generator().manual_seed(config.seed))
-    val_loader = DataLoader(val_set, batch_size=config.batch_size * 2, collate_fn=collate,
+    train_loader = DataLoader(train_set, batch_size=config.batch_size, collate_fn=train_collate,
+                              sampler=sampler, generator=torch.Generator().manual_seed(config.seed))
+    val_loader = DataLoader(val_set, batch_size=config.batch_size * 2, collate_fn=val_collate,
                             sampler=length_sorted_indices(val_set.lengths),
                             generator=torch.Generator().manual_seed(config.seed))
     return Loaders(train_loader, val_loader)

@@ -96,14 +96,14 @@ class Loop:
 
     def run_epochs(self) -> None:
         """Every epoch left, each ending with its evaluation when the settings (or the last epoch) say so."""
-        config = self.config
+        config, epochs = self.config, self.parts.steps.epochs
         self.parts.model.train()
-        for epoch in range(self.epoch, config.epochs):
+        for epoch in range(self.epoch, epochs):
             self.epoch = epoch  # read by evaluate_and_checkpoint, for the checkpoint's data position
             self.train_epoch()
             if self.stopping:
                 break
-            if config.eval_strategy == "epoch" or epoch == config.epochs - 1:
+            if config.eval_strategy == "epoch" or epoch == epochs - 1:
                 self.stopped_early = self.evaluate_and_checkpoint()
                 if self.stopped_early:
                     break
@@ -135,7 +135,7 @@ class Loop:
                 tick = time.perf_counter()
             if _agreed_stop(accelerator, self.stop):
                 self.stopped_by_user = True
-            if self.stopping:
+            if self.stopping or last_step:  # a step limit can end an epoch part-way
                 break
         self.meter.seconds += time.perf_counter() - tick
 

@@ -14,6 +14,7 @@ class StepCount:
     steps_per_epoch: int
     total_steps: int
     warmup_steps: int
+    epochs: int = 1  # epochs begun: the setting, or as many as a step limit reaches into
 
 
 def steps_per_epoch(rows: int, batch_size: int, num_processes: int, accumulation: int) -> int:
@@ -24,10 +25,16 @@ def steps_per_epoch(rows: int, batch_size: int, num_processes: int, accumulation
 
 
 def count_steps(config: TrainConfig, train_rows: int, processes: int = 1) -> StepCount:
-    """Steps per epoch, in all, and of warm-up, for `train_rows` training rows on `processes` processes."""
+    """Steps per epoch, in all, and of warm-up, for `train_rows` training rows on `processes`
+    processes. A step limit (`max_steps`) replaces the epochs: the run takes exactly that many
+    steps, going round the data as often as it needs, the last round cut short."""
     per_epoch = steps_per_epoch(train_rows, config.batch_size, processes, config.gradient_accumulation_steps)
-    total = per_epoch * config.epochs
-    return StepCount(per_epoch, total, warmup_steps(config, total))
+    if config.max_steps:
+        total = config.max_steps
+        epochs = math.ceil(total / per_epoch) if per_epoch else 1
+    else:
+        total, epochs = per_epoch * config.epochs, config.epochs
+    return StepCount(per_epoch, total, warmup_steps(config, total), epochs)
 
 
 def warmup_steps(config: TrainConfig, total_steps: int) -> int:
