@@ -130,3 +130,89 @@ def test_long_html_reviews_get_what_stays_cut_at_the_models_limit_and_what_to_do
     assert "Even at its limit of 512 tokens **30.0% of rows stay cut**, losing" in facts
     assert "covers" not in facts  # no claim that it covers 95% of rows
     assert "**head_tail**" in facts and "**Strip HTML tags**" in facts and "30% of rows hold HTML" in facts
+
+
+# --- masking preview -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def guessing_model(tmp_path_factory):
+    from masked_lm_support import save_tiny_masked_lm
+
+    return save_tiny_masked_lm(tmp_path_factory.mktemp("run") / "model", favourite="film")
+
+
+def test_the_masking_preview_shows_a_training_row_and_says_a_headless_model_cannot_guess(objects, tiny_model_dir,
+                                                                                          prepared):
+    rows, *_ = tokenizer_tab.measure_dataset(objects, str(tiny_model_dir), prepared, 32)
+    view, guesses = tokenizer_tab.show_masking(objects, str(tiny_model_dir), rows, [0, 0], "", 32, "start", {})
+    assert "saved without its word-guessing head" in guesses and "<code>bertstudio pretrain</code>" in guesses
+    assert "fm-guess" not in guesses  # no noise shown as guesses
+    assert f"of {len(prepared.train.texts):,}" in view and "tok-mask" in view and "[MASK]¹" in view
+    assert "tok-special" in view  # drawn on the tab's own chips
+
+
+def test_a_model_with_its_head_guesses_every_mask(objects, guessing_model, prepared):
+    rows, *_ = tokenizer_tab.measure_dataset(objects, str(guessing_model), prepared, 32)
+    view, guesses = tokenizer_tab.show_masking(objects, str(guessing_model), rows, [3, 3], "film film film film",
+                                               32, "start", {"mlm_probability": 0.5})
+    assert "word-guessing head" not in guesses and "Your text" in view
+    masks = view.count('tok-mask" title=')  # the chips, not the legend
+    assert masks >= 1 and guesses.count("<tr>") == masks + 1  # a header, then one row per [MASK]
+    assert guesses.count("fm-hit") == masks and f"right for <b>{masks}</b> of {masks}" in guesses
+
+
+def test_another_row_draws_a_new_row_and_mask_again_keeps_the_row(objects, tiny_model_dir, prepared):
+    rows, *_ = tokenizer_tab.measure_dataset(objects, str(tiny_model_dir), prepared, 32)
+    draw = [0, 0]
+    titles = set()
+    for _ in range(8):
+        draw, own_text = tokenizer_tab.another_row(draw)
+        assert own_text == ""  # a text typed in the box gives way to the row
+        titles.add(tokenizer_tab.pick_text(rows, draw[0])[1])
+    assert len(titles) > 3
+    again = tokenizer_tab.mask_again(draw)
+    assert again[0] == draw[0] and again[1] != draw[1]
+    views = {tokenizer_tab.show_masking(objects, str(tiny_model_dir), rows, [draw[0], seed], "", 32, "start",
+                                        {"mlm_probability": 0.5})[0] for seed in range(4)}
+    assert len(views) > 1 and len({view.split("</div>")[0] for view in views}) == 1  # one row, other masks
+
+
+def test_validation_rows_are_never_picked_for_the_preview(objects, tiny_model_dir, prepared):
+    rows, *_ = tokenizer_tab.measure_dataset(objects, str(tiny_model_dir), prepared, 32)
+    picked = {tokenizer_tab.pick_text(rows, draw)[0] for draw in range(300)}
+    assert picked == set(prepared.train.texts) and not picked & set(prepared.validation.texts)
+
+
+def test_a_pairs_two_texts_are_masked_one_at_a_time_as_pretraining_reads_them():
+    rows = tokenizer_tab.TokenizedRows(model="m", texts=["a1", "b1"], pairs=["a2", "b2"], stats=None, order=[0, 1],
+                                       train_count=1)
+    assert {tokenizer_tab.pick_text(rows, draw)[0] for draw in range(50)} == {"a1", "a2"}
+
+
+def test_the_preview_masks_with_the_forms_settings_and_an_example_without_data(objects, tiny_model_dir):
+    view, _ = tokenizer_tab.show_masking(objects, str(tiny_model_dir), None, [0, 0], "", 64, "start",
+                                         {"mlm_probability": 0.5, "whole_word_masking": True})
+    assert "hides 50% of the tokens (whole words)" in view and "An example sentence" in view
+    view, _ = tokenizer_tab.show_masking(objects, str(tiny_model_dir), None, [0, 0], "", 64, "start", {})
+    assert "hides 15% of the tokens:" in view  # TrainConfig's defaults without controls on the page
+
+
+def test_the_masking_preview_on_a_shared_demo_refuses_models_off_its_list(objects, tiny_model_dir):
+    import html
+
+    from bertstudio.hosting import HostingSettings
+
+    hosting = HostingSettings.from_env({"BERTSTUDIO_HOSTED": "1", "BERTSTUDIO_MODELS": "bundled"})
+    view, guesses = tokenizer_tab.show_masking(objects, str(tiny_model_dir), None, [0, 0], "", 32, "start", {},
+                                               None, hosting)
+    assert "offers only these models: bundled" in html.unescape(view) and guesses == ""
+
+
+def test_the_masking_settings_are_found_among_the_forms_controls():
+    import gradio as gr
+
+    from bertstudio.ui.form import make_control
+
+    with gr.Blocks():
+        controls = [make_control(name) for name in ("learning_rate", "mlm_probability", "whole_word_masking")]
+    assert [c.name for c in tokenizer_tab.masking_controls(controls)] == ["mlm_probability", "whole_word_masking"]

@@ -105,9 +105,10 @@ def data_report(report: "DataReport", task: "Task | None" = None) -> str:
 
 # --- tokenizer tab --------------------------------------------------------------------------------
 
-def token_chips(preview: "TokenPreview") -> str:
+def token_chips(preview: "TokenPreview", marks: "dict[int, tuple[str, str, str]] | None" = None) -> str:
     """WordPiece pieces as chips: specials distinct, `##` pieces glued to their word, [UNK] flagged,
-    the second text of a pair tinted, and a cut mark where truncation starts dropping tokens."""
+    the second text of a pair tinted, and a cut mark where truncation starts dropping tokens.
+    `marks` (the masking preview) restyles pieces by position: (CSS class, text shown, note)."""
     parts: list[str] = []
     group: list[str] = []
     group_word: tuple[int | None, int | None] | None = None
@@ -148,7 +149,11 @@ def token_chips(preview: "TokenPreview") -> str:
         title = f"#{position} · id {piece.id} · segment {piece.segment}" + (
             "" if piece.kept else " · dropped by truncation") + (
             " · unknown to the vocabulary" if piece.is_unknown else "")
-        text = html.escape(piece.text)
+        mark = marks.get(position) if marks else None
+        if mark is not None:
+            classes.append(mark[0])
+            title += f" · {mark[2]}"
+        text = html.escape(piece.text if mark is None else mark[1])
         chip = f'<span class="{" ".join(classes)}" title="{html.escape(title)}">{text}</span>'
         word = (piece.sequence, piece.word_index)
         if piece.is_special or piece.word_index is None or word != group_word:

@@ -63,12 +63,37 @@ def wire_tokenizer(demo: gr.Blocks, tok: TokenizerTab, data: DataTab, hp: Hyperp
     gr.on([tok.rows.change, tok.row_rank.change, tok.max_length.component.change, tok.truncation.component.change],
           on_row, [tok.rows, tok.row_rank, tok.max_length.component, tok.truncation.component], tok.row_chips,
           trigger_mode="always_last", show_progress="hidden")
+    wire_masking_preview(tok, hp, objects, limits)
     # One max length, two sliders: each follows the other. `.input` fires only on a person's own
     # move, so a slider set by the other never echoes back.
     tok.max_length.component.change(lambda v: v, tok.max_length.component, hp.max_length_mirror,
                                     show_progress="hidden")
     hp.max_length_mirror.input(lambda v: v, hp.max_length_mirror, tok.max_length.component,
                                show_progress="hidden")
+
+
+def wire_masking_preview(tok: TokenizerTab, hp: HyperparamsTab, objects: Objects,
+                         limits: HostingSettings | None) -> None:
+    """The masking preview follows the row draw, the model, the dataset, the length settings and the
+    masking settings where the Hyperparameters tab has controls for them."""
+    settings = tokenizer_tab.masking_controls(hp.controls)
+
+    def on_mask(request: gr.Request, model, rows, draw, own, max_length, truncation, *values,
+                progress=gr.Progress()):
+        chosen = {control.name: control.read(value) for control, value in zip(settings, values)}
+        return tokenizer_tab.show_masking(objects(request), model, rows, draw, own, max_length, truncation, chosen,
+                                          progress, limits)
+
+    show = dict(fn=on_mask, inputs=[tok.model.component, tok.rows, tok.mask_draw, tok.mask_text,
+                                    tok.max_length.component, tok.truncation.component,
+                                    *(control.component for control in settings)],
+                outputs=[tok.mask_view, tok.mask_guesses], show_progress_on=tok.mask_view)
+    tok.mask_another.click(tokenizer_tab.another_row, tok.mask_draw, [tok.mask_draw, tok.mask_text],
+                           show_progress="hidden").then(**show)
+    tok.mask_again.click(tokenizer_tab.mask_again, tok.mask_draw, tok.mask_draw, show_progress="hidden").then(**show)
+    gr.on([tok.rows.change, tok.model.component.change, tok.mask_text.submit, tok.max_length.component.release,
+           tok.truncation.component.change, *(control.component.change for control in settings)],
+          trigger_mode="always_last", **show)
 
 
 def wire_hyperparams(hp: HyperparamsTab, data: DataTab, tok: TokenizerTab, train: TrainTab, form: ConfigForm,
