@@ -98,6 +98,9 @@ class Finished(Event):
     elapsed_seconds: float
     stopped_early: bool = False
     best_step: int | None = None
+    # One sentence when the saved model learned nothing useful (`Task.learned_nothing`); None
+    # otherwise, and in logs from versions before the check.
+    warning: str | None = None
 
 
 @dataclass
@@ -109,6 +112,7 @@ class Stopped(Event):
     step: int
     metrics: dict[str, Any]
     elapsed_seconds: float
+    warning: str | None = None  # as Finished's: the model as it stood learned nothing useful
 
 
 @dataclass
@@ -122,8 +126,26 @@ class Failed(Event):
     resumable: bool = False
 
 
+@dataclass
+class Adaptation(Event):
+    """Progress of the continued pretraining a fine-tuning run does first (`adapt_epochs`), told in
+    the fine-tuning run's own log so its page can chart it; the pretraining run keeps its full log
+    in its own folder (`run_dir`). `phase`: "started", "step", "evaluation" or how it ended
+    ("finished", "stopped", "failed"). `loss`: the masked-LM loss (training at a step, validation
+    at an evaluation)."""
+
+    type: ClassVar[str] = "adaptation"
+    phase: str
+    run_dir: str
+    step: int = 0
+    total_steps: int = 0
+    loss: float | None = None
+    metrics: dict[str, Any] | None = None
+    message: str = ""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.type: cls for cls in (Started, Step, Evaluation, Checkpoint, Notice, Finished, Stopped, Failed)
+    cls.type: cls for cls in (Started, Step, Evaluation, Checkpoint, Notice, Finished, Stopped, Failed, Adaptation)
 }
 TERMINAL_TYPES = frozenset({"finished", "stopped", "failed"})
 

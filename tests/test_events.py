@@ -63,6 +63,18 @@ def test_started_names_the_resolved_task_and_a_log_from_before_tasks_still_reads
         event_from_dict({**event.to_dict(), "task": 3})
 
 
+def test_the_end_events_carry_a_learned_nothing_warning_and_logs_from_before_it_still_read():
+    from bertstudio.events import Finished, Stopped
+
+    for event in (Finished(run_dir="d", metrics={}, steps=3, elapsed_seconds=1.0, warning="predicts only 'a'"),
+                  Stopped(run_dir="d", step=3, metrics={}, elapsed_seconds=1.0, warning="predicts only 'a'")):
+        assert event_from_dict(json.loads(json.dumps(event.to_dict()))).warning == "predicts only 'a'"
+        old = {key: value for key, value in event.to_dict().items() if key != "warning"}
+        assert event_from_dict(old).warning is None
+        with pytest.raises(ValueError):
+            event_from_dict({**event.to_dict(), "warning": ["not", "text"]})
+
+
 def test_run_end_is_found_from_the_tail_of_a_long_log(tmp_path):
     from bertstudio.events import Finished, last_terminal_type
 

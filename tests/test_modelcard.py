@@ -66,3 +66,12 @@ def test_a_multi_label_card_asks_the_pipeline_for_every_tag_and_names_the_separa
 def test_a_single_label_card_asks_the_pipeline_for_its_top_class_only():
     card = render_model_card("r", TrainConfig(model="bundled"), {"labels": ["a", "b"], "columns": {}}, {}, {})
     assert "model='runs/r/model')" in card and "top_k" not in card
+
+
+def test_a_model_that_learned_nothing_says_so_before_how_to_use_it():
+    data = {"labels": ["neg", "pos"], "columns": {}}
+    warning = "The model predicts 'pos' for every validation row;\ntrain for more epochs."
+    card = render_model_card("r", TrainConfig(model="bundled"), data, {"accuracy": 0.5}, {}, warning=warning)
+    line = "> **Warning: this model learned nothing useful.** The model predicts 'pos' for every validation row; train"
+    assert line in card and card.index(line) < card.index("## Use it")  # one quoted line, before any code
+    assert "learned nothing" not in render_model_card("r", TrainConfig(model="bundled"), data, {}, {})

@@ -205,3 +205,18 @@ def test_read_config_gives_the_typed_settings_or_none_and_never_raises(tmp_path)
     (model / "config.json").write_text('{"model_type": "bert"}')
     (model / "model.safetensors").write_bytes(b"")
     assert read_config(model) is None
+
+
+def test_a_run_that_learned_nothing_reads_back_its_sentence_only_once_it_has_ended(tmp_path):
+    from bertstudio.runs.folder import read_run, run_warning
+
+    done = make_run(tmp_path, "20260101-000000-done")
+    done.write_json("metrics.json", {"accuracy": 0.5, "warning": "The model predicts 'a' for every row."})
+    assert read_run(done.path).warning == run_warning(done.path) == "The model predicts 'a' for every row."
+    cut = make_run(tmp_path, "20260101-000001-cut", finished=False)  # metrics written, end event never came
+    cut.write_json("metrics.json", {"accuracy": 0.5, "warning": "The model predicts 'a' for every row."})
+    assert read_run(cut.path).status == "interrupted" and read_run(cut.path).warning is None
+    odd = make_run(tmp_path, "20260101-000002-odd")
+    odd.write_json("metrics.json", {"accuracy": 0.9, "warning": {"not": "text"}})
+    assert read_run(odd.path).warning is None and run_warning(odd.path) is None
+    assert read_run(make_run(tmp_path, "20260101-000003-fine").path).warning is None

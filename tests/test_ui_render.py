@@ -140,6 +140,21 @@ def test_failed_run_shows_the_engines_sentence_escaped():
     assert "did not start" in html and "&lt;x&gt;" in html
 
 
+def test_a_finished_run_that_learned_nothing_says_so_under_its_bar_escaped():
+    from bertstudio.events import Finished, Started
+
+    history = TrainHistory().add([
+        Started(run_id="r", run_dir="d", config={}, labels=["<a>", "b"], train_size=8, validation_size=2,
+                total_steps=2, steps_per_epoch=2, device="cpu", precision="no"),
+        Finished(run_dir="d", metrics={}, steps=2, elapsed_seconds=1.0, warning="The model predicts '<a>' always.")])
+    html = render.progress_html(history)
+    assert "<b>Finished</b>" in html and 'class="problem learned-nothing" role="alert"' in html
+    assert "The model learned nothing useful.</b> The model predicts &#x27;&lt;a&gt;&#x27; always." in html
+    assert history.log[-1].endswith("Warning: The model predicts '<a>' always.")
+    history.ending = Finished(run_dir="d", metrics={}, steps=2, elapsed_seconds=1.0)
+    assert "<b>Finished</b>" in render.progress_html(history) and "learned" not in render.progress_html(history)
+
+
 def test_the_hosted_banner_and_the_queue_line_say_what_applies_as_plain_text():
     from bertstudio.ui.history import TrainHistory
     from bertstudio.ui.render import hosted_banner, progress_html, wait_words

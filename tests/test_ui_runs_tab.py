@@ -45,7 +45,8 @@ def ids(runs_dir):
 def test_every_run_is_listed_newest_first_with_its_status(runs_dir):
     table, picker = runs_tab.refresh(runs_dir, False, {}, None)
     assert [row[-1] for row in table["data"]] == sorted(ids(runs_dir), reverse=True)
-    assert {row[1] for row in table["data"]} == {"finished"}
+    # One epoch at 5e-5 leaves a tiny random model answering one class: the status says so too.
+    assert {row[1] for row in table["data"]} == {"finished · learned nothing"}
     assert picker["value"] is None and len(picker["choices"]) == 2
 
 

@@ -51,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {result.message}", file=sys.stderr)
         print(result.run_dir)
         return failed_code
+    warning = result.metrics.get("warning")
+    if warning:  # the model learned nothing useful: said before the folder line, which stays last
+        print(f"warning: {warning}", file=sys.stderr)
     print(result.run_dir)
     return 0
 

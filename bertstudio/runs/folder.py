@@ -229,6 +229,13 @@ class RunRecord:
         return f"damaged ({self.damaged_file})" if self.damage else self.status
 
     @property
+    def warning(self) -> str | None:
+        """The sentence a run ended with when its model learned nothing useful (metrics.json's
+        "warning", else its end event's), or None; only a finished or stopped run has a model
+        it speaks of (metrics.json is written just before the end event, which may not be)."""
+        return warning_of(self.metrics, self.ending) if self.status in ("finished", "stopped") else None
+
+    @property
     def has_model(self) -> bool:
         return (Path(self.path) / MODEL_DIR / "config.json").exists()
 
@@ -246,6 +253,22 @@ class RunRecord:
 
 
 RunSummary = RunRecord  # the name listings used before the reader was typed
+
+
+def warning_of(metrics: Any, ending: Event | None = None) -> str | None:
+    """A run's learned-nothing sentence from its metrics (or end event); None when there is none
+    or it is not text (a damaged file must not put a dict on a page)."""
+    for warning in ((metrics or {}).get("warning") if isinstance(metrics, dict) else None,
+                    getattr(ending, "warning", None)):
+        if isinstance(warning, str) and warning.strip():
+            return warning
+    return None
+
+
+def run_warning(path: str | Path) -> str | None:
+    """The learned-nothing sentence of the run in `path`, from its metrics.json alone (cheaper
+    than `read_run` for a page that only needs this)."""
+    return warning_of(RunFolder(Path(path)).read_json(METRICS_FILE))
 
 
 def is_run_folder(path: str | Path) -> bool:

@@ -30,6 +30,11 @@ def _task_and_space(data: dict[str, Any]) -> tuple[Any, TargetSpace]:
     return task, TargetSpace(names=list(data.get("labels", [])))
 
 
+def _one_line(text: str) -> str:
+    """A sentence inside a Markdown quote: a newline would end the quote."""
+    return " ".join(str(text).split())
+
+
 # What the model is and what a counts row names, by the head's kind: transformers knows three
 # problem types, so a new task with a classification head reads right without a line here.
 _KIND = {"regression": ("A text regression model", "value")}
@@ -40,7 +45,9 @@ _USE_NOTE = {"multi_label_classification": "  # a score per tag; the model's con
 
 
 def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], metrics: dict[str, Any],
-                      environment: dict[str, Any]) -> str:
+                      environment: dict[str, Any], warning: str | None = None) -> str:
+    """The card; `warning` (the task's sentence when the model learned nothing useful) comes
+    right after what the model is, before anyone reads how to use it."""
     task, space = _task_and_space(data)
     kind, counted = _KIND.get(task.problem_type, _CLASSIFIER)
     report = data.get("report", {})
@@ -58,6 +65,7 @@ def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], me
         f"{kind} fine-tuned from `{config.model}` with BERT Studio. "
         + task.card_intro(space, bool(columns.get("text_pair"))),
         "",
+        *([f"> **Warning: this model learned nothing useful.** {_one_line(warning)}", ""] if warning else []),
         "## Use it",
         "",
         "```python",

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 import numpy as np
 
 from bertstudio.errors import StudioError
+from bertstudio.tasks.classifier_parts import ClassifierParts
 from bertstudio.tasks.base import (
     Dropped, EvalResult, Prediction, TargetSpace, TorchDtype, training_values,
 )
@@ -151,7 +152,7 @@ def _sigmoid(logits: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(logits, dtype=np.float64)))
 
 
-class MultiLabel:
+class MultiLabel(ClassifierParts):
     """Each row holds any number of tags, none included."""
 
     name: ClassVar[str] = "multi_label"
@@ -304,6 +305,42 @@ class MultiLabel:
             gold=[np.flatnonzero(row).tolist() for row in gold],
             extra={"thresholds": dict(metrics["thresholds"]),
                    "probabilities": np.round(probs, 4).tolist()})
+
+    def learned_nothing(self, result: EvalResult, space: TargetSpace) -> str | None:
+        """The same tag set (often none) for nearly every row, or a micro-F1 no better than
+        giving every row the best constant set of the most common tags."""
+        from bertstudio.tasks.baselines import (ADVICE, best_constant_set, mean_tag_kappa, micro_f1,
+                                                quoted, where_words)
+
+        def matrix(rows: list[Any]) -> np.ndarray:
+            out = np.zeros((len(rows), len(space.names)), dtype=bool)
+            for i, tags in enumerate(rows):
+                out[i, list(tags)] = True
+            return out
+
+        gold, predicted = matrix(result.gold), matrix(result.predicted)
+        if len({tuple(tags) for tags in result.gold}) < 2:
+            return None  # every row holds the same tags: nothing to tell a model that learned apart
+        # As for one label per row: 95% of the rows given one set, and agreement beyond chance
+        # (kappa per tag, averaged) under 0.1; a model that finds rare tags on data whose rows
+        # mostly hold none also answers "none" for most rows, and its kappa says it learned.
+        top, count = Counter(tuple(tags) for tags in result.predicted).most_common(1)[0]
+        if count >= 0.95 * len(result.predicted) and mean_tag_kappa(gold, predicted) < 0.1:
+            names = [space.names[i] for i in top]
+            what = ("none of the labels" if not names else f"only {quoted(names[0])}" if len(names) == 1
+                    else "the same labels (" + some_names(names) + ")")
+            return (f"The model predicts {what} for {where_words(count, len(result.predicted))}, so it has "
+                    f"not learned which texts carry which label; {ADVICE}.")
+        best, base = best_constant_set(gold)
+        score = micro_f1(gold, predicted)
+        # One point of micro-F1 over the constant answer: a lucky row or two in a few hundred.
+        if score <= base + 0.01:
+            names = [space.names[i] for i in best]
+            what = ("no label at all" if not names else quoted(names[0]) if len(names) == 1
+                    else some_names(names))
+            return (f"The model's micro F1 ({score:.2f}) is no better than giving every row {what} "
+                    f"({base:.2f}); {ADVICE}.")
+        return None
 
     def finalize(self, model: Any, space: TargetSpace, result: EvalResult | None) -> None:
         tuned = {}

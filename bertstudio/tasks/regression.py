@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 import numpy as np
 
+from bertstudio.tasks.classifier_parts import ClassifierParts
 from bertstudio.tasks.base import Dropped, EvalResult, Prediction, TargetSpace, training_values
 from bertstudio.tasks.numbers import column_is_numeric, is_not_finite, parse_number
 from bertstudio.tasks.regression_metrics import regression_metrics
@@ -51,7 +52,7 @@ def _floats(values: Sequence[Any]) -> list[float]:
     return [float(v) for v in values if not isinstance(v, Dropped)]
 
 
-class RegressionTask:
+class RegressionTask(ClassifierParts):
     """One number per row."""
 
     name: ClassVar[str] = "regression"
@@ -211,6 +212,35 @@ class RegressionTask:
         return EvalResult(metrics=metrics, predicted=predicted.tolist(),
                           confidence=[None] * len(gold), gold=gold.tolist(),
                           extra={"notes": notes} if notes else {})
+
+    def learned_nothing(self, result: EvalResult, space: TargetSpace) -> str | None:
+        """Nearly the same value for every row, or predictions that do not follow the true values
+        (Pearson about 0, so R² at most about 0: no better than always answering the mean)."""
+        from bertstudio.tasks.baselines import ADVICE
+
+        gold = np.asarray(result.gold, dtype=np.float64)
+        predicted = np.asarray(result.predicted, dtype=np.float64)
+        if len(gold) < 2 or not gold.std() > 0:
+            return None  # one row, or one true value: nothing to follow
+        pearson = np.corrcoef(gold, predicted)[0, 1] if predicted.std() > 0 else 0.0
+        pearson = float(pearson) if np.isfinite(pearson) else 0.0
+        name = repr(str(space.names[0] if space.names else "value"))
+        # Spread under 5% of the true values' while ranking them no better than r = 0.3: a
+        # calibrated model's spread is about r times the truth's, so this is r near 0. An
+        # undertrained head whose small outputs still rank the rows (r >= 0.3) has learned, and
+        # is not told it learned nothing.
+        if predicted.std() <= 0.05 * gold.std() and pearson < 0.3:
+            return (f"The model predicts about {float(predicted.mean()):.3g} for every validation row "
+                    f"(the true {name} there runs from {number_text(float(gold.min()))} to "
+                    f"{number_text(float(gold.max()))}), so it has not learned what makes the values differ; "
+                    f"{ADVICE}.")
+        # Pearson under 0.1: R² can then be at most 0.01 (no prediction beats the best straight
+        # line through them), i.e. no better than the mean. A negative R² alone is not enough: a
+        # model that ranks well (r 0.6) but is off in scale has learned, and is told by its RMSE.
+        if pearson < 0.1:
+            return (f"The model's predictions of {name} do not follow the true values (Pearson "
+                    f"{pearson:.2f}), so it does no better than always answering the average; {ADVICE}.")
+        return None
 
     def finalize(self, model: Any, space: TargetSpace, result: EvalResult | None) -> None:
         """Fold (y - mean) / std back into the last one-output linear layer: weight *= std,

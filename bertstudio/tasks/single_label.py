@@ -11,6 +11,7 @@ import random
 from collections import Counter
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
+from bertstudio.tasks.classifier_parts import ClassifierParts
 from bertstudio.tasks.base import Dropped, EvalResult, Prediction, TargetSpace, TorchDtype
 from bertstudio.tasks.labels import MAX_LABELS, MIN_ROWS_TO_SPLIT, normalize_label, sort_labels, uneven
 from bertstudio.tasks.metrics import classification_metrics
@@ -32,7 +33,7 @@ def model_labels(model_config: Any) -> list[str]:
     return [str(id2label.get(i, id2label.get(str(i), f"LABEL_{i}"))) for i in range(model_config.num_labels)]
 
 
-class SingleLabel:
+class SingleLabel(ClassifierParts):
     """Each row belongs to exactly one class."""
 
     name: ClassVar[str] = "single_label"
@@ -158,6 +159,40 @@ class SingleLabel:
         metrics = classification_metrics(gold, predicted.tolist(), space.names, loss=mean_loss)
         return EvalResult(metrics=metrics, predicted=predicted.tolist(),
                           confidence=confidence.tolist(), gold=gold)
+
+    def learned_nothing(self, result: EvalResult, space: TargetSpace) -> str | None:
+        """One class for (nearly) every row, no better than always answering the most common
+        class, or answers that match the truth no more often than chance."""
+        from bertstudio.tasks.baselines import (ADVICE, cohen_kappa, confusion_of, macro_f1,
+                                                majority_baseline, quoted, where_words)
+
+        gold, predicted, names = result.gold, result.predicted, space.names
+        if len(names) < 2 or len(set(gold)) < 2:
+            return None  # rows of one class cannot tell a model that learned from one that did not
+        confusion = confusion_of(gold, predicted, len(names))
+        # Agreement beyond chance: 0 for any answer that ignores the text. A weak but honest model
+        # on 90/10 data that finds a quarter of the rare class (F1 ~0.4) scores about 0.35.
+        kappa = cohen_kappa(confusion)
+        top, count = Counter(predicted).most_common(1)[0]
+        # One class for 95% of the rows, and kappa under 0.1 ("slight" agreement at best): a
+        # model on 97/3 data that does find the rare class also answers the common one 95% of
+        # the time, and its kappa, not that share, tells it apart from one that learned nothing.
+        if count >= 0.95 * len(gold) and kappa < 0.1:
+            return (f"The model predicts {quoted(names[top])} for {where_words(count, len(gold))}, so it "
+                    f"has not learned to tell the classes apart; {ADVICE}.")
+        majority, base_accuracy, base_f1 = majority_baseline(gold, len(names))
+        accuracy = float(confusion.trace() / confusion.sum())
+        f1 = macro_f1(confusion)
+        # Within one point of the constant answer on both scores (a lucky row or two in a few
+        # hundred); a model ahead on either one, macro-F1 on unbalanced data, has learned something.
+        if accuracy <= base_accuracy + 0.01 and f1 <= base_f1 + 0.01:
+            return (f"The model scores no better than answering {quoted(names[majority])} for every row "
+                    f"(accuracy {accuracy:.2f}, macro F1 {f1:.2f}; always {quoted(names[majority])}: "
+                    f"{base_accuracy:.2f} and {base_f1:.2f}); {ADVICE}.")
+        if kappa <= 0:  # ahead of the constant answer only by guessing in the classes' proportions
+            return (f"The model's answers match the true labels no more often than guessing would "
+                    f"(accuracy {accuracy:.2f}); {ADVICE}.")
+        return None
 
     def finalize(self, model: Any, space: TargetSpace, result: EvalResult | None) -> None:
         model.config.bertstudio_task = self.name

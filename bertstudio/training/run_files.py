@@ -42,10 +42,11 @@ def write_start_files(run: run_folder.RunFolder, config: TrainConfig, data, acce
 
 
 def write_end_files(run: run_folder.RunFolder, model, tokenizer, config: TrainConfig, data, metrics,
-                    eval_result, task=None) -> None:
+                    eval_result, task=None, warning: str | None = None) -> None:
     """The model (with what prediction needs folded in by the task), the validation predictions
     (when there was an evaluation) and the model card. `eval_result` is the evaluation of the
-    weights being saved (multi-label tunes its thresholds on it)."""
+    weights being saved (multi-label tunes its thresholds on it); `warning`, the task's sentence
+    when those weights learned nothing useful, heads the card."""
     from bertstudio.data.csvsafe import write_safe_csv
     from bertstudio.runs.modelcard import render_model_card
     from bertstudio.tasks.registry import get_task
@@ -62,7 +63,7 @@ def write_end_files(run: run_folder.RunFolder, model, tokenizer, config: TrainCo
         write_safe_csv(run.file(run_folder.PREDICTIONS_FILE), header, rows)
     environment = run.read_json(run_folder.ENVIRONMENT_FILE) or {}
     run.write_text(run_folder.CARD_FILE, render_model_card(run.run_id, config, data_record(config, data),
-                                                           metrics, environment))
+                                                           metrics, environment, warning=warning))
 
 
 def data_record(config: TrainConfig, data) -> dict[str, Any]:

@@ -119,10 +119,12 @@ class TrainHistory:
             self._log(event, f"Finished in {format_duration(event.elapsed_seconds)}"
                              + (" (stopped early: no more improvement)" if event.stopped_early else "")
                              + f": {_metric_words(event.metrics)}.")
+            self._log_warning(event)
         elif isinstance(event, Stopped):
             self.ending = event
             self.last_metrics = event.metrics or self.last_metrics
             self._log(event, f"Stopped at step {event.step}; the model so far was kept.")
+            self._log_warning(event)
         elif isinstance(event, Failed):
             self.ending = event
             self._log(event, f"Failed: {event.message}")
@@ -145,6 +147,16 @@ class TrainHistory:
         for values in self.eval_scores.values():
             del values[keep:]
         self.ending = None
+
+    def _log_warning(self, event: Event) -> None:
+        if self.warning:
+            self._log(event, f"Warning: {self.warning}")
+
+    @property
+    def warning(self) -> str | None:
+        """The sentence the run ended with when its model learned nothing useful, else None."""
+        warning = getattr(self.ending, "warning", None)
+        return warning if isinstance(warning, str) and warning.strip() else None
 
     def _log(self, event: Event, text: str) -> None:
         self.log.append(f"{time.strftime('%H:%M:%S', time.localtime(event.time))}  {text}")

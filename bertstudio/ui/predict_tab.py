@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from bertstudio.errors import StudioError
-from bertstudio.ui import render
+from bertstudio.runs.folder import run_warning
+from bertstudio.ui import render, results_text
 from bertstudio.ui.results import run_choice_label
 from bertstudio.ui.runs_tab import may_see, visible_runs
 from bertstudio.ui.task_views import DEFAULT_TASK, get_view
@@ -194,6 +195,9 @@ def describe(objects: "SessionObjects", runs_dir: Path, run_id: str | None, priv
     about = (f"{view.meaning(predictor.labels, label_column, data)} · reads column "
              f"**{render.md_escape(predictor.text_column or 'text')}**"
              + (f" and **{render.md_escape(pair)}**" if pair else "") + f" · max length {predictor.max_length}")
+    warning = run_warning(Path(runs_dir) / run_id)
+    if warning:  # its answers would look like answers: say first that they mean nothing
+        about = results_text.warning_markdown(warning) + "\n\n" + about
     caption = render.shorten(f"Prediction: the value of column '{label_column}'") if label_column else "Prediction"
     views = _views(view, {"value": None, "label": caption}, view.waiting())
     return [about, gr.update(visible=bool(pair)), *views]

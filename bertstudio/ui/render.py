@@ -269,7 +269,17 @@ def progress_html(history: "TrainHistory", position: int | None = None, job_mess
     if history.status == "stopped":
         label = html.escape(job_message) if job_message else "Stopped — the model as it stood was kept"
     return (f'<div class="run-state {history.status}"><div class="bar"><div class="fill" '
-            f'style="width:{pct:.1f}%"></div></div><b>{label}</b> · {" · ".join(facts)}</div>')
+            f'style="width:{pct:.1f}%"></div></div><b>{label}</b> · {" · ".join(facts)}'
+            f'{learned_nothing_html(history.warning)}</div>')
+
+
+def learned_nothing_html(warning: str | None) -> str:
+    """The box under a finished run's progress bar when its model learned nothing useful: the
+    first thing in sight when the run ends, before any chart or score."""
+    if not warning:
+        return ""
+    return (f'<div class="problem learned-nothing" role="alert">⚠️ <b>The model learned nothing '
+            f'useful.</b> {html.escape(warning)}</div>')
 
 
 def time_left(last: "Step", now: float | None = None) -> str:

@@ -20,7 +20,7 @@ from bertstudio.runs.folder import (CARD_FILE, CONFIG_FILE, EVENTS_FILE, MODEL_D
 from bertstudio.tasks.wording import metric_name
 from bertstudio.ui.history import FollowedRun
 from bertstudio.ui.misses import MISCLASSIFIED_SHOWN, misclassified_rows_of
-from bertstudio.ui.results_text import number
+from bertstudio.ui.results_text import LEARNED_NOTHING, number
 from bertstudio.ui.task_views import DEFAULT_TASK, all_views, get_view
 from bertstudio.ui.task_views.base import TaskView
 
@@ -44,6 +44,7 @@ class RunResults:
     task: str = DEFAULT_TASK
     gold: list[float] = field(default_factory=list)       # regression: each validation row's true value
     predicted: list[float] = field(default_factory=list)  # ... and its prediction, for the scatter
+    warning: str | None = None  # the sentence the run ended with when its model learned nothing useful
 
     @property
     def confusion(self) -> list[list[int]]:
@@ -104,7 +105,8 @@ def read_results(run_dir: str | Path) -> RunResults:
                       labels=list(metrics.get("labels") or record.labels or []),
                       misclassified_headers=headers, misclassified=rows, misclassified_total=total,
                       card=card if card.exists() else None, damage=record.damage,
-                      resumable=record.resumable, checkpoint_step=step, task=task, gold=gold, predicted=predicted)
+                      resumable=record.resumable, checkpoint_step=step, task=task, gold=gold, predicted=predicted,
+                      warning=record.warning)
 
 
 def _read_predictions(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -217,6 +219,7 @@ def run_choice_label(summary: RunSummary) -> str:
     task = task_of(summary)
     kind = f" · {TASK_WORDS.get(task, task)}" if task != DEFAULT_TASK else ""
     score += " · damaged" if summary.damage else ""
+    score += f" · {LEARNED_NOTHING}" if getattr(summary, "warning", None) else ""
     return (f"{when} · {Path(summary.model).name or summary.model} · {summary.data or 'data'}{kind}{score}"
             f" · {summary.run_id[-12:]}")
 
@@ -232,7 +235,8 @@ def runs_rows(summaries: list[RunSummary]) -> list[list[str]]:
         task = task_of(s)
         name, value = headline(s)
         labels = get_view(task).labels_cell(s.labels)
-        rows.append([time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created)), s.status_text,
+        status = f"{s.status_text} · {LEARNED_NOTHING}" if getattr(s, "warning", None) else s.status_text
+        rows.append([time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created)), status,
                      TASK_WORDS.get(task, task), metric_name(name), number(value), Path(s.model).name or s.model,
                      s.data or "—", labels, s.run_id])
     return rows

@@ -43,6 +43,17 @@ def metrics_summary(metrics: dict[str, Any]) -> str:
     return " · ".join(_scores(metrics, names) + tail)
 
 
+LEARNED_NOTHING = "learned nothing"  # the mark a run's status and picker entries carry
+
+
+def warning_markdown(warning: str | None) -> str:
+    """A run's learned-nothing sentence as a Markdown paragraph ("" when there is none); label
+    names inside it came from the user's file, so it is escaped."""
+    if not warning:
+        return ""
+    return f"⚠️ **The model learned nothing useful.** {md_escape(warning)}"
+
+
 def number(value: Any, digits: int = 4) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}" if abs(value) >= 10 ** -digits or value == 0 else f"{value:.2e}"

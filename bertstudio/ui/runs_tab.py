@@ -184,6 +184,8 @@ def open_run(runs_dir: Path, private: bool, downloads: Callable[[], Path], memor
         summary = f"**{status['damaged']}** · " + render.md_escape(results.damage)
     if history.status == "failed" and history.ending is not None:
         summary += "\n\n" + render.md_escape(getattr(history.ending, "message", ""))
+    if results.warning and not results.damage:
+        summary += "\n\n" + results_text.warning_markdown(results.warning)
     return [gr.update(visible=True), summary, charts.loss_figure(history), charts.metrics_figure(history),
             results_figure(results), results_table(results),
             {"headers": ["setting", "value"], "data": settings_rows(run_dir)},
