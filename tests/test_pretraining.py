@@ -260,3 +260,48 @@ def test_the_pretrain_command_prints_the_run_and_predict_refuses_it_in_plain_wor
                               "--text", "hello"], capture_output=True, text=True, env=env, timeout=120)
     assert refused.returncode == 2 and "fine-tune it first" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+# --- "Adapt the model to my texts first" -----------------------------------------------------------
+
+@pytest.mark.slow
+def test_adapt_first_pretrains_its_own_linked_run_then_fine_tunes_its_model(tmp_path, tiny_model_dir,
+                                                                           repetitive_csv):
+    from bertstudio.training.adaptation import ADAPTATION_FILE
+
+    config = TrainConfig(data=str(repetitive_csv), model=str(tiny_model_dir), output_dir=str(tmp_path / "runs"),
+                         max_length=32, batch_size=16, learning_rate=1e-3, epochs=1, seed=5, adapt_epochs=2,
+                         run_name="tickets")
+    events = []
+    result = train(config, sink=CallbackSink(events.append))
+    assert result.status == "finished", result.message
+    run = Path(result.run_dir)
+    record = json.loads((run / ADAPTATION_FILE).read_text())
+    adapted_run = Path(record["run_dir"])
+    assert record["status"] == "finished" and adapted_run != run and adapted_run.parent == run.parent
+    adapted_config = json.loads((adapted_run / "config.json").read_text())
+    assert adapted_config["task"] == "masked_lm" and adapted_config["epochs"] == 2
+    assert adapted_config["adapt_epochs"] == 0 and adapted_config["seed"] == 5
+    # The fine-tuning run's config keeps the base model: re-running it adapts again.
+    assert json.loads((run / "config.json").read_text())["model"] == str(tiny_model_dir)
+    # Its own log tells the adaptation's progress, before its own start.
+    adaptation = [e for e in events if e.type == "adaptation"]
+    phases = [e.phase for e in adaptation]
+    assert phases[0] == "started" and phases[-1] == "finished" and phases.count("evaluation") == 2
+    assert all(e.run_dir == str(adapted_run) for e in adaptation)
+    logged, _ = read_events(run / "events.jsonl")
+    assert [e.type for e in logged].index("adaptation") < [e.type for e in logged].index("started")
+    assert not [e for e in events if e.type == "notice" and "flatter" in e.message]
+
+
+def test_adaptation_settings_follow_the_fine_tuning_split():
+    from bertstudio.training.adaptation import adaptation_config
+
+    base = TrainConfig(data="/d.csv", seed=9, validation_split=0.2, max_rows=300, adapt_epochs=4, epochs=7,
+                       early_stopping_patience=2, metric_for_best="accuracy", max_steps=50)
+    adapted = adaptation_config(base)
+    assert (adapted.task, adapted.epochs, adapted.adapt_epochs, adapted.max_steps) == ("masked_lm", 4, 0, None)
+    assert (adapted.seed, adapted.validation_split, adapted.max_rows) == (9, 0.2, 300)
+    assert adapted.metric_for_best == "auto" and adapted.early_stopping_patience == 0
+    assert validation_leak(base, adapted) is None
+    adapted.validate()

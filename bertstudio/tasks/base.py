@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from bertstudio.data.tabular import Table
 
 TASK_CHOICES = ("auto", "single_label", "multi_label", "regression")
+# Continued pretraining: the texts are the targets (masked-LM). Chosen by `bertstudio pretrain`
+# and the studio's "Adapt the model to my texts first", never detected from a label column.
+PRETRAINING_TASK = "masked_lm"
 
 
 class TorchDtype:
@@ -169,13 +172,40 @@ class Task(Protocol):
 
     target_dtype: ClassVar["torch.dtype"]  # torch.long for classes, torch.float32 otherwise (TorchDtype)
 
+    # The four below are the same for every task with a target per row (classifier_parts.py);
+    # the masked-LM of continued pretraining, whose targets are the texts, has its own.
+    reads_targets: ClassVar[bool]        # False: rows need no target column (masked_lm)
+
+    def build_model(self, name: str, space: TargetSpace) -> Any:
+        """The model to train, from the pretrained `name` (a classifier head, or the masked-LM head)."""
+
+    def collator(self, tokenizer: Any, pad_to: int, config: Any, epoch_of: Any = None) -> Any:
+        """Rows to a batch dict (`input_ids`, ..., `labels`, `index`, `num_tokens`). `epoch_of`: a
+        callable giving the epoch being batched, for targets drawn afresh each epoch (masks)."""
+
+    def train_loss(self, model: Any, inputs: dict, targets: "torch.Tensor", space: TargetSpace) -> "torch.Tensor":
+        """The batch's scalar training loss."""
+
+    def eval_outputs(self, model: Any, inputs: dict, targets: "torch.Tensor",
+                     space: TargetSpace) -> tuple["torch.Tensor", ...]:
+        """Per-row tensors (first dimension: the batch) that the evaluation gathers across
+        processes, puts back in file order and passes to `evaluate` positionally."""
+
     def loss(self, logits: "torch.Tensor", targets: "torch.Tensor", space: TargetSpace) -> "torch.Tensor":
         """Per-row training loss (shape [batch]); the trainer averages it."""
 
     # --- evaluation ---------------------------------------------------------------------------
     def evaluate(self, logits: "np.ndarray", targets: "np.ndarray", losses: "np.ndarray",
                  space: TargetSpace) -> EvalResult:
-        """Metrics (JSON-ready; `loss` and the task's `metrics` among them) and per-row outcomes."""
+        """Metrics (JSON-ready; `loss` and the task's `metrics` among them) and per-row outcomes,
+        from what `eval_outputs` returned, gathered over the validation rows."""
+
+    def learned_nothing(self, result: EvalResult, space: TargetSpace) -> str | None:
+        """One plain sentence when this final evaluation shows a model that learned nothing
+        useful (one answer for nearly every row, or no better than a constant answer on the same
+        rows), naming the label(s) in the user's own words and what to do; None otherwise, and
+        None where the rows cannot tell (or the task has no constant answer to compare with).
+        The run's end puts it in metrics.json, the end event, the model card, the CLI and the UI."""
 
     def finalize(self, model: Any, space: TargetSpace, result: EvalResult | None) -> None:
         """Fold what prediction needs into the model before it is saved (multi_label: tuned

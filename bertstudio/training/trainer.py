@@ -24,6 +24,8 @@ from bertstudio.events import (Checkpoint, EventSink, Failed, FanOut, Finished, 
                                Stopped, truncate_after_step)
 from bertstudio.runs.checkpoint_state import LoopState, checkpoint_dir, checkpoint_step
 from bertstudio.runs.folder import EVENTS_FILE, METRICS_FILE, MODEL_DIR, new_run_id
+from bertstudio.tasks.base import PRETRAINING_TASK
+from bertstudio.training.adaptation import adapt_first, adapted_source
 from bertstudio.training.allocator import reuse_freed_memory
 from bertstudio.training.checkpoints import SaveFailed, load_checkpoint, remove_checkpoint, save_failed
 from bertstudio.training.fast_dropout import fast_dropout
@@ -46,12 +48,10 @@ def default_train_step(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def task_train_step(task, space) -> TrainStep:
-    """The step a run trains with: the task's per-row loss on the batch's labels, averaged (so
-    multi-label's rare-label weights and regression's standardised targets are what is learnt)."""
+    """The step a run trains with: the task's loss on the batch's targets (`Task.train_loss`)."""
     def step(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         inputs = {key: value for key, value in batch.items() if key != "labels"}
-        logits = model(**inputs).logits.float()  # the loss in fp32 whatever the autocast dtype
-        return task.loss(logits, batch["labels"], space).mean()
+        return task.train_loss(model, inputs, batch["labels"], space)
     return step
 
 
@@ -168,7 +168,13 @@ def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, tr
             if main:
                 truncate_after_step(run.file(EVENTS_FILE), 0)
             sink.emit(restart_notice)
-        return _fit(config, accelerator, run, sink, stop, train_step, resume, at, cpu_kernels)
+        source = adapted_source(run)  # an interrupted or retried run keeps the model it adapted
+        if config.adapt_epochs and config.task != PRETRAINING_TASK and source is None:
+            adapted = adapt_first(config, run if main else None, sink, stop)
+            if adapted.status != "finished":
+                return _adaptation_ended(sink, run, adapted)
+            source = adapted.source
+        return _fit(config, accelerator, run, sink, stop, train_step, resume, at, cpu_kernels, source)
     except NonFiniteLoss as exc:
         message = (f"The training loss became NaN or infinite at step {exc.step}, so training stopped. "
                    "Likely causes: the learning rate is too high (try 2e-5), or fp16 overflowed "
@@ -194,10 +200,11 @@ def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, tr
 
 
 def _fit(config: TrainConfig, accelerator, run, sink: EventSink, stop: StopControl, train_step: TrainStep | None,
-         resume: bool, at: Position, cpu_kernels: contextlib.ExitStack) -> RunResult:
-    """Build, then train and evaluate per epoch (checkpointing at each evaluation), then save."""
+         resume: bool, at: Position, cpu_kernels: contextlib.ExitStack, source: str | None = None) -> RunResult:
+    """Build, then train and evaluate per epoch (checkpointing at each evaluation), then save.
+    `source`: the model to start from instead of `config.model` (the one adaptation saved)."""
     started_at = time.time()
-    parts = _build(config, accelerator, cpu_kernels)
+    parts = _build(config, accelerator, cpu_kernels, source)
     train_step = train_step or task_train_step(parts.task, parts.data.space)
     state, best_weights = _start(config, accelerator, run, sink, parts, resume)
     loop = Loop(config, accelerator, run, sink, stop, parts, train_step, state, best_weights, at, started_at)
@@ -225,24 +232,24 @@ class _Parts:
     validation_size: int
 
 
-def _build(config: TrainConfig, accelerator, cpu_kernels: contextlib.ExitStack) -> _Parts:
+def _build(config: TrainConfig, accelerator, cpu_kernels: contextlib.ExitStack, source: str | None = None) -> _Parts:
     """data -> model (built after the seed, so its new head is reproducible) -> optimizer ->
     scheduler -> one `prepare`."""
     from accelerate.utils import set_seed
 
     from bertstudio.data.dataset import prepare_data
-    from bertstudio.models import load_classifier, load_tokenizer
+    from bertstudio.models import load_tokenizer
 
     # Every process reads and splits the data itself (same seed, same result), so nothing
     # large is shipped between them.
     data = prepare_data(config)
     task = get_task(data.task)
     watched_metric(task, config.metric_for_best)  # a metric this task lacks fails before any download
-    tokenizer = load_tokenizer(config.model)
-    loaders = build_loaders(config, data, tokenizer, accelerator.device.type)
+    tokenizer = load_tokenizer(source or config.model)
+    loaders = build_loaders(config, data, tokenizer, accelerator.device.type, task)
 
     set_seed(config.seed)
-    model = load_classifier(config.model, task.head(data.space))
+    model = task.build_model(source or config.model, data.space)
     if accelerator.device.type == "cpu":  # CUDA's own dropout is fast (fast_dropout.py)
         cpu_kernels.enter_context(fast_dropout(model))
     optimizer = _optimizer(model, config, accelerator.device)
@@ -260,6 +267,7 @@ def _start(config: TrainConfig, accelerator, run, sink: EventSink, parts: _Parts
     Returns the loop state and the best weights kept so far."""
     main = accelerator.is_main_process
     state, best_weights = LoopState(step=0, epoch=0, batches_done_in_epoch=0), None
+    leak = _adaptation_leak(config)
     if resume:
         state, best_weights = load_checkpoint(accelerator, run.path)
         if main:  # what the log said after the checkpoint is about to be done again
@@ -273,7 +281,17 @@ def _start(config: TrainConfig, accelerator, run, sink: EventSink, parts: _Parts
                       steps_per_epoch=parts.steps.steps_per_epoch, device=str(accelerator.device),
                       precision=accelerator.mixed_precision, num_processes=accelerator.num_processes,
                       resumed_from_step=state.step if resume else None, task=parts.task.name))
+    if leak and not resume:
+        sink.emit(Notice(message=leak, step=0))
     return state, best_weights
+
+
+def _adaptation_leak(config: TrainConfig) -> str | None:
+    """When the model is a pretraining run's that read some of this run's validation texts, say so."""
+    from bertstudio.runs.lineage import pretraining_run_of, validation_leak
+
+    adapted = pretraining_run_of(config.model)
+    return validation_leak(config, adapted[1]) if adapted else None
 
 
 def _finish(config: TrainConfig, accelerator, run, sink: EventSink, parts: _Parts, loop: Loop,
@@ -286,22 +304,40 @@ def _finish(config: TrainConfig, accelerator, run, sink: EventSink, parts: _Part
         model.load_state_dict(best.best_state)
         last_eval = best.best_eval
     metrics = last_eval.metrics if last_eval is not None else {}
+    # A model that learned nothing (one answer for every row, no better than a constant) says so
+    # wherever the run is read: metrics.json, the end event, the model card. The task decides.
+    warning = parts.task.learned_nothing(last_eval, parts.data.space) if last_eval is not None else None
     accelerator.wait_for_everyone()
     if main:
-        write_end_files(run, model, parts.tokenizer, config, parts.data, metrics, last_eval, parts.task)
+        write_end_files(run, model, parts.tokenizer, config, parts.data, metrics, last_eval, parts.task,
+                        warning=warning)
         sink.emit(Checkpoint(step=step, path=str(run.file(MODEL_DIR)), is_best=best.best_step == step))
         remove_checkpoint(run.path)  # the run is over: model/ is what it keeps
     elapsed = time.time() - started_at
     summary = {**metrics, "best_step": best.best_step, "steps": step,
-               "train_samples_per_second": meter.per_second(meter.samples)}
+               "train_samples_per_second": meter.per_second(meter.samples),
+               **({"warning": warning} if warning else {})}
     if main:
         run.write_json(METRICS_FILE, summary)
     if loop.stopped_by_user:
-        sink.emit(Stopped(run_dir=str(run.path), step=step, metrics=metrics, elapsed_seconds=elapsed))
+        sink.emit(Stopped(run_dir=str(run.path), step=step, metrics=metrics, elapsed_seconds=elapsed,
+                          warning=warning))
         return RunResult(str(run.path), "stopped", summary)
     sink.emit(Finished(run_dir=str(run.path), metrics=metrics, steps=step, elapsed_seconds=elapsed,
-                       stopped_early=loop.stopped_early, best_step=best.best_step))
+                       stopped_early=loop.stopped_early, best_step=best.best_step, warning=warning))
     return RunResult(str(run.path), "finished", summary)
+
+
+def _adaptation_ended(sink: EventSink, run, adapted) -> RunResult:
+    """The adaptation did not finish: nothing is fine-tuned; stopped stays stopped, a failure fails."""
+    if adapted.status == "stopped":
+        message = (f"Stopped while adapting the model to your texts; nothing was fine-tuned. The adapted model "
+                   f"so far is in run {Path(adapted.run_dir).name}.")
+        sink.emit(Notice(message=message, step=0))
+        sink.emit(Stopped(run_dir=str(run.path), step=0, metrics={}, elapsed_seconds=0.0))
+        return RunResult(str(run.path), "stopped", {}, message)
+    return _fail(sink, run, f"Adapting the model to your texts failed: {adapted.message}", "", 0,
+                 mistake=adapted.mistake)
 
 
 def _with_absolute_paths(config: TrainConfig) -> TrainConfig:

@@ -117,6 +117,21 @@ def estimate_seconds(compute_parameters: float, train_rows: int, validation_rows
     return flops / rate
 
 
+def adaptation_compute_parameters(model: str, folder: str | Path | None = None,
+                                  mlm_probability: float = 0.15) -> float:
+    """What one token of continued pretraining is multiplied through, in parameters: the encoder,
+    plus the word-guessing head (hidden x vocabulary, and a hidden x hidden layer) for the share
+    of tokens that are hidden, the only ones the trainer runs it on (tasks/masked_lm.py)."""
+    size = model_size(model, folder)
+    config = _model_config(model, folder)
+    if config:
+        hidden = int(config.get("hidden_size") or config.get("dim"))
+        head = hidden * int(config.get("vocab_size", 30522)) + hidden * hidden
+    else:
+        head = size.total - size.compute  # about the embedding matrix the head is tied to
+    return size.compute + mlm_probability * head
+
+
 def free_cores(cpu_cores: int, cpu_load: float) -> float:
     """The cores a new training gets when other programs already keep `cpu_load` of them busy: the
     scheduler shares the CPU among every runnable thread, so training's `cpu_cores` threads get
