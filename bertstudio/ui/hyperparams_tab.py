@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 GROUPS = (
     ("Optimization", ("learning_rate", "batch_size", "gradient_accumulation_steps", "weight_decay",
                       "max_grad_norm", "precision", "weight_rare_labels")),
-    ("Schedule", ("epochs", "warmup_ratio", "scheduler", "seed")),
+    ("Schedule", ("epochs", "max_steps", "warmup_ratio", "scheduler", "seed")),
+    ("Adapt the model to your texts (continued pretraining)", ("adapt_epochs", "mlm_probability",
+                                                                "whole_word_masking")),
     ("Evaluation and early stopping", ("eval_strategy", "eval_steps", "metric_for_best",
                                        "early_stopping_patience", "keep_best")),
     ("Run", ("run_name", "logging_steps")),

@@ -18,6 +18,7 @@ _VIEWS: dict[str, tuple[str, str]] = {
     "single_label": ("bertstudio.ui.task_views.single_label", "SingleLabelView"),
     "multi_label": ("bertstudio.ui.task_views.multi_label", "MultiLabelView"),
     "regression": ("bertstudio.ui.task_views.regression", "RegressionView"),
+    "masked_lm": ("bertstudio.ui.task_views.masked_lm", "MaskedLMView"),  # continued pretraining
 }
 DEFAULT_TASK = "single_label"  # a run, model or file from before tasks existed
 NAMES = tuple(_VIEWS)
