@@ -5,8 +5,8 @@ recorded in its run folder like any failure and prints one `error: …` line and
 exits 2 when the user's input caused it (bad data or settings found by the trainer), else 1.
 
 The parser and the flags built from TrainConfig are `flags.py`; each command is one module
-(`inspect_cmd.py`, `tokenize_cmd.py`, `train_cmd.py`, `predict_cmd.py`, `runs_cmd.py`) whose `run`
-takes the parsed arguments and returns the exit code.
+(`inspect_cmd.py`, `tokenize_cmd.py`, `train_cmd.py`, `pretrain_cmd.py`, `predict_cmd.py`,
+`runs_cmd.py`, `search_cmd.py`) whose `run` takes the parsed arguments and returns the exit code.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-from bertstudio.cli import inspect_cmd, predict_cmd, runs_cmd, tokenize_cmd, train_cmd
+from bertstudio.cli import inspect_cmd, predict_cmd, pretrain_cmd, runs_cmd, search_cmd, tokenize_cmd, train_cmd
 from bertstudio.cli.flags import EXIT_USAGE, build_parser
 from bertstudio.errors import StudioError
 
 _COMMANDS = {"inspect": inspect_cmd.run, "tokenize": tokenize_cmd.run, "train": train_cmd.run,
-             "predict": predict_cmd.run, "runs": runs_cmd.run}
+             "predict": predict_cmd.run, "runs": runs_cmd.run, "search": search_cmd.run,
+             "pretrain": pretrain_cmd.run}
 
 
 def _quiet_libraries() -> None:
@@ -34,7 +35,7 @@ def _quiet_libraries() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = _COMMANDS[args.command]
-    if args.command in ("tokenize", "train", "predict"):
+    if args.command in ("tokenize", "train", "predict", "search", "pretrain"):
         _quiet_libraries()
     try:
         return handler(args)

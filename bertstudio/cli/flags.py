@@ -44,7 +44,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             continue
         meta = spec.metadata
         kind = base_type(spec.type)
-        help_text = meta.get("help", "")
+        help_text = meta.get("help", "").replace("%", "%%")  # argparse formats help with %
         if "min" in meta and kind is not bool:
             help_text += f" [{meta['min']:g}..{meta['max']:g}, default {spec.default}]"
         else:
@@ -115,6 +115,22 @@ def build_parser() -> argparse.ArgumentParser:
                        help="carry on an interrupted run from its last checkpoint, with its own settings")
     _add_config_flags(train)
 
+    pretrain = commands.add_parser(
+        "pretrain", help="adapt a model to your texts (continued masked-LM pretraining); prints the run folder",
+        description="Masked-language-model training on the texts of --data (labels not needed; the rows that "
+                    "fine-tuning with the same seed and validation share holds out are left out) and of any "
+                    "--unlabeled-data files. Fine-tune the result with: bertstudio train --model RUN_DIR.")
+    pretrain.add_argument("--data", default=argparse.SUPPRESS, help="the CSV/TSV whose texts to read (or set it in --config)")
+    pretrain.add_argument("--model", default=argparse.SUPPRESS, help="hub id, local folder, run folder, or 'bundled'")
+    pretrain.add_argument("--unlabeled-data", nargs="+", metavar="FILE", default=argparse.SUPPRESS,
+                          help="more files of texts to read (their text column: --text-column, else the one that looks like text)")
+    pretrain.add_argument("--validation-data", default=argparse.SUPPRESS,
+                          help="the validation file fine-tuning will use (its texts are never read)")
+    _add_column_flags(pretrain)
+    pretrain.add_argument("--config", help="a config.json to start from; flags override it")
+    pretrain.add_argument("--resume", metavar="RUN_DIR", help="carry on an interrupted pretraining run")
+    _add_config_flags(pretrain)
+
     predict = commands.add_parser("predict", help="predict labels with a run or a saved model folder")
     predict.add_argument("--model", required=True, help="run folder or saved model folder")
     source = predict.add_mutually_exclusive_group(required=True)
@@ -131,6 +147,23 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("runs", help="list the runs in a runs folder")
     listing.add_argument("--output-dir", default=None, help="the folder the runs were trained into [default runs]")
     listing.add_argument("--json", action="store_true")
+
+    search = commands.add_parser(
+        "search", help="find good settings: trials of train, the weak ones stopped early; prints the best "
+        "trial's run folder as the last line",
+        description="Search the settings that have a search range (learning rate, batch size, weight decay, "
+        "epochs, warmup share) for the best validation metric; a setting given as a flag is fixed, not searched.")
+    search.add_argument("--data", required=True, help="training CSV/TSV")
+    search.add_argument("--model", required=True, help="hub id, local folder, or 'bundled'")
+    search.add_argument("--validation-data", default=argparse.SUPPRESS, help="optional validation CSV/TSV")
+    _add_column_flags(search)
+    search.add_argument("--trials", type=int, default=None,
+                        help="how many trials at most [default 20, or as many as --time-budget allows]")
+    search.add_argument("--time-budget", type=float, default=None, metavar="MINUTES",
+                        help="start no trial after this many minutes, and stop the running one")
+    search.add_argument("--search-seed", action="store_true",
+                        help="search the seed too (a lucky seed rarely carries over to new data)")
+    _add_config_flags(search)
     return parser
 
 
