@@ -6,12 +6,13 @@ import pytest
 
 from bertstudio.config import METRIC_CHOICES, TrainConfig
 from bertstudio.errors import StudioError
-from bertstudio.tasks.base import TASK_CHOICES
+from bertstudio.tasks.base import PRETRAINING_TASK, TASK_CHOICES
 from bertstudio.tasks.registry import TASKS, get_task, task_of_model, watched_metric
 
 
 def test_every_task_choice_but_auto_names_a_task_that_knows_its_own_name():
-    assert list(TASKS) == [name for name in TASK_CHOICES if name != "auto"]
+    # Continued pretraining is a task the engine trains but no label column is detected as.
+    assert list(TASKS) == [name for name in TASK_CHOICES if name != "auto"] + [PRETRAINING_TASK]
     for name, task in TASKS.items():
         assert task.name == name and get_task(name) is task
         assert task.headline in task.metrics and "loss" in task.metrics
