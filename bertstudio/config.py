@@ -144,7 +144,7 @@ class TrainConfig:
         "schedule", min=1, max=50, step=1, search=(2, 10)))
     max_steps: int | None = field(default=None, metadata=_meta(
         "Step limit", "Train for exactly this many optimizer steps instead of whole epochs (the "
-        "last epoch may be cut short). Empty: the epochs decide.", "schedule", min=1, max=10_000_000))
+        "last epoch may be cut short). Empty or 0: the epochs decide.", "schedule", min=1, max=10_000_000))
     warmup_ratio: float = field(default=0.1, metadata=_meta(
         "Warmup share", "Share of the steps during which the learning rate climbs from zero.",
         "schedule", min=0.0, max=0.5, step=0.01, search=(0.0, 0.2)))

@@ -51,6 +51,18 @@ def test_controls_follow_the_field_metadata():
     assert isinstance(name.component, gr.Textbox)
 
 
+def test_an_optional_number_box_reads_a_cleared_box_as_not_set():
+    """The browser sends a cleared number box as 0. Refused against the field's minimum (1), that
+    failed every event the form feeds ("Error" on the summary, the plan, the Train button)."""
+    with gr.Blocks():
+        steps = make_control("max_steps")
+    assert isinstance(steps.component, gr.Number) and steps.component.minimum == 0
+    steps.component.preprocess(0)  # gradio's own bounds check lets it through
+    assert steps.read(0) is None and steps.read(None) is None and steps.read(250) == 250
+    with pytest.raises(StudioError):
+        TrainConfig(max_steps=0).validate()  # the config itself still wants a real limit
+
+
 @pytest.mark.parametrize("rate", [5e-5, 3e-5, 2e-5, 1e-4, 1e-6, 1e-3])
 def test_log_slider_gives_back_the_usual_learning_rates_exactly(rate):
     assert from_log(log_value(rate)) == rate

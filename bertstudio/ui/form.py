@@ -73,6 +73,13 @@ def make_control(name: str, value: Any = None, **overrides: Any) -> FieldControl
         step = meta.get("step", 1 if kind is int else 0.01)
         to_number = int if kind is int else float
         if (meta["max"] - meta["min"]) / step > SLIDER_MAX_POSITIONS:
+            if spec.default is None:
+                # An optional number (empty: not set). The browser sends a cleared box as 0, which
+                # gradio would refuse against the field's minimum before any handler ran, failing
+                # every event the form feeds; so 0 is let through and means "not set" too.
+                return FieldControl(name, gr.Number(value=default, minimum=0, maximum=meta["max"],
+                                                    precision=0 if kind is int else None, **common),
+                                    read=lambda v, f=to_number: f(v) if v else None)
             return FieldControl(name, gr.Number(value=default, minimum=meta["min"], maximum=meta["max"],
                                                 precision=0 if kind is int else None, **common),
                                 read=lambda v, f=to_number: None if v is None else f(v))
