@@ -13,7 +13,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bertstudio.config import TrainConfig
 
 # Below this a model is "small" (the bundled 1.3 M-parameter BERT); above it, BERT-sized models
 # from MiniLM (22.7 M) up. Nothing was measured in between, so the line sits between the two sizes.
@@ -80,6 +83,31 @@ def recommend(rows: int, model_parameters: int | None = None) -> Recommendation:
         "epochs": f"{size}: 3 epochs: a large file gives enough passes in few epochs (more than "
                   "2,000 rows was not measured).",
         "early_stopping_patience": "No early stopping: with 3 epochs every one is needed."})
+
+
+# --- the CLI's starting point ----------------------------------------------------------------------
+
+RECOMMENDED_SETTINGS = ("learning_rate", "epochs", "early_stopping_patience", "keep_best")
+
+
+def with_recommendation(config: "TrainConfig", given: set[str]) -> "tuple[TrainConfig, Recommendation | None]":
+    """`config` with the recommended settings for its file and model in place of those the user did
+    not give (`given`: the setting names chosen explicitly). Unchanged, with None, when every one was
+    given, for continued pretraining, or when the file cannot be read: the run then says why itself."""
+    from bertstudio.data.dataset import prepare_data
+    from bertstudio.errors import StudioError
+    from bertstudio.tasks.base import PRETRAINING_TASK
+
+    free = [name for name in RECOMMENDED_SETTINGS if name not in given]
+    if not free or config.task == PRETRAINING_TASK:
+        return config, None
+    try:
+        report = prepare_data(config).report
+    except StudioError:
+        return config, None
+    advice = recommend(report.train_size + report.validation_size, count_parameters(config.model))
+    settings = advice.settings()
+    return config.replace(**{name: settings[name] for name in free}), advice
 
 
 # --- a model's size, from its config.json alone ----------------------------------------------------

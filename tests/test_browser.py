@@ -172,9 +172,11 @@ def test_moving_the_learning_rate_slider_updates_the_summary_once_and_the_page_g
     _set_number(page, "cfg-max_length", 32)
     _tab(page, "3 · Hyperparameters")
     sync_api.expect(page.locator("#hp-cost")).to_contain_text("optimizer steps", timeout=30_000)
-    # The highlighted preset is what the form starts with: for the bundled model, 5e-4.
+    # The highlighted preset is what the form starts with; with the example file loaded it takes the
+    # settings measured for that many rows and the bundled (small) model: 1e-3, 10 epochs, and says why.
     sync_api.expect(page.locator("#preset-recommended")).to_have_class(re.compile(r"\bprimary\b"))
-    sync_api.expect(page.locator("#hp-cost")).to_contain_text("Learning rate: 5.0e-04")
+    sync_api.expect(page.locator("#hp-cost")).to_contain_text("Learning rate: 1.0e-03")
+    sync_api.expect(page.locator("#hp-preset-help")).to_contain_text("Why Recommended sets these for your file")
     # A programmatic set of the slider first (from the box beside it), then the person's move.
     _set_number(page, "hp-learning-rate-box", "3e-5")
     sync_api.expect(page.locator("#hp-cost")).to_contain_text("Learning rate: 3.0e-05", timeout=30_000)

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -118,3 +119,72 @@ def test_settings_apply_to_a_train_config_and_every_setting_has_a_reason():
 def test_zero_rows_is_refused():
     with pytest.raises(ValueError):
         recommend(0, None)
+
+
+# --- where the recommendation is applied: the CLI's starting point, the studio's "Recommended" ----
+
+def _train_args(*extra):
+    from bertstudio.cli.flags import build_parser
+
+    return build_parser().parse_args(["train", *map(str, extra)])
+
+
+def test_the_cli_recommends_only_what_the_flags_leave_open(sample_csv):
+    from bertstudio.cli.flags import config_from_args, given_settings
+    from bertstudio.recommend import with_recommendation
+
+    args = _train_args("--data", sample_csv, "--model", "bundled", "--epochs", "2")
+    config, advice = with_recommendation(config_from_args(args), given_settings(args))
+    assert advice is not None
+    # The bundled model is small: 1e-3 and early stopping; the epochs the flag gave stay.
+    assert (config.learning_rate, config.epochs, config.early_stopping_patience) == (1e-3, 2, 2)
+
+
+def test_every_setting_given_or_an_unreadable_file_leaves_the_config_alone(sample_csv, tmp_path):
+    from bertstudio.cli.flags import config_from_args, given_settings
+    from bertstudio.recommend import with_recommendation
+
+    args = _train_args("--data", sample_csv, "--model", "bundled", "--epochs", "2", "--learning-rate", "5e-5",
+                       "--early-stopping-patience", "0", "--keep-best")
+    config = config_from_args(args)
+    assert with_recommendation(config, given_settings(args)) == (config, None)
+    missing = config_from_args(_train_args("--data", tmp_path / "none.csv", "--model", "bundled"))
+    assert with_recommendation(missing, set()) == (missing, None)  # the run itself says the file is missing
+
+
+def test_a_cli_run_records_and_says_the_recommended_settings(sample_csv, tmp_path, capsys):
+    """The real command: the reasons on stderr, the values in config.json (so --config re-runs it)."""
+    from bertstudio.cli import main
+
+    code = main(["train", "--data", str(sample_csv), "--model", "bundled", "--epochs", "1", "--max-rows", "60",
+                 "--max-length", "32", "--output-dir", str(tmp_path / "runs")])
+    out, err = capsys.readouterr()
+    assert code == 0 and "recommended settings" in err and "1e-3" in err
+    recorded = json.loads((Path(out.strip().splitlines()[-1]) / "config.json").read_text())
+    assert (recorded["learning_rate"], recorded["epochs"], recorded["early_stopping_patience"]) == (1e-3, 1, 2)
+
+
+def test_no_recommended_settings_keeps_the_built_in_defaults(sample_csv):
+    from bertstudio.cli.flags import config_from_args
+
+    args = _train_args("--data", sample_csv, "--model", "bundled", "--no-recommended-settings")
+    assert args.recommended_settings is False and config_from_args(args).learning_rate == 5e-5
+
+
+def test_the_recommended_preset_follows_the_file_and_says_why(sample_csv):
+    from bertstudio.config import TrainConfig
+    from bertstudio.data.dataset import prepare_data
+    from bertstudio.ui import presets
+
+    prepared = prepare_data(TrainConfig(data=str(sample_csv)))
+    rows = presets.labelled_rows(prepared)
+    assert rows == prepared.report.train_size + prepared.report.validation_size
+    before = presets.preset_values("Recommended", "bundled")
+    after = presets.preset_values("Recommended", "bundled", rows=rows)
+    assert before["learning_rate"] == 5e-4 and (after["learning_rate"], after["epochs"]) == (1e-3, 10)
+    assert presets.preset_values("Quick try", "bundled", rows=rows) == presets.preset_values("Quick try", "bundled")
+    assert presets.preset_values("Recommended", "bundled", max_epochs=4, rows=rows)["epochs"] == 4
+    text = presets.preset_help("bundled", rows=rows)
+    assert f"measured for {rows:,} rows" in text and "Why Recommended sets these for your file" in text
+    assert f"{rows:,} rows: 10 epochs with early stopping" in text
+    assert "follows your file once" in presets.preset_help("bundled")

@@ -25,9 +25,12 @@ def test_command_line_round_trips_through_the_cli_parser(tmp_path):
     assert _parse_back(accelerate) == config
 
 
-def test_defaults_are_left_off_the_command_line():
+def test_defaults_are_left_off_the_command_line_but_the_settings_the_cli_would_recommend_are_spelled_out():
+    """Left off, the CLI would choose the learning rate, epochs and early stopping for the file; the
+    line must train what the form shows."""
     args = train_arguments(TrainConfig(data="d.csv", model="bundled"))
-    assert args == ["train", "--data", "d.csv", "--model", "bundled"]
+    assert args == ["train", "--data", "d.csv", "--model", "bundled", "--learning-rate", "5e-05",
+                    "--epochs", "3", "--early-stopping-patience", "0", "--keep-best"]
 
 
 def test_paths_with_quotes_and_spaces_stay_one_argument(tmp_path):

@@ -113,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", help="a config.json (e.g. from a run folder) to start from; flags override it")
     train.add_argument("--resume", metavar="RUN_DIR",
                        help="carry on an interrupted run from its last checkpoint, with its own settings")
+    train.add_argument("--recommended-settings", action=argparse.BooleanOptionalAction, default=True,
+                       help="start the learning rate, epochs and early stopping you do not give from the "
+                            "settings measured for your file's size and your model's (see the README); "
+                            "--no-recommended-settings: the built-in defaults. Never applied with --config "
+                            "or --resume [default on]")
     _add_config_flags(train)
 
     pretrain = commands.add_parser(
@@ -165,6 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="search the seed too (a lucky seed rarely carries over to new data)")
     _add_config_flags(search)
     return parser
+
+
+def given_settings(args: argparse.Namespace) -> set[str]:
+    """The TrainConfig settings named on the command line (flags default to absent, not to a value)."""
+    names = {spec.name for spec in field_specs()}
+    return {name for name in vars(args) if name in names}
 
 
 def config_from_args(args: argparse.Namespace, base: TrainConfig | None = None) -> TrainConfig:

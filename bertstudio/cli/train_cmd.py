@@ -6,9 +6,13 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from typing import TYPE_CHECKING
 
-from bertstudio.cli.flags import EXIT_FAILED, EXIT_USAGE, config_from_args
+from bertstudio.cli.flags import EXIT_FAILED, EXIT_USAGE, config_from_args, given_settings
 from bertstudio.errors import StudioError
+
+if TYPE_CHECKING:
+    from bertstudio.config import TrainConfig
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
         # base, read once with the rest of the run (not config.json parsed a second time).
         base = run_to_resume(resume_from).config
     config = config_from_args(args, base)
+    if base is None and not getattr(args, "config", None) and getattr(args, "recommended_settings", False):
+        config = _recommended(config, given_settings(args))
     stop = StopControl()
     previous = signal.getsignal(signal.SIGINT)
 
@@ -56,6 +62,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     print(result.run_dir)
     return 0
+
+
+def _recommended(config: "TrainConfig", given: set[str]) -> "TrainConfig":
+    """The measured starting settings for what the flags leave open, each said with its reason on
+    stderr (config.json records the values, so a re-run with --config is the same run)."""
+    from bertstudio.recommend import RECOMMENDED_SETTINGS, with_recommendation
+
+    config, advice = with_recommendation(config, given)
+    if advice is not None and _is_main_process():
+        reasons = [advice.reasons[name] for name in RECOMMENDED_SETTINGS if name in advice.reasons and name not in given]
+        print("recommended settings (a flag you give wins; --no-recommended-settings for the built-in "
+              "defaults): " + " ".join(reasons), file=sys.stderr)
+    return config
 
 
 def _is_main_process() -> bool:

@@ -8,15 +8,20 @@ from bertstudio.config import TrainConfig, base_type, field_specs
 
 
 def train_arguments(config: TrainConfig) -> list[str]:
-    """`train` arguments that rebuild `config` through the CLI: data and model always, then every
-    setting that differs from its default, spelled as the CLI's own flags."""
+    """`train` arguments that rebuild `config` through the CLI: data and model always, the settings
+    the CLI recommends by itself, then every other setting that differs from its default, spelled as
+    the CLI's own flags."""
+    from bertstudio.recommend import RECOMMENDED_SETTINGS
+
     defaults = TrainConfig()
     args = ["train", "--data", str(config.data or ""), "--model", config.model]
     for spec in field_specs():
         if spec.name in ("data", "model"):
             continue
         value = getattr(config, spec.name)
-        if value == getattr(defaults, spec.name) or value is None:
+        # The settings the CLI would otherwise recommend for the file are always spelled out, so
+        # the line trains what the form shows.
+        if value is None or (value == getattr(defaults, spec.name) and spec.name not in RECOMMENDED_SETTINGS):
             continue
         flag = "--" + spec.name.replace("_", "-")
         if base_type(spec.type) is bool:

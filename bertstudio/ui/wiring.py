@@ -145,10 +145,13 @@ def wire_hyperparams(hp: HyperparamsTab, data: DataTab, tok: TokenizerTab, train
           [hp.selected_preset, *hp.presets], show_progress="hidden", trigger_mode="always_last")
     model = tok.model.component
     for button in hp.presets:
-        button.click(partial(presets.choose_preset, form, button.value, max_epochs=max_epochs), model,
-                     [*preset_outputs, hp.selected_preset, *hp.presets]).then(**summary).then(**plan)
-    model.change(partial(presets.follow_model, form, max_epochs=max_epochs), [hp.selected_preset, model],
-                 [*preset_outputs, hp.preset_help], show_progress="hidden").then(**summary).then(**plan)
+        button.click(partial(presets.choose_preset, form, button.value, max_epochs=max_epochs),
+                     [model, data.prepared], [*preset_outputs, hp.selected_preset, *hp.presets]
+                     ).then(**summary).then(**plan)
+    # "Recommended" follows the file as well as the model: a new file re-applies it for its rows.
+    gr.on([model.change, data.prepared.change], partial(presets.follow_model, form, max_epochs=max_epochs),
+          [hp.selected_preset, model, data.prepared], [*preset_outputs, hp.preset_help],
+          show_progress="hidden", trigger_mode="always_last").then(**summary).then(**plan)
 
     # The metrics offered and the multi-label option follow the task in force: detected with the
     # data (`prepared`), or chosen while the data cannot be prepared. Neither output is a trigger.
