@@ -10,6 +10,9 @@ only its owner can stop, resume or see a run, and an optional `address` (the vis
 address, which the caller decides how far to trust). A shared deployment can cap the queue, allow
 each visitor (each owner token, and each address) one live job, and stop each run at a wall-time
 limit. The count of live jobs per visitor lives here, on the server, where no visitor can reset it.
+
+A job is a training run or a hyperparameter search (`submit_search`): one search runs its trials one
+after another inside its job, so it holds the device, and the visitor's one live job, until it ends.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,8 +34,10 @@ from bertstudio.events import Event, EventSink, NullSink
 from bertstudio.hosting import owns, record_owner, recorded_owner
 from bertstudio.training.progress import format_duration
 from bertstudio.runs.folder import EVENTS_FILE, RunFolder, is_run_folder, new_run_id, run_to_resume
+from bertstudio.search.jobs import SEARCH_REFUSED_HOSTED, SearchProgress, SearchRequest, run_search_job
 
 if TYPE_CHECKING:  # the trainer pulls in torch: imported only when a job is submitted
+    from bertstudio.search.study import SearchResult
     from bertstudio.training.trainer import RunResult, StopControl
 
 QUEUED = "queued"
@@ -40,11 +46,14 @@ CANCELLED = "cancelled"  # stopped while still waiting: it never started
 ENDED = frozenset({"finished", "stopped", "failed", CANCELLED})
 DURATIONS_KEPT = 20  # recent run lengths behind the queue's wait estimate
 VISITOR_BUSY = "You already have a run waiting or training; wait for it to end or stop it."
+TRAIN, SEARCH = "train", "search"  # the kinds of job
 
 
 @dataclass
 class Job:
-    """One training request and where it stands. Fields change only under the manager's lock."""
+    """One training (or search) request and where it stands. Fields change only under the manager's
+    lock. A search job's `run_id` names the job only: its folder is `search.search_dir`, known once
+    the search has started, and each trial is an ordinary run with its own folder."""
 
     run_id: str
     config: TrainConfig
@@ -54,7 +63,7 @@ class Job:
     state: str = QUEUED          # queued | running | finished | stopped | failed | cancelled
     message: str = ""            # the engine's plain sentence when the job failed
     submitted: float = field(default_factory=time.time)
-    result: "RunResult | None" = None
+    result: "RunResult | SearchResult | None" = None
     resume_from: Path | None = None  # an interrupted run's folder, continued from its last checkpoint
     started_at: float | None = None
     ended_at: float | None = None
@@ -62,6 +71,9 @@ class Job:
     eta_at: float | None = None       # when that estimate was made
     timed_out: bool = False           # stopped by the wall-time limit, not by its owner
     address: str | None = None        # the visitor's network address, when the caller knows one
+    kind: str = TRAIN                 # TRAIN | SEARCH
+    request: SearchRequest | None = None       # a search job's trials, budget and fixed settings
+    search: SearchProgress | None = None       # a search job's progress (kept by the worker)
 
     @property
     def run_dir(self) -> Path:
@@ -130,6 +142,26 @@ class JobManager:
         config = record.config.replace(output_dir=str(run.path.parent))
         job = Job(run_id=run.run_id, config=config, owner=owner, stop=StopControl(),
                   sink=sink or NullSink(), resume_from=run.path, address=address)
+        return self._enqueue(job)
+
+    def submit_search(self, config: TrainConfig, owner: str, *, trials: int | None = None,
+                      time_budget_seconds: float | None = None, fixed: tuple[str, ...] | list[str] = (),
+                      search_seed: bool = False, sink: EventSink | None = None,
+                      address: str | None = None) -> Job:
+        """Queue a hyperparameter search over `config`'s settings (`run_search`): at most `trials`
+        trials, none started after `time_budget_seconds`. Refused on a deployment that limits each
+        run's wall time (a shared one): that limit would cut a search of several trainings short."""
+        from bertstudio.training.trainer import StopControl
+
+        if self._max_run_seconds is not None:
+            raise StudioError(SEARCH_REFUSED_HOSTED)
+        request = SearchRequest(trials=trials, time_budget_seconds=time_budget_seconds,
+                                fixed=tuple(sorted(set(fixed))), search_seed=search_seed).checked()
+        config = config.validate()
+        config = config.replace(output_dir=str(Path(config.output_dir).resolve()))
+        job = Job(run_id=new_run_id(f"{config.run_name or ''} search"), config=config, owner=owner,
+                  stop=StopControl(), sink=sink or NullSink(), address=address, kind=SEARCH, request=request,
+                  search=SearchProgress())
         return self._enqueue(job)
 
     def _enqueue(self, job: Job) -> Job:
@@ -319,7 +351,7 @@ class JobManager:
             with self._lock:
                 job.state, job.message, job.result = state, message, result
                 job.ended_at = time.time()
-                if state in ("finished", "stopped"):
+                if state in ("finished", "stopped") and job.kind == TRAIN:  # a search is no typical run
                     self._durations.append(job.ended_at - job.started_at)
                 self._current = None
                 self._lock.notify_all()
@@ -329,8 +361,14 @@ class JobManager:
             job.timed_out = True
         job.stop.request()
 
-    def _run(self, job: Job) -> "tuple[str, str, RunResult | None]":
+    def _run(self, job: Job) -> "tuple[str, str, RunResult | SearchResult | None]":
         from bertstudio.events import FanOut
+
+        if job.kind == SEARCH:
+            with self._lock:  # the queue's wait estimate counts on the budget while the search runs
+                job.eta_seconds, job.eta_at = job.request.time_budget_seconds, time.time()
+            return run_search_job(job.config, job.request, job.owner, job.stop,
+                                  partial(self._note_search, job), _Listener(job.sink))
         from bertstudio.training.trainer import train
 
         sink = FanOut([_Progress(self, job), _Listener(job.sink)])
@@ -343,6 +381,10 @@ class JobManager:
             traceback.print_exc()
             return "failed", f"Training could not start: {type(exc).__name__}: {exc}", None
         return result.status, result.message, result
+
+    def _note_search(self, job: Job, event: Event) -> None:
+        with self._lock:
+            job.search = job.search.after(event)
 
     def _note_progress(self, job: Job, event: Event) -> None:
         with self._lock:

@@ -324,3 +324,55 @@ def test_an_interrupted_run_resumes_under_its_own_id_for_its_owner_only(tmp_path
     assert (run_dir / "model" / "config.json").exists()
     with pytest.raises(StudioError, match="finished, not interrupted"):
         jobs.resume(run_dir, owner="alice")
+
+
+# --- search jobs ------------------------------------------------------------------------------------
+
+
+def test_a_search_job_runs_its_trials_in_the_worker_and_keeps_its_progress(tmp_path, tiny_model_dir, data_csv, jobs):
+    import json
+
+    from bertstudio.hosting import owns
+
+    job = jobs.submit_search(quick(tmp_path, data_csv, tiny_model_dir), owner="alice", trials=2, fixed=["epochs"])
+    assert job.kind == "search" and job.search.search_dir is None  # the folder is made when it starts
+    assert jobs.wait(job.run_id, timeout=180).state == "finished", job.message
+    progress = job.search
+    assert progress.trials_ended == 2 and progress.trial_number is None
+    record = json.loads((tmp_path / "runs" / progress.search_dir / "search.json").read_text())
+    assert record["status"] == "finished" and [t["number"] for t in record["trials"]] == [1, 2]
+    assert record["fixed"] == {"epochs": 1}
+    assert job.result.best is not None and job.result.best.number == record["best_number"]
+    # Each trial is an ordinary run of the search's owner, for the Runs and Predict tabs
+    for trial in record["trials"]:
+        run_id = trial["run_dir"].rsplit("/", 1)[-1]
+        assert owns(tmp_path / "runs", run_id, "alice") and not owns(tmp_path / "runs", run_id, "bob")
+    assert not jobs.busy()
+
+
+def test_a_search_counts_as_the_visitors_one_job_and_stops_like_a_run(tmp_path, tiny_model_dir, data_csv):
+    manager = JobManager(one_per_owner=True)
+    try:
+        job = manager.submit_search(quick(tmp_path, data_csv, tiny_model_dir, epochs=3), owner="alice", trials=5)
+        with pytest.raises(StudioError, match="already have a run"):
+            manager.submit(quick(tmp_path, data_csv, tiny_model_dir), owner="alice")
+        wait_for(lambda: job.search.trial_number == 1)
+        manager.stop(job.run_id, "alice")
+        ended = manager.wait(job.run_id, timeout=120)
+        assert ended.state == "stopped" and ended.message.startswith("Stopped after 1 trial;")
+        assert len(ended.result.trials) == 1  # no second trial started after the stop
+    finally:
+        manager.shutdown(timeout=60)
+
+
+def test_a_shared_deployment_refuses_searches_and_bad_requests_are_refused_before_queueing(tmp_path, tiny_model_dir,
+                                                                                        data_csv, jobs):
+    hosted = JobManager(max_run_seconds=600)
+    with pytest.raises(StudioError, match="not offered on this shared demo"):
+        hosted.submit_search(quick(tmp_path, data_csv, tiny_model_dir), owner="alice", trials=2)
+    assert not hosted.busy() and not (tmp_path / "runs").exists()
+    with pytest.raises(StudioError, match="at least 1"):
+        jobs.submit_search(quick(tmp_path, data_csv, tiny_model_dir), owner="alice", trials=0)
+    with pytest.raises(StudioError, match="number of trials, a time budget"):
+        jobs.submit_search(quick(tmp_path, data_csv, tiny_model_dir), owner="alice")
+    assert not jobs.busy()
