@@ -18,7 +18,8 @@ from pathlib import Path
 import gradio as gr
 
 from bertstudio.hosting import browser_secret
-from bertstudio.ui import choices, data_tab, hyperparams_tab, predict_tab, render, runs_tab, tokenizer_tab, train_tab
+from bertstudio.ui import (choices, data_tab, hyperparams_tab, predict_tab, render, runs_tab, search_panel,
+                           tokenizer_tab, train_tab)
 from bertstudio.ui.app_settings import AppSettings, default_runs_dir  # noqa: F401  (public face)
 from bertstudio.ui.data_tab import DataTab
 from bertstudio.ui.form import ConfigForm
@@ -70,6 +71,7 @@ def build_app(settings: AppSettings, jobs: JobManager) -> gr.Blocks:
                 tok = tokenizer_tab.build(settings.default_model, limits.models if limits else None)
             with gr.Tab("3 · Hyperparameters", id="hyperparameters", elem_id="tab-hyperparameters"):
                 hp = hyperparams_tab.build(limits.max_epochs if limits else None, model=tok.model.component.value)
+                search = search_panel.build(limits)  # "Find good settings for me", below the settings
             with gr.Tab("4 · Train", id="train", elem_id="tab-train"):
                 train = train_tab.build()
             with gr.Tab("5 · Predict", id="predict", elem_id="tab-predict") as predict_page:
@@ -92,6 +94,7 @@ def build_app(settings: AppSettings, jobs: JobManager) -> gr.Blocks:
         reload = demo.load(on_load, [memory], [train.followed, memory, *train.view, *train.gate],
                            show_progress="hidden")
         wire_choices(reload, remembered, data, hp, train, form, settings, example, objects)
+        search_panel.wire(search, reload, data, hp, form, jobs, memory, limits)
 
         def on_unload(request: gr.Request):
             registry.drop(request.session_hash)
