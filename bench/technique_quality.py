@@ -16,8 +16,9 @@ Conditions are named and pluggable (`condition_settings`):
     defaults                 today's TrainConfig defaults
     grid:<k>=<v>+<k>=<v>     those settings changed (short keys: lr, epochs, patience, batch)
     recommended              what `bertstudio.recommend.recommend` says for this file and model
-    adapted                  continued pretraining first: hook `adapted_model`, waiting for `bertstudio pretrain`
-    searched                 a search's best settings: hook `searched_settings`, waiting for `bertstudio/search/`
+    adapted[:N]              recommended, after N epochs (default 3) of continued pretraining on the file's texts
+    searched[:N]             the best settings of an N-trial search (default 8) on the file's validation share
+    augmented[:K]            adapted, plus K masked-LM-sampled copies of every training row (bench/augmentation.py)
 
 Settings are to be chosen on the VALIDATION metric; the summary's "chosen" rows pick the condition
 with the best mean validation macro-F1 per cell and report its test numbers. Every run is appended to
@@ -40,11 +41,14 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import REPO_ROOT, machine  # noqa: E402
+
+if TYPE_CHECKING:
+    from bertstudio.config import TrainConfig
 
 DATA = REPO_ROOT.parent / "shared" / "data"
 RESULTS = REPO_ROOT / "bench" / "results"
@@ -136,21 +140,30 @@ def token_lengths(name: str, model: str) -> dict[str, int]:
 
 # --- conditions ---------------------------------------------------------------------------------------
 
-def adapted_model(train_csv: Path, model: str, seed: int, workdir: Path) -> str:
-    """HOOK for the "adapted" condition: continued pretraining (masked LM) on the training file's
-    texts, returning the folder of the adapted model to fine-tune. To be filled in once
-    `bertstudio pretrain` lands (issue #10): train a TrainConfig(task="masked_lm", data=train_csv,
-    model=model, seed=seed, output_dir=workdir) and return its run folder."""
-    raise NotImplementedError("the 'adapted' condition waits for `bertstudio pretrain` (issue #10); "
-                              "fill in bench/technique_quality.py:adapted_model")
+ADAPT_EPOCHS = 3   # "adapted" without a count: three epochs of masked-LM training on the file's texts
+SEARCH_TRIALS = 8  # "searched" without a count
 
 
-def searched_settings(train_csv: Path, model: str, seed: int, workdir: Path) -> dict[str, Any]:
-    """HOOK for the "searched" condition: the best settings a search of N trials finds on the
-    training file's own validation share (never the test rows). To be filled in once
-    `bertstudio/search/` lands (issue #10)."""
-    raise NotImplementedError("the 'searched' condition waits for bertstudio/search/ (issue #10); "
-                              "fill in bench/technique_quality.py:searched_settings")
+def adapted_settings(rows: int, model: str, epochs: int) -> dict[str, Any]:
+    """The "adapted" condition: the recommended settings, with `epochs` epochs of continued
+    pretraining (masked LM) on the training file's texts first, through the engine's own adapt-first
+    path (`adapt_epochs`), which never reads the validation share's texts."""
+    from bertstudio.recommend import count_parameters, recommend
+
+    return {**recommend(rows, count_parameters(model)).settings(), "adapt_epochs": epochs}
+
+
+def searched_settings(base: "TrainConfig", trials: int, workdir: Path) -> dict[str, Any]:
+    """The "searched" condition: the best settings a search of `trials` trials (bertstudio/search)
+    finds on the training file's own validation share, never the test rows; the run then trains
+    with them, so its time includes the search's."""
+    from bertstudio.search.space import search_space
+    from bertstudio.search.study import run_search
+
+    result = run_search(base.replace(output_dir=str(workdir / "search")), trials=trials, fixed=("max_length",))
+    if result.best_config is None:
+        raise RuntimeError(f"the search in {result.search_dir} found no finished trial")
+    return {dim.name: getattr(result.best_config, dim.name) for dim in search_space(("max_length",), False)}
 
 
 def parse_grid(spec: str) -> dict[str, Any]:
@@ -170,21 +183,25 @@ def parse_grid(spec: str) -> dict[str, Any]:
     return changes
 
 
-def condition_settings(condition: str, model: str, train_csv: Path, rows: int, seed: int,
-                       workdir: Path) -> dict[str, Any]:
-    """The TrainConfig changes a condition makes (a `model` key swaps the model)."""
+def condition_settings(condition: str, base: "TrainConfig", rows: int, workdir: Path) -> dict[str, Any]:
+    """The TrainConfig changes a condition makes to `base` (the run as plain defaults would train it)."""
+    name, _, count = condition.partition(":")
     if condition == "defaults":
         return {}
-    if condition.startswith("grid:"):
-        return parse_grid(condition[len("grid:"):])
+    if name == "grid":
+        return parse_grid(count)
     if condition == "recommended":
         from bertstudio.recommend import count_parameters, recommend
 
-        return recommend(rows, count_parameters(model)).settings()
-    if condition == "adapted":
-        return {"model": adapted_model(train_csv, model, seed, workdir)}
-    if condition == "searched":
-        return searched_settings(train_csv, model, seed, workdir)
+        return recommend(rows, count_parameters(base.model)).settings()
+    if name == "adapted":
+        return adapted_settings(rows, base.model, int(count or ADAPT_EPOCHS))
+    if name == "augmented":
+        from bench.augmentation import augmented_settings
+
+        return augmented_settings(base, adapted_settings(rows, base.model, ADAPT_EPOCHS), int(count or 1), workdir)
+    if name == "searched":
+        return searched_settings(base, int(count or SEARCH_TRIALS), workdir)
     raise SystemExit(f"unknown condition '{condition}'")
 
 
@@ -214,10 +231,11 @@ def run_one(dataset: str, model: str, rows: int, seed: int, condition: str, test
             writer.writerow(["text", "label"])
             writer.writerows(training_rows(dataset, pool, rows, seed))
         start = time.perf_counter()
-        changes = condition_settings(condition, model, train_csv, rows, seed, workdir)
-        config = TrainConfig(data=str(train_csv), text_column="text", label_column="label", task="single_label",
-                             model=model, max_length=DATASETS[dataset].max_length, seed=seed,
-                             output_dir=str(workdir / "runs")).replace(**changes)
+        base = TrainConfig(data=str(train_csv), text_column="text", label_column="label", task="single_label",
+                           model=model, max_length=DATASETS[dataset].max_length, seed=seed,
+                           output_dir=str(workdir / "runs"))
+        changes = condition_settings(condition, base, rows, workdir)
+        config = base.replace(**changes)
         result = train(config)
         train_s = time.perf_counter() - start
         if result.status != "finished":
@@ -225,9 +243,10 @@ def run_one(dataset: str, model: str, rows: int, seed: int, condition: str, test
         texts, gold = [t for t, _ in test], [label for _, label in test]
         predicted = [p.label for p in Predictor.load(result.run_dir).predict(texts)]
         settings = {k: getattr(config, k) for k in ("learning_rate", "epochs", "early_stopping_patience",
-                                                     "batch_size", "keep_best", "max_length", "warmup_ratio")}
+                                                     "batch_size", "keep_best", "max_length", "warmup_ratio",
+                                                     "weight_decay", "adapt_epochs")}
         return {"dataset": dataset, "rows": rows, "model": model_label(model), "condition": condition,
-                "seed": seed, "settings": {**settings, **{k: v for k, v in changes.items() if k != "model"}},
+                "seed": seed, "settings": {**settings, **{k: v for k, v in changes.items() if k not in ("model", "data", "validation_data")}},
                 "validation_macro_f1": result.metrics.get("macro_f1"),
                 "validation_accuracy": result.metrics.get("accuracy"),
                 "test_rows": len(test), "test_accuracy": sum(g == p for g, p in zip(gold, predicted)) / len(gold),
