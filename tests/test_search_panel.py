@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -80,7 +81,7 @@ def test_the_summary_names_the_best_try_and_what_to_do_with_it(searched):
     best = next(t for t in record["trials"] if t["number"] == record["best_number"])
     text = search_panel.summary_text(record, job)
     assert text.startswith("**Search finished**: 2 tries.")
-    assert f"**try {best['number']}**, macro F1 **{best['value']:.4f}**" in text
+    assert f"Best: **try {best['number']}**, macro F1 **{best['value']:.4f}**" in text
     assert "Use the best settings" in text
     # The app restarted mid-search: no job, a folder still marked running
     assert "interrupted" in search_panel.summary_text({**record, "status": "running"}, None)
@@ -166,3 +167,29 @@ def test_the_search_folder_is_what_the_panel_reads(searched):
     assert folder.parent == runs and folder.name.startswith("search-")
     assert search_panel.read_record(str(folder)) == json.loads((folder / "search.json").read_text())
     assert search_panel.read_record(str(runs / "no-such-search")) is None
+
+
+def test_a_search_training_now_is_followed_live_and_the_train_tab_does_not_take_it_for_a_run(
+        tmp_path, data_path, tiny_model_dir):
+    from bertstudio.ui import train_tab
+
+    jobs = JobManager()
+    try:
+        config = TrainConfig(data=str(data_path), model=str(tiny_model_dir), output_dir=str(tmp_path / "runs"),
+                             **{**QUICK, "epochs": 3})
+        job = jobs.submit_search(config, owner=OWNER, trials=5, fixed=["epochs"])
+        deadline = time.monotonic() + 120
+        while job.search.trial_number != 1:
+            assert time.monotonic() < deadline, "the first try never started"
+            time.sleep(0.05)
+        _, summary, table, _, _, start, stop, timer = search_panel.render_view(jobs, {"job": job.run_id}, OWNER)
+        assert summary.startswith("**Try 1 of 5 is training**") and table.iloc[-1].tolist()[2:] == ["…", "running"]
+        assert stop["interactive"] and not start["interactive"] and timer.active
+        followed, memory, *_, start_button, hint = train_tab.reattach(jobs, tmp_path / "runs", lambda: tmp_path,
+                                                                    {"owner": OWNER})
+        assert followed is None and memory.get("run_id") is None  # the Train tab follows no run ...
+        assert not start_button["interactive"] and "your run" in hint["value"]  # ... and keeps Start off
+        assert "Stopping" in search_panel.stop(jobs, {"job": job.run_id}, {"owner": OWNER})
+        assert jobs.wait(job.run_id, timeout=120).state == "stopped"
+    finally:
+        jobs.shutdown(timeout=60)

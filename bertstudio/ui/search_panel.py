@@ -92,9 +92,9 @@ def build(hosting: "HostingSettings | None" = None) -> SearchPanel:
             stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="search-stop")
         problem = gr.HTML(elem_id="search-problem")
         summary = gr.Markdown("", elem_id="search-summary")
+        use_best = gr.Button("Use the best settings", interactive=False, elem_id="search-use-best")
         table = gr.Dataframe(headers=HEADERS, value=[], interactive=False, wrap=True, elem_id="search-table")
         chart = gr.Plot(trial_scores_figure([], "score"), show_label=False, elem_id="search-chart")
-        use_best = gr.Button("Use the best settings", interactive=False, elem_id="search-use-best")
     return SearchPanel(trials=trials, budget=budget, start=start, stop=stop, problem=problem, summary=summary,
                        table=table, chart=chart, use_best=use_best, timer=gr.Timer(TICK_SECONDS, active=False),
                        followed=gr.State(None))
@@ -182,7 +182,7 @@ def summary_text(record: dict[str, Any] | None, job: "Job | None", position: int
     best = next((t for t in trials if t.get("number") == record.get("best_number")), None)
     lines = [head]
     if best is not None:
-        lines.append(f"Best so far: **try {best['number']}**, {metric} **{best['value']:.4f}** on the validation "
+        lines.append(f"{'Best' if job is None or job.ended else 'Best so far'}: **try {best['number']}**, {metric} **{best['value']:.4f}** on the validation "
                      f"rows ({settings_words(best.get('params') or {})}).")
     if job is not None and job.message:
         lines.append(render.md_escape(job.message))

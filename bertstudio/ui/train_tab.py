@@ -258,7 +258,8 @@ def reattach(jobs: "JobManager", runs_dir: Path, downloads: Callable[[], Path],
     memory = BrowserMemory.from_value(memory_value).with_owner()
     gate = start_gate(jobs, memory.owner, address)
     own = jobs.live_job(memory.owner)  # never another browser's run, even from the same address
-    if own is not None and own.owner == memory.owner and own.run_id != memory.run_id:
+    # A search is followed on the Hyperparameters tab; here it only keeps Start off (the gate).
+    if own is not None and own.owner == memory.owner and own.run_id != memory.run_id and own.kind == "train":
         memory = memory.following(own.run_id)
     run_id = memory.run_id
     job = jobs.get(run_id)
