@@ -177,12 +177,14 @@ def summary_text(record: dict[str, Any] | None, job: "Job | None", position: int
     elif job is None and record.get("status") == "running":
         head = f"**This search was interrupted** (the app stopped) after {done}."
     else:
-        head = {"finished": f"**Search finished**: {done}.", "out_of_time": f"**Time budget used up** after {done}.",
-                "stopped": f"**Search stopped** after {done}."}.get(record.get("status"), f"**Search ended** after {done}.")
+        ends = {"finished": f"**Search finished**: {done}.", "out_of_time": f"**Time budget used up** after {done}.",
+                "stopped": f"**Search stopped** after {done}.", "failed": f"**The search failed** after {done}."}
+        head = ends.get(record.get("status"), f"**Search ended** after {done}.")
     best = next((t for t in trials if t.get("number") == record.get("best_number")), None)
     lines = [head]
     if best is not None:
-        lines.append(f"{'Best' if job is None or job.ended else 'Best so far'}: **try {best['number']}**, {metric} **{best['value']:.4f}** on the validation "
+        so_far = "Best" if job is None or job.ended else "Best so far"
+        lines.append(f"{so_far}: **try {best['number']}**, {metric} **{best['value']:.4f}** on the validation "
                      f"rows ({settings_words(best.get('params') or {})}).")
     if job is not None and job.message:
         lines.append(render.md_escape(job.message))
