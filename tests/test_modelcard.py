@@ -75,3 +75,29 @@ def test_a_model_that_learned_nothing_says_so_before_how_to_use_it():
     line = "> **Warning: this model learned nothing useful.** The model predicts 'pos' for every validation row; train"
     assert line in card and card.index(line) < card.index("## Use it")  # one quoted line, before any code
     assert "learned nothing" not in render_model_card("r", TrainConfig(model="bundled"), data, {}, {})
+
+
+def test_a_pretraining_card_says_it_is_an_adapted_encoder_and_how_to_fill_in_words_and_fine_tune_it():
+    config = TrainConfig(model="bert-base-uncased", data="/d/tickets.csv", task="masked_lm", epochs=2,
+                         mlm_probability=0.2, whole_word_masking=True, output_dir="runs", run_name="tickets")
+    data = {"task": "masked_lm", "file_name": "tickets.csv", "train_size": 90, "validation_size": 10,
+            "columns": {"text": "body"}, "fingerprint": "f" * 64}
+    metrics = {"loss": 2.5, "perplexity": 12.18, "accuracy": 0.41, "masked_tokens": 180}
+    card = render_model_card("run-7", config, data, metrics, {"torch": "2.13"})
+    assert "pipeline_tag: fill-mask" in card and "base_model: bert-base-uncased" in card
+    assert "A BERT encoder adapted to your texts by continued masked-language-model pretraining" in card
+    assert "from base model `bert-base-uncased`" in card and "100 texts" in card and "2 epochs" in card
+    assert "hiding 20% of the tokens a whole word at a time (whole-word masking)" in card
+    assert "| loss on hidden tokens | 2.5000 |" in card and "| perplexity | 12.18" in card
+    assert "| hidden tokens guessed right | 0.4100 |" in card
+    assert "pipeline('fill-mask', model='runs/run-7/model')" in card and "[MASK]" in card
+    assert "bertstudio train --data FILE --model runs/run-7" in card
+    assert "text-classification" not in card and "classifier" not in card.lower().replace("a classifier", "")
+    assert "| Task | masked_lm |" in card and "bertstudio train --config runs/run-7/config.json" in card
+
+
+def test_a_pretraining_card_without_whole_word_masking_or_evaluation_says_so():
+    config = TrainConfig(model="bundled", data="/d/t.csv", task="masked_lm", epochs=1, max_steps=5)
+    card = render_model_card("r", config, {"task": "masked_lm", "train_size": 4, "validation_size": 1}, {}, {})
+    assert "1 epoch, at most 5 steps" in card and "no whole-word masking" in card
+    assert "No evaluation was completed." in card and "base_model" not in card

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 from typing import Any
 
 from bertstudio.config import TrainConfig, field_specs
-from bertstudio.tasks.base import TargetSpace
+from bertstudio.tasks.base import PRETRAINING_TASK, TargetSpace
 from bertstudio.tasks.registry import DEFAULT_TASK, get_task
 from bertstudio.tasks.wording import table_cell
 
@@ -49,6 +50,77 @@ def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], me
     """The card; `warning` (the task's sentence when the model learned nothing useful) comes
     right after what the model is, before anyone reads how to use it."""
     task, space = _task_and_space(data)
+    if task.name == PRETRAINING_TASK:
+        lines = _pretraining_head(run_id, config, data, metrics, warning)
+    else:
+        lines = _classifier_head(run_id, config, data, metrics, task, space, warning)
+    lines += _settings_and_environment(run_id, config, data, task, environment)
+    return "\n".join(lines)
+
+
+def _pretraining_head(run_id: str, config: TrainConfig, data: dict[str, Any], metrics: dict[str, Any],
+                      warning: str | None) -> list[str]:
+    """What a continued-pretraining run's model is: an encoder that fills in words, not a
+    classifier; the way to use it is to guess a hidden word, or to fine-tune it on labels."""
+    task = get_task(PRETRAINING_TASK)
+    model_path = f"{config.output_dir}/{run_id}/model"
+    texts = int(data.get("train_size") or 0) + int(data.get("validation_size") or 0)
+    length = f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}" + (
+        f", at most {config.max_steps} steps" if config.max_steps else "")
+    if isinstance(metrics.get("steps"), int):
+        length += f" ({metrics['steps']} steps)"
+    extra = config.unlabeled_data or []
+    sources = f"`{table_cell(data.get('file_name'))}`" + (
+        " and " + ", ".join(f"`{table_cell(Path(f).name)}`" for f in extra) if extra else "")
+    return [
+        "---",
+        "library_name: transformers",
+        "pipeline_tag: fill-mask",
+        *([f"base_model: {config.model}"] if _is_hub_id(config.model) else []),
+        "tags: [bert-studio, fill-mask, continued-pretraining]",
+        "---",
+        "",
+        f"# {config.run_name or run_id}",
+        "",
+        f"A BERT encoder adapted to your texts by continued masked-language-model pretraining, from base "
+        f"model `{config.model}`, with BERT Studio. It read {texts:,} texts ({data.get('train_size', 0)} to "
+        f"train on, {data.get('validation_size', 0)} held out to measure it) for {length}, hiding "
+        f"{config.mlm_probability:.0%} of the tokens"
+        + (" a whole word at a time (whole-word masking)." if config.whole_word_masking else
+           " one word piece at a time (no whole-word masking).")
+        + " It predicts no labels yet: fine-tune it on a labelled file.",
+        "",
+        *([f"> **Warning:** {_one_line(warning)}", ""] if warning else []),
+        "## Use it",
+        "",
+        "Guess a hidden word:",
+        "",
+        "```python",
+        "from transformers import pipeline",
+        f"fill = pipeline('fill-mask', model='{model_path}')",
+        "fill('The parcel arrived [MASK].')",
+        "```",
+        "",
+        "Fine-tune it on a labelled file (the usual reason to adapt a model first):",
+        "",
+        "```bash",
+        f"bertstudio train --data FILE --model {shlex.quote(f'{config.output_dir}/{run_id}')}",
+        "```",
+        "",
+        "## Data",
+        "",
+        f"- Texts from {sources}",
+        f"- Fingerprint (file bytes + options): `{data.get('fingerprint', '')[:16]}…`",
+        f"- Texts: {data.get('train_size', 0)} for training, {data.get('validation_size', 0)} for validation",
+        "",
+        "## Results on the validation data (masked-LM)",
+        "",
+        *task.card_section(metrics or {}, TargetSpace(names=[])),
+    ]
+
+
+def _classifier_head(run_id: str, config: TrainConfig, data: dict[str, Any], metrics: dict[str, Any], task,
+                     space: TargetSpace, warning: str | None) -> list[str]:
     kind, counted = _KIND.get(task.problem_type, _CLASSIFIER)
     report = data.get("report", {})
     columns = data.get("columns", {})
@@ -95,9 +167,12 @@ def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], me
         lines += ["", f"| {counted} | rows |", "|---|---:|"] + [f"| {table_cell(k)} | {v} |" for k, v in counts.items()]
 
     lines += ["", "## Results on the validation data", ""]
-    lines += task.card_section(metrics or {}, space)
+    return lines + task.card_section(metrics or {}, space)
 
-    lines += ["", "## Training settings", "", "| setting | value |", "|---|---|"]
+
+def _settings_and_environment(run_id: str, config: TrainConfig, data: dict[str, Any], task,
+                              environment: dict[str, Any]) -> list[str]:
+    lines = ["", "## Training settings", "", "| setting | value |", "|---|---|"]
     # Files and columns are told under Data, with the columns actually used rather than "auto".
     skipped = {"data", "validation_data", "text_column", "text_pair_column", "label_column", "label_columns"}
     for spec in field_specs():
@@ -119,4 +194,4 @@ def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], me
         if key in environment:
             lines.append(f"- {key}: {environment[key]}")
     lines += ["", "## Reproduce", "", "```bash", reproduce_command(run_id, config), "```", ""]
-    return "\n".join(lines)
+    return lines
