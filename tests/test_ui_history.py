@@ -177,3 +177,82 @@ def test_the_task_a_started_event_names_wins_over_the_config_and_data_json(tmp_p
     followed.poll()
     assert followed.history.task == "multi_label" and followed.history.detected_task is None
     assert "3 labels (any number per row)" in followed.history.log[0]
+
+
+# --- a run that adapts its model to the texts first (adapt_epochs) -----------------------------------
+
+def test_adaptation_events_fold_into_their_own_series_before_the_fine_tuning(tmp_path):
+    from adaptation_events import ADAPT_TOTAL, FINE_TOTAL, write_log
+
+    followed = FollowedRun(run_id="x", events_path=str(write_log(tmp_path / "events.jsonl")))
+    followed.poll()
+    history, adaptation = followed.history, followed.history.adaptation
+    assert adaptation.step == [10, 20, 30, 40] and adaptation.loss == [9.0, 8.0, 7.0, 6.0]
+    assert adaptation.eval_step == [20, 40] and adaptation.eval_loss == [8.0, 6.5]
+    assert [round(p, 1) for p in adaptation.eval_perplexity] == [2981.0, 665.1]
+    assert adaptation.phase == "finished" and adaptation.total_steps == ADAPT_TOTAL
+    assert adaptation.run_dir == "/runs/shot-adaptation"
+    # The fine-tuning's own series hold its steps alone.
+    assert history.step == [10, 20] and history.eval_step == [10, 20] and history.total_steps == FINE_TOTAL
+    assert history.status == "finished" and not history.adapting
+    log = "\n".join(history.log)
+    assert "Adapting the model to your texts first (120 texts)." in log
+    assert "Adapting, step 20/40: masked-LM loss 8.0000." in log
+    assert "Adaptation validation at step 40: validation loss 6.5000, perplexity 665.14" in log
+    assert log.index("Adaptation finished after 40 steps") < log.index("Started on cpu")
+
+
+def test_while_adapting_the_run_is_running_at_the_adaptations_progress(tmp_path):
+    from adaptation_events import fine_tuning, write_log
+
+    path = write_log(tmp_path / "events.jsonl", fine_tune=False, end=False)
+    followed = FollowedRun(run_id="x", events_path=str(path))
+    followed.poll()
+    history = followed.history
+    assert history.adapting and not history.started and history.status == "running"
+    assert history.progress == 0.5 and history.adaptation.phase == "evaluation"
+    fine_tuning(JsonlSink(path))  # the adaptation's end is not needed for the fine-tuning to take over
+    followed.poll()
+    assert not history.adapting and history.progress == 1.0 and history.adaptation.step == [10, 20]
+
+
+def test_a_stop_during_the_adaptation_ends_the_run_stopped_with_nothing_fine_tuned(tmp_path):
+    from bertstudio.events import Adaptation, Notice
+
+    from adaptation_events import adaptation
+
+    path = tmp_path / "events.jsonl"
+    sink = JsonlSink(path)
+    adaptation(sink, end=False)
+    # What the trainer writes when its adaptation was stopped (trainer._adaptation_ended).
+    sink.emit(Adaptation(phase="stopped", run_dir="/runs/a", step=20, total_steps=40, loss=8.0, metrics={}))
+    sink.emit(Notice(message="Stopped while adapting the model to your texts; nothing was fine-tuned.", step=0))
+    sink.emit(Stopped(run_dir="/runs/x", step=0, metrics={}, elapsed_seconds=0.0))
+    followed = FollowedRun(run_id="x", events_path=str(path))
+    followed.poll()
+    history = followed.history
+    assert history.status == "stopped" and history.adaptation.phase == "stopped" and not history.adapting
+    assert history.adaptation.step == [10, 20]
+    assert [line[10:] for line in history.log[-3:]] == [
+        "Adaptation stopped at step 20.", "Stopped while adapting the model to your texts; nothing was fine-tuned.",
+        "Stopped before the fine-tuning began."]
+
+
+def test_a_retried_adaptation_starts_its_series_again():
+    from bertstudio.events import Adaptation
+
+    first = [Adaptation(phase="started", run_dir="/a"), Adaptation(phase="step", run_dir="/a", step=5, loss=9.0),
+             Adaptation(phase="failed", run_dir="/a", step=5, message="out of memory")]
+    history = TrainHistory().add(first + [Adaptation(phase="started", run_dir="/b", total_steps=8),
+                                          Adaptation(phase="step", run_dir="/b", step=2, total_steps=8, loss=9.5)])
+    assert history.adaptation.run_dir == "/b" and history.adaptation.step == [2]
+    assert history.progress == 0.25
+
+
+def test_a_masked_lm_run_charts_perplexity_then_the_share_of_hidden_words_guessed():
+    from adaptation_events import mlm_metrics, started
+
+    history = TrainHistory().add([started("masked_lm", 40),
+                                  Evaluation(step=20, epoch=1.0, metrics=mlm_metrics(5.0, 0.2))])
+    assert history.charted == ["perplexity", "accuracy"] and history.adaptation is None
+    assert "accuracy 0.2000, perplexity 148.4132, validation loss 5.0000" in history.log[-1]

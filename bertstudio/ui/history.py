@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from bertstudio.events import (Checkpoint, Evaluation, Event, Failed, Finished, Notice, Started, Step,
-                               Stopped, read_events)
+from bertstudio.events import (Adaptation, Checkpoint, Evaluation, Event, Failed, Finished, Notice, Started,
+                               Step, Stopped, read_events)
 from bertstudio.tasks.wording import metric_name
 from bertstudio.training.progress import format_duration
 from bertstudio.ui.task_views import DEFAULT_TASK, get_view
@@ -19,6 +19,69 @@ LOG_LINES_KEPT = 300  # the on-screen log shows the latest lines; the file keeps
 # for one label per row, macro- and micro-F1 for several, Pearson and RMSE for a score. Read from
 # the metrics the run emits, so a task's chart needs no code here.
 CHARTED = ("accuracy", "macro_f1", "micro_f1", "pearson", "rmse", "spearman", "mae")
+# A masked-LM run (pretraining) reports loss, perplexity and the share of hidden words guessed
+# right: perplexity is the number people compare, so it is charted first.
+CHARTED_BY_TASK = {"masked_lm": ("perplexity", "accuracy")}
+ADAPTATION_ENDS = ("finished", "stopped", "failed")
+
+
+@dataclass
+class AdaptationHistory:
+    """The continued pretraining a fine-tuning run does first (`adapt_epochs`), from the
+    `Adaptation` events its log tells before its own Started: the masked-LM loss at each logged
+    step, and the validation loss and perplexity at each evaluation."""
+
+    run_dir: str = ""
+    phase: str = ""  # the latest event's: "started", "step", "evaluation", or how it ended
+    total_steps: int = 0
+    started_time: float | None = None
+    step: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    step_time: list[float] = field(default_factory=list)  # when each step was logged, for the time left
+    eval_step: list[int] = field(default_factory=list)
+    eval_loss: list[float | None] = field(default_factory=list)
+    eval_perplexity: list[float | None] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)  # the latest evaluation's, or the final ones
+
+    @property
+    def ended(self) -> bool:
+        return self.phase in ADAPTATION_ENDS
+
+    @property
+    def last_step(self) -> int:
+        return self.step[-1] if self.step else 0
+
+    def add(self, event: Adaptation) -> str:
+        """Fold one event in; returns the event log's line for it ("" for none)."""
+        self.run_dir = event.run_dir or self.run_dir
+        self.total_steps = event.total_steps or self.total_steps
+        metrics = event.metrics if isinstance(event.metrics, dict) else {}
+        if event.phase != "notice":  # a notice (a retry, a fallback) says nothing of where it stands
+            self.phase = event.phase
+        if event.phase == "started":
+            self.started_time = event.time
+            return event.message or "Adapting the model to your texts first."
+        if event.phase == "step" and event.loss is not None:
+            self.step.append(event.step)
+            self.loss.append(event.loss)
+            self.step_time.append(event.time)
+            return f"Adapting, step {event.step}/{self.total_steps}: masked-LM loss {event.loss:.4f}."
+        if event.phase == "evaluation":
+            self.eval_step.append(event.step)
+            self.eval_loss.append(_number(event.loss if event.loss is not None else metrics.get("loss")))
+            self.eval_perplexity.append(_number(metrics.get("perplexity")))
+            self.metrics = metrics
+            return f"Adaptation validation at step {event.step}: {_adaptation_words(metrics)}."
+        if event.phase == "finished":
+            self.metrics = metrics or self.metrics
+            return (f"Adaptation finished after {event.step} steps: {_adaptation_words(self.metrics)}. "
+                    "Fine-tuning the adapted model next.")
+        if event.phase == "stopped":
+            self.metrics = metrics or self.metrics
+            return f"Adaptation stopped at step {event.step}."
+        if event.phase == "failed":
+            return f"Adaptation failed: {event.message}"
+        return event.message
 
 
 @dataclass
@@ -51,6 +114,8 @@ class TrainHistory:
     last_metrics: dict[str, Any] = field(default_factory=dict)
     ending: Event | None = None  # Finished, Stopped or Failed
     log: list[str] = field(default_factory=list)
+    # Set once the log tells an adaptation (`adapt_epochs`): it comes before the run's Started.
+    adaptation: AdaptationHistory | None = None
 
     @property
     def started(self) -> bool:
@@ -61,9 +126,14 @@ class TrainHistory:
         return self.ending is not None
 
     @property
+    def adapting(self) -> bool:
+        """The run is adapting the model to its texts (or just has), its fine-tuning not begun yet."""
+        return self.adaptation is not None and not self.started and self.ending is None
+
+    @property
     def charted(self) -> list[str]:
         """The metrics the live chart draws: the first two of `CHARTED` the evaluations report."""
-        return [name for name in CHARTED if name in self.eval_scores][:2]
+        return [name for name in CHARTED_BY_TASK.get(self.task, CHARTED) if name in self.eval_scores][:2]
 
     @property
     def eval_accuracy(self) -> list[float | None]:
@@ -123,11 +193,18 @@ class TrainHistory:
         elif isinstance(event, Stopped):
             self.ending = event
             self.last_metrics = event.metrics or self.last_metrics
-            self._log(event, f"Stopped at step {event.step}; the model so far was kept.")
+            self._log(event, "Stopped before the fine-tuning began." if self.adaptation and not self.started
+                      else f"Stopped at step {event.step}; the model so far was kept.")
             self._log_warning(event)
         elif isinstance(event, Failed):
             self.ending = event
             self._log(event, f"Failed: {event.message}")
+        elif isinstance(event, Adaptation):
+            if self.adaptation is None or (event.phase == "started" and self.adaptation.ended):
+                self.adaptation = AdaptationHistory()  # a retried run adapts again from the start
+            line = self.adaptation.add(event)
+            if line:
+                self._log(event, line)
 
     def _add_scores(self, metrics: dict[str, Any]) -> None:
         """One value per evaluation for every numeric metric, the lists kept as long as `eval_step`."""
@@ -166,12 +243,15 @@ class TrainHistory:
         """'waiting', 'running', 'finished', 'stopped' or 'failed'."""
         if self.ending is not None:
             return self.ending.type
-        return "running" if self.started else "waiting"
+        return "running" if self.started or self.adaptation is not None else "waiting"
 
     @property
     def progress(self) -> float:
         if self.ending is not None and self.ending.type == "finished":
             return 1.0
+        if self.adapting:
+            total = self.adaptation.total_steps
+            return min(1.0, self.adaptation.last_step / total) if total else 0.0
         if not self.total_steps or self.last is None:
             return 0.0
         return min(1.0, self.last.step / self.total_steps)
@@ -227,9 +307,22 @@ def _resolved_task(event: Started, detected: str | None) -> str:
     return detected or DEFAULT_TASK
 
 
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _adaptation_words(metrics: dict[str, Any]) -> str:
+    """"validation loss 4.1200, perplexity 61.56": a masked-LM evaluation as the log says it."""
+    named = (("loss", "validation loss", 4), ("perplexity", "perplexity", 2),
+             ("accuracy", "hidden words guessed right", 3))
+    parts = [f"{words} {metrics[key]:.{digits}f}" for key, words, digits in named
+             if _number(metrics.get(key)) is not None]
+    return ", ".join(parts) or "no validation numbers"
+
+
 def _metric_words(metrics: dict[str, Any]) -> str:
     """"accuracy 0.8125, macro F1 0.8000, loss 0.4512": the charted scores and the loss."""
-    names = [name for name in CHARTED if isinstance(metrics.get(name), (int, float))][:2] + ["loss"]
+    names = [name for name in CHARTED + ("perplexity",) if isinstance(metrics.get(name), (int, float))][:2] + ["loss"]
     parts = [f"{metric_name(name)} {metrics[name]:.4f}" for name in names
              if isinstance(metrics.get(name), (int, float))]
     return ", ".join(parts) or "no metrics"
