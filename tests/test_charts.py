@@ -191,3 +191,61 @@ def test_a_regression_run_charts_rmse_on_its_own_axis_beside_pearson():
     assert pearson.name == "Pearson" and pearson.yaxis == "y" and list(pearson.y) == [0.5, 0.8]
     assert rmse.name.startswith("RMSE") and rmse.yaxis == "y2" and fig.layout.yaxis2.overlaying == "y"
     assert fig.layout.yaxis.range is None  # Pearson may go below zero: no fixed 0–1 range
+
+
+# --- a run that adapts its model to the texts first, and a masked-LM run -----------------------------
+
+def _followed(tmp_path, **parts):
+    from adaptation_events import write_log
+    from bertstudio.ui.history import FollowedRun
+
+    followed = FollowedRun(run_id="x", events_path=str(write_log(tmp_path / "events.jsonl", **parts)))
+    followed.poll()
+    return followed.history
+
+
+def test_an_adapting_runs_loss_chart_shows_the_adaptation_as_its_own_earlier_panel(tmp_path):
+    fig = charts.loss_figure(_followed(tmp_path))
+    by_name = {trace.name: trace for trace in fig.data}
+    assert list(by_name) == ["adapting: training (raw)", "adapting: training", "adapting: validation",
+                             "training (raw)", "training (smoothed)", "validation"]
+    adapt, fine = by_name["adapting: training"], by_name["training (smoothed)"]
+    assert (adapt.xaxis, adapt.yaxis, fine.xaxis, fine.yaxis) == ("x", "y", "x2", "y2")
+    assert list(adapt.x) == [10, 20, 30, 40] and list(fine.x) == [10, 20]
+    assert adapt.line.color == charts.ADAPTATION != fine.line.color
+    validation = by_name["adapting: validation"]
+    assert list(validation.y) == [8.0, 6.5] and round(validation.customdata[1], 1) == 665.1
+    assert "perplexity" in validation.hovertemplate
+    assert fig.layout.xaxis.domain[1] < fig.layout.xaxis2.domain[0]  # side by side, the adaptation first
+    assert tuple(fig.layout.xaxis.range) == (0, 40 * 1.02) and tuple(fig.layout.xaxis2.range) == (0, 20 * 1.02)
+    assert fig.layout.yaxis.title.text == "masked-LM loss"
+    assert [a.text for a in fig.layout.annotations] == ["1. Adapting to your texts", "2. Fine-tuning"]
+
+
+def test_while_adapting_the_fine_tuning_panel_says_when_it_starts(tmp_path):
+    history = _followed(tmp_path, fine_tune=False, end=False)
+    fig = charts.loss_figure(history)
+    assert {trace.xaxis for trace in fig.data} == {"x"}
+    assert "Fine-tuning starts when the adaptation ends." in [a.text for a in fig.layout.annotations]
+    assert fig.layout.xaxis2.visible is False and fig.layout.xaxis.visible is not False
+    assert "adapting to your texts first" in charts.metrics_figure(history).layout.annotations[0].text
+
+
+def test_a_run_without_adaptation_keeps_its_one_loss_panel():
+    fig = charts.loss_figure(_history())
+    assert "xaxis2" not in fig.layout and not fig.layout.annotations
+
+
+def test_a_masked_lm_run_charts_perplexity_on_its_own_axis_beside_the_words_guessed():
+    from adaptation_events import mlm_metrics, started
+
+    history = TrainHistory().add([started("masked_lm", 40)] + [
+        Evaluation(step=20 * i, epoch=float(i), metrics=mlm_metrics(6.0 - i, 0.1 * i)) for i in (1, 2)])
+    fig = charts.metrics_figure(history)
+    perplexity, guessed = fig.data
+    assert perplexity.name == "perplexity (lower is better)" and perplexity.yaxis == "y2"
+    assert guessed.name == "hidden words guessed right" and guessed.yaxis == "y" and list(guessed.y) == [0.1, 0.2]
+    assert tuple(fig.layout.yaxis.range) == (0, 1.05) and fig.layout.yaxis2.range is None
+    assert fig.layout.title.text == "Validation perplexity and accuracy"
+    loss = charts.loss_figure(history)
+    assert loss.layout.title.text == "Loss on hidden words" and "perplexity" in loss.data[0].hovertemplate

@@ -138,27 +138,99 @@ def schedule_figure(learning_rates: Sequence[float], warmup_steps: int = 0,
 # --- train tab ------------------------------------------------------------------------------------
 
 def loss_figure(history: "TrainHistory") -> "go.Figure":
-    """Training loss, raw and smoothed, with the validation loss on the same axes."""
-    import plotly.graph_objects as go
-
-    fig = new_figure("Loss", x_title="step", y_title="loss")
+    """Training loss, raw and smoothed, with the validation loss on the same axes; a run that
+    adapts its model first (`adapt_epochs`) shows that phase's masked-LM loss in a panel of its own."""
+    masked_lm = history.task == "masked_lm"
+    fig = new_figure("Loss on hidden words" if masked_lm else "Loss", x_title="step", y_title="loss")
+    if history.adaptation is not None:
+        return _phased_loss_figure(fig, history)
     if not history.step and not history.eval_step:
         return empty_figure(fig, "The loss appears here after the first logged steps.")
-    if history.step:
-        fig.add_trace(go.Scatter(x=history.step, y=history.loss, mode="lines", name="training (raw)",
-                                 line={"color": MUTED, "width": 1}, opacity=0.7))
-        fig.add_trace(go.Scatter(x=history.step, y=smooth(history.loss), mode="lines",
-                                 name="training (smoothed)", line={"color": PRIMARY, "width": 2.5}))
-    points = [(s, v) for s, v in zip(history.eval_step, history.eval_loss) if v is not None]
-    if points:
-        fig.add_trace(go.Scatter(x=[s for s, _ in points], y=[v for _, v in points], mode="lines+markers",
-                                 name="validation", line={"color": SECONDARY, "width": 2.5},
-                                 marker={"size": 8}))
+    _loss_traces(fig, history.step, history.loss, history.eval_step, history.eval_loss, (MUTED, PRIMARY),
+                 perplexity=history.eval_scores.get("perplexity") if masked_lm else None)
     _step_axis(fig, history)
     return fig
 
 
+def _loss_traces(fig: "go.Figure", steps: Sequence[int], loss: Sequence[float], eval_steps: Sequence[int],
+                 eval_loss: Sequence[float | None], colours: tuple[str, str], prefix: str = "",
+                 axes: tuple[str, str] = ("x", "y"), perplexity: Sequence[float | None] | None = None,
+                 raw_in_legend: bool = True) -> None:
+    """The raw and smoothed training loss and the validation loss of one phase, on `axes`."""
+    import plotly.graph_objects as go
+
+    raw, smoothed = colours
+    if steps:
+        fig.add_trace(go.Scatter(x=list(steps), y=list(loss), mode="lines", name=f"{prefix}training (raw)",
+                                 line={"color": raw, "width": 1}, opacity=0.7, xaxis=axes[0], yaxis=axes[1],
+                                 showlegend=raw_in_legend))
+        fig.add_trace(go.Scatter(x=list(steps), y=smooth(loss), mode="lines", xaxis=axes[0], yaxis=axes[1],
+                                 name=f"{prefix}training" if prefix else "training (smoothed)",
+                                 line={"color": smoothed, "width": 2.5}))
+    points = [(s, v, p) for s, v, p in zip(eval_steps, eval_loss, perplexity or [None] * len(eval_steps))
+              if v is not None]
+    if points:
+        # The masked-LM's perplexity (exp of its loss) is the number people compare: in the hover.
+        hover = ("validation %{y:.4f} (perplexity %{customdata:.2f})<extra></extra>"
+                 if all(p is not None for _, _, p in points) else None)
+        fig.add_trace(go.Scatter(x=[s for s, _, _ in points], y=[v for _, v, _ in points], mode="lines+markers",
+                                 name=f"{prefix}validation", line={"color": SECONDARY, "width": 2.5},
+                                 marker={"size": 8, "symbol": "diamond" if prefix else "circle"},
+                                 customdata=[p for _, _, p in points], hovertemplate=hover,
+                                 xaxis=axes[0], yaxis=axes[1]))
+
+
+ADAPTATION = "#0d9488"        # teal 600: the adaptation phase, apart from fine-tuning's indigo
+ADAPTATION_MUTED = "#99f6e4"  # teal 200: its raw loss
+ADAPTATION_WIDTH = 0.36       # the share of the loss chart the adaptation panel takes
+
+
+def _phased_loss_figure(fig: "go.Figure", history: "TrainHistory") -> "go.Figure":
+    """Two panels side by side: the adaptation's masked-LM loss (its own steps and scale: guessing
+    words out of 30,000 starts near 10, a classifier's loss near 1), then the fine-tuning's."""
+    adaptation = history.adaptation
+    split = ADAPTATION_WIDTH
+    fig.update_layout(xaxis={"domain": [0, split - 0.04], "anchor": "y", "title": {"text": "adaptation step"}},
+                      yaxis={"anchor": "x", "title": {"text": "masked-LM loss"}},
+                      xaxis2={"domain": [split + 0.08, 1], "anchor": "y2", "title": {"text": "fine-tuning step"}},
+                      yaxis2={"anchor": "x2", "title": {"text": "loss"}},
+                      height=HEIGHT + 30, margin={"t": 64, "b": 84},
+                      legend={"orientation": "h", "x": 0.0, "xanchor": "left", "y": -0.3, "yanchor": "top"})
+    _loss_traces(fig, adaptation.step, adaptation.loss, adaptation.eval_step, adaptation.eval_loss,
+                 (ADAPTATION_MUTED, ADAPTATION), prefix="adapting: ", perplexity=adaptation.eval_perplexity,
+                 raw_in_legend=False)
+    # The legend holds four entries under the panels: the raw lines explain themselves beside
+    # their smoothed ones.
+    _loss_traces(fig, history.step, history.loss, history.eval_step, history.eval_loss, (MUTED, PRIMARY),
+                 axes=("x2", "y2"), raw_in_legend=False)
+    ended = {"stopped": " (stopped)", "failed": " (failed)"}.get(adaptation.phase, "")
+    for axis, words, colour in (("x", f"1. Adapting to your texts{ended}", ADAPTATION),
+                                ("x2", "2. Fine-tuning", PRIMARY)):
+        fig.add_annotation(text=plain(words), showarrow=False, xref=f"{axis} domain", yref="paper", x=0,
+                           y=1.02, xanchor="left", yanchor="bottom", font={"size": 12, "color": colour})
+    if not adaptation.step and not adaptation.eval_step:
+        _panel_message(fig, "x", "y", "The masked-LM loss appears after the first logged steps.")
+    if not history.step and not history.eval_step:
+        _panel_message(fig, "x2", "y2", "Fine-tuning starts when the adaptation ends."
+                       if not adaptation.ended or adaptation.phase == "finished" else "Nothing was fine-tuned.")
+    if adaptation.total_steps:
+        fig.update_layout(xaxis_range=[0, adaptation.total_steps * 1.02])
+    if history.total_steps:
+        fig.update_layout(xaxis2_range=[0, history.total_steps * 1.02])
+    return fig
+
+
+def _panel_message(fig: "go.Figure", x: str, y: str, message: str) -> None:
+    """`message` in the middle of one panel, whose axes have nothing to show yet."""
+    fig.add_annotation(text=plain(message), showarrow=False, x=0.5, y=0.5, xref=f"{x} domain",
+                       yref=f"{y} domain", font={"size": 12, "color": "#6b7280"})
+    fig.update_layout(**{f"xaxis{x[1:]}_visible": False, f"yaxis{y[1:]}_visible": False})
+
+
 BOUNDED = ("accuracy", "macro_f1", "micro_f1", "subset_accuracy")  # scores between 0 and 1
+# What a task's metric means where its plain name would mislead: a masked-LM's "accuracy" is
+# the share of hidden words it guessed, not of rows it classified.
+SERIES_WORDS = {"masked_lm": {"accuracy": "hidden words guessed right"}}
 
 
 def metrics_figure(history: "TrainHistory") -> "go.Figure":
@@ -173,13 +245,19 @@ def metrics_figure(history: "TrainHistory") -> "go.Figure":
     title = "Validation " + " and ".join(metric_name(n) for n in names) if names else "Validation scores"
     fig = new_figure(title, x_title="step", y_title="score")
     if not history.eval_step or not names:
-        return empty_figure(fig, "Validation scores appear after the first evaluation.")
-    # An error (RMSE) beside a score (Pearson) is in the target's own units: give it the right axis.
-    second_axis = any(n in LOWER_IS_BETTER for n in names) and any(n not in LOWER_IS_BETTER for n in names)
+        return empty_figure(fig, "Fine-tuning's validation scores appear after its first evaluation; the model "
+                                 "is adapting to your texts first." if history.adapting else
+                                 "Validation scores appear after the first evaluation.")
+    # An error (RMSE, perplexity) beside a score (Pearson, accuracy) is in units of its own: give
+    # it the right axis.
+    errors = LOWER_IS_BETTER | {"perplexity"}
+    second_axis = any(n in errors for n in names) and any(n not in errors for n in names)
+    words = SERIES_WORDS.get(history.task, {})
     for i, name in enumerate(names):
-        on_right = second_axis and name in LOWER_IS_BETTER
+        on_right = second_axis and name in errors
         fig.add_trace(go.Scatter(x=history.eval_step, y=history.eval_scores[name], mode="lines+markers",
-                                 name=plain(metric_name(name) + (" (lower is better)" if on_right else "")),
+                                 name=plain(words.get(name, metric_name(name))
+                                            + (" (lower is better)" if on_right else "")),
                                  yaxis="y2" if on_right else "y",
                                  line={"color": (PRIMARY, SECONDARY)[i], "width": 2.5,
                                        "dash": "dash" if i else "solid"}, marker={"size": 8},
@@ -191,9 +269,11 @@ def metrics_figure(history: "TrainHistory") -> "go.Figure":
     if all(n in BOUNDED for n in names):
         fig.update_yaxes(range=[0, 1.05])
     if second_axis:
-        right = next(n for n in names if n in LOWER_IS_BETTER)
-        left = next(n for n in names if n not in LOWER_IS_BETTER)
-        fig.update_layout(yaxis_title=plain(metric_name(left)),
+        right = next(n for n in names if n in errors)
+        left = next(n for n in names if n not in errors)
+        if left in BOUNDED:
+            fig.update_layout(yaxis_range=[0, 1.05])
+        fig.update_layout(yaxis_title=plain(words.get(left, metric_name(left))),
                           yaxis2={"title": plain(metric_name(right)), "overlaying": "y", "side": "right",
                                   "rangemode": "tozero", "showgrid": False},
                           margin={"r": 56})
