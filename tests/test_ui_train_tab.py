@@ -300,3 +300,76 @@ def test_a_tiny_run_on_the_train_tab_draws_its_planned_schedule_from_its_started
     # Settings this version cannot read (another version's log) leave the logged rates alone.
     assert train_tab.planned_schedule(_history_of_a_three_step_run({"no_such_setting": 1})) is None
     assert train_tab.planned_schedule(_history_of_a_three_step_run({})) is None
+
+
+# --- a run that adapts its model to the texts first (adapt_epochs) -----------------------------------
+
+def test_while_adapting_the_status_line_says_so_with_the_adaptations_steps_and_time_left():
+    from bertstudio.events import Adaptation, Evaluation as Eval, Started
+    from bertstudio.ui.history import TrainHistory
+
+    now = time.time()
+    events = [Adaptation(phase="started", run_dir="/a", total_steps=400, time=now - 130),
+              Adaptation(phase="step", run_dir="/a", step=20, total_steps=400, loss=9.1, time=now - 110),
+              Adaptation(phase="step", run_dir="/a", step=120, total_steps=400, loss=7.2, time=now - 10),
+              Adaptation(phase="evaluation", run_dir="/a", step=120, total_steps=400, loss=7.0,
+                         metrics={"loss": 7.0, "perplexity": 1096.6, "accuracy": 0.04}, time=now - 5)]
+    history = TrainHistory().add(events)
+    line = train_tab.progress_html(history, position=0)
+    assert "Adapting the model to your texts</b> (step 120 of 400) — fine-tuning starts after" in line
+    # 100 steps took 100 s: 280 steps left are 280 s, 10 s of which have passed since the last.
+    assert "about 4m30s left of the adaptation (measured)" in line and "width:30.0%" in line
+    assert "validation perplexity 1,096.6" in line
+    waiting = train_tab.progress_html(history, position=2, wait_seconds=60)
+    assert "Waiting in line" in waiting  # a run in the queue says where it waits, not that it adapts
+    history.add([Adaptation(phase="finished", run_dir="/a", step=400, total_steps=400, metrics={"loss": 6.0})])
+    assert "fine-tuning is starting" in train_tab.progress_html(history, position=0)
+    history.add([Started(run_id="x", run_dir="/x", config={}, labels=["a", "b"], train_size=8, validation_size=2,
+                         total_steps=10, steps_per_epoch=5, device="cpu", precision="no", task="single_label"),
+                 Eval(step=5, epoch=1.0, metrics={"loss": 0.5, "accuracy": 0.8})])
+    assert "Adapting" not in train_tab.progress_html(history, position=0)  # the fine-tuning's own line
+
+
+def test_a_stop_during_the_adaptation_says_nothing_was_fine_tuned(tmp_path):
+    from bertstudio.events import Adaptation, JsonlSink, Stopped
+    from bertstudio.ui.history import FollowedRun
+
+    from adaptation_events import adaptation
+
+    path = tmp_path / "events.jsonl"
+    sink = JsonlSink(path)
+    adaptation(sink, end=False)
+    sink.emit(Adaptation(phase="stopped", run_dir="/a", step=20, total_steps=40, metrics={}))
+    sink.emit(Stopped(run_dir=str(tmp_path), step=0, metrics={}, elapsed_seconds=0.0))
+    followed = FollowedRun(run_id="x", events_path=str(path))
+    followed.poll()
+    line = train_tab.progress_html(followed.history, position=0)
+    assert "Stopped while adapting the model to your texts</b> (step 20 of 40); nothing was fine-tuned" in line
+
+
+@pytest.mark.slow
+def test_a_finished_adapting_run_reopened_from_its_log_keeps_the_adaptation_curve(tmp_path, tiny_model_dir):
+    from bertstudio.config import TrainConfig
+    from bertstudio.training.trainer import train
+    from bertstudio.ui.history import FollowedRun
+
+    path = tmp_path / "tickets.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        writer.writerows([["the parcel arrived late again", "late"], ["the refund came after two weeks", "refund"]] * 30)
+    result = train(TrainConfig(data=str(path), model=str(tiny_model_dir), output_dir=str(tmp_path / "runs"),
+                               max_length=16, batch_size=16, learning_rate=1e-3, epochs=1, adapt_epochs=1,
+                               logging_steps=1, seed=5))
+    assert result.status == "finished", result.message
+    followed = FollowedRun(run_id="x", events_path=str(tmp_path / "runs" / result.run_dir.split("/")[-1]
+                                                       / "events.jsonl"))
+    followed.poll()  # as the Runs tab and a reloaded page do: the whole log read once
+    view = dict(zip(VIEW, train_tab.render_view(followed, live=False)))
+    assert "Finished" in view["progress"] and "Adapting" not in view["progress"]
+    names = [trace.name for trace in view["loss"].data]
+    assert names[:3] == ["adapting: training (raw)", "adapting: training", "adapting: validation"]
+    assert "validation" in names[3:]  # the fine-tuning's panel beside it
+    adaptation = followed.history.adaptation
+    assert adaptation.phase == "finished" and adaptation.step[-1] == adaptation.total_steps > 0
+    assert adaptation.eval_perplexity and "Adaptation finished after" in view["log"]

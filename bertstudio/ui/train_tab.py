@@ -18,6 +18,7 @@ import gradio as gr
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
 from bertstudio.ui import charts, estimate, render, results_text
+from bertstudio.ui.adaptation_progress import adaptation_status_html
 from bertstudio.ui.history import FollowedRun, TrainHistory
 from bertstudio.ui.results import RunResults, download_files, misses_title, read_results, results_figure
 from bertstudio.ui.session import BrowserMemory
@@ -123,7 +124,7 @@ def render_view(followed: FollowedRun | None, *, live: bool, position: int | Non
     """Every output of `TrainTab.view` for the run as it stands; `charts_too=False` leaves the charts
     alone (nothing new arrived). The timer keeps ticking only while the run can still change."""
     history = followed.history if followed else TrainHistory()
-    progress = render.progress_html(history, position, job_message, wait_seconds)
+    progress = progress_html(history, position, job_message, wait_seconds)
     timer = gr.Timer(active=live)
     if not charts_too:
         return [progress] + [gr.skip()] * 10 + [timer]
@@ -140,6 +141,14 @@ def render_view(followed: FollowedRun | None, *, live: bool, position: int | Non
             gr.update(value={"headers": results.misclassified_headers or ["text"],
                              "data": results.misclassified or []}, label=misses_title(results)),
             files or None, timer]
+
+
+def progress_html(history: TrainHistory, position: int | None = None, job_message: str = "",
+                  wait_seconds: float | None = None) -> str:
+    """The status line: the adaptation's while the run adapts its model first, else the run's."""
+    waiting = position is not None and position > 0
+    adapting = None if waiting or job_message else adaptation_status_html(history)
+    return adapting or render.progress_html(history, position, job_message, wait_seconds)
 
 
 def results_table(results: "RunResults") -> Any:
