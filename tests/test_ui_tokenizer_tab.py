@@ -216,3 +216,18 @@ def test_the_masking_settings_are_found_among_the_forms_controls():
     with gr.Blocks():
         controls = [make_control(name) for name in ("learning_rate", "mlm_probability", "whole_word_masking")]
     assert [c.name for c in tokenizer_tab.masking_controls(controls)] == ["mlm_probability", "whole_word_masking"]
+
+
+def test_the_model_picker_is_refreshed_on_page_load_and_when_the_tokenizer_tab_opens(tmp_path, monkeypatch):
+    """Its list holds the adapted runs, which change as pretraining runs end (see test_model_choices)."""
+    from bertstudio.models import CURATED_MODELS
+    from bertstudio.ui.app import AppSettings, build_app
+    from bertstudio.worker import JobManager
+
+    demo = build_app(AppSettings(runs_dir=tmp_path), JobManager())
+    ids = {c.get("props", {}).get("elem_id"): c["id"] for c in demo.config["components"]}
+    triggers = {tuple(target) for dep in demo.config["dependencies"] if ids["cfg-model"] in dep["outputs"]
+                for target in dep["targets"]}
+    assert (ids["tab-tokenizer"], "select") in triggers
+    assert any(event == "load" for _, event in triggers)
+    assert tokenizer_tab.model_choices() == [(name, name) for name, _ in CURATED_MODELS]

@@ -18,8 +18,8 @@ from pathlib import Path
 import gradio as gr
 
 from bertstudio.hosting import browser_secret
-from bertstudio.ui import (choices, data_tab, hyperparams_tab, predict_tab, render, runs_tab, search_panel,
-                           tokenizer_tab, train_tab)
+from bertstudio.ui import (choices, data_tab, hyperparams_tab, model_choices, predict_tab, render, runs_tab,
+                           search_panel, tokenizer_tab, train_tab)
 from bertstudio.ui.app_settings import AppSettings, default_runs_dir  # noqa: F401  (public face)
 from bertstudio.ui.data_tab import DataTab
 from bertstudio.ui.form import ConfigForm
@@ -67,7 +67,7 @@ def build_app(settings: AppSettings, jobs: JobManager) -> gr.Blocks:
         with gr.Tabs(elem_id="studio-tabs", overflow_behavior="wrap"):  # all six steps in sight on a phone
             with gr.Tab("1 · Data", id="data", elem_id="tab-data"):
                 data = data_tab.build()
-            with gr.Tab("2 · Tokenizer", id="tokenizer", elem_id="tab-tokenizer"):
+            with gr.Tab("2 · Tokenizer", id="tokenizer", elem_id="tab-tokenizer") as tokenizer_page:
                 tok = tokenizer_tab.build(settings.default_model, limits.models if limits else None)
             with gr.Tab("3 · Hyperparameters", id="hyperparameters", elem_id="tab-hyperparameters"):
                 hp = hyperparams_tab.build(limits.max_epochs if limits else None, model=tok.model.component.value)
@@ -82,6 +82,8 @@ def build_app(settings: AppSettings, jobs: JobManager) -> gr.Blocks:
         form = config_form(data, tok, hp, runs_dir)
         data_tab.wire(data, form, example, limits, settings.uploads_dir)
         wire_tokenizer(demo, tok, data, hp, objects, limits)
+        model_choices.wire(tokenizer_page, demo, tok.model.component, runs_dir, limits.models if limits else None,
+                           settings.private_runs, memory)
         wire_hyperparams(hp, data, tok, train, form, objects, limits)
         wire_train(train, data, form, jobs, memory, objects, limits)
         wire_predict(predict, predict_page, settings, memory, objects)

@@ -12,6 +12,7 @@ import gradio as gr
 from bertstudio.errors import StudioError
 from bertstudio.ui import charts, masking_view, render
 from bertstudio.ui.form import FieldControl, make_control
+from bertstudio.ui.model_choices import model_choices, model_description  # noqa: F401  (the picker's list)
 
 if TYPE_CHECKING:
     from bertstudio.data.dataset import PreparedData
@@ -65,23 +66,6 @@ class TokenizerTab:
     @property
     def controls(self) -> list[FieldControl]:
         return [self.model, self.max_length, self.truncation]
-
-
-def model_choices(allowed: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
-    from bertstudio.models import CURATED_MODELS
-
-    if allowed is not None:
-        return [(name, name) for name in allowed]
-    return [(name, name) for name, _ in CURATED_MODELS]
-
-
-def model_description(name: str | None) -> str:
-    from bertstudio.models import CURATED_MODELS
-
-    for model, about in CURATED_MODELS:
-        if model == name:
-            return render.md_escape(about)
-    return "A model id from the Hugging Face Hub or a local model folder." if name else ""
 
 
 def build(default_model: str, allowed_models: tuple[str, ...] | None = None) -> TokenizerTab:
