@@ -135,3 +135,13 @@ def test_waiting_views_say_what_to_do_for_each_task():
 def test_several_labels_say_any_number_per_text_in_the_meaning():
     meaning = get_view("multi_label").meaning(["joy", "anger"], "tags", {"file_name": "reviews"})
     assert meaning.startswith("Labels (any number per text") and meaning.endswith("joy, anger (from column **tags** of reviews)")
+
+
+def test_a_masked_lm_results_figure_names_its_loss_perplexity_and_words_guessed():
+    view = get_view("masked_lm")
+    figure = view.results_figure(RunResults(run_id="r", status="finished", task="masked_lm",
+                                            metrics={"loss": 4.5, "perplexity": 90.017, "accuracy": 0.314}))
+    assert figure.layout.annotations[0].text == ("Loss on hidden words: 4.500 · perplexity 90.0 · "
+                                                 "31% of hidden words guessed right")
+    empty = view.results_figure(RunResults(run_id="r", status="stopped", task="masked_lm", metrics={}))
+    assert empty.layout.annotations[0].text == "No evaluation"

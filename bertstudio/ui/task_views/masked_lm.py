@@ -31,11 +31,16 @@ class MaskedLMView:
         return DataCharts(empty_figure(new_figure("Texts"), "Continued pretraining reads the texts only"))
 
     def results_figure(self, results: ResultsFacts) -> Any:
+        """The final masked-LM numbers in words: the results carry no per-evaluation history (the
+        Train tab's loss chart and the perplexity chart beside it draw that from the run's log)."""
         from bertstudio.ui.charts import empty_figure, new_figure
 
-        loss = (results.metrics or {}).get("loss")
-        words = f"Loss on hidden words: {loss:.3f}" if isinstance(loss, (int, float)) else "No evaluation"
-        return empty_figure(new_figure("Adaptation"), words)
+        metrics = results.metrics or {}
+        parts = [words.format(metrics[key]) for key, words in
+                 (("loss", "Loss on hidden words: {:.3f}"), ("perplexity", "perplexity {:,.1f}"),
+                  ("accuracy", "{:.0%} of hidden words guessed right"))
+                 if isinstance(metrics.get(key), (int, float)) and not isinstance(metrics.get(key), bool)]
+        return empty_figure(new_figure("Adaptation"), " · ".join(parts) if parts else "No evaluation")
 
     def misses(self, header: list[str], table: list[list[str]]) -> Rows:
         """The validation texts with the highest loss on their hidden words, highest first."""
