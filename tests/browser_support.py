@@ -109,6 +109,16 @@ def open_tab(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
 
 
+def wait_for_the_files_settings(page, timeout_ms: int = EXPECT_TIMEOUT_MS) -> None:
+    """On the Hyperparameters tab, until the Recommended preset has answered a newly loaded file
+    (its reasons show under the presets). Its answer sets the form's epochs and learning rate, so a
+    test that types settings waits for it, as a person sees the values land before changing them."""
+    from playwright import sync_api
+
+    sync_api.expect(page.locator("#hp-preset-help")).to_contain_text("Why Recommended sets these for your file",
+                                                                     timeout=timeout_ms)
+
+
 def wait_for_loss_points(page, at_least: int, timeout_ms: int = 120_000) -> None:
     """Until the Train tab's loss chart holds `at_least` points, as plotly has drawn them."""
     page.wait_for_function("""n => {

@@ -12,6 +12,7 @@ import pytest
 from browser_support import (BROWSER_MARKS, BUNDLED, CHROMIUM, CHROMIUM_ARGS, EXPECT_TIMEOUT_MS, launched_chromium,
                              running_app, wait_for_loss_points, wait_for_stored_change)
 from browser_support import open_tab as _tab
+from browser_support import wait_for_the_files_settings
 from browser_support import set_number as _set_number
 
 pytestmark = BROWSER_MARKS
@@ -88,6 +89,7 @@ def test_a_new_user_trains_and_predicts_end_to_end(server, browser, tmp_path):
 
     # 3. Hyperparameters: a small, quick run that logs every step.
     _tab(page, "Hyperparameters")
+    wait_for_the_files_settings(page)
     page.locator("#preset-quick-try").click()
     # The preset's answer sets every governed box at once (batch 16 for both model sizes; the
     # default is 32): wait for it, or on a busy machine it lands after the typing below and the
@@ -369,6 +371,7 @@ def test_a_multi_label_file_trains_shows_its_per_label_results_and_predicts_a_se
     sync_api.expect(page.locator("#data-report")).to_contain_text("rows are usable", timeout=30_000)
 
     _tab(page, "Hyperparameters")
+    wait_for_the_files_settings(page)
     _set_number(page, "cfg-epochs", 1)
     _set_number(page, "hp-max-length", 24)
     _tab(page, "Train")

@@ -24,6 +24,7 @@ import pytest
 
 from browser_support import BROWSER_MARKS, launched_chromium, running_app
 from browser_support import open_tab as _tab
+from browser_support import wait_for_the_files_settings
 from browser_support import set_number as _set_number
 
 pytestmark = BROWSER_MARKS
@@ -117,6 +118,7 @@ def alice(server, browser, hostile_file):
     page.locator("#data-upload input[type=file]").set_input_files(str(hostile_file))
     expect(page.locator("#data-report")).to_contain_text("rows are usable", timeout=60_000)
     _tab(page, "Hyperparameters")
+    wait_for_the_files_settings(page)
     page.locator("#preset-quick-try").click()
     _set_number(page, "cfg-batch_size", 8)
     _set_number(page, "hp-max-length", 32)
@@ -250,7 +252,8 @@ def test_a_second_training_waits_in_line_with_its_place_and_expected_start(serve
             _tab(page, "Data")
             page.locator("#data-example").click()
             expect(page.locator("#data-report")).to_contain_text("rows are usable", timeout=60_000)
-            _tab(page, "Hyperparameters")  # no preset: its late answer could undo the numbers typed here
+            _tab(page, "Hyperparameters")  # no preset click: its late answer could undo the numbers typed here
+            wait_for_the_files_settings(page)  # and the file's own answer is in before typing
             _set_number(page, "cfg-epochs", epochs)
             _set_number(page, "cfg-batch_size", 4)
             _tab(page, "Train")

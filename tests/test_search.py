@@ -75,6 +75,7 @@ def test_sampled_values_land_in_the_range_and_make_a_valid_config():
         assert 1e-5 <= config.learning_rate <= 5e-4 and config.batch_size in (8, 16, 32)
         assert 2 <= config.epochs <= 10 and 0 <= config.warmup_ratio <= 0.2
         assert round(config.weight_decay * 100) == pytest.approx(config.weight_decay * 100)  # in 0.01 steps
+        assert config.learning_rate == float(f"{config.learning_rate:.2g}")  # what the studio's slider holds
         study.tell(trial, 0.0)
 
 

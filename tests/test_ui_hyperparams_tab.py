@@ -122,6 +122,24 @@ def test_a_new_model_leaves_hand_made_settings_alone(form):
     assert "learning rate 3e-5" in text  # the buttons' text still follows the model
 
 
+def test_a_new_file_sends_only_the_settings_it_changes(form, sample_csv):
+    """Recommended follows the file; its answer to a file re-read with the same number of rows
+    arrives late on a busy machine, and must not undo a value typed in the meantime."""
+    from bertstudio.config import TrainConfig
+    from bertstudio.data.dataset import prepare_data
+
+    prepared = prepare_data(TrainConfig(data=str(sample_csv)))
+    governed = presets.preset_controls(form)
+    before = [control.component.value for control in governed]  # the form as it starts: Recommended
+    *updates, box, _, text = presets.follow_model(form, "Recommended", "bundled", prepared, *before)
+    assert _rate(_value(form, updates, "learning_rate")) == 1e-3 == box and _value(form, updates, "epochs") == 10
+    assert _value(form, updates, "batch_size") == gr.skip()  # 16 already: nothing sent for it
+    assert "Why Recommended sets these for your file" in text
+    shown = [before[i] if update == gr.skip() else update for i, update in enumerate(updates)]
+    *again, box, _, _ = presets.follow_model(form, "Recommended", "bundled", prepared, *shown)
+    assert all(update == gr.skip() for update in again) and box == gr.skip()
+
+
 def test_choosing_a_preset_highlights_it_alone(form):
     out = presets.choose_preset(form, "Quick try", "bundled")
     governed = len(presets.preset_controls(form))

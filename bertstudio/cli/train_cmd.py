@@ -4,6 +4,7 @@ stderr, Ctrl-C as a stop that keeps the model, and the run folder as the last li
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from typing import TYPE_CHECKING
@@ -70,7 +71,10 @@ def _recommended(config: "TrainConfig", given: set[str]) -> "TrainConfig":
     from bertstudio.recommend import RECOMMENDED_SETTINGS, with_recommendation
 
     config, advice = with_recommendation(config, given)
-    if advice is not None and _is_main_process():
+    # Said once under `accelerate launch`. The launcher's RANK, not accelerate's state: creating
+    # that state here, before the trainer picks the CPU's process-group backend, left every
+    # process training a run of its own.
+    if advice is not None and os.environ.get("RANK", "0") == "0":
         reasons = [advice.reasons[name] for name in RECOMMENDED_SETTINGS if name in advice.reasons and name not in given]
         print("recommended settings (a flag you give wins; --no-recommended-settings for the built-in "
               "defaults): " + " ".join(reasons), file=sys.stderr)

@@ -88,6 +88,10 @@ def _dimension(spec) -> Dimension:
 
 def apply_params(config: TrainConfig, params: dict[str, Any]) -> TrainConfig:
     """The trial's config: `config` with the sampled settings, validated like any other config.
-    Floats drawn in steps are rounded so 0.07 is recorded as 0.07, not 0.07000000000000001."""
-    clean = {name: round(value, 10) if isinstance(value, float) else value for name, value in params.items()}
+    Floats drawn in steps are rounded so 0.07 is recorded as 0.07, not 0.07000000000000001, and a
+    log-scale float to two significant digits (8.6e-05, not 8.6256e-05): what the studio's log
+    slider holds, so "use the best settings" puts in the form exactly what the best trial trained."""
+    logs = {dim.name for dim in search_space(search_seed=True) if dim.log and dim.kind == "float"}
+    clean = {name: (float(f"{value:.2g}") if name in logs else round(value, 10)) if isinstance(value, float)
+             else value for name, value in params.items()}
     return TrainConfig.from_dict({**config.to_dict(), **clean})

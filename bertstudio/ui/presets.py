@@ -172,16 +172,33 @@ def choose_preset(form: "ConfigForm", name: str, model: str | None, prepared: An
 
 
 def follow_model(form: "ConfigForm", selected: str | None, model: str | None, prepared: Any = None,
-                 max_epochs: int | None = None) -> list[Any]:
+                 *current: Any, max_epochs: int | None = None) -> list[Any]:
     """A new model or a new file: the presets' text names their values, and a preset the form
-    still equals is applied again for them. Outputs: `preset_controls`, the learning-rate box and
-    its problem, then the presets' text."""
+    still equals is applied again for them. `current`: the `preset_controls`' widget values when
+    the change happened; only the settings that change are sent, so a late answer (a file re-read
+    with the same number of rows) cannot undo what a person typed meanwhile. Outputs:
+    `preset_controls`, the learning-rate box and its problem, then the presets' text."""
     rows = labelled_rows(prepared)
     text = preset_help(model, max_epochs=max_epochs, rows=rows)
+    keep = [gr.skip()] * (len(preset_controls(form)) + 2)
     if selected not in PRESET_NAMES:
-        return [gr.skip()] * (len(preset_controls(form)) + 2) + [text]
+        return keep + [text]
+    updates = apply_preset(form, selected, model, max_epochs, rows)
+    if current:
+        updates = [gr.skip() if _shows(update, now) else update for update, now in zip(updates, current)]
+    if all(update == gr.skip() for update in updates):
+        return keep + [text]
     rate = preset_values(selected, model, max_epochs=max_epochs, rows=rows)["learning_rate"]
-    return [*apply_preset(form, selected, model, max_epochs, rows), rate, "", text]
+    return [*updates, rate, "", text]
+
+
+def _shows(update: Any, value: Any) -> bool:
+    """Whether a widget showing `value` already shows `update` (a plain widget value)."""
+    if isinstance(update, dict):  # a gr.update with choices: always sent
+        return False
+    if isinstance(update, float) and isinstance(value, (int, float)):
+        return abs(update - value) < 1e-9
+    return update == value
 
 
 def leave_preset() -> list[Any]:

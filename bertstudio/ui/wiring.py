@@ -149,8 +149,9 @@ def wire_hyperparams(hp: HyperparamsTab, data: DataTab, tok: TokenizerTab, train
                      [model, data.prepared], [*preset_outputs, hp.selected_preset, *hp.presets]
                      ).then(**summary).then(**plan)
     # "Recommended" follows the file as well as the model: a new file re-applies it for its rows.
+    governed_now = [c.component for c in presets.preset_controls(form)]
     gr.on([model.change, data.prepared.change], partial(presets.follow_model, form, max_epochs=max_epochs),
-          [hp.selected_preset, model, data.prepared], [*preset_outputs, hp.preset_help],
+          [hp.selected_preset, model, data.prepared, *governed_now], [*preset_outputs, hp.preset_help],
           show_progress="hidden", trigger_mode="always_last").then(**summary).then(**plan)
 
     # The metrics offered and the multi-label option follow the task in force: detected with the
