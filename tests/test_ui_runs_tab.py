@@ -242,3 +242,71 @@ def test_a_regression_run_is_listed_with_its_task_and_pearson_and_opens_on_its_s
     assert "**Pearson:**" in shown["summary"] and shown["per_class"]["visible"] is False
     assert shown["confusion"].data[1].mode == "markers"  # predicted against true, not a confusion matrix
     assert [trace.name for trace in shown["metrics"].data][0] == "Pearson"
+
+
+# --- lineage: adapted models and the runs fine-tuned from them ---------------------------------------
+
+def _unescaped(markdown: str) -> str:
+    """The text as a reader sees it: Markdown's escapes dropped (run ids hold '-')."""
+    return markdown.replace("\\", "")
+
+
+@pytest.fixture(scope="module")
+def adapted(tmp_path_factory, tiny_model_dir):
+    from adapted_support import make_adapted_runs
+
+    return make_adapted_runs(tmp_path_factory.mktemp("lineage"), tiny_model_dir)
+
+
+def test_a_run_fine_tuned_from_an_adapted_model_names_it_and_how_many_texts_it_read(adapted, objects):
+    import json
+
+    data = json.loads((adapted.pretrained / "data.json").read_text())
+    texts = data["train_size"] + data["validation_size"]
+    out = dict(zip(DETAIL, runs_tab.open_run(adapted.runs_dir, False, objects.downloads_dir, {},
+                                             adapted.fine_tuned.name)))
+    said = (f"Started from the adapted model **tickets ({adapted.pretrained.name})** "
+            f"(continued pretraining on {texts} texts).")
+    assert said in _unescaped(out["summary"])
+    assert "Fine-tuned from this adapted model" not in out["summary"]
+
+
+def test_an_adapted_model_lists_the_runs_fine_tuned_from_it_and_a_stranger_sees_none(adapted, objects):
+    from bertstudio.ui.session import BrowserMemory
+
+    opened = runs_tab.open_run(adapted.runs_dir, False, objects.downloads_dir, {}, adapted.pretrained.name)
+    summary = dict(zip(DETAIL, opened))["summary"]
+    assert f"Fine-tuned from this adapted model: **{adapted.fine_tuned.name}**." in _unescaped(summary)
+    mine = BrowserMemory.from_value({}).with_owner()
+    record_owner(adapted.runs_dir, adapted.pretrained.name, mine.owner)
+    private = dict(zip(DETAIL, runs_tab.open_run(adapted.runs_dir, True, objects.downloads_dir, mine.to_value(),
+                                                 adapted.pretrained.name)))["summary"]
+    assert "No run has been fine-tuned from this adapted model yet" in private  # the fine-tuning run is not theirs
+
+
+def test_a_run_that_adapted_first_is_linked_by_its_adaptation_record(adapted, tmp_path):
+    import json
+    import shutil
+
+    from bertstudio.runs.lineage import adapted_origin, fine_tuned_from
+    from bertstudio.training.adaptation import ADAPTATION_FILE
+
+    folder = tmp_path / "runs"
+    shutil.copytree(adapted.runs_dir, folder)
+    pre, fine = folder / adapted.pretrained.name, folder / adapted.fine_tuned.name
+    config = json.loads((fine / "config.json").read_text())
+    # As "adapt first" leaves it: the config keeps the base model, adaptation.json names the run.
+    config["model"] = "bundled"
+    (fine / "config.json").write_text(json.dumps(config))
+    assert [r.path for r in fine_tuned_from(folder, pre)] == []
+    (fine / ADAPTATION_FILE).write_text(json.dumps({"run_dir": str(pre), "status": "finished",
+                                                    "model": str(pre / "model")}))
+    from bertstudio.runs.folder import read_config
+
+    assert adapted_origin(fine, read_config(fine))[0] == pre.resolve()
+    assert [r.path for r in fine_tuned_from(folder, pre)] == [str(fine)]
+
+
+def test_a_run_from_a_plain_model_tells_no_lineage(runs_dir, objects):
+    out = dict(zip(DETAIL, runs_tab.open_run(runs_dir, False, objects.downloads_dir, {}, ids(runs_dir)[0])))
+    assert "adapted model" not in out["summary"]

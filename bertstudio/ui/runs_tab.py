@@ -186,11 +186,49 @@ def open_run(runs_dir: Path, private: bool, downloads: Callable[[], Path], memor
         summary += "\n\n" + render.md_escape(getattr(history.ending, "message", ""))
     if results.warning and not results.damage:
         summary += "\n\n" + results_text.warning_markdown(results.warning)
+    if not results.damage:
+        summary += lineage_markdown(runs_dir, run_dir, private, memory_value)
     return [gr.update(visible=True), summary, charts.loss_figure(history), charts.metrics_figure(history),
             results_figure(results), results_table(results),
             {"headers": ["setting", "value"], "data": settings_rows(run_dir)},
             download_files(run_dir, downloads()) or None, gr.update(visible=False), "",
             gr.update(visible=results.resumable), stop]
+
+
+def lineage_markdown(runs_dir: Path, run_dir: Path, private: bool, memory_value: Any) -> str:
+    """Where the run's model came from and went: a fine-tuning run that started from an adapted
+    model names it; a pretraining run lists the runs fine-tuned from it (this visitor's only,
+    where runs are private). "" when neither applies."""
+    from bertstudio.hosting import owns
+    from bertstudio.runs.folder import read_run
+    from bertstudio.runs.lineage import adapted_origin, adapted_texts, fine_tuned_from
+    from bertstudio.tasks.base import PRETRAINING_TASK
+
+    record = read_run(run_dir)
+    if record is None or record.config is None:
+        return ""
+    if record.config.task != PRETRAINING_TASK:
+        origin = adapted_origin(run_dir, record.config)
+        source = read_run(origin[0]) if origin is not None else None
+        if source is None:
+            return ""
+        texts = adapted_texts(source)
+        on = f" on {texts:,} texts" if texts is not None else ""
+        return (f"\n\nStarted from the adapted model **{render.md_escape(_run_name(source))}** "
+                f"(continued pretraining{on}).")
+    owner = BrowserMemory.from_value(memory_value).owner
+    children = [r for r in fine_tuned_from(runs_dir, run_dir)
+                if not private or (owner and owns(runs_dir, r.run_id, owner))]
+    if not children:
+        return ("\n\nNo run has been fine-tuned from this adapted model yet: pick it in the Tokenizer tab's "
+                "model list, then train.")
+    names = ", ".join(f"**{render.md_escape(_run_name(r))}**" for r in children)
+    return f"\n\nFine-tuned from this adapted model: {names}."
+
+
+def _run_name(record: Any) -> str:
+    name = record.config.run_name if record.config is not None else None
+    return f"{name} ({record.run_id})" if name else record.run_id
 
 
 def _waiting_summary(jobs: "JobManager", job: "Job") -> str:
