@@ -520,3 +520,34 @@ def test_a_tag_file_trains_multi_label_with_no_task_flags_and_predict_writes_its
     assert printed.returncode == 0, printed.stderr
     tags, text, probabilities = printed.stdout.strip().split("\t")
     assert text == "the red one" and all(f"{tag} " in probabilities for tag in ("calm", "cold", "warm"))
+
+
+def _finished(run: Path, warning: str | None = None) -> None:
+    (run / "events.jsonl").write_text(json.dumps({"type": "finished", "time": 1.0, "run_dir": str(run),
+                                                  "metrics": {}, "steps": 2, "elapsed_seconds": 1.0,
+                                                  "stopped_early": False, "best_step": 2,
+                                                  "warning": warning}) + "\n")
+
+
+def test_runs_marks_a_model_that_learned_nothing_and_shows_a_pretraining_runs_perplexity(capsys, tiny_run,
+                                                                                        tmp_path):
+    run = damaged_run(tiny_run, tmp_path)
+    _finished(run)
+    (run / "data.json").write_text(json.dumps({"task": "masked_lm", "file_name": "notes.csv", "labels": []}))
+    (run / "metrics.json").write_text(json.dumps({"loss": 2.5, "perplexity": 12.1825, "accuracy": 0.4}))
+    assert main(["runs", "--output-dir", str(run.parent)]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.endswith("masked_lm\tperplexity 12.18") and "learned nothing" not in line
+    assert main(["runs", "--output-dir", str(run.parent), "--json"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert listed["perplexity"] == 12.1825 and listed["learned_nothing"] is False
+
+    (run / "data.json").write_text(json.dumps({"task": "single_label", "file_name": "s.csv", "labels": ["a", "b"]}))
+    said = "The model predicts 'a' for every validation row; train for more epochs."
+    (run / "metrics.json").write_text(json.dumps({"accuracy": 0.5, "macro_f1": 0.33, "warning": said}))
+    _finished(run, said)
+    assert main(["runs", "--output-dir", str(run.parent)]) == 0
+    assert capsys.readouterr().out.strip().endswith("accuracy 0.5000\t(!) learned nothing")
+    assert main(["runs", "--output-dir", str(run.parent), "--json"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert listed["learned_nothing"] is True and "perplexity" not in listed

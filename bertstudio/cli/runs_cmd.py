@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from bertstudio.errors import StudioError
+from bertstudio.tasks.base import PRETRAINING_TASK
+
+LEARNED_NOTHING_MARK = "(!) learned nothing"  # the run's card and the studio say why
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,7 +30,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{"run_id": s.run_id, "path": s.path, "status": s.status, "model": s.model,
                            "data": s.data, "task": _run_task(s), "accuracy": s.metrics.get("accuracy"),
-                           "macro_f1": s.metrics.get("macro_f1"), **_headline(s), "damage": s.damage}
+                           "macro_f1": s.metrics.get("macro_f1"), **_headline(s),
+                           **({"perplexity": _perplexity(s)} if _run_task(s) == PRETRAINING_TASK else {}),
+                           "learned_nothing": _learned_nothing(s), "damage": s.damage}
                           for s in summaries]))
         return 0
     if not summaries:
@@ -36,14 +41,29 @@ def run(args: argparse.Namespace) -> int:
         accuracy = s.metrics.get("accuracy")
         if _run_task(s) == "single_label":  # as it always read
             score = 'accuracy %.4f' % accuracy if isinstance(accuracy, float) else '-'
+        elif _run_task(s) == PRETRAINING_TASK:  # its loss reads better as perplexity (lower is better)
+            perplexity = _perplexity(s)
+            score = f"{PRETRAINING_TASK}\t" + (f"perplexity {perplexity:.2f}" if perplexity is not None else "-")
         else:
             top = _headline(s)
             score = (f"{top['headline']} {top['headline_value']:.4f}"
                      if isinstance(top["headline_value"], (int, float)) else "-")
             score = f"{_run_task(s)}\t{score}"
         print(f"{s.run_id}\t{s.status}\t{s.model}\t{s.data}\t{score}"
+              + (f"\t{LEARNED_NOTHING_MARK}" if _learned_nothing(s) else "")
               + (f"\t{s.damage}" if s.damage else ""))
     return 0
+
+
+def _learned_nothing(record) -> bool:
+    """The trainer's verdict in metrics.json: the model answers as a constant would."""
+    return record.warning is not None or (isinstance(record.metrics, dict)
+                                          and bool(record.metrics.get("learned_nothing")))
+
+
+def _perplexity(record) -> float | None:
+    value = record.metrics.get("perplexity") if isinstance(record.metrics, dict) else None
+    return value if isinstance(value, (int, float)) else None
 
 
 def _run_task(record) -> str:
