@@ -90,7 +90,7 @@ def test_a_pretraining_card_says_it_is_an_adapted_encoder_and_how_to_fill_in_wor
     assert "hiding 20% of the tokens a whole word at a time (whole-word masking)" in card
     assert "| loss on hidden tokens | 2.5000 |" in card and "| perplexity | 12.18" in card
     assert "| hidden tokens guessed right | 0.4100 |" in card
-    assert "pipeline('fill-mask', model='runs/run-7/model')" in card and "[MASK]" in card
+    assert "pipeline('fill-mask', model='runs/run-7/model')" in card and "{fill.tokenizer.mask_token}" in card
     assert "bertstudio train --data FILE --model runs/run-7" in card
     assert "text-classification" not in card and "classifier" not in card.lower().replace("a classifier", "")
     assert "| Task | masked_lm |" in card and "bertstudio train --config runs/run-7/config.json" in card

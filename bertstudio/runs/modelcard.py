@@ -98,7 +98,7 @@ def _pretraining_head(run_id: str, config: TrainConfig, data: dict[str, Any], me
         "```python",
         "from transformers import pipeline",
         f"fill = pipeline('fill-mask', model='{model_path}')",
-        "fill('The parcel arrived [MASK].')",
+        "fill(f'The parcel arrived {fill.tokenizer.mask_token}.')  # [MASK] for BERT models",
         "```",
         "",
         "Fine-tune it on a labelled file (the usual reason to adapt a model first):",
