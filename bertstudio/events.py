@@ -410,7 +410,9 @@ def truncate_after_step(path: str | Path, step: int) -> None:
         event = decode_line(line)
         if event is None:
             continue
-        if event.type in TERMINAL_TYPES or (getattr(event, "step", None) or 0) > step:
+        # An adaptation's steps (`adapt_epochs`) are the pretraining run's own, told before this
+        # run's Started: they count apart from this run's steps and are all kept.
+        if event.type in TERMINAL_TYPES or (event.type != "adaptation" and (getattr(event, "step", None) or 0) > step):
             break
         kept.append(line + b"\n")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

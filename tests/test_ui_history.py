@@ -256,3 +256,25 @@ def test_a_masked_lm_run_charts_perplexity_then_the_share_of_hidden_words_guesse
                                   Evaluation(step=20, epoch=1.0, metrics=mlm_metrics(5.0, 0.2))])
     assert history.charted == ["perplexity", "accuracy"] and history.adaptation is None
     assert "accuracy 0.2000, perplexity 148.4132, validation loss 5.0000" in history.log[-1]
+
+
+def test_a_resumed_adapting_run_keeps_its_adaptation_and_its_steps_up_to_the_checkpoint(tmp_path):
+    from dataclasses import replace
+
+    from bertstudio.events import truncate_after_step
+
+    from adaptation_events import FINE_TOTAL, started, step, write_log
+
+    path = write_log(tmp_path / "events.jsonl")
+    live = FollowedRun(run_id="x", events_path=str(path))
+    live.poll()
+    # Resuming from the checkpoint at step 10 cuts the log back there (the adaptation's steps
+    # run to 40, yet they are not this run's) and carries on.
+    truncate_after_step(path, 10)
+    sink = JsonlSink(path)
+    sink.emit(replace(started("single_label", FINE_TOTAL), resumed_from_step=10))
+    sink.emit(step(20, 0.4, FINE_TOTAL))
+    live.poll()
+    history = live.history
+    assert history.adaptation.step == [10, 20, 30, 40] and history.adaptation.phase == "finished"
+    assert history.step == [10, 20] and history.loss[-1] == 0.4 and history.eval_step == [10]

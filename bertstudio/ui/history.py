@@ -200,7 +200,7 @@ class TrainHistory:
             self.ending = event
             self._log(event, f"Failed: {event.message}")
         elif isinstance(event, Adaptation):
-            if self.adaptation is None or (event.phase == "started" and self.adaptation.ended):
+            if self.adaptation is None or event.phase == "started":
                 self.adaptation = AdaptationHistory()  # a retried run adapts again from the start
             line = self.adaptation.add(event)
             if line:
