@@ -95,14 +95,15 @@ def test_a_new_user_trains_and_predicts_end_to_end(server, browser, tmp_path):
     # default is 32): wait for it, or on a busy machine it lands after the typing below and the
     # run trains the preset's 2 epochs, too fast to reload mid-run.
     sync_api.expect(page.locator("#cfg-batch_size input[type=number]").first).to_have_value("16")
-    # Long enough (several seconds even with the CPU speedups) to reload the page mid-run.
-    _set_number(page, "cfg-epochs", 8)
+    # Long enough to reload the page mid-run (8 epochs, 432 steps, ended before a busy page had
+    # drawn its first points).
+    _set_number(page, "cfg-epochs", 16)
     _set_number(page, "cfg-batch_size", 4)
     _set_number(page, "hp-max-length", 24)
     page.get_by_text("Run", exact=True).click()  # open the accordion
     _set_number(page, "cfg-logging_steps", 1)
     sync_api.expect(page.locator("#hp-cost")).to_contain_text("optimizer steps")
-    sync_api.expect(page.locator("#cfg-epochs input[type=number]").first).to_have_value("8")
+    sync_api.expect(page.locator("#cfg-epochs input[type=number]").first).to_have_value("16")
 
     # 4. Train: start, watch the loss chart gain points, reload mid-run, see it carry on.
     _tab(page, "Train")

@@ -255,6 +255,11 @@ def test_a_second_training_waits_in_line_with_its_place_and_expected_start(serve
             _tab(page, "Hyperparameters")  # no preset click: its late answer could undo the numbers typed here
             wait_for_the_files_settings(page)  # and the file's own answer is in before typing
             _set_number(page, "cfg-epochs", epochs)
+            # Recommended stops early after 2 evaluations without improvement; these runs must not.
+            patience = page.locator("#cfg-early_stopping_patience input[type=number]").first
+            if not patience.is_visible():
+                page.get_by_text("Evaluation and early stopping", exact=True).click()
+            _set_number(page, "cfg-early_stopping_patience", 0)
             _set_number(page, "cfg-batch_size", 4)
             _tab(page, "Train")
             expect(page.locator("#train-plan")).to_contain_text(f"{epochs} epochs · batch 4", timeout=SLOW)
