@@ -110,13 +110,21 @@ def open_tab(page, name: str) -> None:
 
 
 def wait_for_the_files_settings(page, timeout_ms: int = EXPECT_TIMEOUT_MS) -> None:
-    """On the Hyperparameters tab, until the Recommended preset has answered a newly loaded file
-    (its reasons show under the presets). Its answer sets the form's epochs and learning rate, so a
-    test that types settings waits for it, as a person sees the values land before changing them."""
+    """On the Hyperparameters tab, until the Recommended preset has answered the file the Data tab
+    loaded last: its reasons under the presets name that file's usable rows. Its answer sets the
+    form's epochs and learning rate, so a test that types settings waits for it, as a person sees
+    the values land before changing them. Matching the row count matters when a page loads a second
+    file: the first file's reasons are already there, and the second answer is still on its way."""
+    import re
+
     from playwright import sync_api
 
-    sync_api.expect(page.locator("#hp-preset-help")).to_contain_text("Why Recommended sets these for your file",
-                                                                     timeout=timeout_ms)
+    sync_api.expect(page.locator("#data-report")).to_contain_text("rows are usable", timeout=timeout_ms)
+    report = page.locator("#data-report").inner_text()
+    usable = re.search(r"([\d,]+) of [\d,]+ rows are usable", report).group(1)
+    help_text = page.locator("#hp-preset-help")
+    sync_api.expect(help_text).to_contain_text("Why Recommended sets these for your file", timeout=timeout_ms)
+    sync_api.expect(help_text).to_contain_text(f"measured for {usable} rows", timeout=timeout_ms)
 
 
 def wait_for_loss_points(page, at_least: int, timeout_ms: int = 120_000) -> None:

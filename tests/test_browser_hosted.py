@@ -39,6 +39,7 @@ LABELS = [IMG, SCRIPT]
 FILE_NAME = "<img src=x onerror=window.__xss=1>reviews.csv"
 # On a busy 2-core machine a click's answer can take many seconds; waits allow for it.
 SLOW = 60_000
+EXAMPLE_ROWS = 390  # the rows of assets/sample_reviews.csv, all usable
 # The page starts clean on every load, so any later 1 comes from the page running a payload.
 WATCH = "window.__xss = 0;"
 
@@ -251,7 +252,9 @@ def test_a_second_training_waits_in_line_with_its_place_and_expected_start(serve
         for page, epochs in ((alice_page, 30), (bob, 30)):  # runs that outlast the checks below
             _tab(page, "Data")
             page.locator("#data-example").click()
-            expect(page.locator("#data-report")).to_contain_text("rows are usable", timeout=60_000)
+            # The example's own report: Alice's page still shows the hostile file's until it lands.
+            expect(page.locator("#data-report")).to_contain_text(f"of {EXAMPLE_ROWS} rows are usable",
+                                                                 timeout=60_000)
             _tab(page, "Hyperparameters")  # no preset click: its late answer could undo the numbers typed here
             wait_for_the_files_settings(page)  # and the file's own answer is in before typing
             _set_number(page, "cfg-epochs", epochs)
