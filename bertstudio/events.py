@@ -113,6 +113,9 @@ class Stopped(Event):
     metrics: dict[str, Any]
     elapsed_seconds: float
     warning: str | None = None  # as Finished's: the model as it stood learned nothing useful
+    # Set when the stop was not the usual one: a run ended for good (a second Stop, or a process
+    # that did not stop in time) before it could save, which keeps no model.
+    note: str | None = None
 
 
 @dataclass
