@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", help="a config.json (e.g. from a run folder) to start from; flags override it")
     train.add_argument("--resume", metavar="RUN_DIR",
                        help="carry on an interrupted run from its last checkpoint, with its own settings")
+    train.add_argument("--run-id", default=None,
+                       help="the run folder's name inside --output-dir, for a caller that fixes it in advance "
+                            "(the studio does, so a page can follow the run before it starts) [a new one]")
     train.add_argument("--recommended-settings", action=argparse.BooleanOptionalAction, default=True,
                        help="start the learning rate, epochs and early stopping you do not give from the "
                             "settings measured for your file's size and your model's (see the README); "

@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args, base)
     if base is None and not getattr(args, "config", None) and getattr(args, "recommended_settings", False):
         config = _recommended(config, given_settings(args))
+    run_id = _run_id(args, config)
     stop = StopControl()
     previous = signal.getsignal(signal.SIGINT)
 
@@ -47,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_interrupt)
     progress = ConsoleProgress(sys.stderr)
     try:
-        result = train(config, sink=CallbackSink(progress.handle), stop=stop, resume_from=resume_from)
+        result = train(config, sink=CallbackSink(progress.handle), stop=stop, resume_from=resume_from,
+                       run_id=run_id)
     finally:
         signal.signal(signal.SIGINT, previous)
         progress.close()
@@ -63,6 +65,25 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     print(result.run_dir)
     return 0
+
+
+def _run_id(args: argparse.Namespace, config: "TrainConfig") -> str | None:
+    """--run-id, checked to name one folder inside the runs folder that holds no run yet (its
+    config.json alone is fine: the studio writes it before it starts the process that trains)."""
+    from pathlib import Path
+
+    from bertstudio.runs.folder import EVENTS_FILE, is_safe_run_id
+
+    run_id = getattr(args, "run_id", None)
+    if run_id is None or getattr(args, "resume", None):
+        return None
+    if not is_safe_run_id(run_id):
+        raise StudioError(f"--run-id '{run_id}' is not a folder name: use letters, digits and dashes, with no "
+                          "slash and no leading dot.")
+    if (Path(config.output_dir) / run_id / EVENTS_FILE).exists():
+        raise StudioError(f"There is already a run '{run_id}' in {config.output_dir}; leave --run-id out for a "
+                          "new one, or --resume that run.")
+    return run_id
 
 
 def _recommended(config: "TrainConfig", given: set[str]) -> "TrainConfig":
