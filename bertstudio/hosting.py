@@ -128,6 +128,10 @@ class HostingSettings:
         if config.epochs > self.max_epochs:
             raise StudioError(f"This shared demo trains at most {self.max_epochs} epochs per run; set "
                               f"Epochs to {self.max_epochs} or fewer.")
+        # A visitor's run must not send anything to an account or server of the host's.
+        if getattr(config, "report_to", "none") != "none":
+            raise StudioError("This shared demo sends no run to an experiment tracker; set 'Report to' to "
+                              "none, or run BERT Studio yourself to use one.")
 
     def facts(self) -> list[str]:
         """The limits as short phrases, for the page's banner."""
@@ -208,6 +212,38 @@ def visitor_address(settings: "HostingSettings", headers: Mapping[str, str] | No
     if len(entries) >= settings.proxy_hops:
         return entries[-settings.proxy_hops]
     return (peer or "").strip() or None
+
+
+# --- ZeroGPU ----------------------------------------------------------------------------------
+
+ZERO_GPU_SWITCH = "SPACES_ZERO_GPU"  # set by Hugging Face on a ZeroGPU Space
+ZERO_GPU_SAVE_SECONDS = 30  # left of each call for the checkpoint and the model's files
+
+
+def on_zero_gpu(env: Mapping[str, str] | None = None) -> bool:
+    """Whether this is a ZeroGPU Space, where a GPU exists only inside `spaces.GPU` calls."""
+    env = os.environ if env is None else env
+    return (env.get(ZERO_GPU_SWITCH) or "").strip().lower() in _TRUE
+
+
+def _run_piece(piece):
+    return piece()
+
+
+def zero_gpu_slicing(duration_seconds: int = 120, env: Mapping[str, str] | None = None) -> dict | None:
+    """`train_in_slices` keywords for a ZeroGPU Space: each slice a `spaces.GPU(duration=...)` call,
+    ending `ZERO_GPU_SAVE_SECONDS` before the call's time is up; None anywhere else.
+
+    Make it once, before the app launches: ZeroGPU looks for its GPU functions at start-up."""
+    if not on_zero_gpu(env):
+        return None
+    try:
+        import spaces
+    except ImportError:
+        raise StudioError("This is a ZeroGPU Space but the 'spaces' package is missing; add spaces to the "
+                          "Space's requirements.txt.") from None
+    call = spaces.GPU(duration=duration_seconds)(_run_piece)
+    return {"call": call, "slice_seconds": max(duration_seconds - ZERO_GPU_SAVE_SECONDS, duration_seconds / 2)}
 
 
 # --- login -----------------------------------------------------------------------------------

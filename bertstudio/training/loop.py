@@ -43,6 +43,21 @@ class StopControl:
         return self._event.is_set()
 
 
+@dataclass(frozen=True)
+class Slice:
+    """Where one call's share of a run ends (a ZeroGPU call lasts minutes): after `steps` optimizer
+    steps or `seconds` since the call began, whichever comes first, at the next logged step (so no
+    half-summed loss is lost), with a checkpoint that `train(..., resume_from=...)` carries on from.
+    None for both: no limit, the call trains to the end."""
+    steps: int | None = None
+    seconds: float | None = None
+    began: float = 0.0  # time.monotonic() when the call began, set by the trainer
+
+    def over(self, steps_this_call: int) -> bool:
+        return ((self.steps is not None and steps_this_call >= self.steps)
+                or (self.seconds is not None and time.monotonic() - self.began >= self.seconds))
+
+
 class NonFiniteLoss(Exception):
     def __init__(self, step: int, value: float) -> None:
         super().__init__(f"loss {value} at step {step}")
@@ -71,9 +86,10 @@ class Loop:
 
     def __init__(self, config: TrainConfig, accelerator, run, sink: EventSink, stop: StopControl, parts,
                  train_step: TrainStep, state: LoopState, best_weights: dict | None, at: Position,
-                 started_at: float) -> None:
+                 started_at: float, slice: Slice | None = None) -> None:  # noqa: A002 - the trainer's keyword
         self.config, self.accelerator, self.run, self.sink, self.stop = config, accelerator, run, sink, stop
         self.parts, self.train_step, self.at, self.started_at = parts, train_step, at, started_at
+        self.slice, self.first_step = slice or Slice(), state.step
         task = parts.task
         # --- loop state, declared together (restored from the checkpoint when resuming) --------
         self.step = at.step = state.step
@@ -89,10 +105,11 @@ class Loop:
         if self.batches_done >= len(parts.train_loader):  # the checkpoint was taken at the end of an epoch
             self.epoch, self.batches_done = self.epoch + 1, 0
         self.stopped_by_user = self.stopped_early = False
+        self.paused = False  # this call's slice is over; the run carries on in the next call
 
     @property
     def stopping(self) -> bool:
-        return self.stopped_by_user or self.stopped_early
+        return self.stopped_by_user or self.stopped_early or self.paused
 
     def run_epochs(self) -> None:
         """Every epoch left, each ending with its evaluation when the settings (or the last epoch) say so."""
@@ -107,7 +124,13 @@ class Loop:
                 self.stopped_early = self.evaluate_and_checkpoint()
                 if self.stopped_early:
                     break
+            # Between epochs, after the epoch's evaluation: the checkpoint's data position is then
+            # the epoch's end, which a resumed Loop reads as the start of the next one.
+            if epoch < epochs - 1 and self._slice_ends():
+                break
             self.batches_done = 0
+        if self.paused:
+            self.save_checkpoint()
 
     def train_epoch(self) -> None:
         """One epoch's batches from the data position on: a Step event every `logging_steps`, an
@@ -135,6 +158,9 @@ class Loop:
                 tick = time.perf_counter()
             if _agreed_stop(accelerator, self.stop):
                 self.stopped_by_user = True
+            # An epoch's last batch is left to run_epochs, so its evaluation comes before the pause.
+            if not last_step and self.batches_done < len(loader):
+                self._slice_ends()
             if self.stopping or last_step:  # a step limit can end an epoch part-way
                 break
         self.meter.seconds += time.perf_counter() - tick
@@ -178,11 +204,22 @@ class Loop:
                                   is_best=improved))
         if step < parts.steps.total_steps and not self.best.enough and not self.stop.requested:
             # Checkpoint at every evaluation but the last: a killed run resumes from here.
-            save_checkpoint(accelerator, self.run.path, LoopState(
-                step=step, epoch=self.epoch, batches_done_in_epoch=self.batches_done,
-                samples_seen=self.meter.samples, tokens_seen=self.meter.tokens, train_seconds=self.meter.seconds,
-                last_metrics=self.last_eval.metrics, **self.best.loop_fields()), self.best.best_state)
+            self.save_checkpoint()
         return self.best.enough
+
+    def save_checkpoint(self) -> None:
+        """The checkpoint a killed or paused run carries on from: weights, optimizer, RNG, data position."""
+        save_checkpoint(self.accelerator, self.run.path, LoopState(
+            step=self.step, epoch=self.epoch, batches_done_in_epoch=self.batches_done,
+            samples_seen=self.meter.samples, tokens_seen=self.meter.tokens, train_seconds=self.meter.seconds,
+            last_metrics=self.last_eval.metrics if self.last_eval is not None else None,
+            **self.best.loop_fields()), self.best.best_state)
+
+    def _slice_ends(self) -> bool:
+        """Pause here when this call's slice is over and no loss is half-summed (just logged)."""
+        if not self.stopping and self.window_batches == 0 and self.step < self.parts.steps.total_steps:
+            self.paused = _agreed(self.accelerator, self.slice.over(self.step - self.first_step))
+        return self.paused
 
 
 def _step_event(step: int, steps: StepCount, loss: float, learning_rate: float, grad_norm, meter: Throughput,
@@ -194,6 +231,13 @@ def _step_event(step: int, steps: StepCount, loss: float, learning_rate: float, 
                 tokens_per_second=meter.per_second(meter.tokens),
                 elapsed_seconds=time.time() - started_at,
                 eta_seconds=(steps.total_steps - step) / rate if rate else None)
+
+
+def _agreed(accelerator, flag: bool) -> bool:
+    """True on every process when it is on any (a clock read differs between processes)."""
+    if accelerator.num_processes == 1:
+        return flag
+    return bool(accelerator.reduce(torch.tensor(float(flag), device=accelerator.device), "sum").item())
 
 
 def _agreed_stop(accelerator, stop: StopControl) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from bertstudio.training.checkpoints import SaveFailed, load_checkpoint, remove_
 from bertstudio.training.fast_dropout import fast_dropout
 from bertstudio.training.loaders import build_loaders
 # StopControl is imported from here by the CLI, the worker and callers (bertstudio.StopControl).
-from bertstudio.training.loop import Loop, NonFiniteLoss, Position, StopControl, TrainStep
+from bertstudio.training.loop import Loop, NonFiniteLoss, Position, Slice, StopControl, TrainStep
 # resolve_precision and cpu_has_native_bf16 are imported from here by the UI, the bench and tests.
 from bertstudio.training.precision import cpu_has_native_bf16, resolve_precision  # noqa: F401
 from bertstudio.training.run_files import data_record, open_run, save_model_atomic, write_end_files, write_start_files  # noqa: F401
@@ -58,7 +58,7 @@ def task_train_step(task, space) -> TrainStep:
 @dataclass
 class RunResult:
     run_dir: str
-    status: str  # "finished" | "stopped" | "failed"
+    status: str  # "finished" | "stopped" | "failed" | "paused" (its slice is over: resume it)
     metrics: dict[str, Any]
     message: str = ""
     # A failure caused by the user's own input (a missing column, an unknown model, a precision
@@ -106,7 +106,7 @@ def _optimizer(model, config: TrainConfig, device: torch.device) -> torch.optim.
 
 def train(config: TrainConfig, *, sink: EventSink | None = None, stop: StopControl | None = None,
           train_step: TrainStep | None = None, run_id: str | None = None,
-          resume_from: str | Path | None = None) -> RunResult:
+          resume_from: str | Path | None = None, slice: Slice | None = None) -> RunResult:  # noqa: A002
     """Train one run end to end and return where it landed.
 
     One path for every failure: once the settings are a valid TrainConfig, whatever goes wrong (a
@@ -118,6 +118,9 @@ def train(config: TrainConfig, *, sink: EventSink | None = None, stop: StopContr
 
     `resume_from`: a run folder whose process died (or failed while saving); training carries on
     from its last checkpoint in the same folder, to the same result as a run never interrupted.
+
+    `slice`: end this call early, after that many steps or seconds (`Slice`), with a checkpoint and
+    the result "paused"; `resume_from` the run folder continues it (`slices.train_in_slices`).
     """
     config = _with_absolute_paths(config.validate())
     if resume_from is not None:
@@ -127,13 +130,15 @@ def train(config: TrainConfig, *, sink: EventSink | None = None, stop: StopContr
                               "with the same settings instead.")
         run_id, config = folder.name, config.replace(output_dir=str(folder.parent))
     stop = stop or StopControl()
+    if slice is not None:  # the call's clock starts here: building the model counts against it
+        slice = replace(slice, began=time.monotonic())
     attempt_config, notice = config, None
     # On the CPU, freed gradients are kept for the next step instead of re-faulted (allocator.py).
     with reuse_freed_memory() if not torch.cuda.is_available() else contextlib.nullcontext():
         while True:
             try:
                 return _train_once(attempt_config, sink or NullSink(), stop, train_step, run_id, config,
-                                   resume=resume_from is not None, restart_notice=notice)
+                                   resume=resume_from is not None, restart_notice=notice, slice=slice)
             except _OutOfMemoryRetry as retry:
                 attempt_config, run_id, notice = retry.config, retry.run_id, retry.notice
 
@@ -145,7 +150,7 @@ class _OutOfMemoryRetry(Exception):
 
 def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, train_step: TrainStep | None,
                 run_id: str | None, original: TrainConfig, resume: bool = False,
-                restart_notice: Notice | None = None) -> RunResult:
+                restart_notice: Notice | None = None, slice: Slice | None = None) -> RunResult:  # noqa: A002
     """One attempt: open the run, train it (`_fit`), and turn whatever goes wrong into its `Failed`."""
     from accelerate.utils import broadcast_object_list, set_seed
 
@@ -174,7 +179,7 @@ def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, tr
             if adapted.status != "finished":
                 return _adaptation_ended(sink, run, adapted)
             source = adapted.source
-        return _fit(config, accelerator, run, sink, stop, train_step, resume, at, cpu_kernels, source)
+        return _fit(config, accelerator, run, sink, stop, train_step, resume, at, cpu_kernels, source, slice)
     except NonFiniteLoss as exc:
         message = (f"The training loss became NaN or infinite at step {exc.step}, so training stopped. "
                    "Likely causes: the learning rate is too high (try 2e-5), or fp16 overflowed "
@@ -200,15 +205,20 @@ def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, tr
 
 
 def _fit(config: TrainConfig, accelerator, run, sink: EventSink, stop: StopControl, train_step: TrainStep | None,
-         resume: bool, at: Position, cpu_kernels: contextlib.ExitStack, source: str | None = None) -> RunResult:
+         resume: bool, at: Position, cpu_kernels: contextlib.ExitStack, source: str | None = None,
+         slice: Slice | None = None) -> RunResult:  # noqa: A002
     """Build, then train and evaluate per epoch (checkpointing at each evaluation), then save.
     `source`: the model to start from instead of `config.model` (the one adaptation saved)."""
     started_at = time.time()
     parts = _build(config, accelerator, cpu_kernels, source)
     train_step = train_step or task_train_step(parts.task, parts.data.space)
     state, best_weights = _start(config, accelerator, run, sink, parts, resume)
-    loop = Loop(config, accelerator, run, sink, stop, parts, train_step, state, best_weights, at, started_at)
+    loop = Loop(config, accelerator, run, sink, stop, parts, train_step, state, best_weights, at, started_at, slice)
     loop.run_epochs()
+    if loop.paused:  # the checkpoint is saved; no end event, so the run reads as interrupted until resumed
+        sink.emit(Notice(message=f"Paused at step {loop.step} of {parts.steps.total_steps} to fit this call; "
+                         "the next call carries on from here.", step=loop.step))
+        return RunResult(str(run.path), "paused", {"steps": loop.step})
     # The last_step rule: a run always ends with an evaluation of the weights it stopped with.
     if loop.last_eval is None or loop.stopped_by_user or (config.eval_strategy == "steps" and not loop.stopped_early):
         loop.evaluate_and_checkpoint()
