@@ -27,6 +27,9 @@ TRUNCATION_CHOICES = ("start", "end", "head_tail")
 SCHEDULER_CHOICES = ("linear", "cosine", "constant_with_warmup")
 PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
 EVAL_STRATEGY_CHOICES = ("epoch", "steps")
+# Experiment trackers reached through Accelerate's tracker classes (training/trackers.py); each is
+# an optional extra, and "none" sends nothing anywhere.
+REPORT_TO_CHOICES = ("none", "tensorboard", "trackio", "wandb", "mlflow")
 # "auto" (the task's headline) and every task's scalar metrics; tests check that this is exactly
 # the union of the tasks' own `metrics`, which validation checks a known task's choice against.
 METRIC_CHOICES = ("auto", "macro_f1", "accuracy", "loss",
@@ -199,6 +202,11 @@ class TrainConfig:
     logging_steps: int = field(default=10, metadata=_meta(
         "Log every N steps", "How often the loss is reported. Reporting needs the GPU to pause, so "
         "not every step.", "run", min=1, max=10_000, step=1))
+    report_to: str = field(default="none", metadata=_meta(
+        "Report to", "Also send the settings, the loss and the validation metrics to an experiment "
+        "tracker: TensorBoard (its logs stay in the run folder, under tracking/), Trackio, Weights & "
+        "Biases (wandb) or MLflow; each needs its extra installed, such as pip install -e "
+        "\".[tensorboard]\". none: nothing is sent anywhere.", "run", choices=REPORT_TO_CHOICES))
 
     # ------------------------------------------------------------------------------------------
     def validate(self) -> "TrainConfig":

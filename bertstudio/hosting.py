@@ -24,7 +24,9 @@ HOSTED_SWITCH = "BERTSTUDIO_HOSTED"
 OWNERS_DIR = ".owners"    # runs/.owners/<run-id>: sha256 of the owner token of that run
 UPLOADS_DIR = ".uploads"  # runs/.uploads/<sha256>/<file name>: hosted uploads, kept for resumes
 SECRET_FILE = ".browser-secret"  # runs/.browser-secret: the key the browsers' memory is kept under
-PRIVATE_NAMES = (OWNERS_DIR, UPLOADS_DIR, SECRET_FILE)  # never served, whatever the mode
+SIGNIN_SWITCH = "BERTSTUDIO_REQUIRE_SIGNIN"
+ACCOUNT_SECRET_FILE = ".account-secret"  # accounts.ACCOUNT_SECRET_FILE: the server's own key
+PRIVATE_NAMES = (OWNERS_DIR, UPLOADS_DIR, SECRET_FILE, ACCOUNT_SECRET_FILE)  # never served, whatever the mode
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -72,6 +74,12 @@ class HostingSettings:
     models: tuple[str, ...] = field(default_factory=_default_models, metadata=_limit(
         "BERTSTUDIO_MODELS", "Comma-separated model ids visitors may pick; hub ids only, no local "
         "folders.", ""))
+    # Training needs a Hugging Face sign-in (BERTSTUDIO_REQUIRE_SIGNIN, on by default on a Space);
+    # exploring data and the tokenizer never does. Off the Space's OAuth there is no sign-in.
+    require_signin: bool = False
+    # The key signed-in visitors' owners are sealed with (`accounts.account_secret`), set by the
+    # app at start-up; empty: nobody counts as signed in.
+    account_key: str = field(default="", repr=False)
 
     # --- reading -------------------------------------------------------------------------------
     @classmethod
@@ -81,8 +89,14 @@ class HostingSettings:
         switch = (env.get(HOSTED_SWITCH) or "").strip().lower()
         if switch and switch not in _TRUE | _FALSE:
             raise StudioError(f"{HOSTED_SWITCH} is '{switch}'; set it to 1 (hosted limits on) or 0 (off).")
-        hosted = switch in _TRUE if switch else bool((env.get("SPACE_ID") or "").strip())
-        values: dict[str, object] = {"hosted": hosted}
+        on_space = bool((env.get("SPACE_ID") or "").strip())
+        hosted = switch in _TRUE if switch else on_space
+        signin = (env.get(SIGNIN_SWITCH) or "").strip().lower()
+        if signin and signin not in _TRUE | _FALSE:
+            raise StudioError(f"{SIGNIN_SWITCH} is '{signin}'; set it to 1 (training needs a Hugging Face "
+                              "sign-in) or 0 (anyone may train).")
+        values: dict[str, object] = {"hosted": hosted,
+                                     "require_signin": hosted and (signin in _TRUE if signin else on_space)}
         for spec in limit_fields():
             raw = (env.get(spec.metadata["env"]) or "").strip()
             if raw:
@@ -133,9 +147,28 @@ class HostingSettings:
             raise StudioError("This shared demo sends no run to an experiment tracker; set 'Report to' to "
                               "none, or run BERT Studio yourself to use one.")
 
+    # --- who is signing in ----------------------------------------------------------------------
+    def account(self, owner: str | None) -> str | None:
+        """The Hugging Face username `owner` was sealed for by this server (signed in), else None."""
+        from bertstudio.accounts import account_of
+
+        return account_of(owner, self.account_key) if self.hosted else None
+
+    def counted_address(self, owner: str | None, address: str | None) -> str | None:
+        """The address a visitor's runs count under: none for an account (its runs count per
+        account, so two signed-in colleagues behind one office address may each train), the
+        client address for everyone else."""
+        return None if self.account(owner) else address
+
+    def check_may_train(self, owner: str | None) -> None:
+        if self.hosted and self.require_signin and not self.account(owner):
+            raise StudioError("Sign in with Hugging Face to train (the button at the top of the page); "
+                              "exploring your data and the tokenizer needs no account.")
+
     def facts(self) -> list[str]:
         """The limits as short phrases, for the page's banner."""
-        return [f"files up to {self.max_upload_mb:g} MB and {self.max_rows:,} rows",
+        signin = ["sign in with Hugging Face to train"] if self.require_signin else []
+        return signin + [f"files up to {self.max_upload_mb:g} MB and {self.max_rows:,} rows",
                 f"up to {self.max_epochs} epochs and {self.max_run_minutes:g} minutes per run",
                 "one training at a time on the GPU, in a queue",
                 f"your files and runs are deleted after {self.ttl_hours:g} hours"]

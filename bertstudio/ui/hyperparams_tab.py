@@ -32,7 +32,7 @@ GROUPS = (
                                                                 "whole_word_masking")),
     ("Evaluation and early stopping", ("eval_strategy", "eval_steps", "metric_for_best",
                                        "early_stopping_patience", "keep_best")),
-    ("Run", ("run_name", "logging_steps")),
+    ("Run", ("run_name", "logging_steps", "report_to")),
 )
 
 @dataclass
