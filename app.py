@@ -32,16 +32,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--private-runs", action=argparse.BooleanOptionalAction, default=None,
                         help="each browser sees only the runs it started (on by default in hosted mode, "
                              "on a Hugging Face Space, or with BERTSTUDIO_PRIVATE_RUNS=1)")
+    parser.add_argument("--require-signin", action=argparse.BooleanOptionalAction, default=None,
+                        help="hosted: training needs a Hugging Face sign-in; exploring data and the tokenizer "
+                             "never does (on by default on a Space, or with BERTSTUDIO_REQUIRE_SIGNIN=1)")
     parser.add_argument("--default-model", default="bundled",
                         help="model preselected in the UI [bundled: works offline]")
     return parser.parse_args(argv)
 
 
 def settings_from(args: argparse.Namespace):
+    from dataclasses import replace
+
     from bertstudio.hosting import HostingSettings
     from bertstudio.ui.app import AppSettings, default_runs_dir
+    from bertstudio.ui.app_settings import with_account_key
 
     hosting = HostingSettings.from_env()
+    if args.require_signin is not None:  # the flag over the variable; sign-in exists only hosted
+        hosting = replace(hosting, require_signin=args.require_signin and hosting.hosted)
     private = args.private_runs
     if private is None:
         # A Space, or any hosted deployment, is public: visitors must not see each other's runs
@@ -49,8 +57,9 @@ def settings_from(args: argparse.Namespace):
         private = hosting.hosted or bool(os.environ.get("SPACE_ID")) or _flag_on("BERTSTUDIO_PRIVATE_RUNS")
     runs_dir = Path(args.runs_dir) if args.runs_dir else default_runs_dir()
     downloads_root = Path(tempfile.gettempdir()) / "bertstudio-downloads" if hosting.hosted else None
-    return AppSettings(runs_dir=runs_dir.resolve(), private_runs=private, default_model=args.default_model,
-                       hosting=hosting, downloads_root=downloads_root)
+    return with_account_key(AppSettings(runs_dir=runs_dir.resolve(), private_runs=private,
+                                        default_model=args.default_model, hosting=hosting,
+                                        downloads_root=downloads_root))
 
 
 def job_manager(settings):

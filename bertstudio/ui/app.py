@@ -25,7 +25,7 @@ from bertstudio.ui.data_tab import DataTab
 from bertstudio.ui.form import ConfigForm
 from bertstudio.ui.hyperparams_tab import HyperparamsTab
 from bertstudio.ui.refusals import quiet_refusals
-from bertstudio.ui.session import SessionObjects, SessionRegistry
+from bertstudio.ui.session import BrowserMemory, SessionObjects, SessionRegistry
 from bertstudio.ui.style import CSS, launch_options, theme  # noqa: F401  (public face)
 from bertstudio.ui.tokenizer_tab import TokenizerTab
 from bertstudio.ui.wiring import (wire_choices, wire_hyperparams, wire_predict, wire_runs, wire_tokenizer,
@@ -60,6 +60,9 @@ def build_app(settings: AppSettings, jobs: JobManager) -> gr.Blocks:
         gr.Markdown(HEADER, elem_id="studio-header")
         if limits is not None:
             gr.HTML(render.hosted_banner(limits.facts()), elem_id="hosted-banner")
+        signin = limits is not None and limits.require_signin
+        if signin:  # only then: off a Space, gradio's stand-in sign-in asks the Hub who is logged in here
+            gr.LoginButton("Sign in with Hugging Face", elem_id="signin")
         # The same key across restarts: a browser keeps its owner token, and so its runs.
         memory = gr.BrowserState({}, storage_key=STORAGE_KEY, secret=browser_secret(runs_dir))
         # The visitor's file, columns and settings, in their own browser (see ui/choices.py).
@@ -89,9 +92,14 @@ def build_app(settings: AppSettings, jobs: JobManager) -> gr.Blocks:
         wire_predict(predict, predict_page, settings, memory, objects)
         wire_runs(runs, runs_page, train, settings, jobs, memory, objects)
 
-        def on_load(memory_value, request: gr.Request):
+        def on_load(memory_value, request: gr.Request, profile: gr.OAuthProfile | None):
+            # Signing in or out reloads the page, so this is where the visitor's owner is settled.
+            if limits is not None:
+                memory_value = BrowserMemory.from_value(memory_value).for_visitor(
+                    profile.username if profile is not None and signin else None, limits.account_key).to_value()
             return train_tab.reattach(jobs, runs_dir, objects(request).downloads_dir, memory_value,
-                                      settings.private_runs, train_tab.request_address(request, limits))
+                                      settings.private_runs, train_tab.request_address(request, limits),
+                                      hosting=limits)
 
         reload = demo.load(on_load, [memory], [train.followed, memory, *train.view, *train.gate],
                            show_progress="hidden")

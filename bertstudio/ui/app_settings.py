@@ -29,5 +29,17 @@ class AppSettings:
         return Path(self.runs_dir) / UPLOADS_DIR if self.hosting.hosted else None
 
 
+def with_account_key(settings: AppSettings) -> AppSettings:
+    """These settings with the server's key for signed-in visitors' owners (`accounts.account_secret`),
+    made once in the runs folder; hosted only (a personal install has no accounts)."""
+    from dataclasses import replace
+
+    from bertstudio.accounts import account_secret
+
+    if not settings.hosting.hosted or settings.hosting.account_key:
+        return settings
+    return replace(settings, hosting=replace(settings.hosting, account_key=account_secret(settings.runs_dir)))
+
+
 def default_runs_dir() -> Path:
     return Path(os.environ.get("BERTSTUDIO_RUNS_DIR") or "runs")

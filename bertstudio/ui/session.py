@@ -103,6 +103,19 @@ class BrowserMemory:
             return self
         return BrowserMemory(owner=secrets.token_urlsafe(18), run_id=self.run_id, runs=list(self.runs))
 
+    def for_visitor(self, username: str | None, key: str) -> "BrowserMemory":
+        """This memory as the visitor now is (`accounts.owner_for`): signed in, the account's owner,
+        so their runs and limits follow the account into any browser; signed out, or never signed
+        in, the browser's own token. The runs an account started stay with the account on sign-out."""
+        from bertstudio.accounts import ACCOUNT_PREFIX, owner_for
+
+        owner = owner_for(self.owner, username, key)
+        if owner == self.owner:
+            return self
+        if self.owner.startswith(ACCOUNT_PREFIX):  # signed out, or forged: nothing of the account's is kept
+            return BrowserMemory(owner=owner)
+        return BrowserMemory(owner=owner, run_id=self.run_id, runs=list(self.runs))
+
     def following(self, run_id: str) -> "BrowserMemory":
         runs = [run_id] + [r for r in self.runs if r != run_id]
         return BrowserMemory(owner=self.owner, run_id=run_id, runs=runs[:RUNS_REMEMBERED])

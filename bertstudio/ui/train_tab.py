@@ -184,8 +184,17 @@ def request_address(request: gr.Request | None, hosting: "HostingSettings | None
                            getattr(client, "host", None) if client else None)
 
 
-def start_gate(jobs: "JobManager", owner: str, address: str | None = None) -> list[Any]:
-    """Start on or off for this visitor, with the reason shown while it is off."""
+def start_gate(jobs: "JobManager", owner: str, address: str | None = None,
+               hosting: "HostingSettings | None" = None) -> list[Any]:
+    """Start on or off for this visitor, with the reason shown while it is off: not signed in
+    where training needs it (`hosting.require_signin`), or a run of theirs (their account's, or
+    from their address when not signed in) waiting or training."""
+    from bertstudio.accounts import SIGN_IN_HINT
+
+    if hosting is not None:
+        if hosting.require_signin and not hosting.account(owner):
+            return [gr.update(interactive=False), gr.update(value=SIGN_IN_HINT + ".", visible=True)]
+        address = hosting.counted_address(owner, address)
     job = jobs.live_job(owner, address)
     if job is None:
         return [gr.update(interactive=True), gr.update(value="", visible=False)]
@@ -203,6 +212,9 @@ def start(form: "ConfigForm", jobs: "JobManager", loaded: "LoadedData | None", m
     try:
         if loaded is None:
             raise StudioError("Load a dataset on the Data tab first (or press 'Use the example dataset').")
+        if hosting is not None:  # before the settings: nothing about them matters until then
+            hosting.check_may_train(memory.owner)
+            address = hosting.counted_address(memory.owner, address)
         config = form.build_config(loaded.path, loaded.validation_path, values)
         if hosting is not None:
             hosting.check_config(config)
@@ -210,12 +222,12 @@ def start(form: "ConfigForm", jobs: "JobManager", loaded: "LoadedData | None", m
         job = jobs.submit(config, owner=memory.owner, address=address)
     except StudioError as exc:
         return ([gr.skip(), gr.skip(), render.problem(exc.message)] + [gr.skip()] * 12
-                + start_gate(jobs, memory.owner, address))
+                + start_gate(jobs, memory.owner, address, hosting))
     followed = FollowedRun(run_id=job.run_id, events_path=str(job.events_path))
     view = render_view(followed, live=True, position=jobs.position(job.run_id),
                        wait_seconds=jobs.wait_estimate(job.run_id))
     return ([followed, memory.following(job.run_id).to_value(), ""] + view
-            + start_gate(jobs, memory.owner, address))
+            + start_gate(jobs, memory.owner, address, hosting))
 
 
 def stop(jobs: "JobManager", followed: FollowedRun | None, memory_value: Any) -> str:
@@ -232,11 +244,13 @@ def stop(jobs: "JobManager", followed: FollowedRun | None, memory_value: Any) ->
 
 
 def tick(jobs: "JobManager", downloads: Callable[[], Path], followed: FollowedRun | None,
-         memory_value: Any = None, address: str | None = None) -> list[Any]:
+         memory_value: Any = None, address: str | None = None, hosting: "HostingSettings | None" = None) -> list[Any]:
     """One timer tick: read only the new bytes of events.jsonl and redraw if anything arrived.
     Outputs: the view, then the gate (left alone when no browser memory is given)."""
     owner = BrowserMemory.from_value(memory_value).owner
-    gate = start_gate(jobs, owner, address) if memory_value is not None else [gr.skip(), gr.skip()]
+    if hosting is not None:
+        address = hosting.counted_address(owner, address)
+    gate = start_gate(jobs, owner, address, hosting) if memory_value is not None else [gr.skip(), gr.skip()]
     if followed is None:
         # Nothing followed, yet Start may be off for a run from this address: keep ticking until it ends.
         closed = memory_value is not None and jobs.live_job(owner, address) is not None
@@ -256,7 +270,8 @@ def tick(jobs: "JobManager", downloads: Callable[[], Path], followed: FollowedRu
 
 
 def reattach(jobs: "JobManager", runs_dir: Path, downloads: Callable[[], Path],
-             memory_value: Any, private: bool = False, address: str | None = None) -> list[Any]:
+             memory_value: Any, private: bool = False, address: str | None = None,
+             hosting: "HostingSettings | None" = None) -> list[Any]:
     """On page load: give the browser an owner token and pick up its run, rebuilding the charts from
     the whole events file once: its run waiting or training if it has one (whatever run the memory
     names), else the run it last followed. Outputs: followed, browser memory, the view, the gate.
@@ -265,7 +280,9 @@ def reattach(jobs: "JobManager", runs_dir: Path, downloads: Callable[[], Path],
     from bertstudio.runs.folder import EVENTS_FILE, RunFolder, is_safe_run_id
 
     memory = BrowserMemory.from_value(memory_value).with_owner()
-    gate = start_gate(jobs, memory.owner, address)
+    if hosting is not None:
+        address = hosting.counted_address(memory.owner, address)
+    gate = start_gate(jobs, memory.owner, address, hosting)
     own = jobs.live_job(memory.owner)  # never another browser's run, even from the same address
     # A search is followed on the Hyperparameters tab; here it only keeps Start off (the gate).
     if own is not None and own.owner == memory.owner and own.run_id != memory.run_id and own.kind == "train":
