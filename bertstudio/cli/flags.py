@@ -172,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--search-seed", action="store_true",
                         help="search the seed too (a lucky seed rarely carries over to new data)")
     _add_config_flags(search)
+
+    from bertstudio.cli import push_cmd  # its flags live beside the command, which has no config
+
+    push_cmd.add_parser(commands)
     return parser
 
 

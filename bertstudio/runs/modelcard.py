@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,22 @@ def _is_hub_id(name: str) -> bool:
     return name != "bundled" and not name.startswith(("/", ".", "~")) and name.count("/") <= 1
 
 
-def reproduce_command(run_id: str, config: TrainConfig) -> str:
+def reproduce_command(run_id: str, config: TrainConfig, hub_id: str | None = None) -> str:
+    """The command that trains the run again; on the Hub, from the repo's copy of the settings."""
+    if hub_id is not None:
+        data = shlex.quote(Path(config.data).name) if config.data else "FILE"
+        return f"bertstudio train --config bertstudio/config.json --data {data}  # the repo's config.json, your file"
     return f"bertstudio train --config {shlex.quote(f'{config.output_dir}/{run_id}/config.json')}"
+
+
+EXAMPLE_MAX_CHARS = 500  # a widget's example is read on the page: a long review is cut
+
+
+def widget_front_matter(example: str | None) -> list[str]:
+    """The Hub's `widget:` lines for an example text; none without one. A JSON string is a valid
+    YAML double-quoted scalar, so any text (quotes, colons, newlines) stays one value."""
+    text = " ".join(str(example or "").split())[:EXAMPLE_MAX_CHARS]
+    return ["widget:", f"- text: {json.dumps(text, ensure_ascii=False)}"] if text else []
 
 
 def _task_and_space(data: dict[str, Any]) -> tuple[Any, TargetSpace]:
@@ -46,24 +61,30 @@ _USE_NOTE = {"multi_label_classification": "  # a score per tag; the model's con
 
 
 def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], metrics: dict[str, Any],
-                      environment: dict[str, Any], warning: str | None = None) -> str:
+                      environment: dict[str, Any], warning: str | None = None, *, hub_id: str | None = None,
+                      example: str | None = None) -> str:
     """The card; `warning` (the task's sentence when the model learned nothing useful) comes
-    right after what the model is, before anyone reads how to use it."""
+    right after what the model is, before anyone reads how to use it.
+
+    `hub_id`: the card of the run published as that Hub repo, whose code loads the model from the
+    repo; `example`: a text from the run's own validation data, the Hub page's widget example."""
     task, space = _task_and_space(data)
+    model_ref = hub_id or f"{config.output_dir}/{run_id}/model"
     if task.name == PRETRAINING_TASK:
-        lines = _pretraining_head(run_id, config, data, metrics, warning)
+        lines = _pretraining_head(run_id, config, data, metrics, warning, model_ref,
+                                  hub_id or f"{config.output_dir}/{run_id}")
     else:
-        lines = _classifier_head(run_id, config, data, metrics, task, space, warning)
-    lines += _settings_and_environment(run_id, config, data, task, environment)
+        lines = _classifier_head(run_id, config, data, metrics, task, space, warning, model_ref,
+                                 widget_front_matter(example))
+    lines += _settings_and_environment(run_id, config, data, task, environment, hub_id)
     return "\n".join(lines)
 
 
 def _pretraining_head(run_id: str, config: TrainConfig, data: dict[str, Any], metrics: dict[str, Any],
-                      warning: str | None) -> list[str]:
+                      warning: str | None, model_path: str, run_ref: str) -> list[str]:
     """What a continued-pretraining run's model is: an encoder that fills in words, not a
     classifier; the way to use it is to guess a hidden word, or to fine-tune it on labels."""
     task = get_task(PRETRAINING_TASK)
-    model_path = f"{config.output_dir}/{run_id}/model"
     texts = int(data.get("train_size") or 0) + int(data.get("validation_size") or 0)
     length = f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}" + (
         f", at most {config.max_steps} steps" if config.max_steps else "")
@@ -104,7 +125,7 @@ def _pretraining_head(run_id: str, config: TrainConfig, data: dict[str, Any], me
         "Fine-tune it on a labelled file (the usual reason to adapt a model first):",
         "",
         "```bash",
-        f"bertstudio train --data FILE --model {shlex.quote(f'{config.output_dir}/{run_id}')}",
+        f"bertstudio train --data FILE --model {shlex.quote(run_ref)}",
         "```",
         "",
         "## Data",
@@ -120,7 +141,7 @@ def _pretraining_head(run_id: str, config: TrainConfig, data: dict[str, Any], me
 
 
 def _classifier_head(run_id: str, config: TrainConfig, data: dict[str, Any], metrics: dict[str, Any], task,
-                     space: TargetSpace, warning: str | None) -> list[str]:
+                     space: TargetSpace, warning: str | None, model_ref: str, widget: list[str]) -> list[str]:
     kind, counted = _KIND.get(task.problem_type, _CLASSIFIER)
     report = data.get("report", {})
     columns = data.get("columns", {})
@@ -130,6 +151,7 @@ def _classifier_head(run_id: str, config: TrainConfig, data: dict[str, Any], met
         "pipeline_tag: text-classification",
         *([f"base_model: {config.model}"] if _is_hub_id(config.model) else []),
         "tags: [bert-studio, text-classification]",
+        *widget,
         "---",
         "",
         f"# {config.run_name or run_id}",
@@ -142,7 +164,7 @@ def _classifier_head(run_id: str, config: TrainConfig, data: dict[str, Any], met
         "",
         "```python",
         "from transformers import pipeline",
-        f"classifier = pipeline('text-classification', model='{config.output_dir}/{run_id}/model'"
+        f"classifier = pipeline('text-classification', model='{model_ref}'"
         + (", top_k=None)" if task.problem_type == "multi_label_classification" else ")"),
         "classifier('Your text here')" + _USE_NOTE.get(task.problem_type, ""),
         "```",
@@ -171,7 +193,7 @@ def _classifier_head(run_id: str, config: TrainConfig, data: dict[str, Any], met
 
 
 def _settings_and_environment(run_id: str, config: TrainConfig, data: dict[str, Any], task,
-                              environment: dict[str, Any]) -> list[str]:
+                              environment: dict[str, Any], hub_id: str | None = None) -> list[str]:
     lines = ["", "## Training settings", "", "| setting | value |", "|---|---|"]
     # Files and columns are told under Data, with the columns actually used rather than "auto".
     skipped = {"data", "validation_data", "text_column", "text_pair_column", "label_column", "label_columns"}
@@ -193,5 +215,5 @@ def _settings_and_environment(run_id: str, config: TrainConfig, data: dict[str, 
                 "num_processes"):
         if key in environment:
             lines.append(f"- {key}: {environment[key]}")
-    lines += ["", "## Reproduce", "", "```bash", reproduce_command(run_id, config), "```", ""]
+    lines += ["", "## Reproduce", "", "```bash", reproduce_command(run_id, config, hub_id), "```", ""]
     return lines
