@@ -69,3 +69,16 @@ def account_secret(runs_dir: str | Path) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(key + "\n")
     return key
+
+
+def claim_runs(runs_dir: str | Path, run_ids: list[str], browser_owner: str, account: str,
+               busy=lambda run_id: False) -> list[str]:
+    """Hand the runs a browser started before its visitor signed in to the account, so they stay
+    theirs after the switch of owner; a run still waiting or training (`busy`) is left to the
+    browser's token, which its job carries, and is claimed on a later load. Returns the claimed."""
+    from bertstudio.hosting import owns, record_owner
+
+    claimed = [run_id for run_id in run_ids if not busy(run_id) and owns(runs_dir, run_id, browser_owner)]
+    for run_id in claimed:
+        record_owner(runs_dir, run_id, account)
+    return claimed

@@ -102,3 +102,16 @@ def test_limits_count_per_account_when_signed_in_and_per_address_otherwise(
     train_tab.stop(jobs, first, memory)
     jobs.wait(second.run_id, timeout=120)
     jobs.wait(first.run_id, timeout=120)
+
+
+def test_signing_in_hands_the_browsers_earlier_runs_to_the_account_but_not_a_live_one(tmp_path):
+    from bertstudio.accounts import claim_runs
+
+    alice = account_owner("alice", KEY)
+    for run_id in ("done", "live"):
+        record_owner(tmp_path, run_id, "browser-token")
+    record_owner(tmp_path, "bobs", "bob-token")
+    claimed = claim_runs(tmp_path, ["done", "live", "bobs", "gone"], "browser-token", alice,
+                         busy=lambda run_id: run_id == "live")
+    assert claimed == ["done"] and owns(tmp_path, "done", alice)
+    assert owns(tmp_path, "live", "browser-token") and owns(tmp_path, "bobs", "bob-token")

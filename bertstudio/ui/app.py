@@ -17,6 +17,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from bertstudio.accounts import claim_runs
 from bertstudio.hosting import browser_secret
 from bertstudio.ui import (choices, data_tab, hyperparams_tab, model_choices, predict_tab, render, runs_tab,
                            search_panel, tokenizer_tab, train_tab)
@@ -95,8 +96,12 @@ def build_app(settings: AppSettings, jobs: JobManager) -> gr.Blocks:
         def on_load(memory_value, request: gr.Request, profile: gr.OAuthProfile | None):
             # Signing in or out reloads the page, so this is where the visitor's owner is settled.
             if limits is not None:
-                memory_value = BrowserMemory.from_value(memory_value).for_visitor(
-                    profile.username if profile is not None and signin else None, limits.account_key).to_value()
+                before = BrowserMemory.from_value(memory_value)
+                now = before.for_visitor(profile.username if profile is not None and signin else None,
+                                         limits.account_key)
+                if limits.account(now.owner) and not limits.account(before.owner) and before.owner:
+                    claim_runs(runs_dir, now.runs, before.owner, now.owner, busy=jobs.is_live)
+                memory_value = now.to_value()
             return train_tab.reattach(jobs, runs_dir, objects(request).downloads_dir, memory_value,
                                       settings.private_runs, train_tab.request_address(request, limits),
                                       hosting=limits)
