@@ -91,7 +91,7 @@ def build_app(settings: AppSettings, jobs: JobManager) -> gr.Blocks:
         wire_hyperparams(hp, data, tok, train, form, objects, limits)
         wire_train(train, data, form, jobs, memory, objects, limits)
         wire_predict(predict, predict_page, settings, memory, objects)
-        wire_runs(runs, runs_page, train, settings, jobs, memory, objects)
+        wire_runs(runs, runs_page, train, settings, jobs, memory, objects, data=data, hp=hp, form=form)
 
         def on_load(memory_value, request: gr.Request, profile: gr.OAuthProfile | None):
             # Signing in or out reloads the page, so this is where the visitor's owner is settled.

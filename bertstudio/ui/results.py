@@ -212,7 +212,7 @@ TASK_WORDS = {name: view.words for name, view in all_views().items()}  # "multi-
 
 
 def run_choice_label(summary: RunSummary) -> str:
-    """How a run reads in a dropdown: date, model, data and the headline score."""
+    """How a run reads in a dropdown: date, its name, model, data and the headline score."""
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(summary.created))
     name, value = headline(summary)
     score = f" · {metric_name(name)} {value:.3f}" if isinstance(value, (int, float)) else ""
@@ -220,16 +220,34 @@ def run_choice_label(summary: RunSummary) -> str:
     kind = f" · {TASK_WORDS.get(task, task)}" if task != DEFAULT_TASK else ""
     score += " · damaged" if summary.damage else ""
     score += f" · {LEARNED_NOTHING}" if getattr(summary, "warning", None) else ""
-    return (f"{when} · {Path(summary.model).name or summary.model} · {summary.data or 'data'}{kind}{score}"
+    named = f" · {run_name}" if (run_name := _run_name(summary)) else ""
+    return (f"{when}{named} · {Path(summary.model).name or summary.model} · {summary.data or 'data'}{kind}{score}"
             f" · {summary.run_id[-12:]}")
 
 
 # What a run is and how well it did first: on a phone the table scrolls sideways from the left.
-RUNS_HEADERS = ["started", "status", "task", "metric", "score", "model", "data", "labels", "run"]
+def _config_dict(summary: RunSummary) -> dict[str, Any] | None:
+    """The run's settings as a dictionary, or None for a run without a readable config."""
+    to_dict = getattr(getattr(summary, "config", None), "to_dict", None)
+    return to_dict() if callable(to_dict) else None
+
+
+def _run_name(summary: RunSummary) -> str | None:
+    config = getattr(summary, "config", None)
+    return getattr(config, "run_name", None) or None
+
+
+# Runs of one file are told apart by their name and the settings that differ between them.
+RUNS_HEADERS = ["started", "status", "task", "metric", "score", "name", "settings that differ", "model", "data",
+                "labels", "run"]
 
 
 def runs_rows(summaries: list[RunSummary]) -> list[list[str]]:
-    """One row per run: its task and headline metric (name and value) among the facts."""
+    """One row per run: its task and headline metric (name and value), its name and what sets it
+    apart from the other runs of the same file, among the facts."""
+    from bertstudio.ui.run_diff import data_key, differences_by_run
+
+    differs = differences_by_run((s.run_id, data_key(None, s.data), _config_dict(s)) for s in summaries)
     rows = []
     for s in summaries:
         task = task_of(s)
@@ -237,6 +255,6 @@ def runs_rows(summaries: list[RunSummary]) -> list[list[str]]:
         labels = get_view(task).labels_cell(s.labels)
         status = f"{s.status_text} · {LEARNED_NOTHING}" if getattr(s, "warning", None) else s.status_text
         rows.append([time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created)), status,
-                     TASK_WORDS.get(task, task), metric_name(name), number(value), Path(s.model).name or s.model,
-                     s.data or "—", labels, s.run_id])
+                     TASK_WORDS.get(task, task), metric_name(name), number(value), _run_name(s) or "—",
+                     differs[s.run_id], Path(s.model).name or s.model, s.data or "—", labels, s.run_id])
     return rows

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import gradio as gr
 
 from bertstudio.errors import StudioError
-from bertstudio.ui import charts, render, results_text
+from bertstudio.ui import charts, render, results_text, runs_compare, runs_publish
 from bertstudio.ui.history import FollowedRun
 from bertstudio.ui.results import (RUNS_HEADERS, TASK_WORDS, download_files, history_of, read_results,
                                    results_figure, run_choice_label, runs_rows, settings_rows)
@@ -46,6 +46,9 @@ class RunsTab:
     per_class: gr.Dataframe
     settings: gr.Dataframe
     downloads: gr.File
+    train_again: gr.Button
+    publish: runs_publish.PublishSection
+    compare: runs_compare.CompareSection
 
     @property
     def detail_outputs(self) -> list[Any]:
@@ -54,8 +57,9 @@ class RunsTab:
 
 
 def build() -> RunsTab:
-    gr.Markdown("Every run in the runs folder, newest first. Open one to see its charts, settings and "
-                "downloads.", elem_classes="tab-intro")
+    gr.Markdown("Every run in the runs folder, newest first. Click a row (or pick it below) to open the run "
+                "and see its charts, settings and downloads; compare several at the bottom.",
+                elem_classes="tab-intro")
     table = gr.Dataframe(headers=RUNS_HEADERS, interactive=False, wrap=True, max_height=300, label="Runs",
                          elem_id="runs-table")
     with gr.Row(equal_height=False):
@@ -81,9 +85,15 @@ def build() -> RunsTab:
                 downloads = gr.File(label="Downloads", file_count="multiple", interactive=False)
             with gr.Column(min_width=320):
                 confusion = gr.Plot(show_label=False)
+        with gr.Row(equal_height=False):
+            train_again = gr.Button("Train again with these settings", size="md", scale=0, min_width=260,
+                                    elem_id="runs-train-again")
         settings = gr.Dataframe(headers=["setting", "value"], label="Settings of this run", interactive=False,
                                 max_height=360, wrap=True)
-    return RunsTab(table=table, refresh=refresh, picker=picker, delete=delete, resume=resume, stop=stop,
+        publish = runs_publish.build()
+    compare = runs_compare.build()
+    return RunsTab(train_again=train_again, publish=publish, compare=compare,
+                   table=table, refresh=refresh, picker=picker, delete=delete, resume=resume, stop=stop,
                    confirm=confirm,
                    problem=problem,
                    detail=detail, summary=summary, loss_chart=loss_chart, metrics_chart=metrics_chart,
@@ -91,6 +101,13 @@ def build() -> RunsTab:
 
 
 # --- handlers ------------------------------------------------------------------------------------
+
+def run_of_row(row: list[Any] | None) -> Any:
+    """The run a clicked table row names (its last cell), for the picker; nothing for an empty row."""
+    if not row or not isinstance(row[-1], str) or not row[-1]:
+        return gr.skip()
+    return row[-1]
+
 
 def visible_runs(runs_dir: Path, memory_value: Any, private: bool) -> list:
     """The runs this visitor may see: all of them on a personal install, only their own on a shared one."""
@@ -126,7 +143,8 @@ def _waiting_row(job: "Job") -> list[str]:
     data = Path(job.config.data or "").name or "—"
     task = getattr(job.config, "task", "auto")
     return [time.strftime("%Y-%m-%d %H:%M", time.localtime(job.submitted)), "waiting",
-            TASK_WORDS.get(task, "decided from the data"), "—", "—", Path(job.config.model).name or job.config.model,
+            TASK_WORDS.get(task, "decided from the data"), "—", "—", job.config.run_name or "—", "—",
+            Path(job.config.model).name or job.config.model,
             data, "—", job.run_id]
 
 

@@ -14,7 +14,8 @@ from typing import Any, Callable
 import gradio as gr
 
 from bertstudio.hosting import HostingSettings
-from bertstudio.ui import choices, data_tab, hyperparams_tab, predict_tab, presets, runs_tab, tokenizer_tab, train_tab
+from bertstudio.ui import (choices, data_tab, hyperparams_tab, predict_tab, presets, render, runs_compare, runs_publish,
+                           runs_tab, tokenizer_tab, train_again, train_tab)
 from bertstudio.ui.app_settings import AppSettings
 from bertstudio.ui.data_tab import DataTab
 from bertstudio.ui.form import ConfigForm, from_log
@@ -284,21 +285,36 @@ def wire_predict(predict: PredictTab, page: gr.Tab, settings: AppSettings, memor
 
 
 def wire_runs(runs: RunsTab, page: gr.Tab, train: TrainTab, settings: AppSettings, jobs: JobManager,
-              memory: gr.BrowserState, objects: Objects) -> None:
+              memory: gr.BrowserState, objects: Objects, *, data: DataTab | None = None,
+              hp: HyperparamsTab | None = None, form: ConfigForm | None = None) -> None:
     runs_dir, private, limits = Path(settings.runs_dir), settings.private_runs, settings.limits
     refresh = partial(runs_tab.refresh, runs_dir, private, jobs=jobs)
-    page.select(refresh, [memory, runs.picker], [runs.table, runs.picker], show_progress="hidden")
+    picks = runs.compare.picks
+    compare_choices = dict(fn=partial(runs_compare.choices, runs_dir, private), inputs=[memory, picks],
+                           outputs=picks, show_progress="hidden")
+    page.select(refresh, [memory, runs.picker], [runs.table, runs.picker], show_progress="hidden").then(
+        **compare_choices)
     runs.refresh.click(refresh, [memory, runs.picker], [runs.table, runs.picker], show_progress="hidden",
-                       api_name="list_runs")
+                       api_name="list_runs").then(**compare_choices)
+    # A click anywhere in a row opens its run: the row's last cell is the run's id, the picker's value.
+    def on_row(evt: gr.SelectData):
+        return runs_tab.run_of_row(evt.row_value)
+
+    runs.table.select(on_row, None, runs.picker, show_progress="hidden")
 
     def on_open(memory_value, run_id, request: gr.Request):
         return runs_tab.open_run(runs_dir, private, objects(request).downloads_dir, memory_value, run_id, jobs)
 
-    runs.picker.change(on_open, [memory, runs.picker], runs.detail_outputs)
+    def on_publish_view(memory_value, run_id, profile: gr.OAuthProfile | None):
+        return runs_publish.view(runs_dir, private, limits is not None, memory_value, run_id, profile is not None)
+
+    publish = runs.publish
+    runs.picker.change(on_open, [memory, runs.picker], runs.detail_outputs).then(
+        on_publish_view, [memory, runs.picker], [publish.group, publish.repo, publish.result], show_progress="hidden")
     runs.delete.click(runs_tab.ask_delete, runs.picker, [runs.confirm, runs.problem])
     runs.confirm.click(partial(runs_tab.delete, runs_dir, private), [memory, runs.picker],
                        [runs.problem, runs.confirm, runs.detail, memory]).then(
-        refresh, [memory, runs.picker], [runs.table, runs.picker])
+        refresh, [memory, runs.picker], [runs.table, runs.picker]).then(**compare_choices)
     runs.stop.click(partial(runs_tab.stop_run, jobs), [memory, runs.picker], [runs.problem, runs.stop]).then(
         refresh, [memory, runs.picker], [runs.table, runs.picker])
 
@@ -312,3 +328,38 @@ def wire_runs(runs: RunsTab, page: gr.Tab, train: TrainTab, settings: AppSetting
         on_tick, [train.followed, memory], [*train.view, *train.gate], show_progress="hidden").then(
         refresh, [memory, runs.picker], [runs.table, runs.picker])
 
+    section = runs.compare
+    show = dict(fn=partial(runs_compare.show, runs_dir, private), inputs=[memory, picks, section.only_differences],
+                outputs=section.outputs, show_progress_on=section.loss_chart)
+    section.button.click(**show)
+    section.only_differences.input(**show)
+
+    # The token is the signed-in visitor's own; without one, push_run reads the environment's (a
+    # personal install), and a hosted deployment refuses (its server's token is not the visitor's).
+    def on_publish(memory_value, run_id, repo, private_repo, token: gr.OAuthToken | None):
+        return runs_publish.publish(runs_dir, private, limits is not None, memory_value, run_id, repo, private_repo,
+                                    token.token if token is not None else None)
+
+    publish.button.click(on_publish, [memory, runs.picker, publish.repo, publish.private], publish.result,
+                         show_progress_on=publish.result)
+    if data is not None and hp is not None and form is not None:
+        wire_train_again(runs, data, hp, form, settings, memory)
+
+
+def wire_train_again(runs: RunsTab, data: DataTab, hp: HyperparamsTab, form: ConfigForm,
+                     settings: AppSettings, memory: gr.BrowserState) -> None:
+    """Train again: the form filled from the opened run (as an uploaded config.json would fill it),
+    the learning-rate box after the slider, then the Data tab prepared for the new columns or task."""
+    runs_dir, private, limits = Path(settings.runs_dir), settings.private_runs, settings.limits
+
+    def on_again(memory_value, run_id, loaded, *values):
+        if not runs_tab.may_see(runs_dir, private, memory_value, run_id):
+            untouched = [gr.skip()] * (len(form.controls) + 2 + len(hp.presets))
+            return untouched + [render.problem("Pick one of your runs first; press Refresh if it is gone.")]
+        return train_again.fill_from_run(form, runs_dir / run_id, loaded, values, limits)
+
+    runs.train_again.click(on_again, [memory, runs.picker, data.loaded, *form.inputs],
+                           [*form.inputs, hp.problem, hp.selected_preset, *hp.presets, runs.problem]).then(
+        from_log, form.control("learning_rate").component, hp.learning_rate_box, show_progress="hidden").then(
+        partial(data_tab.prepare, form), [data.loaded, *form.inputs], data_tab.prepare_outputs(data),
+        show_progress="hidden")
