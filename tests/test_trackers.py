@@ -174,12 +174,10 @@ def test_a_tiny_training_reports_to_tensorboard_inside_its_run_folder(tmp_path, 
     config = TrainConfig(data=str(learnable_csv), model=str(tiny_model_dir), output_dir=str(tmp_path / "runs"),
                          logging_steps=2, seed=7, **{**LEARNABLE_SETTINGS, "epochs": 2})
     run_dir = tmp_path / "runs" / "tb-run"
-    # The sink is handed in, as the trainer's own wiring would build it; the config the run keeps
-    # says none so that a trainer which wires `report_to` itself does not report twice.
-    sink = tracker_sink(config.replace(report_to="tensorboard"), run_dir)
-    result = train(config, sink=sink, run_id="tb-run")
+    # The trainer builds the tracker from the config itself, as `--report-to` and the form set it.
+    result = train(config.replace(report_to="tensorboard"), run_id="tb-run")
     assert result.status == "finished", result.message
-    assert sink.finished and (run_dir / "config.json").exists()
+    assert (run_dir / "config.json").exists()
     accumulator = EventAccumulator(str(run_dir / "tracking"))
     accumulator.Reload()
     scalars = set(accumulator.Tags()["scalars"])

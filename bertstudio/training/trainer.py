@@ -36,6 +36,7 @@ from bertstudio.training.loop import Loop, NonFiniteLoss, Position, Slice, StopC
 from bertstudio.training.precision import cpu_has_native_bf16, resolve_precision  # noqa: F401
 from bertstudio.training.run_files import data_record, open_run, save_model_atomic, write_end_files, write_start_files  # noqa: F401
 from bertstudio.training.schedule import StepCount, count_steps, make_scheduler
+from bertstudio.training.trackers import tracker_sink
 from bertstudio.tasks.registry import get_task, watched_metric
 
 
@@ -169,6 +170,8 @@ def _train_once(config: TrainConfig, user_sink: EventSink, stop: StopControl, tr
     at = Position()
     cpu_kernels = contextlib.ExitStack()  # training-only swaps, undone before the model is saved
     try:
+        if main and (tracker := tracker_sink(config, run.path)) is not None:
+            sink.sinks.insert(1, tracker)  # after events.jsonl, before the caller's listener
         if restart_notice is not None:  # an out-of-memory retry starts over: its first try's steps go
             if main:
                 truncate_after_step(run.file(EVENTS_FILE), 0)
