@@ -13,6 +13,11 @@ limit. The count of live jobs per visitor lives here, on the server, where no vi
 
 A job is a training run or a hyperparameter search (`submit_search`): one search runs its trials one
 after another inside its job, so it holds the device, and the visitor's one live job, until it ends.
+
+Where a training executes is the launcher's business (`bertstudio.launch`): in this process on the
+worker thread (`ThreadLauncher`, the default here), or as a child process of its own
+(`ProcessLauncher`, the studio's), which a second Stop can end for good and which outlives a
+restart of the server: `adopt_running` then follows it again as the job on the device.
 """
 
 from __future__ import annotations
@@ -23,7 +28,6 @@ import statistics
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,70 +36,29 @@ from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
 from bertstudio.events import Event, EventSink, NullSink
 from bertstudio.hosting import owns, record_owner, recorded_owner
+# The job and its states are named from here by the UI and the tests (bertstudio.worker.Job).
+from bertstudio.job import (CANCELLED, DURATIONS_KEPT, ENDED, QUEUED, RUNNING, SEARCH, TRAIN,  # noqa: F401
+                            VISITOR_BUSY, DetachingListener, Job)
+from bertstudio.launch.base import Launch, Launcher
+from bertstudio.launch.thread import ThreadLauncher
 from bertstudio.training.progress import format_duration
-from bertstudio.runs.folder import EVENTS_FILE, RunFolder, is_run_folder, new_run_id, run_to_resume
+from bertstudio.runs.folder import RunFolder, is_run_folder, new_run_id, run_to_resume
 from bertstudio.search.jobs import SEARCH_REFUSED_HOSTED, SearchProgress, SearchRequest, run_search_job
 
 if TYPE_CHECKING:  # the trainer pulls in torch: imported only when a job is submitted
     from bertstudio.search.study import SearchResult
-    from bertstudio.training.trainer import RunResult, StopControl
-
-QUEUED = "queued"
-RUNNING = "running"
-CANCELLED = "cancelled"  # stopped while still waiting: it never started
-ENDED = frozenset({"finished", "stopped", "failed", CANCELLED})
-DURATIONS_KEPT = 20  # recent run lengths behind the queue's wait estimate
-VISITOR_BUSY = "You already have a run waiting or training; wait for it to end or stop it."
-TRAIN, SEARCH = "train", "search"  # the kinds of job
-
-
-@dataclass
-class Job:
-    """One training (or search) request and where it stands. Fields change only under the manager's
-    lock. A search job's `run_id` names the job only: its folder is `search.search_dir`, known once
-    the search has started, and each trial is an ordinary run with its own folder."""
-
-    run_id: str
-    config: TrainConfig
-    owner: str
-    stop: "StopControl" = field(repr=False)
-    sink: EventSink = field(default_factory=NullSink, repr=False)
-    state: str = QUEUED          # queued | running | finished | stopped | failed | cancelled
-    message: str = ""            # the engine's plain sentence when the job failed
-    submitted: float = field(default_factory=time.time)
-    result: "RunResult | SearchResult | None" = None
-    resume_from: Path | None = None  # an interrupted run's folder, continued from its last checkpoint
-    started_at: float | None = None
-    ended_at: float | None = None
-    eta_seconds: float | None = None  # the trainer's latest estimate of the time left
-    eta_at: float | None = None       # when that estimate was made
-    timed_out: bool = False           # stopped by the wall-time limit, not by its owner
-    address: str | None = None        # the visitor's network address, when the caller knows one
-    kind: str = TRAIN                 # TRAIN | SEARCH
-    request: SearchRequest | None = None       # a search job's trials, budget and fixed settings
-    search: SearchProgress | None = None       # a search job's progress (kept by the worker)
-
-    @property
-    def run_dir(self) -> Path:
-        return Path(self.config.output_dir) / self.run_id
-
-    @property
-    def events_path(self) -> Path:
-        return self.run_dir / EVENTS_FILE
-
-    @property
-    def ended(self) -> bool:
-        return self.state in ENDED
-
+    from bertstudio.training.trainer import RunResult
 
 class JobManager:
     """Owns the single worker thread and its FIFO queue; started lazily by the first `submit`."""
 
     def __init__(self, *, max_waiting: int | None = None, one_per_owner: bool = False,
-                 max_run_seconds: float | None = None) -> None:
+                 max_run_seconds: float | None = None, launcher: Launcher | None = None) -> None:
         """`max_waiting` caps the queue, `one_per_owner` allows each visitor (each owner, and each
         address a job was submitted with) one job waiting or training, `max_run_seconds` stops a
-        run after that long (None: no limit)."""
+        run after that long (None: no limit), `launcher` runs each training (in this process unless
+        given)."""
+        self._launcher: Launcher = launcher or ThreadLauncher()
         self._lock = threading.Condition()
         self._waiting: collections.deque[Job] = collections.deque()
         self._jobs: dict[str, Job] = {}
@@ -109,15 +72,23 @@ class JobManager:
 
     # --- asking -----------------------------------------------------------------------------
     def submit(self, config: TrainConfig, owner: str, sink: EventSink | None = None, *,
-               address: str | None = None) -> Job:
-        """Queue a run and return its job; bad settings are refused here, before it waits."""
+               address: str | None = None, gpus: tuple[int, ...] | list[int] = (),
+               processes: int | None = None) -> Job:
+        """Queue a run and return its job; bad settings are refused here, before it waits. `gpus`:
+        the GPUs to train on, one process each (empty: the launcher's default device);
+        `processes`: CPU processes that train it together where no GPU is chosen."""
         from bertstudio.training.trainer import StopControl
 
         config = config.validate()
         # The folder path must be stable from the start: a reopened page finds events by it.
         config = config.replace(output_dir=str(Path(config.output_dir).resolve()))
+        gpus = tuple(sorted(set(int(index) for index in gpus)))
+        processes = len(gpus) if gpus else max(1, processes or 1)
+        if processes > 1 and not getattr(self._launcher, "multi_process", False):
+            raise StudioError("Training on several devices needs each run in processes of its own; start the "
+                              "studio with its default launcher, or pick one GPU.")
         job = Job(run_id=new_run_id(config.run_name), config=config, owner=owner,
-                  stop=StopControl(), sink=sink or NullSink(), address=address)
+                  stop=StopControl(), sink=sink or NullSink(), address=address, gpus=gpus, processes=processes)
         return self._enqueue(job)
 
     def resume(self, run_dir: str | Path, owner: str, sink: EventSink | None = None, *,
@@ -193,7 +164,7 @@ class JobManager:
     def _live_of(self, owner: str, address: str | None) -> Job | None:
         """The job waiting or training for this owner token, or else for this address (the lock held)."""
         live = [job for job in self._jobs.values() if not job.ended]
-        mine = [job for job in live if owner and job.owner == owner]
+        mine = [job for job in live if job.owned_by(owner)]
         same_place = [job for job in live if address and job.address == address]
         return (mine or same_place or [None])[0]
 
@@ -204,16 +175,19 @@ class JobManager:
             return self._live_of(owner, address)
 
     def stop(self, run_id: str, owner: str) -> Job:
-        """Stop a running job after its current step, or take a waiting one out of the queue."""
+        """Stop a running job after its current step, or take a waiting one out of the queue. A
+        second Stop of a running job ends it for good where the launcher can (a child process)."""
         with self._lock:
             job = self._jobs.get(run_id)
-            if job is None or job.owner != owner:
+            if job is None or not job.owned_by(owner):
                 raise StudioError("This training is not yours or no longer known; reload the page.")
             if job.state == QUEUED:
                 self._waiting.remove(job)
                 job.state = CANCELLED
                 job.message = "Taken out of the queue before it started."
                 job.ended_at = time.time()
+            elif job.state == RUNNING and job.stop.requested and job.kind == TRAIN:
+                self._launcher.force_stop(job.run_id)
             elif job.state == RUNNING:
                 job.stop.request()
             return job
@@ -271,7 +245,7 @@ class JobManager:
 
     def jobs_of(self, owner: str) -> list[Job]:
         with self._lock:
-            return [job for job in self._jobs.values() if job.owner == owner]
+            return [job for job in self._jobs.values() if job.owned_by(owner)]
 
     def forget_ended(self, older_than: float) -> int:
         """Drop jobs that ended more than `older_than` seconds ago (their folders stay); returns how many."""
@@ -302,19 +276,56 @@ class JobManager:
             return job
 
     def shutdown(self, timeout: float | None = None) -> None:
-        """Cancel what waits, ask the running job to stop, and wait for the thread to end."""
+        """Cancel what waits, ask the running job to stop, and wait for the thread to end. A training
+        in a process of its own is left to carry on: the next server follows it again."""
         with self._lock:
             self._closed = True
             while self._waiting:
                 job = self._waiting.popleft()
                 job.state, job.message = CANCELLED, "The app shut down before this training started."
                 job.ended_at = time.time()
-            if self._current is not None:
-                self._current.stop.request()
+            current = self._current
+            outlives = current is not None and current.kind == TRAIN and self._launcher.keeps_running_after_exit()
+            if current is not None and not outlives:
+                current.stop.request()
             self._lock.notify_all()
             thread = self._thread
-        if thread is not None:
+        if thread is not None and not outlives:
             thread.join(timeout)
+
+    def adopt_running(self, runs_dir: str | Path) -> list[Job]:
+        """Follow the runs still training in processes an earlier server started (after a restart):
+        each becomes the running job again, its owner the one recorded beside the runs, so the
+        page that started it can follow and stop it. New jobs wait until it ends."""
+        from bertstudio.launch.adopt import still_training
+        from bertstudio.training.trainer import StopControl
+
+        adopt = getattr(self._launcher, "adopt", None)
+        if adopt is None:
+            return []
+        found = []
+        for record in still_training(runs_dir):
+            job = Job(run_id=record.run_id, config=record.config.replace(output_dir=str(Path(record.path).parent)),
+                      owner="", stop=StopControl(), state=RUNNING, started_at=time.time(), adopted=True)
+            with self._lock:
+                if record.run_id in self._jobs or self._current is not None:
+                    continue  # one run on the device: a second survivor is only listed as running
+                self._jobs[job.run_id] = job
+                self._current = job
+            threading.Thread(target=self._follow_adopted, args=(job, adopt), name="bertstudio-adopted",
+                             daemon=True).start()
+            found.append(job)
+        return found
+
+    def _follow_adopted(self, job: Job, adopt) -> None:
+        outcome = adopt(job.run_dir, _Progress(self, job), job.stop)
+        if outcome is None:  # it ended between the listing and now: its folder says how
+            state, message = "failed", "The training process ended while the studio restarted."
+        else:
+            state, message = outcome.state, outcome.message
+        self._end(job, state, message, None)
+        with self._lock:
+            self._ensure_thread()  # the queue may have filled meanwhile
 
     # --- the worker -------------------------------------------------------------------------
     def _ensure_thread(self) -> None:
@@ -327,9 +338,10 @@ class JobManager:
     def _work(self) -> None:
         while True:
             with self._lock:
-                while not self._waiting and not self._closed:
+                # An adopted run holds the device as `_current` until it ends.
+                while (not self._waiting or self._current is not None) and not self._closed:
                     self._lock.wait()
-                if not self._waiting:
+                if not self._waiting or self._current is not None:
                     return
                 job = self._waiting.popleft()
                 job.state = RUNNING
@@ -348,13 +360,16 @@ class JobManager:
             if job.timed_out and state == "stopped":
                 message = (f"Stopped at this demo's time limit of {format_duration(self._max_run_seconds)} "
                            "per run; the model as it stood was kept.")
-            with self._lock:
-                job.state, job.message, job.result = state, message, result
-                job.ended_at = time.time()
-                if state in ("finished", "stopped") and job.kind == TRAIN:  # a search is no typical run
-                    self._durations.append(job.ended_at - job.started_at)
-                self._current = None
-                self._lock.notify_all()
+            self._end(job, state, message, result)
+
+    def _end(self, job: Job, state: str, message: str, result) -> None:
+        with self._lock:
+            job.state, job.message, job.result = state, message, result
+            job.ended_at = time.time()
+            if state in ("finished", "stopped") and job.kind == TRAIN and not job.adopted:  # a search is no typical run
+                self._durations.append(job.ended_at - job.started_at)
+            self._current = None
+            self._lock.notify_all()
 
     def _time_up(self, job: Job) -> None:
         with self._lock:
@@ -368,19 +383,18 @@ class JobManager:
             with self._lock:  # the queue's wait estimate counts on the budget while the search runs
                 job.eta_seconds, job.eta_at = job.request.time_budget_seconds, time.time()
             return run_search_job(job.config, job.request, job.owner, job.stop,
-                                  partial(self._note_search, job), _Listener(job.sink))
-        from bertstudio.training.trainer import train
-
-        sink = FanOut([_Progress(self, job), _Listener(job.sink)])
-        extra = {"resume_from": job.resume_from} if job.resume_from is not None else {}
+                                  partial(self._note_search, job), DetachingListener(job.sink))
+        sink = FanOut([_Progress(self, job), DetachingListener(job.sink)])
+        launch = Launch(run_id=job.run_id, config=job.config, resume_from=job.resume_from, gpus=job.gpus,
+                        processes=job.processes)
         try:
-            result = train(job.config, sink=sink, stop=job.stop, run_id=job.run_id, **extra)
-        except StudioError as exc:  # refused before the run folder existed (e.g. a missing column)
+            outcome = self._launcher.run(launch, sink, job.stop)
+        except StudioError as exc:  # refused before the run could start (its folder cannot be written)
             return "failed", exc.message, None
         except Exception as exc:  # noqa: BLE001 - the worker must outlive any one job
             traceback.print_exc()
             return "failed", f"Training could not start: {type(exc).__name__}: {exc}", None
-        return result.status, result.message, result
+        return outcome.state, outcome.message, outcome.result
 
     def _note_search(self, job: Job, event: Event) -> None:
         with self._lock:
@@ -400,22 +414,3 @@ class _Progress:
     def emit(self, event: Event) -> None:
         if event.type == "step":
             self._manager._note_progress(self._job, event)
-
-
-class _Listener:
-    """A caller's sink, detached at its first failure: a listener nobody drains (a full queue) or
-    one whose browser went away must never stop the training it listens to."""
-
-    def __init__(self, sink: EventSink) -> None:
-        self._sink = sink
-        self._detached = False
-
-    def emit(self, event: Event) -> None:
-        if self._detached:
-            return
-        try:
-            self._sink.emit(event)
-        except Exception:  # noqa: BLE001 - any listener failure; it is reported, then detached
-            self._detached = True
-            print("bertstudio: an event listener failed and was detached; training carries on.", flush=True)
-            traceback.print_exc()

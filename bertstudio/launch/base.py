@@ -1,0 +1,58 @@
+"""The seam between the worker's queue and where a run executes: a `Launch` in, an `Outcome` out.
+
+A launcher runs one training to its end, passing every event the run writes to the worker's sink as
+it happens (for the queue's time estimate and any listener), and honours the job's stop control: a
+first request ends the run after its current step, keeping the model; `force` ends it for good.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bertstudio.config import TrainConfig
+from bertstudio.events import EventSink
+
+if TYPE_CHECKING:
+    from bertstudio.training.loop import StopControl
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One training as the worker hands it over. `gpus`: the GPU indices chosen for it; empty for the
+    launcher's default (the first GPU, else the CPU). `processes`: how many processes train it
+    together (1 unless several GPUs, or CPU processes in a test, share the run)."""
+
+    run_id: str
+    config: TrainConfig
+    resume_from: Path | None = None
+    gpus: tuple[int, ...] = ()
+    processes: int = 1
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.config.output_dir) / self.run_id
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the run ended, as the worker records it on the job: "finished" | "stopped" | "failed",
+    the engine's plain sentence, and the in-process `RunResult` where there is one."""
+
+    state: str
+    message: str = ""
+    result: Any = None
+
+
+class Launcher(Protocol):
+    def run(self, launch: Launch, sink: EventSink, stop: "StopControl") -> Outcome: ...
+
+    def force_stop(self, run_id: str) -> bool:
+        """End the run for good now (a second Stop); False when this launcher cannot."""
+        ...
+
+    def keeps_running_after_exit(self) -> bool:
+        """Whether its runs outlive the server (a child process does; a thread does not), so that a
+        shutting-down server leaves them be and the next start follows them again."""
+        ...
