@@ -35,6 +35,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--require-signin", action=argparse.BooleanOptionalAction, default=None,
                         help="hosted: training needs a Hugging Face sign-in; exploring data and the tokenizer "
                              "never does (on by default on a Space, or with BERTSTUDIO_REQUIRE_SIGNIN=1)")
+    parser.add_argument("--launcher", choices=("process", "thread"), default=None,
+                        help="where runs train: 'process' (default), each run its own process, which can use "
+                             "every GPU, survives a crash and a restart of the studio; 'thread', inside the "
+                             "server [BERTSTUDIO_LAUNCHER]")
     parser.add_argument("--default-model", default="bundled",
                         help="model preselected in the UI [bundled: works offline]")
     return parser.parse_args(argv)
@@ -62,16 +66,37 @@ def settings_from(args: argparse.Namespace):
                                         downloads_root=downloads_root))
 
 
-def job_manager(settings):
+def job_manager(settings, launcher_name: str | None = None):
     """The one worker for every visitor, each visitor with one run waiting or training (a second
     Start, even a double click, is refused on the server); hosted, also a capped queue and a
-    wall-time limit per run."""
+    wall-time limit per run. Runs train in processes of their own unless `launcher_name` (or
+    BERTSTUDIO_LAUNCHER) says 'thread'; on a ZeroGPU Space, in slices of GPU calls."""
     from bertstudio.worker import JobManager
 
     limits = settings.limits
+    launcher = make_launcher(launcher_name or os.environ.get("BERTSTUDIO_LAUNCHER") or "process")
     if limits is None:
-        return JobManager(one_per_owner=True)
-    return JobManager(max_waiting=limits.max_waiting, one_per_owner=True, max_run_seconds=limits.max_run_seconds)
+        return JobManager(one_per_owner=True, launcher=launcher)
+    return JobManager(max_waiting=limits.max_waiting, one_per_owner=True, max_run_seconds=limits.max_run_seconds,
+                      launcher=launcher)
+
+
+def make_launcher(name: str):
+    from bertstudio.errors import StudioError
+    from bertstudio.hosting import zero_gpu_slicing
+    from bertstudio.launch.process import ProcessLauncher
+    from bertstudio.launch.sliced import SlicedLauncher
+    from bertstudio.launch.thread import ThreadLauncher
+
+    # ZeroGPU lends its GPU only inside decorated calls of this process: no child could use it.
+    slicing = zero_gpu_slicing()
+    if slicing is not None:
+        return SlicedLauncher(slicing["call"], slicing["slice_seconds"])
+    if name == "thread":
+        return ThreadLauncher()
+    if name == "process":
+        return ProcessLauncher()
+    raise StudioError(f"BERTSTUDIO_LAUNCHER must be 'process' or 'thread', not '{name}'.")
 
 
 def build_demo(settings=None, jobs=None):
@@ -134,7 +159,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings.runs_dir.mkdir(parents=True, exist_ok=True)
     # Tokenizers' own thread pool would fight the training thread for the same cores.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    jobs = job_manager(settings)
+    try:
+        jobs = job_manager(settings, args.launcher)
+    except StudioError as exc:
+        sys.exit(f"error: {exc.message}")
+    # Runs an earlier studio started in their own processes and still training: follow them again.
+    adopted = jobs.adopt_running(settings.runs_dir)
+    if adopted:
+        print(f"Following {len(adopted)} run(s) still training from before: "
+              + ", ".join(job.run_id for job in adopted), flush=True)
     demo = build_demo(settings, jobs)
     if settings.limits is not None:
         start_sweeper(settings, jobs)

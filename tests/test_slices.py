@@ -140,3 +140,24 @@ def test_on_a_zero_gpu_space_each_slice_is_a_gpu_call_that_leaves_time_to_save(
     config = sliced_config(tmp_path, learnable_csv, tiny_model_dir, epochs=1)
     result = train_in_slices(config, **{**slicing, "slice_seconds": None, "slice_steps": 10})
     assert result.status == "finished" and lent == [120, 120]
+
+
+def test_the_studios_worker_trains_a_run_in_slices_through_the_sliced_launcher(tmp_path, tiny_model_dir,
+                                                                                learnable_csv):
+    from bertstudio.launch.sliced import SlicedLauncher
+    from bertstudio.worker import JobManager
+
+    calls = []
+
+    def call(piece):
+        calls.append(piece.resume_from)
+        return across_a_process(piece)
+
+    config = sliced_config(tmp_path, learnable_csv, tiny_model_dir, epochs=1)
+    jobs = JobManager(one_per_owner=True, launcher=SlicedLauncher(call, slice_seconds=0.5))
+    job = jobs.submit(config, "visitor")
+    ended = jobs.wait(job.run_id, timeout=300)
+    assert ended.state == "finished", ended.message
+    assert len(calls) >= 2 and calls[0] is None  # the first slice starts it, the next ones resume it
+    assert all(Path(resumed) == job.run_dir for resumed in calls[1:])
+    assert RunFolder(job.run_dir).status() == "finished"

@@ -182,3 +182,38 @@ def test_no_change_event_on_the_page_feeds_back_into_its_own_trigger(app, tmp_pa
     monkeypatch.delenv("BERTSTUDIO_HOSTED", raising=False)
     demo = app.build_demo(app.settings_from(app.parse_args(["--runs-dir", str(tmp_path)])))
     assert change_loops(demo) == []
+
+
+# --- where runs train ---------------------------------------------------------------------------
+
+def test_runs_train_in_processes_of_their_own_unless_told_otherwise(app, monkeypatch, tmp_path):
+    from bertstudio.errors import StudioError
+    from bertstudio.launch.process import ProcessLauncher
+    from bertstudio.launch.thread import ThreadLauncher
+
+    monkeypatch.delenv("BERTSTUDIO_LAUNCHER", raising=False)
+    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+    settings = app.settings_from(app.parse_args(["--runs-dir", str(tmp_path)]))
+    assert isinstance(app.job_manager(settings)._launcher, ProcessLauncher)
+    assert isinstance(app.job_manager(settings, app.parse_args(["--launcher", "thread"]).launcher)._launcher,
+                      ThreadLauncher)
+    monkeypatch.setenv("BERTSTUDIO_LAUNCHER", "thread")
+    assert isinstance(app.job_manager(settings)._launcher, ThreadLauncher)
+    monkeypatch.setenv("BERTSTUDIO_LAUNCHER", "docker")
+    with pytest.raises(StudioError, match="must be 'process' or 'thread'"):
+        app.job_manager(settings)
+
+
+def test_a_zero_gpu_space_trains_in_slices_of_gpu_calls(app, monkeypatch, tmp_path):
+    import types
+
+    from bertstudio.hosting import ZERO_GPU_SWITCH
+    from bertstudio.launch.sliced import SlicedLauncher
+
+    def gpu(duration):  # the `spaces` package's decorator, as a Space has it
+        return lambda function: function
+
+    monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=gpu))
+    monkeypatch.setenv(ZERO_GPU_SWITCH, "true")
+    settings = app.settings_from(app.parse_args(["--runs-dir", str(tmp_path)]))
+    assert isinstance(app.job_manager(settings)._launcher, SlicedLauncher)

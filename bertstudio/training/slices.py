@@ -65,18 +65,20 @@ class SlicePiece:
 
 def train_in_slices(config: TrainConfig, *, slice_steps: int | None = None, slice_seconds: float | None = None,
                     sink: EventSink | None = None, stop: StopControl | None = None, run_id: str | None = None,
-                    call: Call = lambda fn: fn()) -> RunResult:
+                    call: Call = lambda fn: fn(), resume_from: str | Path | None = None) -> RunResult:
     """Train `config` one slice per `call` until the run ends; the last call's result.
 
     A slice ends after `slice_steps` optimizer steps or `slice_seconds` of its call (building the
     model included; leave the call room to save a checkpoint), at the next logged step. A slice
     that fails ends the run there, as a failed run (a full disk is resumable, as ever).
+    `resume_from`: an interrupted run's folder, carried on from its last checkpoint.
     """
     if slice_steps is None and slice_seconds is None:
         raise StudioError("Give a slice length: slice_steps (optimizer steps) or slice_seconds per call.")
     if slice_steps is not None and slice_steps < 1 or slice_seconds is not None and not slice_seconds > 0:
         raise StudioError("A slice must be at least 1 step or more than 0 seconds long.")
-    piece = SlicePiece(config, Slice(steps=slice_steps, seconds=slice_seconds), run_id=run_id, sink=sink, stop=stop)
+    piece = SlicePiece(config, Slice(steps=slice_steps, seconds=slice_seconds), run_id=run_id, sink=sink, stop=stop,
+                       resume_from=None if resume_from is None else str(resume_from))
     result = call(piece)
     while result.status == "paused":
         piece = SlicePiece(config, piece.slice, resume_from=str(Path(result.run_dir)), sink=sink, stop=stop,
