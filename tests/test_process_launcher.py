@@ -196,3 +196,13 @@ def test_the_thread_launcher_refuses_several_processes_in_plain_words(tmp_path, 
 
     with pytest.raises(StudioError, match="processes of its own"):
         JobManager().submit(config_for(tmp_path, learnable_csv, tiny_model_dir), OWNER, processes=2)
+
+
+@pytest.mark.slow
+def test_a_shared_demos_time_limit_stops_a_child_as_it_stops_a_thread(tmp_path, tiny_model_dir, learnable_csv):
+    jobs = JobManager(one_per_owner=True, max_run_seconds=8, launcher=ProcessLauncher(poll_seconds=0.1))
+    job = jobs.submit(config_for(tmp_path, learnable_csv, tiny_model_dir, epochs=50), OWNER)
+    ended = jobs.wait(job.run_id, timeout=180)
+    assert ended.state == "stopped" and ended.timed_out, ended.message
+    assert "time limit" in ended.message and (job.run_dir / "model" / "config.json").is_file()
+    assert jobs.live_job(OWNER) is None  # the visitor may start again
