@@ -25,6 +25,7 @@ from bertstudio.ui.session import BrowserMemory
 from bertstudio.ui.train_tab import results_table
 
 if TYPE_CHECKING:
+    from bertstudio.hosting import HostingSettings
     from bertstudio.worker import Job, JobManager
 
 
@@ -295,13 +296,18 @@ def delete(runs_dir: Path, private: bool, memory_value: Any, run_id: str | None)
 
 
 def resume(jobs: "JobManager", runs_dir: Path, private: bool, memory_value: Any,
-           run_id: str | None, address: str | None = None) -> list[Any]:
+           run_id: str | None, address: str | None = None, hosting: "HostingSettings | None" = None) -> list[Any]:
     """Queue the opened (interrupted) run to continue from its last checkpoint, followed on the Train tab.
+    On a shared deployment the same limits as Start apply: sign-in where training needs it, and
+    one live run per account when signed in, else per client address.
     Outputs: problem, resume button, browser memory, the Train tab's followed run."""
     memory = BrowserMemory.from_value(memory_value).with_owner()
     if not may_see(runs_dir, private, memory_value, run_id):
         return [render.problem("Pick one of your runs to resume."), gr.skip(), gr.skip(), gr.skip()]
     try:
+        if hosting is not None:  # as train_tab.start: a resumed run is a training like a new one
+            hosting.check_may_train(memory.owner)
+            address = hosting.counted_address(memory.owner, address)
         job = jobs.resume(Path(runs_dir) / run_id, memory.owner, address=address)
     except StudioError as exc:
         return [render.problem(exc.message), gr.skip(), gr.skip(), gr.skip()]
