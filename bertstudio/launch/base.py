@@ -7,11 +7,13 @@ first request ends the run after its current step, keeping the model; `force` en
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from bertstudio.config import TrainConfig
+from bertstudio.errors import StudioError
 from bertstudio.events import EventSink
 
 if TYPE_CHECKING:
@@ -56,3 +58,17 @@ class Launcher(Protocol):
         """Whether its runs outlive the server (a child process does; a thread does not), so that a
         shutting-down server leaves them be and the next start follows them again."""
         ...
+
+
+def outcome_of(training: Callable[[], Any]) -> Outcome:
+    """Run an in-process training (anything returning a `RunResult`) to its `Outcome`: a mistake
+    refused before its run folder existed is a failed outcome in its own words, and anything else
+    a failed outcome too, so that the worker outlives any one job."""
+    try:
+        result = training()
+    except StudioError as exc:  # refused before the run folder existed (e.g. a missing column)
+        return Outcome("failed", exc.message)
+    except Exception as exc:  # noqa: BLE001 - the worker must outlive any one job
+        traceback.print_exc()
+        return Outcome("failed", f"Training could not start: {type(exc).__name__}: {exc}")
+    return Outcome(result.status, result.message, result)

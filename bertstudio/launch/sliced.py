@@ -7,12 +7,10 @@ each ending with a checkpoint the next resumes from; Stop takes effect in the ne
 
 from __future__ import annotations
 
-import traceback
 from typing import TYPE_CHECKING
 
-from bertstudio.errors import StudioError
 from bertstudio.events import EventSink
-from bertstudio.launch.base import Launch, Outcome
+from bertstudio.launch.base import Launch, Outcome, outcome_of
 
 if TYPE_CHECKING:
     from bertstudio.training.loop import StopControl
@@ -28,15 +26,9 @@ class SlicedLauncher:
     def run(self, launch: Launch, sink: EventSink, stop: "StopControl") -> Outcome:
         from bertstudio.training.slices import train_in_slices
 
-        try:
-            result = train_in_slices(launch.config, slice_seconds=self._slice_seconds, sink=sink, stop=stop,
-                                     run_id=launch.run_id, call=self._call, resume_from=launch.resume_from)
-        except StudioError as exc:
-            return Outcome("failed", exc.message)
-        except Exception as exc:  # noqa: BLE001 - the worker must outlive any one job
-            traceback.print_exc()
-            return Outcome("failed", f"Training could not start: {type(exc).__name__}: {exc}")
-        return Outcome(result.status, result.message, result)
+        return outcome_of(lambda: train_in_slices(launch.config, slice_seconds=self._slice_seconds, sink=sink,
+                                                  stop=stop, run_id=launch.run_id, call=self._call,
+                                                  resume_from=launch.resume_from))
 
     def force_stop(self, run_id: str) -> bool:
         return False  # a slice in a GPU call cannot be ended from here; the next one stops it

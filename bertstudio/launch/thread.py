@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import traceback
 from typing import TYPE_CHECKING
 
-from bertstudio.errors import StudioError
 from bertstudio.events import EventSink
-from bertstudio.launch.base import Launch, Outcome
+from bertstudio.launch.base import Launch, Outcome, outcome_of
 
 if TYPE_CHECKING:
     from bertstudio.training.loop import StopControl
@@ -20,14 +18,7 @@ class ThreadLauncher:
         from bertstudio.training.trainer import train
 
         extra = {"resume_from": launch.resume_from} if launch.resume_from is not None else {}
-        try:
-            result = train(launch.config, sink=sink, stop=stop, run_id=launch.run_id, **extra)
-        except StudioError as exc:  # refused before the run folder existed (e.g. a missing column)
-            return Outcome("failed", exc.message)
-        except Exception as exc:  # noqa: BLE001 - the worker must outlive any one job
-            traceback.print_exc()
-            return Outcome("failed", f"Training could not start: {type(exc).__name__}: {exc}")
-        return Outcome(result.status, result.message, result)
+        return outcome_of(lambda: train(launch.config, sink=sink, stop=stop, run_id=launch.run_id, **extra))
 
     def force_stop(self, run_id: str) -> bool:
         return False

@@ -63,7 +63,12 @@ def build_app(settings: AppSettings, jobs: JobManager) -> gr.Blocks:
             gr.HTML(render.hosted_banner(limits.facts()), elem_id="hosted-banner")
         signin = limits is not None and limits.require_signin
         if signin:  # only then: off a Space, gradio's stand-in sign-in asks the Hub who is logged in here
-            gr.LoginButton("Sign in with Hugging Face", elem_id="signin")
+            with gr.Row(elem_id="signin-row"):
+                gr.Markdown("Signed in, your runs and limits follow your Hugging Face account into any "
+                            "browser.", elem_classes="preset-help")
+                # A small button at the end of the row: it is an account control, not the page's action.
+                gr.LoginButton("Sign in with Hugging Face", elem_id="signin", size="sm", variant="secondary",
+                               scale=0, min_width=240)
         # The same key across restarts: a browser keeps its owner token, and so its runs.
         memory = gr.BrowserState({}, storage_key=STORAGE_KEY, secret=browser_secret(runs_dir))
         # The visitor's file, columns and settings, in their own browser (see ui/choices.py).
