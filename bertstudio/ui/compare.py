@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 FEWEST, MOST = 2, 5
 # One colour per run, told apart on any screen and by most colour-blind readers (Okabe–Ito).
 RUN_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00")
-HIGHLIGHT = "background-color: #fef3c7; font-weight: 600"  # amber 100: a setting that differs
+# Amber 100 behind dark text: a setting that differs, readable in the light and the dark theme alike.
+HIGHLIGHT = "background-color: #fef3c7; color: #1f2937; font-weight: 600"
 MULTI_TASK = ("These runs are of different tasks ({tasks}), so they share no score: they compare on loss "
               "(left). Pick runs of one task to see their {kind} overlaid.")
 
@@ -136,8 +137,12 @@ def _shared_headline(runs: Sequence[ComparedRun]) -> str | None:
 
 
 def settings_table(runs: Sequence[ComparedRun], only_differences: bool = False) -> dict[str, Any]:
-    """The runs' settings side by side as a Dataframe value: the rows that differ highlighted."""
+    """The runs' settings side by side as a Dataframe value: the rows that differ first (in the
+    form's order) and highlighted, then the shared ones. Of some fifty settings two or three
+    differ; at the form's place they would sit below the table's fold, out of sight."""
     rows, differs = settings_side_by_side([run.config for run in runs], only_differences)
+    order = sorted(range(len(rows)), key=lambda i: not differs[i])
+    rows, differs = [rows[i] for i in order], [differs[i] for i in order]
     headers = ["setting", *distinct_names(runs)]
     styling = [[HIGHLIGHT if different else ""] * len(headers) for different in differs]
     return {"headers": headers, "data": rows, "metadata": {"display_value": rows, "styling": styling}}

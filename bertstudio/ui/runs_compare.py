@@ -54,7 +54,7 @@ def build() -> CompareSection:
                 metric_chart = gr.Plot(show_label=False, min_width=320, elem_id="runs-compare-metric")
             metrics = gr.Dataframe(label="Final metrics", interactive=False, wrap=True,
                                    elem_id="runs-compare-metrics")
-            settings = gr.Dataframe(label="Settings side by side (the ones that differ highlighted)",
+            settings = gr.Dataframe(label="Settings side by side (the ones that differ first, highlighted)",
                                     interactive=False, wrap=True, max_height=420, elem_id="runs-compare-settings")
     return CompareSection(picks=picks, button=button, only_differences=only_differences, problem=problem,
                           shown=shown, note=note, loss_chart=loss_chart, metric_chart=metric_chart,

@@ -87,7 +87,7 @@ def build() -> RunsTab:
             with gr.Column(min_width=320):
                 confusion = gr.Plot(show_label=False)
         with gr.Row(equal_height=False):
-            train_again = gr.Button("Train again with these settings", size="md", scale=0, min_width=260,
+            train_again = gr.Button("Train again with these settings", size="md", scale=0, min_width=320,
                                     elem_id="runs-train-again")
         settings = gr.Dataframe(headers=["setting", "value"], label="Settings of this run", interactive=False,
                                 max_height=360, wrap=True)

@@ -7,6 +7,7 @@ training file is still there to load on the Data tab.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
     from bertstudio.hosting import HostingSettings
     from bertstudio.ui.data_view import LoadedData
     from bertstudio.ui.form import ConfigForm
+
+
+# Form controls a run's settings leave as they are: what names the run, not what it learns.
+KEPT = ("run_name",)
 
 
 def applied_settings(form: "ConfigForm", config: "TrainConfig", updates: Sequence[Any],
@@ -42,12 +47,26 @@ def applied_settings(form: "ConfigForm", config: "TrainConfig", updates: Sequenc
     return changed, missing
 
 
+def same_file(path: Path, loaded: "LoadedData | None") -> bool:
+    """Whether the Data tab holds the run's training file: the same path, or the same bytes (the
+    same file uploaded again lands in a new upload folder)."""
+    if loaded is None:
+        return False
+    if Path(loaded.path).resolve() == path.resolve():
+        return True
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest() == loaded.table.sha256
+    except OSError:
+        return False
+
+
 def data_sentence(config: "TrainConfig", loaded: "LoadedData | None") -> str:
     """Where the run's training file stands: loaded now, still on disk, or to be loaded again."""
     if not config.data:
         return ""
     path = Path(config.data)
-    if loaded is not None and Path(loaded.path).resolve() == path.resolve():
+    if same_file(path, loaded):
         return f" Its training file, {path.name}, is the one loaded on the Data tab."
     if path.is_file():
         return (f" Its training file, {path.name}, is still there, but the Data tab has "
@@ -70,6 +89,11 @@ def fill_from_run(form: "ConfigForm", run_dir: Path, loaded: "LoadedData | None"
     outputs = hyperparams_tab.load_settings(form, loaded, str(run_dir / CONFIG_FILE), hosting)
     if outputs[len(form.controls)]:  # refused (past a hosted limit, say): the same sentence here
         return outputs + [outputs[len(form.controls)]]
+    # The name stays what the form has: it tells the new run apart from this one in the Runs
+    # table, where two runs of one name read as one.
+    names = [i for i, control in enumerate(form.controls) if control.name in KEPT]
+    for i in names:
+        outputs[i] = gr.skip()
     changed, missing = applied_settings(form, record.config, outputs[:len(form.controls)], values)
     said = (f"Applied {len(changed)} setting{'s' if len(changed) != 1 else ''} from this run: {', '.join(changed)}."
             if changed else "The form already had every setting of this run.")
