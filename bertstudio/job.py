@@ -57,6 +57,7 @@ class Job:
     search: SearchProgress | None = None       # a search job's progress (kept by the worker)
     gpus: tuple[int, ...] = ()        # the GPUs chosen for it; empty: the launcher's default device
     processes: int = 1                # processes that train it together (several GPUs)
+    cpu_only: bool = False            # trained on the CPU although GPUs are there (the Train tab's choice)
     adopted: bool = False             # started by an earlier server; its owner is known by the record only
 
     def owned_by(self, owner: str) -> bool:

@@ -117,7 +117,7 @@ def count_parameters(model: str) -> int | None:
     head), computed from its config.json without loading any weights. `model` is what TrainConfig
     takes: 'bundled', a model folder, a run folder, or a hub id (read only from the local cache;
     never downloaded). None when the config cannot be found or is not a shape this knows."""
-    config = _read_config(model)
+    config = read_model_config(model)
     return parameters_from_config(config) if config is not None else None
 
 
@@ -146,7 +146,9 @@ def _layer(h: int, inner: int) -> int:
     return 4 * (h * h + h) + (h * inner + inner) + (inner * h + h) + 2 * 2 * h
 
 
-def _read_config(model: str) -> dict[str, Any] | None:
+def read_model_config(model: str) -> dict[str, Any] | None:
+    """A model's parsed config.json, found as `count_parameters` finds it (never downloaded); None
+    where there is none. The memory estimate reads the model's shape from it too."""
     from bertstudio.models import BUNDLED_MODEL, bundled_model_path
 
     name = (model or "").strip()

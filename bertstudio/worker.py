@@ -70,13 +70,19 @@ class JobManager:
         self._max_run_seconds = max_run_seconds
         self._durations: collections.deque[float] = collections.deque(maxlen=DURATIONS_KEPT)
 
+    @property
+    def chooses_devices(self) -> bool:
+        """Whether runs may be given their devices (GPUs, or the CPU): only in processes of their own."""
+        return bool(getattr(self._launcher, "multi_process", False))
+
     # --- asking -----------------------------------------------------------------------------
     def submit(self, config: TrainConfig, owner: str, sink: EventSink | None = None, *,
                address: str | None = None, gpus: tuple[int, ...] | list[int] = (),
-               processes: int | None = None) -> Job:
+               processes: int | None = None, cpu_only: bool = False) -> Job:
         """Queue a run and return its job; bad settings are refused here, before it waits. `gpus`:
         the GPUs to train on, one process each (empty: the launcher's default device);
-        `processes`: CPU processes that train it together where no GPU is chosen."""
+        `processes`: CPU processes that train it together where no GPU is chosen; `cpu_only`: the
+        CPU even where there are GPUs."""
         from bertstudio.training.trainer import StopControl
 
         config = config.validate()
@@ -84,11 +90,14 @@ class JobManager:
         config = config.replace(output_dir=str(Path(config.output_dir).resolve()))
         gpus = tuple(sorted(set(int(index) for index in gpus)))
         processes = len(gpus) if gpus else max(1, processes or 1)
-        if processes > 1 and not getattr(self._launcher, "multi_process", False):
-            raise StudioError("Training on several devices needs each run in processes of its own; start the "
-                              "studio with its default launcher, or pick one GPU.")
-        job = Job(run_id=new_run_id(config.run_name), config=config, owner=owner,
-                  stop=StopControl(), sink=sink or NullSink(), address=address, gpus=gpus, processes=processes)
+        if gpus and cpu_only:
+            raise StudioError("Pick the GPUs or the CPU to train on, not both.")
+        # A thread trains where the server computes; only a child of its own can be given its devices.
+        if (processes > 1 or gpus or cpu_only) and not self.chooses_devices:
+            raise StudioError("Choosing the device needs each run in a process of its own; start the studio "
+                              "with its default launcher (not --launcher thread), or leave the choice as it is.")
+        job = Job(run_id=new_run_id(config.run_name), config=config, owner=owner, stop=StopControl(),
+                  sink=sink or NullSink(), address=address, gpus=gpus, processes=processes, cpu_only=cpu_only)
         return self._enqueue(job)
 
     def resume(self, run_dir: str | Path, owner: str, sink: EventSink | None = None, *,
@@ -386,7 +395,7 @@ class JobManager:
                                   partial(self._note_search, job), DetachingListener(job.sink))
         sink = FanOut([_Progress(self, job), DetachingListener(job.sink)])
         launch = Launch(run_id=job.run_id, config=job.config, resume_from=job.resume_from, gpus=job.gpus,
-                        processes=job.processes)
+                        processes=job.processes, cpu_only=job.cpu_only)
         try:
             outcome = self._launcher.run(launch, sink, job.stop)
         except StudioError as exc:  # refused before the run could start (its folder cannot be written)

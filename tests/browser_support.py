@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -67,7 +68,11 @@ def running_app(folder: Path, env: dict[str, str]) -> Iterator[str]:
     environment; yields the page's URL and stops the app afterwards. Its log is folder/app.log."""
     if not (BUNDLED / "config.json").exists():
         pytest.fail("the bundled model (assets/bundled-bert) is missing; build it with scripts/build_bundled_model.py")
-    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", **env}
+    # One torch thread in the app and the runs it launches: chromium and the other test worker hold
+    # the second core, and two threads on one free core wait on each other at every operation
+    # (a run measured 2 steps/s so, against 27 alone). The tests follow runs; they time nothing.
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": "1",
+                **env}
     full_env.pop("SPACE_ID", None)  # a Space's own id would switch hosted mode on behind the test's back
     with open(folder / "app.log", "w") as log:
         for attempt in range(1, STARTS + 1):
@@ -148,3 +153,13 @@ def set_number(page, elem_id: str, value) -> None:
     box.fill(str(value))
     box.press("Enter")
     box.blur()
+
+
+def keep_screenshot(shot: Path, name: str) -> None:
+    """A screenshot a test took, checked to hold a drawn page, and copied to
+    $BERTSTUDIO_SCREENSHOTS/<name> when that is set: for a person to look at; nothing reads it back."""
+    assert shot.stat().st_size > 10_000, f"{shot} is nearly empty: the page was not drawn"
+    if os.environ.get("BERTSTUDIO_SCREENSHOTS"):
+        target = Path(os.environ["BERTSTUDIO_SCREENSHOTS"])
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, target / name)

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from browser_support import BROWSER_MARKS, launched_chromium, running_app
+from browser_support import BROWSER_MARKS, keep_screenshot, launched_chromium, running_app
 from browser_support import open_tab, set_number, wait_for_the_files_settings
 
 pytestmark = BROWSER_MARKS
@@ -76,7 +76,7 @@ def _load_example(page):
     expect(page.locator("#data-report")).to_contain_text("rows are usable", timeout=SLOW)
 
 
-def test_start_waits_for_sign_in_and_a_signed_in_run_follows_the_account(server, browser):
+def test_start_waits_for_sign_in_and_a_signed_in_run_follows_the_account(server, browser, tmp_path):
     url, _ = server
     office = "203.0.113.9"
     # Not signed in: the data and the tokenizer work, Start is off and says why.
@@ -102,7 +102,9 @@ def test_start_waits_for_sign_in_and_a_signed_in_run_follows_the_account(server,
     expect(mine.locator("#train-start")).to_be_enabled(timeout=SLOW)
     mine.locator("#train-start").click()
     expect(mine.locator("#train-progress")).to_contain_text(re.compile(r"Training · step [1-9]"), timeout=SLOW)
-    mine.screenshot(path="/tmp/shots/signin.png", full_page=False)
+    shot = tmp_path / "signin.png"
+    mine.screenshot(path=str(shot), full_page=False)
+    keep_screenshot(shot, "signin.png")
 
     # The anonymous browser at that address is still told to sign in, not held back by her run.
     page.reload()

@@ -154,7 +154,8 @@ def test_the_studios_worker_trains_a_run_in_slices_through_the_sliced_launcher(t
         return across_a_process(piece)
 
     config = sliced_config(tmp_path, learnable_csv, tiny_model_dir, epochs=1)
-    jobs = JobManager(one_per_owner=True, launcher=SlicedLauncher(call, slice_seconds=0.5))
+    # Slices of a few steps, so that the run needs several however fast this machine trains it.
+    jobs = JobManager(one_per_owner=True, launcher=SlicedLauncher(call, slice_steps=3))
     job = jobs.submit(config, "visitor")
     ended = jobs.wait(job.run_id, timeout=300)
     assert ended.state == "finished", ended.message

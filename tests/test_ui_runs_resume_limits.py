@@ -95,3 +95,19 @@ def test_a_second_anonymous_browser_at_the_same_address_may_not_resume_while_one
     problem, button, memory, followed = runs_tab.resume(jobs, tmp_path, True, {"owner": "second-browser"}, second,
                                                          OFFICE, hosting=hosting)
     assert "already have a run waiting or training" in problem and jobs.get(second) is None
+
+
+def test_the_train_tabs_tick_keeps_start_off_for_a_visitor_who_has_not_signed_in(tmp_path, jobs):
+    """The tick redraws the Start gate every second: it must count as Start does, or a visitor who
+    has not signed in would see Start come back on a second after the page loaded."""
+    from types import SimpleNamespace
+
+    from bertstudio.ui.wiring import tick_handler
+
+    objects = lambda request: SimpleNamespace(downloads_dir=lambda: tmp_path)  # noqa: E731
+    request = SimpleNamespace(client=SimpleNamespace(host=OFFICE), headers={})
+    on_tick = tick_handler(jobs, objects, _hosting(require_signin=True))
+    start, hint = on_tick(None, {"owner": "browser-token"}, request)[-2:]
+    assert start["interactive"] is False and "Sign in with Hugging Face" in hint["value"]
+    on_tick = tick_handler(jobs, objects, _hosting(require_signin=False))
+    assert on_tick(None, {"owner": "browser-token"}, request)[-2]["interactive"] is True

@@ -24,13 +24,15 @@ if TYPE_CHECKING:
 class Launch:
     """One training as the worker hands it over. `gpus`: the GPU indices chosen for it; empty for the
     launcher's default (the first GPU, else the CPU). `processes`: how many processes train it
-    together (1 unless several GPUs, or CPU processes in a test, share the run)."""
+    together (1 unless several GPUs, or CPU processes in a test, share the run). `cpu_only`: the
+    CPU although GPUs are there."""
 
     run_id: str
     config: TrainConfig
     resume_from: Path | None = None
     gpus: tuple[int, ...] = ()
     processes: int = 1
+    cpu_only: bool = False
 
     @property
     def run_dir(self) -> Path:

@@ -59,6 +59,8 @@ def child_environment(launch: Launch, base: dict[str, str] | None = None) -> dic
     env["PYTHONPATH"] = os.pathsep.join([package_root, *filter(None, [env.get("PYTHONPATH")])])
     if launch.gpus:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(str(index) for index in launch.gpus)
+    elif launch.cpu_only:
+        env["CUDA_VISIBLE_DEVICES"] = ""  # CUDA then sees no GPU, and the trainer takes the CPU
     if launch.processes > 1 and not launch.gpus:  # CPU processes share the cores instead of each taking all
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // launch.processes)))
     return env

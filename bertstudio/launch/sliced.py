@@ -20,13 +20,15 @@ if TYPE_CHECKING:
 class SlicedLauncher:
     """Trains on the worker's thread, a slice per `call` (for example a `spaces.GPU` function)."""
 
-    def __init__(self, call: "Call", slice_seconds: float) -> None:
-        self._call, self._slice_seconds = call, slice_seconds
+    def __init__(self, call: "Call", slice_seconds: float | None = None, slice_steps: int | None = None) -> None:
+        """A slice ends after `slice_seconds` of its call (a Space's) or `slice_steps` optimizer steps."""
+        self._call, self._slice_seconds, self._slice_steps = call, slice_seconds, slice_steps
 
     def run(self, launch: Launch, sink: EventSink, stop: "StopControl") -> Outcome:
         from bertstudio.training.slices import train_in_slices
 
-        return outcome_of(lambda: train_in_slices(launch.config, slice_seconds=self._slice_seconds, sink=sink,
+        return outcome_of(lambda: train_in_slices(launch.config, slice_seconds=self._slice_seconds,
+                                                  slice_steps=self._slice_steps, sink=sink,
                                                   stop=stop, run_id=launch.run_id, call=self._call,
                                                   resume_from=launch.resume_from))
 

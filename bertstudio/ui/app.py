@@ -19,8 +19,8 @@ import gradio as gr
 
 from bertstudio.accounts import claim_runs
 from bertstudio.hosting import browser_secret
-from bertstudio.ui import (choices, data_tab, hyperparams_tab, model_choices, predict_tab, render, runs_tab,
-                           search_panel, tokenizer_tab, train_tab)
+from bertstudio.ui import (choices, data_tab, device_picker, hyperparams_tab, model_choices, predict_tab, render,
+                           runs_tab, search_panel, tokenizer_tab, train_tab)
 from bertstudio.ui.app_settings import AppSettings, default_runs_dir  # noqa: F401  (public face)
 from bertstudio.ui.data_tab import DataTab
 from bertstudio.ui.form import ConfigForm
@@ -82,7 +82,8 @@ def build_app(settings: AppSettings, jobs: JobManager) -> gr.Blocks:
                 hp = hyperparams_tab.build(limits.max_epochs if limits else None, model=tok.model.component.value)
                 search = search_panel.build(limits)  # "Find good settings for me", below the settings
             with gr.Tab("4 · Train", id="train", elem_id="tab-train"):
-                train = train_tab.build()
+                # Hosted, the Space decides the device; a thread launcher trains where the server does.
+                train = train_tab.build(choose_device=limits is None and jobs.chooses_devices)
             with gr.Tab("5 · Predict", id="predict", elem_id="tab-predict") as predict_page:
                 predict = predict_tab.build()
             with gr.Tab("6 · Runs", id="runs", elem_id="tab-runs") as runs_page:
@@ -114,6 +115,7 @@ def build_app(settings: AppSettings, jobs: JobManager) -> gr.Blocks:
         reload = demo.load(on_load, [memory], [train.followed, memory, *train.view, *train.gate],
                            show_progress="hidden")
         wire_choices(reload, remembered, data, hp, train, form, settings, example, objects)
+        device_picker.wire(train.devices, reload, data.loaded, form)
         search_panel.wire(search, reload, data, hp, form, jobs, memory, limits)
 
         def on_unload(request: gr.Request):

@@ -23,6 +23,10 @@ CSS = """
            padding: 0.55em 0.8em; margin: 0.3em 0; line-height: 1.4; }
 .notice { background: #eef2ff; border: 1px solid #c7d2fe; color: #3730a3; border-radius: 8px; padding: 0.55em 0.8em; }
 .report ul { margin-top: 0.3em; }
+#train-device-refresh { align-self: center; }  /* a small button beside the choices, not a tall panel */
+.memory-need { border-left: 4px solid #10b981; padding: 0.3em 0.7em; margin: 0.2em 0; line-height: 1.45; font-size: 0.93em; }
+.memory-need.memory-tight { border-left-color: #f59e0b; }
+.memory-need.memory-short { border-left-color: #dc2626; }
 #data-task { padding: 0.5em 0.8em; line-height: 1.45; }
 #data-column-problem:not(:has(.problem)) { display: none; }  /* no empty band between the task and its chart */
 .hosted-banner { background: #fffbeb; border: 1px solid #fcd34d; color: #78350f; border-radius: 10px;

@@ -17,8 +17,9 @@ import gradio as gr
 
 from bertstudio.config import TrainConfig
 from bertstudio.errors import StudioError
-from bertstudio.ui import charts, estimate, render, results_text
+from bertstudio.ui import charts, device_picker, estimate, render, results_text
 from bertstudio.ui.adaptation_progress import adaptation_status_html
+from bertstudio.ui.device_picker import DevicePicker
 from bertstudio.ui.history import FollowedRun, TrainHistory
 from bertstudio.ui.results import RunResults, download_files, misses_title, read_results, results_figure
 from bertstudio.ui.session import BrowserMemory
@@ -53,6 +54,7 @@ class TrainTab:
     timer: gr.Timer
     followed: gr.State
     start_hint: gr.Markdown
+    devices: DevicePicker
 
     @property
     def view(self) -> list[Any]:
@@ -66,10 +68,13 @@ class TrainTab:
         return [self.start, self.start_hint]
 
 
-def build() -> TrainTab:
+def build(choose_device: bool = True) -> TrainTab:
+    """The tab; `choose_device=False` (hosted, or runs in the server's own thread) leaves the
+    device to the host and shows only the memory estimate."""
     gr.Markdown("Training runs in the background: you can switch tabs, close the page or reload it, "
                 "and come back to the same run.", elem_classes="tab-intro")
     plan = gr.Markdown("Load a dataset on the Data tab, then start.", elem_id="train-plan")
+    devices = device_picker.build(choose_device)
     with gr.Row():
         start = gr.Button("Start training", variant="primary", elem_id="train-start", scale=3)
         stop = gr.Button("Stop", variant="stop", elem_id="train-stop", scale=1)
@@ -101,7 +106,8 @@ def build() -> TrainTab:
     return TrainTab(plan=plan, start=start, stop=stop, problem=problem, progress=progress, loss_chart=loss_chart,
                     metrics_chart=metrics_chart, lr_chart=lr_chart, log=log, results=results, metrics=metrics,
                     per_class=per_class, confusion=confusion, misclassified=misclassified, downloads=downloads,
-                    timer=gr.Timer(TICK_SECONDS, active=False), followed=gr.State(None), start_hint=start_hint)
+                    timer=gr.Timer(TICK_SECONDS, active=False), followed=gr.State(None), start_hint=start_hint,
+                    devices=devices)
 
 
 # --- what the page shows for a followed run ---------------------------------------------------------
@@ -205,9 +211,11 @@ def start_gate(jobs: "JobManager", owner: str, address: str | None = None,
 # --- handlers ------------------------------------------------------------------------------------
 
 def start(form: "ConfigForm", jobs: "JobManager", loaded: "LoadedData | None", memory_value: Any,
-          *values: Any, hosting: "HostingSettings | None" = None, address: str | None = None) -> list[Any]:
+          *values: Any, hosting: "HostingSettings | None" = None, address: str | None = None,
+          device: str | None = None, listing: "device_picker.DeviceListing | None" = None) -> list[Any]:
     """Queue a run for this browser; outputs: followed, browser memory, problem, the view, the gate.
-    On a shared deployment the limits are checked here, on the server, whatever the page sent."""
+    On a shared deployment the limits are checked here, on the server, whatever the page sent, and
+    the host's device is used whatever "Train on" says (the page hides it there)."""
     memory = BrowserMemory.from_value(memory_value).with_owner()
     try:
         if loaded is None:
@@ -219,7 +227,8 @@ def start(form: "ConfigForm", jobs: "JobManager", loaded: "LoadedData | None", m
         if hosting is not None:
             hosting.check_config(config)
             hosting.check_rows(len(loaded.table), loaded.table.name)
-        job = jobs.submit(config, owner=memory.owner, address=address)
+        on = device_picker.launch_arguments(device, listing) if hosting is None and device else {}
+        job = jobs.submit(config, owner=memory.owner, address=address, **on)
     except StudioError as exc:
         return ([gr.skip(), gr.skip(), render.problem(exc.message)] + [gr.skip()] * 12
                 + start_gate(jobs, memory.owner, address, hosting))

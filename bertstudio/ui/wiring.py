@@ -14,7 +14,7 @@ from typing import Any, Callable
 import gradio as gr
 
 from bertstudio.hosting import HostingSettings
-from bertstudio.ui import (choices, data_tab, hyperparams_tab, predict_tab, presets, render, runs_compare, runs_publish,
+from bertstudio.ui import (choices, data_tab, device_picker, hyperparams_tab, predict_tab, presets, render, runs_compare, runs_publish,
                            runs_tab, tokenizer_tab, train_again, train_tab)
 from bertstudio.ui.app_settings import AppSettings
 from bertstudio.ui.data_tab import DataTab
@@ -114,8 +114,15 @@ def wire_hyperparams(hp: HyperparamsTab, data: DataTab, tok: TokenizerTab, train
 
     summary = dict(fn=on_summary, inputs=[data.loaded, data.prepared, tok.rows, *form.inputs],
                    outputs=[hp.schedule_chart, hp.cost, hp.problem], show_progress="hidden")
-    plan = dict(fn=partial(train_tab.plan_text, form), inputs=[data.loaded, data.prepared, *form.inputs],
-                outputs=train.plan, show_progress="hidden")
+    picker = train.devices
+
+    def on_plan(loaded, prepared, device, listing, *values):
+        # The memory a run needs changes with the same settings as the plan: one event for both.
+        return (train_tab.plan_text(form, loaded, prepared, *values),
+                device_picker.need_for_form(form, loaded, device, listing, values))
+
+    plan = dict(fn=on_plan, inputs=[data.loaded, data.prepared, picker.choice, picker.listing, *form.inputs],
+                outputs=[train.plan, picker.need], show_progress="hidden")
     # The learning-rate slider is followed on `.input` (a person's own move), never `.change`: once
     # moved, gradio 6 re-fired its change event after every redraw of the summary, so the summary
     # re-ran once a second for as long as the page stayed open. Its programmatic sets (presets, a
@@ -182,19 +189,23 @@ def wire_hyperparams(hp: HyperparamsTab, data: DataTab, tok: TokenizerTab, train
 def tick_handler(jobs: JobManager, objects: Objects, limits: HostingSettings | None) -> Callable:
     """The Train tab's refresh of the followed run: on its timer, and right after a resume."""
     def on_tick(followed, memory_value, request: gr.Request):
+        # hosting too: the gate each tick redraws must count as Start does (sign-in, per account).
         return train_tab.tick(jobs, objects(request).downloads_dir, followed, memory_value,
-                              train_tab.request_address(request, limits))
+                              train_tab.request_address(request, limits), hosting=limits)
 
     return on_tick
 
 
 def wire_train(train: TrainTab, data: DataTab, form: ConfigForm, jobs: JobManager, memory: gr.BrowserState,
                objects: Objects, limits: HostingSettings | None) -> None:
-    def on_start(request: gr.Request, loaded, memory_value, *values):
-        return train_tab.start(form, jobs, loaded, memory_value, *values, hosting=limits,
-                               address=train_tab.request_address(request, limits))
+    choose_device = train.devices.choice.visible  # hidden where the host or the launcher decides
 
-    train.start.click(on_start, [data.loaded, memory, *form.inputs],
+    def on_start(request: gr.Request, loaded, memory_value, device, listing, *values):
+        return train_tab.start(form, jobs, loaded, memory_value, *values, hosting=limits,
+                               address=train_tab.request_address(request, limits),
+                               device=device if choose_device else None, listing=listing)
+
+    train.start.click(on_start, [data.loaded, memory, train.devices.choice, train.devices.listing, *form.inputs],
                       [train.followed, memory, train.problem, *train.view, *train.gate])
     train.stop.click(partial(train_tab.stop, jobs), [train.followed, memory], train.problem)
 
