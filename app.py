@@ -39,6 +39,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="where runs train: 'process' (default), each run its own process, which can use "
                              "every GPU, survives a crash and a restart of the studio; 'thread', inside the "
                              "server [BERTSTUDIO_LAUNCHER]")
+    parser.add_argument("--mcp", action="store_true",
+                        help="also serve the published endpoints (tokenize, predict, list_runs) as MCP tools "
+                             "at /gradio_api/mcp/ (needs: pip install -e \".[mcp]\") [GRADIO_MCP_SERVER]")
     parser.add_argument("--default-model", default="bundled",
                         help="model preselected in the UI [bundled: works offline]")
     return parser.parse_args(argv)
@@ -142,7 +145,20 @@ def launch_arguments(settings, args: argparse.Namespace) -> dict:
     else:
         options["max_file_size"] = limits.max_upload_bytes
         options["blocked_paths"] = [str(settings.runs_dir)]
+    if getattr(args, "mcp", False):
+        options["mcp_server"] = True
     return options
+
+
+def check_mcp_installed(args: argparse.Namespace) -> None:
+    """--mcp needs gradio's MCP extra: say which, in one line, before anything starts."""
+    from bertstudio.errors import StudioError
+
+    if getattr(args, "mcp", False):
+        import importlib.util
+
+        if importlib.util.find_spec("mcp") is None:
+            raise StudioError('--mcp needs the MCP server package: pip install -e ".[mcp]"')
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -154,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         settings = settings_from(args)
         launch = launch_arguments(settings, args)
+        check_mcp_installed(args)
     except StudioError as exc:  # a mistyped limit or login variable: say which, and stop
         sys.exit(f"error: {exc.message}")
     settings.runs_dir.mkdir(parents=True, exist_ok=True)

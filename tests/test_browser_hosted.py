@@ -132,6 +132,16 @@ def alice(server, browser, hostile_file):
     context.close()
 
 
+
+def _forged_call(client, api_name: str, *arguments):
+    """Call one of the page's own events by its index, as a caller speaking gradio's protocol
+    directly can, whatever the client library offers: "private" only unlists an event, so the
+    server's own checks are what refuse."""
+    index = next(d["id"] for d in client.config["dependencies"] if d.get("api_name") == api_name)
+    client.endpoints[index].is_valid = True
+    return client.predict(*arguments, fn_index=index)
+
+
 def test_hostile_texts_labels_and_file_names_show_as_text_in_every_tab(alice, hostile_file):
     _, page, _ = alice
     page.reload()  # the Train tab rebuilds its results from the run folder
@@ -214,12 +224,15 @@ def test_a_second_visitor_sees_stops_and_downloads_none_of_the_firsts_runs(serve
 
         forged = {"owner": "bob-made-this-up", "run_id": run_id, "runs": [run_id]}
         client = Client(url, verbose=False)
+        # The API offers only the tokenizer here: runs are each visitor's own, and an API caller
+        # has no browser to own them by.
+        assert set(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == {"/tokenize"}
         logged = (folder / "app.log").read_text()
-        table, _ = client.predict(forged, None, api_name="/list_runs")
+        table, _ = _forged_call(client, "refresh_runs", forged, None)
         assert run_id not in json.dumps(table)
-        for api_name, arguments in (("/on_open", (forged, run_id)), ("/predict_text", (run_id, "lovely", "", forged))):
+        for api_name, arguments in (("on_open", (forged, run_id)), ("predict_text", (run_id, "lovely", "", forged))):
             try:
-                answer = client.predict(*arguments, api_name=api_name)
+                answer = _forged_call(client, api_name, *arguments)
             except AppError as refused:  # gradio's own check: not among the choices this visitor was given
                 assert "not in the list of choices" in str(refused)
             else:  # and ours, on the owner token

@@ -194,7 +194,7 @@ def test_two_cpu_processes_train_one_run_from_the_launcher(tmp_path, tiny_model_
 def test_the_thread_launcher_refuses_several_processes_in_plain_words(tmp_path, tiny_model_dir, learnable_csv):
     from bertstudio.errors import StudioError
 
-    with pytest.raises(StudioError, match="processes of its own"):
+    with pytest.raises(StudioError, match="a process of its own; start the studio with its default launcher"):
         JobManager().submit(config_for(tmp_path, learnable_csv, tiny_model_dir), OWNER, processes=2)
 
 

@@ -8,6 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from bertstudio.errors import StudioError
+from bertstudio.runs.summary import headline as _headline
+from bertstudio.runs.summary import learned_nothing as _learned_nothing
+from bertstudio.runs.summary import perplexity as _perplexity
+from bertstudio.runs.summary import run_summary
+from bertstudio.runs.summary import run_task as _run_task
 from bertstudio.tasks.base import PRETRAINING_TASK
 
 LEARNED_NOTHING_MARK = "(!) learned nothing"  # the run's card and the studio say why
@@ -28,12 +33,7 @@ def run(args: argparse.Namespace) -> int:
                           "they were trained with).")
     summaries = list_runs(folder)
     if args.json:
-        print(json.dumps([{"run_id": s.run_id, "path": s.path, "status": s.status, "model": s.model,
-                           "data": s.data, "task": _run_task(s), "accuracy": s.metrics.get("accuracy"),
-                           "macro_f1": s.metrics.get("macro_f1"), **_headline(s),
-                           **({"perplexity": _perplexity(s)} if _run_task(s) == PRETRAINING_TASK else {}),
-                           "learned_nothing": _learned_nothing(s), "damage": s.damage}
-                          for s in summaries]))
+        print(json.dumps([run_summary(s) for s in summaries]))
         return 0
     if not summaries:
         print(f"no runs in {Path(args.output_dir)}")
@@ -53,32 +53,3 @@ def run(args: argparse.Namespace) -> int:
               + (f"\t{LEARNED_NOTHING_MARK}" if _learned_nothing(s) else "")
               + (f"\t{s.damage}" if s.damage else ""))
     return 0
-
-
-def _learned_nothing(record) -> bool:
-    """The trainer's verdict in metrics.json: the model answers as a constant would."""
-    return record.warning is not None or (isinstance(record.metrics, dict)
-                                          and bool(record.metrics.get("learned_nothing")))
-
-
-def _perplexity(record) -> float | None:
-    value = record.metrics.get("perplexity") if isinstance(record.metrics, dict) else None
-    return value if isinstance(value, (int, float)) else None
-
-
-def _run_task(record) -> str:
-    """The task a run trained: data.json says; runs from before tasks existed are single-label."""
-    task = record.data_record.get("task") if isinstance(record.data_record, dict) else None
-    return task if isinstance(task, str) and task else "single_label"
-
-
-def _headline(record) -> dict[str, Any]:
-    """The run's task's headline metric, by name and value (None when not measured or unknown)."""
-    from bertstudio.tasks.registry import get_task
-
-    try:
-        name = get_task(_run_task(record)).headline
-    except StudioError:  # a task this copy does not know: listed, not refused
-        return {"headline": None, "headline_value": None}
-    value = record.metrics.get(name) if isinstance(record.metrics, dict) else None
-    return {"headline": name, "headline_value": value if isinstance(value, (int, float)) else None}

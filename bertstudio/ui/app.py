@@ -19,7 +19,7 @@ import gradio as gr
 
 from bertstudio.accounts import claim_runs
 from bertstudio.hosting import browser_secret
-from bertstudio.ui import (choices, data_tab, device_picker, hyperparams_tab, model_choices, predict_tab, render,
+from bertstudio.ui import (api, choices, data_tab, device_picker, hyperparams_tab, model_choices, predict_tab, render,
                            runs_tab, search_panel, tokenizer_tab, train_tab)
 from bertstudio.ui.app_settings import AppSettings, default_runs_dir  # noqa: F401  (public face)
 from bertstudio.ui.data_tab import DataTab
@@ -122,6 +122,8 @@ def build_app(settings: AppSettings, jobs: JobManager) -> gr.Blocks:
             registry.drop(request.session_hash)
 
         demo.unload(on_unload)
+        # Last: every event above is the page's own (private); the API and MCP tools are chosen here.
+        api.publish(demo, settings)
     return quiet_refusals(demo)  # a stale or forged value: one log line, not a traceback
 
 

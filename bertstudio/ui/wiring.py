@@ -306,7 +306,7 @@ def wire_runs(runs: RunsTab, page: gr.Tab, train: TrainTab, settings: AppSetting
     page.select(refresh, [memory, runs.picker], [runs.table, runs.picker], show_progress="hidden").then(
         **compare_choices)
     runs.refresh.click(refresh, [memory, runs.picker], [runs.table, runs.picker], show_progress="hidden",
-                       api_name="list_runs").then(**compare_choices)
+                       api_name="refresh_runs").then(**compare_choices)
     # A click anywhere in a row opens its run: the row's last cell is the run's id, the picker's value.
     def on_row(evt: gr.SelectData):
         return runs_tab.run_of_row(evt.row_value)
