@@ -33,6 +33,7 @@ _PUBLIC = {
     "RunResult": "bertstudio.training.trainer",
     "Predictor": "bertstudio.predict",
     "Prediction": "bertstudio.predict",
+    "export_run": "bertstudio.export.onnx_export",
     "read_run": "bertstudio.runs.folder",
     "list_runs": "bertstudio.runs.folder",
     "load_tokenizer": "bertstudio.models",

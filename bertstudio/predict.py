@@ -17,23 +17,43 @@ from bertstudio.tasks.base import Prediction
 from bertstudio.tasks.registry import task_of_model
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from bertstudio.data.tabular import Table
     from bertstudio.tasks.base import Task
 
 __all__ = ["Prediction", "Predictor", "write_predictions"]  # Prediction lives in tasks/base.py; callers still find it here
 
 
+class TorchBackend:
+    """A PyTorch model behind `Predictor`: a padded batch in, float logits out. The ONNX Runtime
+    backend (export/onnx_backend.py) has the same two members, so everything after the logits
+    (the task's probabilities, labels, thresholds, values) is shared, not repeated per backend."""
+
+    def __init__(self, model) -> None:
+        self.model = model.eval()
+        self.config = model.config
+
+    def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        device = next(self.model.parameters()).device
+        return self.model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu()
+
+
 class Predictor:
-    """Holds a loaded model and tokenizer; `predict` is batched, longest-first, no gradients.
-    What the outputs mean (classes, tags, a value) is the task's the model was trained for."""
+    """Holds a loaded model (or another backend that gives logits) and tokenizer; `predict` is
+    batched, longest-first, no gradients. What the outputs mean (classes, tags, a value) is the
+    task's the model was trained for."""
 
     def __init__(self, model, tokenizer, labels: list[str], max_length: int, truncation: str,
                  text_column: str | None = None, text_pair_column: str | None = None,
-                 cleaning: CleaningOptions | None = None, task: "Task | None" = None) -> None:
-        self.model = model.eval()
+                 cleaning: CleaningOptions | None = None, task: "Task | None" = None,
+                 backend=None) -> None:
+        # `model`: a PyTorch model (`backend` then wraps it), or None with another `backend`.
+        self.backend = backend or TorchBackend(model)
+        self.model = self.backend.model if isinstance(self.backend, TorchBackend) else model
         self.tokenizer = tokenizer
         self.labels = labels
-        self.task = task or task_of_model(model.config)
+        self.task = task or task_of_model(self.config)
         self.max_length = max_length
         self.truncation = truncation
         self.text_column = text_column
@@ -41,39 +61,60 @@ class Predictor:
         # The same cleaning as in training: the model must see text the way it learned it.
         self.cleaning = cleaning or CleaningOptions()
 
+    @property
+    def config(self):
+        """The saved model's config: labels, task, thresholds; what the task's outputs read."""
+        return self.backend.config
+
     @classmethod
-    def load(cls, path: str | Path) -> "Predictor":
-        """A run folder (uses its model/, its max length, truncation and text columns) or a model folder."""
+    def load(cls, path: str | Path, backend: str = "torch") -> "Predictor":
+        """A run folder (uses its model/, its max length, truncation and text columns) or a model
+        folder. `backend="onnx"`: the run's ONNX export instead (export/onnx_backend.py), the int8
+        model where one was exported; the same outputs, read through ONNX Runtime."""
         from bertstudio.models import load_tokenizer, load_trained
 
+        if backend == "onnx":
+            from bertstudio.export.onnx_backend import load_onnx_predictor
+
+            return load_onnx_predictor(path)
+        if backend != "torch":
+            raise StudioError(f"There is no backend '{backend}'; choose torch or onnx.")
         path = Path(path)
-        if not path.exists():
-            raise StudioError(f"There is no model at '{path}'; pass a run folder or a saved model folder.")
-        run = read_run(path)  # the run's typed config and data record; None for a bare model folder
-        if run is not None and run.damage:
-            raise StudioError(run.damage)
-        settings = run.config.to_dict() if run is not None and run.config is not None else {}
-        columns = run.data_record.get("columns") or {} if run is not None else {}
+        settings, columns = run_settings(path)
         folder = model_dir_of(path)
         model, tokenizer = load_trained(folder), load_tokenizer(str(folder))
-        id2label = model.config.id2label or {}
-        labels = [str(id2label.get(i, id2label.get(str(i), f"LABEL_{i}"))) for i in range(model.config.num_labels)]
+        return cls.from_parts(model.config, tokenizer, settings, columns, model=model)
+
+    @classmethod
+    def from_parts(cls, model_config, tokenizer, settings: dict, columns: dict, *, model=None,
+                   backend=None) -> "Predictor":
+        """A predictor from a saved model's config, its tokenizer, the run's settings (max length,
+        truncation, cleaning) and text columns, over `model` or another `backend`."""
+        id2label = model_config.id2label or {}
+        labels = [str(id2label.get(i, id2label.get(str(i), f"LABEL_{i}"))) for i in range(model_config.num_labels)]
         max_length = settings.get("max_length", 0)
-        model_limit = getattr(model.config, "max_position_embeddings", 512)
-        cleaning = CleaningOptions.from_settings(settings)
+        model_limit = getattr(model_config, "max_position_embeddings", 512)
         return cls(model, tokenizer, labels,
                    max_length=max_length or min(512, model_limit),
                    truncation=settings.get("truncation", "start"),
                    text_column=columns.get("text"), text_pair_column=columns.get("text_pair"),
-                   cleaning=cleaning)
+                   cleaning=CleaningOptions.from_settings(settings), backend=backend)
 
-    @torch.no_grad()
     def predict(self, texts: Sequence[str], pairs: Sequence[str] | None = None,
                 batch_size: int = 64, on_batch: Callable[[int], None] | None = None,
                 max_text_chars: int = MAX_TEXT_CHARS) -> list[Prediction]:
         """`on_batch(rows_done)` is called after every batch, so a caller can show real progress.
         A text longer than `max_text_chars` is refused before cleaning or tokenizing it costs memory
         (a shared deployment passes its own, smaller limit)."""
+        logits = self.logits(texts, pairs, batch_size=batch_size, on_batch=on_batch,
+                             max_text_chars=max_text_chars)
+        return self.task.predictions(logits, self.config) if len(logits) else []
+
+    @torch.no_grad()
+    def logits(self, texts: Sequence[str], pairs: Sequence[str] | None = None,
+               batch_size: int = 64, on_batch: Callable[[int], None] | None = None,
+               max_text_chars: int = MAX_TEXT_CHARS) -> "np.ndarray":
+        """The backend's raw outputs for each text, in the texts' order ([rows, outputs])."""
         from bertstudio.training.batching import EncodedExamples, PaddingCollator, length_sorted_indices
         from bertstudio.text.tokenization import encode_examples
 
@@ -86,23 +127,22 @@ class Predictor:
         texts = clean_texts(texts, self.cleaning)
         if pairs is not None:
             pairs = clean_texts(pairs, self.cleaning)
+        logits = torch.empty((len(texts), self.config.num_labels))
         if not texts:
-            return []
+            return logits.numpy()
         encoded = encode_examples(self.tokenizer, list(texts), list(pairs) if pairs is not None else None,
                                   max_length=self.max_length, truncation=self.truncation)
         dataset = EncodedExamples(encoded["input_ids"], encoded["token_type_ids"])
         collate = PaddingCollator(self.tokenizer.pad_token_id or 0)
         order = length_sorted_indices(dataset.lengths)
-        logits = torch.empty((len(texts), self.model.config.num_labels))
-        device = next(self.model.parameters()).device
         for start in range(0, len(order), batch_size):
             batch = collate([dataset[i] for i in order[start:start + batch_size]])
             index = batch.pop("index")
             batch.pop("num_tokens")
-            logits[index] = self.model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu()
+            logits[index] = self.backend.logits(batch)
             if on_batch is not None:
                 on_batch(min(start + batch_size, len(order)))
-        return self.task.predictions(logits.numpy(), self.model.config)
+        return logits.numpy()
 
     def predict_table(self, table, text_column: str | None = None, text_pair_column: str | None = None,
                       batch_size: int = 64, on_batch: Callable[[int], None] | None = None
@@ -128,7 +168,7 @@ class Predictor:
         pairs = [row[pair_at] for row in table.rows] if pair_at is not None else None
         predictions = self.predict(texts, pairs, batch_size=batch_size, on_batch=on_batch)
         own_header = table.raw_header or table.columns
-        config = self.model.config
+        config = self.config
         header = list(own_header) + self.task.output_columns(config)
         rows = [list(row) + self.task.output_cells(p, config) for row, p in zip(table.rows, predictions)]
         return header, rows
@@ -142,7 +182,20 @@ class Predictor:
 
         table = read_table(source, sheet=sheet)
         header, rows = self.predict_table(table, text_column, text_pair_column)
-        return write_predictions(output, header, rows, table, self.model.config)
+        return write_predictions(output, header, rows, table, self.config)
+
+
+def run_settings(path: Path) -> tuple[dict, dict]:
+    """A run's settings (config.json as a mapping) and text columns (data.json); both empty for
+    a bare model folder. StudioError when there is nothing at `path` or the run is damaged."""
+    if not path.exists():
+        raise StudioError(f"There is no model at '{path}'; pass a run folder or a saved model folder.")
+    run = read_run(path)  # the run's typed config and data record; None for a bare model folder
+    if run is not None and run.damage:
+        raise StudioError(run.damage)
+    settings = run.config.to_dict() if run is not None and run.config is not None else {}
+    columns = run.data_record.get("columns") or {} if run is not None else {}
+    return settings, columns
 
 
 def write_predictions(output: str | Path, header: Sequence[str], rows: Sequence[Sequence[str]],

@@ -150,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sheet_flag(predict)
     predict.add_argument("--text-column")
     predict.add_argument("--text-pair-column")
+    predict.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                         help="torch: the run's PyTorch model; onnx: its ONNX export through ONNX Runtime "
+                              "(the int8 model where one was exported; `bertstudio export` writes it) "
+                              "[default torch]")
     predict.add_argument("--json", action="store_true")
 
     listing = commands.add_parser("runs", help="list the runs in a runs folder")
@@ -173,9 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="search the seed too (a lucky seed rarely carries over to new data)")
     _add_config_flags(search)
 
-    from bertstudio.cli import push_cmd  # its flags live beside the command, which has no config
+    from bertstudio.cli import export_cmd, push_cmd  # their flags live beside them: they have no config
 
     push_cmd.add_parser(commands)
+    export_cmd.add_parser(commands)
     return parser
 
 

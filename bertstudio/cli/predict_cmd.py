@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
         raise StudioError("Give one --text-pair for every --text, or none.")
     if args.data:
         _check_output_file(args.output)  # before the model loads: a typo costs no wait
-    predictor = Predictor.load(args.model)
+    predictor = Predictor.load(args.model, backend=args.backend)
     if args.data:
         try:
             path = _predict_file(predictor, args)

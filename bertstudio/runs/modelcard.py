@@ -62,12 +62,14 @@ _USE_NOTE = {"multi_label_classification": "  # a score per tag; the model's con
 
 def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], metrics: dict[str, Any],
                       environment: dict[str, Any], warning: str | None = None, *, hub_id: str | None = None,
-                      example: str | None = None) -> str:
+                      example: str | None = None, onnx: dict[str, str] | None = None) -> str:
     """The card; `warning` (the task's sentence when the model learned nothing useful) comes
     right after what the model is, before anyone reads how to use it.
 
     `hub_id`: the card of the run published as that Hub repo, whose code loads the model from the
-    repo; `example`: a text from the run's own validation data, the Hub page's widget example."""
+    repo; `example`: a text from the run's own validation data, the Hub page's widget example;
+    `onnx`: the run's ONNX export ({"folder": ..., "file": the model to serve}), once there is one,
+    which the card then shows how to serve without torch."""
     task, space = _task_and_space(data)
     model_ref = hub_id or f"{config.output_dir}/{run_id}/model"
     if task.name == PRETRAINING_TASK:
@@ -76,6 +78,9 @@ def render_model_card(run_id: str, config: TrainConfig, data: dict[str, Any], me
     else:
         lines = _classifier_head(run_id, config, data, metrics, task, space, warning, model_ref,
                                  widget_front_matter(example))
+        if onnx:
+            at = lines.index("## Data")
+            lines[at:at] = onnx_snippet(onnx["folder"], onnx["file"], task.problem_type, config.max_length)
     lines += _settings_and_environment(run_id, config, data, task, environment, hub_id)
     return "\n".join(lines)
 
@@ -190,6 +195,38 @@ def _classifier_head(run_id: str, config: TrainConfig, data: dict[str, Any], met
 
     lines += ["", "## Results on the validation data", ""]
     return lines + task.card_section(metrics or {}, space)
+
+
+# The snippet's last line, by the head's kind: what the raw outputs mean (the config's labels,
+# per-tag thresholds, or the value itself in the training file's units).
+_ONNX_ANSWER = {
+    "multi_label_classification": "print([label for i, label in labels.items() if 1 / (1 + np.exp(-logits[0, int(i)])) "
+                                  ">= config['bertstudio_thresholds'][label]])",
+    "regression": "print(float(logits[0, 0]))  # in the training file's units",
+}
+_ONNX_DEFAULT_ANSWER = "print(labels[str(int(logits[0].argmax()))])"
+
+
+def onnx_snippet(folder: str, file: str, problem_type: str, max_length: int) -> list[str]:
+    """Ten lines that serve the exported model with onnxruntime and tokenizers alone (no torch)."""
+    return [
+        "Serve the ONNX export with onnxruntime and the tokenizer alone (no torch; "
+        "`bertstudio predict --backend onnx` adds the studio's text cleaning and truncation):",
+        "",
+        "```python",
+        "import json, numpy as np, onnxruntime as ort, tokenizers",
+        f"folder = '{folder}'",
+        f"session = ort.InferenceSession(f'{{folder}}/{file}', providers=['CPUExecutionProvider'])",
+        "tokenizer = tokenizers.Tokenizer.from_file(f'{folder}/tokenizer.json')",
+        f"tokenizer.enable_truncation({max_length})",
+        "config = json.load(open(f'{folder}/config.json')); labels = config['id2label']",
+        "enc = tokenizer.encode('Your text here')",
+        "feed = {'input_ids': [enc.ids], 'attention_mask': [enc.attention_mask], 'token_type_ids': [enc.type_ids]}",
+        "logits = session.run(None, {i.name: np.array(feed[i.name], np.int64) for i in session.get_inputs()})[0]",
+        _ONNX_ANSWER.get(problem_type, _ONNX_DEFAULT_ANSWER),
+        "```",
+        "",
+    ]
 
 
 def _settings_and_environment(run_id: str, config: TrainConfig, data: dict[str, Any], task,
