@@ -34,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (abba_order, machine, mean_of, peak_memory_mib, report_result, run_child,  # noqa: E402
                           publish)
 
-VARIANTS = ("engine", "trainer-tuned", "trainer-naive")
+VARIANTS = ("engine", "trainer-tuned", "trainer-naive", "trainer-padfree")
+DEFAULT_VARIANTS = VARIANTS[:3]  # padding-free needs flash attention's varlen kernels (a GPU with flash-attn)
 STEADY_SKIP = 0.1  # steady state leaves out the first 10% of steps (first batch is the longest)
 
 
@@ -114,6 +115,26 @@ def _shared_numbers(config, data, tokenizer) -> dict[str, int]:
 
 # --- the variants (each runs in its own process) -----------------------------------------------
 
+def apply_process_settings(args: argparse.Namespace) -> None:
+    """The knobs bench/gpu_speed.py turns, the same in every variant of one comparison: the
+    attention kernel every model is loaded with, and torch.compile (Accelerate's dynamo backend
+    for the engine, TrainingArguments.torch_compile for the Trainer)."""
+    import os
+
+    if args.compile:
+        os.environ["ACCELERATE_DYNAMO_BACKEND"] = "INDUCTOR"  # Accelerator() reads it when none is given
+    if args.attention:
+        from transformers import AutoModelForSequenceClassification
+
+        load = AutoModelForSequenceClassification.from_pretrained.__func__
+
+        def with_attention(cls, *a, **k):
+            k.setdefault("attn_implementation", args.attention)
+            return load(cls, *a, **k)
+
+        AutoModelForSequenceClassification.from_pretrained = classmethod(with_attention)
+
+
 def _preimport() -> None:
     """Import what any variant uses before its clock starts, the same set in every variant: the
     clock then measures work, not which library happens to import the most modules lazily."""
@@ -168,12 +189,13 @@ def run_engine(args: argparse.Namespace) -> dict[str, Any]:
                              accuracy=result.metrics["accuracy"])
 
 
-def run_trainer(args: argparse.Namespace, tuned: bool) -> dict[str, Any]:
+def run_trainer(args: argparse.Namespace, tuned: bool, padding_free: bool = False) -> dict[str, Any]:
     _preimport()
     import numpy as np
     import torch
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
-                              Trainer, TrainerCallback, TrainingArguments, default_data_collator)
+    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithFlattening,
+                              DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments,
+                              default_data_collator)
     import datasets
 
     with tempfile.TemporaryDirectory() as out:
@@ -200,8 +222,11 @@ def run_trainer(args: argparse.Namespace, tuned: bool) -> dict[str, Any]:
             config.model, num_labels=len(data.labels), id2label=id2label,
             label2id={v: k for k, v in id2label.items()}, dtype=torch.float32)
 
-        collator = (DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8) if tuned
-                    else default_data_collator)
+        if padding_free:  # one row of all the batch's tokens, rows told apart by position_ids
+            collator = DataCollatorWithFlattening(return_flash_attn_kwargs=True)
+        else:
+            collator = (DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8) if tuned
+                        else default_data_collator)
 
         def counting_collator(features):
             batch = collator(features)
@@ -231,11 +256,15 @@ def run_trainer(args: argparse.Namespace, tuned: bool) -> dict[str, Any]:
             dataloader_pin_memory=torch.cuda.is_available())
         if tuned:
             settings.update(train_sampling_strategy="group_by_length", optim="adamw_torch_fused")
+        if args.compile:
+            settings.update(torch_compile=True)
         trainer = Trainer(model=model, args=TrainingArguments(**settings), train_dataset=train_ds,
                           data_collator=counting_collator, processing_class=tokenizer,
                           callbacks=[Timing()])
         trainer.train()
         # With group_by_length the eval sampler reorders rows too: score against label_ids.
+        if padding_free:  # evaluation batches padded as usual: a flattened batch gives one row of logits
+            trainer.data_collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8)
         prediction = trainer.predict(val_ds)
         accuracy = float((np.argmax(prediction.predictions, axis=-1) == prediction.label_ids).mean())
         trainer.save_model(str(Path(out) / "model"))
@@ -292,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=8000)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--variants", default=",".join(VARIANTS),
+    parser.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
                         help="comma-separated subset of: " + ", ".join(VARIANTS))
     parser.add_argument("--repeats", type=int, default=2, help="passes over the variants (A-B-B-A: 2)")
     parser.add_argument("--json", action="store_true", help="print the JSON record instead of the table")
@@ -302,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
                         "variants use bf16 exactly when the engine does")
     parser.add_argument("--threads", type=int, help="torch threads in every variant (default: torch's "
                         "choice, one per core); 1 makes the CPU-time row a fair gauge on a busy machine")
+    parser.add_argument("--attention", choices=("sdpa", "eager", "flash_attention_2"),
+                        help="the attention kernel every variant's model uses (default: transformers' choice, sdpa)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile in every variant")
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -309,7 +341,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.threads:
             import torch
             torch.set_num_threads(args.threads)
-        run = run_engine(args) if args.child == "engine" else run_trainer(args, args.child == "trainer-tuned")
+        apply_process_settings(args)
+        if args.child == "engine":
+            run = run_engine(args)
+        else:
+            run = run_trainer(args, args.child != "trainer-naive", padding_free=args.child == "trainer-padfree")
         report_result(run)
         return 0
 
@@ -324,6 +360,10 @@ def main(argv: list[str] | None = None) -> int:
               "--epochs", str(args.epochs), "--max-length", str(args.max_length), "--precision", args.precision]
     if args.threads:
         common += ["--threads", str(args.threads)]
+    if args.attention:
+        common += ["--attention", args.attention]
+    if args.compile:
+        common.append("--compile")
     load_before = [round(x, 2) for x in os.getloadavg()]
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     for i, variant in enumerate(order):
@@ -338,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         means[v]["steady_spread"] = (max(spread) - min(spread)) / statistics.fmean(spread) if spread else None
     ratios = {}
     if "engine" in means:
-        for other in ("trainer-tuned", "trainer-naive"):
+        for other in ("trainer-tuned", "trainer-naive", "trainer-padfree"):
             if other in means:
                 ratios[f"engine/{other}"] = {
                     key: means["engine"][key] / means[other][key] if means["engine"][key] and means[other][key]
@@ -348,7 +388,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                       - means[other]["accuracy"])
     config = bench_config(args, "unused")
     payload = {"settings": {"rows": args.rows, "epochs": args.epochs, "max_length": args.max_length,
-                            "threads": args.threads or "default",
+                            "threads": args.threads or "default", "attention": args.attention or "default",
+                            "compile": args.compile,
                             "model": args.model, "data": args.data, "batch_size": config.batch_size,
                             "learning_rate": config.learning_rate, "warmup_ratio": config.warmup_ratio,
                             "weight_decay": config.weight_decay, "seed": config.seed,
