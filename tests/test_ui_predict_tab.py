@@ -219,9 +219,9 @@ def test_a_run_the_visitor_picked_themselves_stays_picked_when_the_tab_is_opened
 def test_picking_another_model_clears_what_the_previous_one_said(runs_dir, objects):
     label = described(predict_tab.describe(objects, runs_dir, run_id(runs_dir)))["label"]
     assert label["value"] is None
-    label_value, chart, answer, problem, result_file, preview, file_problem = predict_tab.clear_answers()
+    label_value, chart, answer, problem, result_file, preview, file_problem, explanation = predict_tab.clear_answers()
     assert label_value is None and chart is None and answer == ""
-    assert result_file is None and preview is None and problem == file_problem == ""
+    assert result_file is None and preview is None and problem == file_problem == explanation == ""
 
 
 @pytest.fixture(scope="module")
@@ -359,3 +359,13 @@ def test_a_multi_label_file_gets_the_predicted_labels_and_a_probability_per_labe
     path, preview, problem = predict_tab.predict_file(objects, runs, run_id(runs), str(source))
     assert problem == "" and preview["headers"] == ["message", "predicted_labels", "prob_billing", "prob_bug",
                                                     "prob_urgent"]
+
+
+def test_explain_shows_the_texts_chips_shaded_by_share_with_the_text_escaped(runs_dir, objects):
+    pytest.importorskip("captum")
+    shown = predict_tab.explain_text(objects, runs_dir, run_id(runs_dir), "lovely <script>x</script> great", None)
+    assert 'class="why-line"' in shown and "Pushed most toward &#x27;" in shown
+    assert "tok-why-pos-" in shown or "tok-why-neg-" in shown
+    assert "<script>" not in shown and "&lt;" in shown
+    assert predict_tab.explain_text(objects, runs_dir, run_id(runs_dir), "  ", None).startswith('<div')
+    assert predict_tab.offer_explanation()[1] == ""

@@ -154,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="torch: the run's PyTorch model; onnx: its ONNX export through ONNX Runtime "
                               "(the int8 model where one was exported; `bertstudio export` writes it) "
                               "[default torch]")
+    predict.add_argument("--explain", action="store_true",
+                         help="for each --text, the words that pushed the prediction most, with their signed "
+                              "shares (integrated gradients; seconds per text; needs pip install -e \".[explain]\")")
+    predict.add_argument("--explain-label", metavar="LABEL",
+                         help="with --explain: the class or tag to explain instead of the predicted one")
     predict.add_argument("--json", action="store_true")
 
     listing = commands.add_parser("runs", help="list the runs in a runs folder")

@@ -21,6 +21,10 @@ def run(args: argparse.Namespace) -> int:
         raise StudioError("--sheet picks a sheet of the --data file; leave it out when predicting --text.")
     if args.text_pair and len(args.text_pair) != len(args.text or []):
         raise StudioError("Give one --text-pair for every --text, or none.")
+    if getattr(args, "explain_label", None) and not getattr(args, "explain", False):
+        raise StudioError("--explain-label names what --explain explains; add --explain.")
+    if getattr(args, "explain", False):
+        _check_explainable(args)
     if args.data:
         _check_output_file(args.output)  # before the model loads: a typo costs no wait
     predictor = Predictor.load(args.model, backend=args.backend)
@@ -34,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(path)
         return 0
+    if getattr(args, "explain", False):
+        return _explained(predictor, args)
     predictions = predictor.predict(args.text, args.text_pair)
     if args.json:
         print(json.dumps([{"text": t, **p.to_dict()} for t, p in zip(args.text, predictions)], ensure_ascii=False))
@@ -41,6 +47,37 @@ def run(args: argparse.Namespace) -> int:
     for text, prediction in zip(args.text, predictions):
         print(_prediction_line(text, prediction))
     return 0
+
+
+def _check_explainable(args: argparse.Namespace) -> None:
+    """--explain explains typed texts through the PyTorch model; said before the model loads."""
+    if args.data:
+        raise StudioError("--explain explains --text predictions; leave it out when predicting a --data file.")
+    if getattr(args, "backend", "torch") != "torch":
+        raise StudioError("--explain needs the run's PyTorch model; leave out --backend onnx.")
+    from bertstudio.explain import check_available
+
+    check_available()
+
+
+def _explained(predictor, args: argparse.Namespace) -> int:
+    """Each text's prediction line, then the words that pushed it most (or one JSON list with an
+    "explanation" per text). Imported only here, so a plain prediction never loads Captum."""
+    from bertstudio.explain import explain
+
+    pairs = args.text_pair or [None] * len(args.text)
+    explained = [explain(predictor, text, pair, target=args.explain_label) for text, pair in zip(args.text, pairs)]
+    if args.json:
+        print(json.dumps([{"text": t, **e.prediction.to_dict(), "explanation": e.to_dict()}
+                          for t, e in zip(args.text, explained)], ensure_ascii=False))
+        return 0
+    for text, explanation in zip(args.text, explained):
+        print(_prediction_line(text, explanation.prediction))
+        print(f"  why, {explanation.toward} ({explanation.change()}): {explanation.summary(EXPLAINED_WORDS)}")
+    return 0
+
+
+EXPLAINED_WORDS = 6  # words listed per text: those with the largest shares, either way
 
 
 def _prediction_line(text: str, prediction) -> str:

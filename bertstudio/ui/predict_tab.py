@@ -46,6 +46,8 @@ class PredictTab:
     label_chart: gr.Plot    # several labels: a bar per label, its threshold marked
     answer: gr.Markdown     # several labels: the set that passed; a score: the value and its range
     problem: gr.HTML
+    explain: gr.Button      # shown after a prediction: explanations cost seconds, so on request
+    explanation: gr.HTML    # the text's chips shaded by attribution, the words that pushed most
     upload: gr.File
     file_column: gr.Dropdown
     file_button: gr.Button
@@ -58,7 +60,7 @@ class PredictTab:
     def answers(self) -> list[Any]:
         """What a model said, in `clear_answers` order: cleared when another model is picked."""
         return [self.label, self.label_chart, self.answer, self.problem, self.result_file, self.result_preview,
-                self.file_problem]
+                self.file_problem, self.explanation]
 
     @property
     def shown(self) -> list[Any]:
@@ -85,11 +87,13 @@ def build() -> PredictTab:
                               elem_id="predict-text")
             pair = gr.Textbox(label="Second text", lines=2, visible=False, elem_id="predict-pair")
             predict = gr.Button("Predict", variant="primary", elem_id="predict-button")
+            explain = gr.Button("Explain this prediction", visible=False, size="md", elem_id="predict-explain")
             problem = gr.HTML(elem_id="predict-problem")
         with gr.Column(scale=2, min_width=280):
             answer = gr.Markdown(visible=False, elem_id="predict-answer")
             label = gr.Label(label="Prediction", num_top_classes=10, elem_id="predict-label")
             label_chart = gr.Plot(show_label=False, visible=False, elem_id="predict-label-chart")
+    explanation = gr.HTML(elem_id="predict-explanation")
     gr.Markdown("### A whole file")
     with gr.Row(equal_height=False):
         with gr.Column(min_width=300):
@@ -108,7 +112,8 @@ def build() -> PredictTab:
     result_preview = gr.Dataframe(headers=PREVIEW_HEADERS, label="First rows with predictions", interactive=False,
                                   wrap=True, max_height=360, elem_id="predict-preview")
     return PredictTab(picker=picker, refresh=refresh, about=about, text=text, pair=pair, predict=predict,
-                      label=label, label_chart=label_chart, answer=answer, problem=problem, upload=upload, file_column=file_column,
+                      label=label, label_chart=label_chart, answer=answer, problem=problem, explain=explain,
+                      explanation=explanation, upload=upload, file_column=file_column,
                       file_button=file_button, file_problem=file_problem,
                       result_file=result_file, result_preview=result_preview, pinned=gr.State(None))
 
@@ -205,7 +210,7 @@ def describe(objects: "SessionObjects", runs_dir: Path, run_id: str | None, priv
 
 def clear_answers() -> tuple[Any, ...]:
     """Another model was picked: what the previous one said no longer applies. Outputs: `answers`."""
-    return None, None, "", "", None, None, ""
+    return None, None, "", "", None, None, "", ""
 
 
 def _data_record(runs_dir: Path, run_id: str) -> dict:
@@ -233,6 +238,34 @@ def predict_text(objects: "SessionObjects", runs_dir: Path, run_id: str | None, 
     view = get_view(task_name(predictor))
     data = _data_record(runs_dir, run_id) if run_id else {}
     return _views(view, None, view.answer(prediction, predictor.model.config, data)) + [""]
+
+
+def offer_explanation() -> tuple[Any, str]:
+    """After a prediction: the Explain button shown, the previous text's explanation gone.
+    Outputs: explain button, explanation."""
+    return gr.update(visible=True), ""
+
+
+def explain_text(objects: "SessionObjects", runs_dir: Path, run_id: str | None, text: str,
+                 pair: str | None, progress: Any = None, private: bool = False,
+                 memory_value: Any = None, max_chars: int | None = None) -> str:
+    """The Explain button: the text's pieces as chips shaded by their integrated-gradients
+    attribution toward what the model predicts, and the words that pushed most. Output: explanation."""
+    from bertstudio.limits import MAX_TEXT_CHARS
+
+    if not (text or "").strip():
+        return render.problem("Type a text to predict first.")
+    try:
+        predictor = _predictor(objects, runs_dir, run_id, progress, private, memory_value)
+        from bertstudio.explain import explain
+
+        if progress is not None:
+            progress(0.3, desc="Explaining: integrated gradients, a few seconds…")
+        second = (pair or "") if predictor.text_pair_column else None
+        explanation = explain(predictor, text, second, max_text_chars=max_chars or MAX_TEXT_CHARS)
+    except StudioError as exc:
+        return render.problem(exc.message)
+    return render.explanation_html(explanation)
 
 
 def file_columns(objects: "SessionObjects", runs_dir: Path, run_id: str | None,

@@ -16,6 +16,7 @@ from bertstudio.ui.markup import md_escape, shorten  # noqa: F401 (the tabs impo
 if TYPE_CHECKING:
     from bertstudio.data.dataset import DataReport
     from bertstudio.events import Step
+    from bertstudio.explain import Explanation
     from bertstudio.data.tabular import Table
     from bertstudio.tasks.base import Task
     from bertstudio.text.token_preview import TokenPreview
@@ -105,10 +106,12 @@ def data_report(report: "DataReport", task: "Task | None" = None) -> str:
 
 # --- tokenizer tab --------------------------------------------------------------------------------
 
-def token_chips(preview: "TokenPreview", marks: "dict[int, tuple[str, str, str]] | None" = None) -> str:
+def token_chips(preview: "TokenPreview", marks: "dict[int, tuple[str, str, str]] | None" = None,
+                legend: str | None = None) -> str:
     """WordPiece pieces as chips: specials distinct, `##` pieces glued to their word, [UNK] flagged,
     the second text of a pair tinted, and a cut mark where truncation starts dropping tokens.
-    `marks` (the masking preview) restyles pieces by position: (CSS class, text shown, note)."""
+    `marks` (the masking preview, explanations) restyles pieces by position: (CSS class, text
+    shown, note); `legend` replaces the Tokenizer tab's legend."""
     parts: list[str] = []
     group: list[str] = []
     group_word: tuple[int | None, int | None] | None = None
@@ -174,7 +177,7 @@ def token_chips(preview: "TokenPreview", marks: "dict[int, tuple[str, str, str]]
                     + (f", and the last {tail:,} that are kept" if tail > 1 else "")
                     + f"; {preview.hidden_count:,} more are not shown.")
     return (f'<div class="tok-view"><div class="tok-summary">{summary}</div>'
-            f'<div class="tok-line">{"".join(parts)}</div>{_LEGEND}</div>')
+            f'<div class="tok-line">{"".join(parts)}</div>{_LEGEND if legend is None else legend}</div>')
 
 
 _LEGEND = ('<div class="tok-legend"><span class="tok tok-special">[CLS]</span> special '
@@ -182,6 +185,37 @@ _LEGEND = ('<div class="tok-legend"><span class="tok tok-special">[CLS]</span> s
            '<span class="tok tok-unk">[UNK]</span> unknown '
            '<span class="tok tok-b">second</span> second text '
            '<span class="tok tok-dropped">cut</span> dropped</div>')
+
+
+WHY_LEVELS = 5  # shades of each colour in an explanation's chips, by |share| against the largest
+
+
+def explanation_html(explanation: "Explanation", words: int = 5) -> str:
+    """An explanation as the Tokenizer tab's chips, each shaded by its attribution (green toward
+    the label, red against, darker for a larger share), under one line naming the words that
+    pushed most and how far the text moved the output."""
+    largest = max((abs(p.share) for p in explanation.pieces), default=0.0) or 1.0
+    marks = {}
+    for piece in explanation.pieces:
+        if piece.is_special:
+            continue
+        level = min(WHY_LEVELS, 1 + int(abs(piece.share) / largest * WHY_LEVELS))
+        side = "pos" if piece.score >= 0 else "neg"
+        marks[piece.position] = (f"tok-why-{side}-{level}", piece.text, f"{piece.share:+.1%} {explanation.toward}")
+    top = explanation.top_words(words)
+    toward = [f"<b>“{html.escape(w.text)}”</b> {w.share:+.0%}" for w in top if w.share > 0]
+    against = [f"<b>“{html.escape(w.text)}”</b> {w.share:+.0%}" for w in top if w.share < 0]
+    line = f"Pushed most {html.escape(explanation.toward)}: " + (", ".join(toward) or "no word")
+    if against:
+        line += "; against: " + ", ".join(against)
+    facts = (f"{html.escape(explanation.change())} · integrated gradients, {explanation.steps} steps, "
+             f"{explanation.seconds:.1f} s · convergence delta {explanation.delta:.1e}")
+    legend = ('<div class="tok-legend"><span class="tok tok-why-pos-4">word</span> toward the label '
+              '<span class="tok tok-why-neg-4">word</span> against it · darker: a larger share '
+              '(hover a piece for its share) · shares of all pieces sum to 100% in size</div>')
+    chips = token_chips(explanation.preview, marks, legend) if explanation.preview is not None else ""
+    return (f'<div class="why-view"><div class="why-line">{line}</div>'
+            f'<div class="why-facts">{facts}</div>{chips}</div>')
 
 
 def token_table(preview: "TokenPreview") -> list[list[Any]]:

@@ -62,6 +62,19 @@ CSS = """
               flex-wrap: wrap; gap: 6px; align-items: center; }
 .tok-legend .tok { font-size: 11px; padding: 2px 5px; }
 .tok-row-title { font-weight: 600; margin: 0.3em 0 0.5em; }
+/* Explanations: the same chips, green toward the label, red against it, five shades by share */
+.why-line { font-size: 15px; margin-bottom: 0.25em; }
+.why-facts { color: var(--body-text-color-subdued); font-size: 12px; margin-bottom: 0.6em; }
+.tok-view .tok.tok-why-pos-1 { background: #f0fdf4; border-color: #dcfce7; color: #14532d; }
+.tok-view .tok.tok-why-pos-2 { background: #dcfce7; border-color: #bbf7d0; color: #14532d; }
+.tok-view .tok.tok-why-pos-3 { background: #86efac; border-color: #4ade80; color: #14532d; }
+.tok-view .tok.tok-why-pos-4 { background: #22c55e; border-color: #16a34a; color: #052e16; }
+.tok-view .tok.tok-why-pos-5 { background: #15803d; border-color: #166534; color: #ffffff; }
+.tok-view .tok.tok-why-neg-1 { background: #fef2f2; border-color: #fee2e2; color: #7f1d1d; }
+.tok-view .tok.tok-why-neg-2 { background: #fee2e2; border-color: #fecaca; color: #7f1d1d; }
+.tok-view .tok.tok-why-neg-3 { background: #fca5a5; border-color: #f87171; color: #7f1d1d; }
+.tok-view .tok.tok-why-neg-4 { background: #ef4444; border-color: #dc2626; color: #450a0a; }
+.tok-view .tok.tok-why-neg-5 { background: #b91c1c; border-color: #991b1b; color: #ffffff; }
 /* The tab bar wraps (Tabs' overflow_behavior="wrap") so all six steps stay in sight on a phone. */
 #studio-tabs { width: 100%; min-width: 0; max-width: 100%; }
 .tab-container:not(.visually-hidden) { min-width: 0 !important; flex-wrap: wrap; }

@@ -267,7 +267,15 @@ def wire_predict(predict: PredictTab, page: gr.Tab, settings: AppSettings, memor
 
     gr.on([predict.predict.click, predict.text.submit], on_text,
           [predict.picker, predict.text, predict.pair, memory], predict.shown,
-          api_name="predict_text", show_progress_on=[predict.label, predict.label_chart, predict.answer])
+          api_name="predict_text", show_progress_on=[predict.label, predict.label_chart, predict.answer]).then(
+        predict_tab.offer_explanation, None, [predict.explain, predict.explanation], show_progress="hidden")
+
+    def on_explain(run_id, text, pair, memory_value, request: gr.Request, progress=gr.Progress()):
+        return predict_tab.explain_text(objects(request), runs_dir, run_id, text, pair, progress, private,
+                                        memory_value, max_chars)
+
+    predict.explain.click(on_explain, [predict.picker, predict.text, predict.pair, memory], predict.explanation,
+                          show_progress_on=predict.explanation)
 
     def on_columns(run_id, path, memory_value, request: gr.Request):
         return predict_tab.file_columns(objects(request), runs_dir, run_id, path, private, memory_value, max_bytes,
