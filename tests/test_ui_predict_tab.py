@@ -85,7 +85,7 @@ def test_a_predictions_csv_never_starts_a_cell_with_a_formula(runs_dir, objects,
         for text in ("=HYPERLINK(\"http://x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tlead", "plain"):
             writer.writerow([text, "=1+1"])
     path, _, problem = predict_tab.predict_file(objects, runs_dir, run_id(runs_dir), str(source))
-    assert problem == ""
+    assert 'class="problem"' not in problem
     cells = [cell for row in csv.reader(open(path, encoding="utf-8")) for cell in row]
     assert not [cell for cell in cells if cell[:1] in ("=", "+", "@", "\t", "\r")
                 or (cell.startswith("-") and not _number(cell))]
@@ -134,7 +134,7 @@ def test_a_csv_comes_back_with_predictions_added(runs_dir, objects, tmp_path):
     source = tmp_path / "new.csv"
     source.write_text("message,id\nlovely great,1\n=awful broken,2\n", encoding="utf-8")
     path, preview, problem = predict_tab.predict_file(objects, runs_dir, run_id(runs_dir), str(source))
-    assert problem == "" and path.endswith("new-predictions.csv")
+    assert 'class="problem"' not in problem and path.endswith("new-predictions.csv")
     rows = list(csv.reader(open(path, encoding="utf-8")))
     assert rows[0] == ["message", "id", "predicted_label", "prob_neg", "prob_pos"]
     assert rows[2][0] == "'=awful broken"  # spreadsheet formulas are neutralised
@@ -148,7 +148,7 @@ def test_a_csv_without_the_trained_column_asks_for_the_column(runs_dir, objects,
     assert picker["choices"] == ["body", "id"] and picker["value"] is None and button["visible"] is True
     assert "no column 'message'" in html.unescape(problem)
     path, _, problem = predict_tab.predict_file(objects, runs_dir, run_id(runs_dir), str(source), "body")
-    assert problem == "" and list(csv.reader(open(path, encoding="utf-8")))[0][-3] == "predicted_label"
+    assert 'class="problem"' not in problem and list(csv.reader(open(path, encoding="utf-8")))[0][-3] == "predicted_label"
 
 
 def test_a_csv_with_the_trained_column_has_it_preselected(runs_dir, objects, tmp_path):
@@ -163,7 +163,7 @@ def test_a_predictions_csv_keeps_the_files_own_header_blank_and_repeated_names_i
     source = tmp_path / "blanks.csv"
     source.write_text("message,, Note ,message\nlovely,a,b,c\nawful,d,e,f\n", encoding="utf-8")
     path, preview, problem = predict_tab.predict_file(objects, runs_dir, run_id(runs_dir), str(source), "message")
-    assert problem == ""
+    assert 'class="problem"' not in problem
     header = next(csv.reader(open(path, encoding="utf-8")))
     assert header == ["message", "", " Note ", "message", "predicted_label", "prob_neg", "prob_pos"]
     assert preview["headers"][:4] == ["message", "", " Note ", "message"]
@@ -185,7 +185,7 @@ def test_predicting_a_file_reports_progress_per_batch_of_rows(runs_dir, objects,
     predict_tab.describe(objects, runs_dir, run_id(runs_dir))  # the model is loaded: no loading step below
     progress = _Recorder()
     path, _, problem = predict_tab.predict_file(objects, runs_dir, run_id(runs_dir), str(source), None, progress)
-    assert problem == "" and path
+    assert 'class="problem"' not in problem and path
     rows_done = [value for value, _, unit in progress.calls if unit == "rows"]
     assert rows_done[0] == (0, 150) and rows_done[-1] == (150, 150)
     assert len(rows_done) >= 4  # 150 rows in batches of 64: 0, 64, 128, 150
@@ -278,7 +278,7 @@ def test_a_file_comes_back_in_its_own_format_with_the_predicted_columns(runs_dir
     source = tmp_path / name
     source.write_text(content, encoding="utf-8")
     path, preview, problem = predict_tab.predict_file(objects, runs_dir, run_id(runs_dir), str(source))
-    assert problem == "" and path.endswith(f"new-predictions{suffix}")
+    assert 'class="problem"' not in problem and path.endswith(f"new-predictions{suffix}")
     assert preview["headers"][-3:] == ["predicted_label", "prob_neg", "prob_pos"]
     text = open(path, encoding="utf-8").read()
     if suffix == ".jsonl":
@@ -357,7 +357,7 @@ def test_a_multi_label_file_gets_the_predicted_labels_and_a_probability_per_labe
     source = tmp_path / "more.csv"
     source.write_text("message\nbilling ticket\nurgent bug\n", encoding="utf-8")
     path, preview, problem = predict_tab.predict_file(objects, runs, run_id(runs), str(source))
-    assert problem == "" and preview["headers"] == ["message", "predicted_labels", "prob_billing", "prob_bug",
+    assert 'class="problem"' not in problem and preview["headers"] == ["message", "predicted_labels", "prob_billing", "prob_bug",
                                                     "prob_urgent"]
 
 
@@ -369,3 +369,41 @@ def test_explain_shows_the_texts_chips_shaded_by_share_with_the_text_escaped(run
     assert "<script>" not in shown and "&lt;" in shown
     assert predict_tab.explain_text(objects, runs_dir, run_id(runs_dir), "  ", None).startswith('<div')
     assert predict_tab.offer_explanation()[1] == ""
+
+
+def test_a_file_through_the_fast_cpu_model_is_exported_once_and_agrees_with_the_model(tmp_path, tiny_model_dir):
+    """The Predict tab's "Fast CPU model": the run's int8 ONNX export is made on first use, the
+    file's predictions come through ONNX Runtime, and the line under the file says how fast."""
+    pytest.importorskip("onnxruntime", reason="needs the onnx extra")
+    data = tmp_path / "train.csv"
+    with open(data, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["message", "label"])
+        for i in range(40):
+            writer.writerow([f"{'lovely great' if i % 2 else 'awful broken'} {i}", "pos" if i % 2 else "neg"])
+    result = train(TrainConfig(data=str(data), model=str(tiny_model_dir), output_dir=str(tmp_path / "runs"),
+                               epochs=3, batch_size=8, max_length=16, learning_rate=1e-3))
+    runs_dir, run = tmp_path / "runs", os.path.basename(result.run_dir)
+    source = tmp_path / "new.csv"
+    source.write_text("message\n" + "".join(f"{'lovely great' if i % 2 else 'awful broken'} x{i}\n"
+                                            for i in range(30)), encoding="utf-8")
+    objects = SessionObjects()
+    rows = []
+    try:
+        path, _, said_plain = predict_tab.predict_file(objects, runs_dir, run, str(source))
+        rows.append(list(csv.DictReader(open(path, encoding="utf-8"))))
+        path, _, said_fast = predict_tab.predict_file(objects, runs_dir, run, str(source), fast=True)
+        rows.append(list(csv.DictReader(open(path, encoding="utf-8"))))
+    finally:
+        objects.close()
+    assert (runs_dir / run / "onnx" / "model.int8.onnx").is_file()  # made on first use
+    assert "30 rows predicted in" in html.unescape(said_plain) and "the model as trained" in said_plain
+    assert "rows/s, fast CPU model" in said_fast
+    agree = sum(a["predicted_label"] == b["predicted_label"] for a, b in zip(*rows))
+    assert agree >= 27, agree
+
+
+def test_the_speed_line_reads_as_a_person_would_say_it():
+    assert predict_tab.speed_sentence(100_000, 250.0, True) == \
+        "100,000 rows predicted in 250.0 s (400 rows/s, fast CPU model)."
+    assert predict_tab.speed_sentence(1, 0.5, False) == "1 row predicted in 0.5 s (2 rows/s, the model as trained)."

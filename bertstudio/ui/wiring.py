@@ -281,16 +281,16 @@ def wire_predict(predict: PredictTab, page: gr.Tab, settings: AppSettings, memor
         return predict_tab.file_columns(objects(request), runs_dir, run_id, path, private, memory_value, max_bytes,
                                         max_rows, max_chars)
 
-    def on_file(run_id, path, column, memory_value, request: gr.Request, progress=gr.Progress()):
+    def on_file(run_id, path, column, memory_value, fast, request: gr.Request, progress=gr.Progress()):
         if path and not column:
             return gr.skip(), gr.skip(), gr.skip()  # the picker explains what is missing
         return predict_tab.predict_file(objects(request), runs_dir, run_id, path, column, progress, private,
-                                        memory_value, max_bytes, max_rows, max_chars)
+                                        memory_value, max_bytes, max_rows, max_chars, fast=bool(fast))
 
     # One run per file at a time: an upload with the column found predicts at once and keeps the
     # button unavailable until it ends; a click makes it unavailable first. One progress bar, on
     # the result, advancing with the rows done.
-    run_file = dict(fn=on_file, inputs=[predict.picker, predict.upload, predict.file_column, memory],
+    run_file = dict(fn=on_file, inputs=[predict.picker, predict.upload, predict.file_column, memory, predict.fast],
                     outputs=[predict.result_file, predict.result_preview, predict.file_problem],
                     show_progress_on=predict.result_file)
     column_outputs = [predict.file_column, predict.file_button, predict.file_problem]
