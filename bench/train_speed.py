@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (abba_order, machine, mean_of, peak_memory_mib, report_result, run_child,  # noqa: E402
                           publish)
 
-VARIANTS = ("engine", "trainer-tuned", "trainer-naive", "trainer-padfree")
+VARIANTS = ("engine", "trainer-tuned", "trainer-naive", "trainer-padfree", "engine-frozen-embeddings")
 DEFAULT_VARIANTS = VARIANTS[:3]  # padding-free needs flash attention's varlen kernels (a GPU with flash-attn)
 STEADY_SKIP = 0.1  # steady state leaves out the first 10% of steps (first batch is the longest)
 
@@ -46,7 +46,7 @@ def bench_config(args: argparse.Namespace, output_dir: str):
     from bertstudio.config import TrainConfig
 
     return TrainConfig(data=str(Path(args.data).resolve()), model=str(Path(args.model).resolve()),
-                       max_rows=args.rows, epochs=args.epochs, max_length=args.max_length,
+                       max_rows=args.rows, epochs=args.epochs, max_length=args.max_length, seed=args.seed,
                        precision=args.precision, output_dir=output_dir, run_name="bench").validate()
 
 
@@ -133,6 +133,22 @@ def apply_process_settings(args: argparse.Namespace) -> None:
             return load(cls, *a, **k)
 
         AutoModelForSequenceClassification.from_pretrained = classmethod(with_attention)
+
+
+def freeze_word_embeddings() -> None:
+    """A lever under study, not an engine setting: every model loaded in this process keeps its
+    word embeddings as they were (11.7 M of MiniLM's 22.7 M parameters), so backward computes no
+    dense gradient for them and AdamW, clipping and zeroing skip them."""
+    from transformers import AutoModelForSequenceClassification
+
+    load = AutoModelForSequenceClassification.from_pretrained.__func__
+
+    def frozen(cls, *a, **k):
+        model = load(cls, *a, **k)
+        model.get_input_embeddings().weight.requires_grad_(False)
+        return model
+
+    AutoModelForSequenceClassification.from_pretrained = classmethod(frozen)
 
 
 def _preimport() -> None:
@@ -291,10 +307,11 @@ def render(payload: dict[str, Any]) -> str:
     means = payload["means"]
     names = [v for v in payload["variants"] if v in means]
     width = max(len(label) for _, label, _ in METRICS) + 2
-    lines = [f"{'':<{width}}" + "".join(f"{n:>16}" for n in names)]
+    column = max(16, *(len(n) + 2 for n in names))
+    lines = [f"{'':<{width}}" + "".join(f"{n:>{column}}" for n in names)]
     for key, label, fmt in METRICS:
         cells = [fmt.format(means[n][key]) if means[n].get(key) is not None else "-" for n in names]
-        lines.append(f"{label:<{width}}" + "".join(f"{c:>16}" for c in cells))
+        lines.append(f"{label:<{width}}" + "".join(f"{c:>{column}}" for c in cells))
     lines.append("")
     for name, ratio in payload["ratios"].items():
         steady = ratio["steady_samples_per_s"]
@@ -334,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--attention", choices=("sdpa", "eager", "flash_attention_2"),
                         help="the attention kernel every variant's model uses (default: transformers' choice, sdpa)")
     parser.add_argument("--compile", action="store_true", help="torch.compile in every variant")
+    parser.add_argument("--seed", type=int, default=42, help="the run's seed (split, initialisation, order)")
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -342,7 +360,9 @@ def main(argv: list[str] | None = None) -> int:
             import torch
             torch.set_num_threads(args.threads)
         apply_process_settings(args)
-        if args.child == "engine":
+        if args.child == "engine-frozen-embeddings":
+            freeze_word_embeddings()
+        if args.child.startswith("engine"):
             run = run_engine(args)
         else:
             run = run_trainer(args, args.child != "trainer-naive", padding_free=args.child == "trainer-padfree")
@@ -356,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown variants: {', '.join(sorted(unknown))}")
     order = abba_order(variants, args.repeats)
-    common = ["--model", args.model, "--data", args.data, "--rows", str(args.rows),
+    common = ["--model", args.model, "--data", args.data, "--rows", str(args.rows), "--seed", str(args.seed),
               "--epochs", str(args.epochs), "--max-length", str(args.max_length), "--precision", args.precision]
     if args.threads:
         common += ["--threads", str(args.threads)]
@@ -377,14 +397,14 @@ def main(argv: list[str] | None = None) -> int:
         spread = [r["steady_samples_per_s"] for r in rs if r["steady_samples_per_s"]]
         means[v]["steady_spread"] = (max(spread) - min(spread)) / statistics.fmean(spread) if spread else None
     ratios = {}
-    if "engine" in means:
-        for other in ("trainer-tuned", "trainer-naive", "trainer-padfree"):
-            if other in means:
-                ratios[f"engine/{other}"] = {
-                    key: means["engine"][key] / means[other][key] if means["engine"][key] and means[other][key]
+    for mine in ("engine", "engine-frozen-embeddings"):
+        for other in ("trainer-tuned", "trainer-naive", "trainer-padfree", "engine"):
+            if mine in means and other in means and other != mine:
+                ratios[f"{mine}/{other}"] = {
+                    key: means[mine][key] / means[other][key] if means[mine][key] and means[other][key]
                     else None for key in ("steady_samples_per_s", "e2e_samples_per_s", "real_tokens_per_s",
                                           "steady_samples_per_cpu_s")}
-                ratios[f"engine/{other}"]["accuracy_points"] = 100 * (means["engine"]["accuracy"]
+                ratios[f"{mine}/{other}"]["accuracy_points"] = 100 * (means[mine]["accuracy"]
                                                                       - means[other]["accuracy"])
     config = bench_config(args, "unused")
     payload = {"settings": {"rows": args.rows, "epochs": args.epochs, "max_length": args.max_length,
