@@ -200,9 +200,13 @@ def test_moving_the_learning_rate_slider_updates_the_summary_once_and_the_page_g
     page.close()
 
 
-def _wait_until_quiet(page, requests: list[float], quiet_s: float = 2.0, timeout_s: float = 120) -> None:
+def _wait_until_quiet(page, requests: list[float], quiet_s: float = 2.0, timeout_s: float = 300) -> None:
     """Until the page has sent no event to the server for `quiet_s` (its own requests, counted by
-    the caller's listener). Not the network going idle: gradio keeps a heartbeat stream open."""
+    the caller's listener). Not the network going idle: gradio keeps a heartbeat stream open.
+    Minutes, not seconds: beside the other test worker's trainings on two cores, CI has twice seen
+    the queued events of a few settings' changes take over 120 s to drain (never alone, even with
+    three busy loops beside it). An endless loop still fails: it never goes quiet, and the
+    slider test then counts what runs with nobody touching the page."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         page.wait_for_timeout(250)  # lets Playwright deliver the request events meanwhile
