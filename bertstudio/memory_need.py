@@ -112,11 +112,6 @@ class MemoryNeed:
     def total(self) -> int:
         return self.weights + self.gradients + self.optimizer + self.activations + self.runtime
 
-    @property
-    def model_state(self) -> int:
-        """What does not shrink with the batch or the length."""
-        return self.weights + self.gradients + self.optimizer
-
 
 def sixteen_bit_precision(requested: str, gpu: bool) -> bool:
     """Whether a run with this precision setting computes in 16 bits on that kind of device: 'auto'

@@ -8,11 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bertstudio.errors import StudioError
-from bertstudio.runs.summary import headline as _headline
-from bertstudio.runs.summary import learned_nothing as _learned_nothing
-from bertstudio.runs.summary import perplexity as _perplexity
-from bertstudio.runs.summary import run_summary
-from bertstudio.runs.summary import run_task as _run_task
+from bertstudio.runs.summary import headline, learned_nothing, perplexity, run_summary, run_task
 from bertstudio.tasks.base import PRETRAINING_TASK
 
 LEARNED_NOTHING_MARK = "(!) learned nothing"  # the run's card and the studio say why
@@ -39,17 +35,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"no runs in {Path(args.output_dir)}")
     for s in summaries:
         accuracy = s.metrics.get("accuracy")
-        if _run_task(s) == "single_label":  # as it always read
+        if run_task(s) == "single_label":  # as it always read
             score = 'accuracy %.4f' % accuracy if isinstance(accuracy, float) else '-'
-        elif _run_task(s) == PRETRAINING_TASK:  # its loss reads better as perplexity (lower is better)
-            perplexity = _perplexity(s)
-            score = f"{PRETRAINING_TASK}\t" + (f"perplexity {perplexity:.2f}" if perplexity is not None else "-")
+        elif run_task(s) == PRETRAINING_TASK:  # its loss reads better as perplexity (lower is better)
+            value = perplexity(s)
+            score = f"{PRETRAINING_TASK}\t" + (f"perplexity {value:.2f}" if value is not None else "-")
         else:
-            top = _headline(s)
+            top = headline(s)
             score = (f"{top['headline']} {top['headline_value']:.4f}"
                      if isinstance(top["headline_value"], (int, float)) else "-")
-            score = f"{_run_task(s)}\t{score}"
+            score = f"{run_task(s)}\t{score}"
         print(f"{s.run_id}\t{s.status}\t{s.model}\t{s.data}\t{score}"
-              + (f"\t{LEARNED_NOTHING_MARK}" if _learned_nothing(s) else "")
+              + (f"\t{LEARNED_NOTHING_MARK}" if learned_nothing(s) else "")
               + (f"\t{s.damage}" if s.damage else ""))
     return 0
