@@ -135,6 +135,10 @@ def run_engine(task: str, args: argparse.Namespace) -> dict[str, Any]:
                 gold = gold[1:]
             separator = "," if "," in "".join(r[at] for r in rows) else "|"
             result.update(set_f1(gold, [set(filter(None, r[at].split(separator))) for r in rows], tags))
+        elif task == "sst2":
+            gold = [r[1] for r in _tsv(spec["test"])[1:]]
+            at = head.index("predicted_label")
+            result["accuracy"] = sum(g == r[at] for g, r in zip(gold, rows)) / len(gold)
         else:
             _, _, gold = stsb_rows(spec["test"])
             at = head.index("predicted_value")

@@ -12,6 +12,9 @@ same hyperparameters (the TrainConfig defaults: lr, batch, warmup, weight decay,
                  train_sampling_strategy="group_by_length", fused AdamW, a 2x evaluation batch,
                  bf16 exactly where the engine uses it
   trainer-naive  the tutorial script: the tokenizer pads every row to max_length
+  engine-all-rows  the engine with --embedding-updates all_rows: every word-embedding row updated
+                 every step, as the Trainer does (the engine's default on the CPU updates the rows
+                 a batch uses, training/row_updates.py)
 
 Each run is a fresh subprocess (its own peak memory and thread pools); the runs go A-B-C-C-B-A so
 machine noise lands on every variant alike, and the report gives the mean of the repeats. This is
@@ -34,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (abba_order, machine, mean_of, peak_memory_mib, report_result, run_child,  # noqa: E402
                           publish)
 
-VARIANTS = ("engine", "trainer-tuned", "trainer-naive", "trainer-padfree", "engine-frozen-embeddings")
+VARIANTS = ("engine", "trainer-tuned", "trainer-naive", "trainer-padfree", "engine-frozen-embeddings",
+            "engine-all-rows")
 DEFAULT_VARIANTS = VARIANTS[:3]  # padding-free needs flash attention's varlen kernels (a GPU with flash-attn)
 STEADY_SKIP = 0.1  # steady state leaves out the first 10% of steps (first batch is the longest)
 
@@ -173,6 +177,8 @@ def run_engine(args: argparse.Namespace) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as runs:
         config = bench_config(args, runs)
+        if args.child == "engine-all-rows":
+            config = config.replace(embedding_updates="all_rows")
         clock = Clock()
         calls = 0
 
@@ -397,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         spread = [r["steady_samples_per_s"] for r in rs if r["steady_samples_per_s"]]
         means[v]["steady_spread"] = (max(spread) - min(spread)) / statistics.fmean(spread) if spread else None
     ratios = {}
-    for mine in ("engine", "engine-frozen-embeddings"):
+    for mine in ("engine", "engine-frozen-embeddings", "engine-all-rows"):
         for other in ("trainer-tuned", "trainer-naive", "trainer-padfree", "engine"):
             if mine in means and other in means and other != mine:
                 ratios[f"{mine}/{other}"] = {

@@ -172,12 +172,12 @@ def test_precisions_the_device_cannot_run_are_refused_with_what_to_choose_instea
 
 def test_adamw_is_fused_on_gpus_and_cpus_and_leaves_biases_and_layernorm_undecayed(tiny_model_dir):
     from bertstudio.models import load_classifier
-    from bertstudio.training.trainer import _optimizer
+    from bertstudio.training.optimizer import build_optimizer
 
     model = load_classifier(str(tiny_model_dir), ["a", "b"])
     config = TrainConfig(weight_decay=0.05)
     for device in ("cuda", "cpu"):  # the CUDA choice is checked here too; its step needs a GPU
-        optimizer = _optimizer(model, config, torch.device(device))
+        optimizer = build_optimizer(model, config, torch.device(device))
         assert optimizer.defaults["fused"] is True
     decayed, plain = optimizer.param_groups
     names = {id(p): n for n, p in model.named_parameters()}

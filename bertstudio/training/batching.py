@@ -9,6 +9,8 @@ from typing import Iterator, Sequence
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from bertstudio.training.widths import Widths
+
 
 @dataclass
 class EncodedExamples(Dataset):
@@ -87,15 +89,23 @@ def pad_multiple(device_type: str) -> int:
     return 1 if device_type == "cpu" else 8
 
 
+def padded_width(longest: int, pad_to: int | Widths) -> int:
+    """The width a batch whose longest row is `longest` is padded to."""
+    if isinstance(pad_to, Widths):
+        return pad_to.width_for(longest)
+    return int(math.ceil(longest / pad_to) * pad_to) if pad_to > 1 else longest
+
+
 class PaddingCollator:
-    """Pads a list of rows to the longest in the batch, rounded up to a multiple of `pad_to`.
+    """Pads a list of rows to the longest in the batch, rounded up to a multiple of `pad_to` or,
+    given planned `Widths` (widths.py), to the next width of the plan.
 
     A multiple of 8 lets tensor cores work on every shape under mixed precision and keeps the
     number of distinct shapes small. When no row needed padding, the attention mask is left out
     so the model takes its faster all-ones path.
     """
 
-    def __init__(self, pad_token_id: int, pad_to: int = 8, label_dtype: torch.dtype | None = None) -> None:
+    def __init__(self, pad_token_id: int, pad_to: int | Widths = 8, label_dtype: torch.dtype | None = None) -> None:
         self.pad_token_id = pad_token_id
         self.pad_to = pad_to
         # The task's target dtype; None: from the values (class ids long, numbers and multi-hot float).
@@ -103,7 +113,7 @@ class PaddingCollator:
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         longest = max(len(r["input_ids"]) for r in rows)
-        width = int(math.ceil(longest / self.pad_to) * self.pad_to) if self.pad_to > 1 else longest
+        width = padded_width(longest, self.pad_to)
         count = len(rows)
         input_ids = torch.full((count, width), self.pad_token_id, dtype=torch.long)
         token_type_ids = torch.zeros((count, width), dtype=torch.long)

@@ -9,6 +9,8 @@ from torch.utils.data import DataLoader
 
 from bertstudio.config import TrainConfig
 from bertstudio.training.batching import EncodedExamples, LengthGroupedSampler, length_sorted_indices, pad_multiple
+from bertstudio.training.precision import resolve_precision
+from bertstudio.training.widths import Widths, batch_widths, plan_widths
 
 
 @dataclass
@@ -41,16 +43,26 @@ def build_loaders(config: TrainConfig, data, tokenizer, device_type: str, task=N
 
         task = get_task(data.task)
     sampler = LengthGroupedSampler(train_set.lengths, config.batch_size, config.seed)
-    pad_to = pad_multiple(device_type)
+    val_order = length_sorted_indices(val_set.lengths)
+    train_pad = val_pad = pad_multiple(device_type)
+    if device_type == "cpu" and resolve_precision(config.precision) == "bf16":  # oneDNN: widths.py
+        train_pad = _planned(train_set.lengths, sampler, config.batch_size, config.epochs)
+        val_pad = _planned(val_set.lengths, val_order, config.batch_size * 2, config.epochs)
     # The training batches may depend on the epoch (fresh masks each epoch): the sampler, which
     # Accelerate tells the epoch, says which one is being batched; validation is always epoch 0.
-    train_collate = task.collator(tokenizer, pad_to, config, epoch_of=lambda: sampler.epoch)
-    val_collate = task.collator(tokenizer, pad_to, config, epoch_of=lambda: 0)
+    train_collate = task.collator(tokenizer, train_pad, config, epoch_of=lambda: sampler.epoch)
+    val_collate = task.collator(tokenizer, val_pad, config, epoch_of=lambda: 0)
     # Each loader gets a generator of its own: starting an iterator then draws nothing from the
     # global RNG, so a run resumed mid-epoch sees the same dropout masks as one never stopped.
     train_loader = DataLoader(train_set, batch_size=config.batch_size, collate_fn=train_collate,
                               sampler=sampler, generator=torch.Generator().manual_seed(config.seed))
     val_loader = DataLoader(val_set, batch_size=config.batch_size * 2, collate_fn=val_collate,
-                            sampler=length_sorted_indices(val_set.lengths),
+                            sampler=val_order,
                             generator=torch.Generator().manual_seed(config.seed))
     return Loaders(train_loader, val_loader)
+
+
+def _planned(lengths: list[int], order, batch_size: int, epochs: int) -> Widths:
+    """The widths for batches cut from `order` (the sampler's first epoch; later epochs have the
+    same lengths, grouped alike), each padded width paid again every epoch."""
+    return plan_widths(batch_widths(lengths, order, batch_size), rows_per_batch=batch_size, repeats=epochs)

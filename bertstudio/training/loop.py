@@ -176,7 +176,7 @@ class Loop:
             loss = self.train_step(model, batch)
             accelerator.backward(loss)
             if accelerator.sync_gradients and config.max_grad_norm > 0:
-                self.grad_norm = accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                self.grad_norm = parts.clip_gradients(config.max_grad_norm)
             parts.optimizer.step()
             parts.scheduler.step()
             parts.optimizer.zero_grad(set_to_none=True)
@@ -198,6 +198,7 @@ class Loop:
     def evaluate_and_checkpoint(self) -> bool:
         """Evaluate, track the best weights, checkpoint; True when early stopping says enough."""
         accelerator, parts, model, step = self.accelerator, self.parts, self.parts.model, self.step
+        parts.settle_weights()  # rows no batch used since: the weights dense AdamW would hold
         self.last_eval = evaluate(model, parts.val_loader, accelerator, parts.task, parts.data.space)
         improved = self.best.observe(self.last_eval, step, lambda: accelerator.unwrap_model(model).state_dict())
         self.sink.emit(Evaluation(step=step, epoch=step / parts.steps.steps_per_epoch, metrics=self.last_eval.metrics,
@@ -209,6 +210,7 @@ class Loop:
 
     def save_checkpoint(self) -> None:
         """The checkpoint a killed or paused run carries on from: weights, optimizer, RNG, data position."""
+        self.parts.settle_weights()
         save_checkpoint(self.accelerator, self.run.path, LoopState(
             step=self.step, epoch=self.epoch, batches_done_in_epoch=self.batches_done,
             samples_seen=self.meter.samples, tokens_seen=self.meter.tokens, train_seconds=self.meter.seconds,

@@ -29,12 +29,15 @@ from bertstudio.training.adaptation import adapt_first, adapted_source
 from bertstudio.training.allocator import reuse_freed_memory
 from bertstudio.training.checkpoints import SaveFailed, load_checkpoint, remove_checkpoint, save_failed
 from bertstudio.training.fast_dropout import fast_dropout
+from bertstudio.training.fused_projections import fused_qkv
 from bertstudio.training.loaders import build_loaders
+from bertstudio.training.optimizer import build_optimizer
 # StopControl is imported from here by the CLI, the worker and callers (bertstudio.StopControl).
 from bertstudio.training.loop import Loop, NonFiniteLoss, Position, Slice, StopControl, TrainStep
 # resolve_precision and cpu_has_native_bf16 are imported from here by the UI, the bench and tests.
 from bertstudio.training.precision import cpu_has_native_bf16, resolve_precision  # noqa: F401
 from bertstudio.training.run_files import data_record, open_run, save_model_atomic, write_end_files, write_start_files  # noqa: F401
+from bertstudio.training import row_updates
 from bertstudio.training.schedule import StepCount, count_steps, make_scheduler
 from bertstudio.training.trackers import tracker_sink
 from bertstudio.tasks.registry import get_task, watched_metric
@@ -86,23 +89,6 @@ def _make_accelerator(config: TrainConfig):
     # Accelerate start a gloo process group instead of silently running N independent copies.
     return Accelerator(mixed_precision=precision, cpu=not torch.cuda.is_available(),
                        gradient_accumulation_steps=config.gradient_accumulation_steps)
-
-
-FUSED_ADAMW_DEVICES = ("cuda", "cpu")
-
-
-def _optimizer(model, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
-    # Decay the weight matrices only: decaying biases and LayerNorm gains hurts BERT fine-tuning.
-    no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias", "layer_norm", "norm.weight")
-    decay, plain = [], []
-    for name, param in model.named_parameters():
-        if param.requires_grad:
-            (plain if any(k in name for k in no_decay) else decay).append(param)
-    groups = [{"params": decay, "weight_decay": config.weight_decay},
-              {"params": plain, "weight_decay": 0.0}]
-    # The fused kernel updates every tensor in one pass instead of a dozen elementwise sweeps:
-    # on the CPU it cut the optimizer step of a 22 M-parameter BERT ~5x (see bench/).
-    return torch.optim.AdamW(groups, lr=config.learning_rate, fused=device.type in FUSED_ADAMW_DEVICES)
 
 
 def train(config: TrainConfig, *, sink: EventSink | None = None, stop: StopControl | None = None,
@@ -243,6 +229,8 @@ class _Parts:
     steps: StepCount
     train_size: int
     validation_size: int
+    clip_gradients: Any  # (max_norm) -> the gradients' norm before clipping
+    settle_weights: Any  # () -> None: the weights made current before they are evaluated or saved
 
 
 def _build(config: TrainConfig, accelerator, cpu_kernels: contextlib.ExitStack, source: str | None = None) -> _Parts:
@@ -263,15 +251,38 @@ def _build(config: TrainConfig, accelerator, cpu_kernels: contextlib.ExitStack, 
 
     set_seed(config.seed)
     model = task.build_model(source or config.model, data.space)
-    if accelerator.device.type == "cpu":  # CUDA's own dropout is fast (fast_dropout.py)
-        cpu_kernels.enter_context(fast_dropout(model))
-    optimizer = _optimizer(model, config, accelerator.device)
+    embedding = _training_swaps(config, accelerator, model, cpu_kernels)
+    optimizer = build_optimizer(model, config, accelerator.device, rows_used=embedding is not None)
+    if embedding is not None:  # rows a batch reads are brought up to date before it reads them
+        cpu_kernels.enter_context(optimizer.watching(embedding))
     steps = count_steps(config, loaders.train_size, accelerator.num_processes)
     scheduler = make_scheduler(config, optimizer, steps, accelerator.num_processes)
     model, optimizer, train_loader, val_loader, scheduler = accelerator.prepare(
         model, optimizer, loaders.train, loaders.validation, scheduler)
+    if embedding is not None:  # the optimizer clips within its step, sparse gradients included
+        clip, settle = optimizer.optimizer.clip_grad_norm_, optimizer.optimizer.bring_rows_up_to_date
+    else:
+        def clip(max_norm: float) -> torch.Tensor:
+            return accelerator.clip_grad_norm_(model.parameters(), max_norm)
+
+        def settle() -> None:
+            pass
     return _Parts(data, task, tokenizer, model, optimizer, scheduler, train_loader, val_loader, steps,
-                  loaders.train_size, loaders.validation_size)
+                  loaders.train_size, loaders.validation_size, clip, settle)
+
+
+def _training_swaps(config: TrainConfig, accelerator, model, cpu_kernels: contextlib.ExitStack):
+    """The training-only replacements, undone (by `cpu_kernels`) before the model is saved; returns
+    the word embedding when it takes sparse gradients (the optimizer is then RowSparseAdamW), else None."""
+    if accelerator.device.type == "cpu":  # CUDA's own dropout is fast (fast_dropout.py)
+        cpu_kernels.enter_context(fast_dropout(model))
+        cpu_kernels.enter_context(fused_qkv(model))  # one product for Q, K and V (fused_projections.py)
+    embedding = row_updates.sparse_embedding(model) if row_updates.rows_used_applies(
+        config.embedding_updates, device_type=accelerator.device.type,
+        num_processes=accelerator.num_processes) else None
+    if embedding is not None:
+        cpu_kernels.enter_context(row_updates.rows_used_gradients(embedding))
+    return embedding
 
 
 def _start(config: TrainConfig, accelerator, run, sink: EventSink, parts: _Parts,
