@@ -209,8 +209,9 @@ class Loop:
         return self.best.enough
 
     def save_checkpoint(self) -> None:
-        """The checkpoint a killed or paused run carries on from: weights, optimizer, RNG, data position."""
-        self.parts.settle_weights()
+        """The checkpoint a killed or paused run carries on from: weights, optimizer, RNG, data position.
+        Embedding rows still waiting for their missed steps stay waiting: the optimizer's state
+        holds what catching up needs, so a resumed run catches up exactly when this one would."""
         save_checkpoint(self.accelerator, self.run.path, LoopState(
             step=self.step, epoch=self.epoch, batches_done_in_epoch=self.batches_done,
             samples_seen=self.meter.samples, tokens_seen=self.meter.tokens, train_seconds=self.meter.seconds,
