@@ -44,10 +44,11 @@ def build_loaders(config: TrainConfig, data, tokenizer, device_type: str, task=N
         task = get_task(data.task)
     sampler = LengthGroupedSampler(train_set.lengths, config.batch_size, config.seed)
     val_order = length_sorted_indices(val_set.lengths)
+    val_batch_size = config.batch_size * 2  # no gradients kept: twice the rows fit
     train_pad = val_pad = pad_multiple(device_type)
     if device_type == "cpu" and resolve_precision(config.precision) == "bf16":  # oneDNN: widths.py
         train_pad = _planned(train_set.lengths, sampler, config.batch_size, config.epochs)
-        val_pad = _planned(val_set.lengths, val_order, config.batch_size * 2, config.epochs)
+        val_pad = _planned(val_set.lengths, val_order, val_batch_size, config.epochs)
     # The training batches may depend on the epoch (fresh masks each epoch): the sampler, which
     # Accelerate tells the epoch, says which one is being batched; validation is always epoch 0.
     train_collate = task.collator(tokenizer, train_pad, config, epoch_of=lambda: sampler.epoch)
@@ -56,7 +57,7 @@ def build_loaders(config: TrainConfig, data, tokenizer, device_type: str, task=N
     # global RNG, so a run resumed mid-epoch sees the same dropout masks as one never stopped.
     train_loader = DataLoader(train_set, batch_size=config.batch_size, collate_fn=train_collate,
                               sampler=sampler, generator=torch.Generator().manual_seed(config.seed))
-    val_loader = DataLoader(val_set, batch_size=config.batch_size * 2, collate_fn=val_collate,
+    val_loader = DataLoader(val_set, batch_size=val_batch_size, collate_fn=val_collate,
                             sampler=val_order,
                             generator=torch.Generator().manual_seed(config.seed))
     return Loaders(train_loader, val_loader)

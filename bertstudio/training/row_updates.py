@@ -99,7 +99,8 @@ class RowSparseAdamW(torch.optim.AdamW):
         if not grads:
             return torch.zeros(())
         total = torch.nn.utils.get_total_norm(grads, 2.0)
-        scale = float(max_norm / (total + 1e-6))  # runs on the CPU: reading it stalls nothing
+        # Read back here: free on the CPU (where "auto" uses this), a sync on a GPU.
+        scale = float(max_norm / (total + 1e-6))
         self._clip_scale = scale if scale < 1 else None
         return total
 
