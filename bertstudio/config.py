@@ -140,11 +140,11 @@ class TrainConfig:
     # over five SST-2 seeds (+0.00 +- 0.06 points), and on multi-label and regression runs.
     embedding_updates: str = field(default="auto", metadata=_meta(
         "Word-table updates", "The word table holds one row per vocabulary piece, about half of a small "
-        "BERT's weights. Only the words in each batch: a step trains the rows its texts use; a row's "
+        "BERT's weights. rows_used: a step trains the rows its texts use; a row's "
         "missed steps are applied when it is next used and before the model is evaluated or saved, "
         "so the result matches updating every row (same held-out accuracy in our tests) at less "
-        "work: faster on the CPU. Every word, every step: as Hugging Face's Trainer does. auto: the "
-        "first on the CPU in one process, the second on GPUs and with several processes.",
+        "work: faster on the CPU. all_rows: every row every step, as Hugging Face's Trainer does. "
+        "auto: rows_used on the CPU in one process, all_rows on GPUs and with several processes.",
         "optimization", choices=EMBEDDING_UPDATE_CHOICES))
 
     # On by default: without it, 8,000 GoEmotions rows (28 tags) trained to the label frequencies

@@ -93,12 +93,6 @@ def build(max_epochs: int | None = None, model: str | None = None) -> Hyperparam
                           config_file=config_file, config_upload=config_upload, problem=problem)
 
 
-# Choices shown in words; the values stay the config's (and the CLI's).
-NAMED_CHOICES = {
-    "embedding_updates": [("auto", "auto"), ("Only the words in each batch", "rows_used"),
-                          ("Every word, every step", "all_rows")],
-}
-
 # Settings whose control depends on the task: the metrics it measures, an option of one task only.
 TASK_SETTINGS = {
     "metric_for_best": lambda value: metric_control(value=value),
@@ -121,8 +115,7 @@ def _setting_controls(initial: dict[str, Any], max_epochs: int | None
                     controls.append(TASK_SETTINGS[name](initial.get(name)))
                     continue
                 if name != "learning_rate":
-                    named = {"choices": NAMED_CHOICES[name]} if name in NAMED_CHOICES else {}
-                    controls.append(make_control(name, value=initial.get(name), **named))
+                    controls.append(make_control(name, value=initial.get(name)))
                     continue
                 with gr.Row(equal_height=False, elem_id="hp-learning-rate-row"):
                     controls.append(make_control(name, value=initial.get(name), scale=3))
