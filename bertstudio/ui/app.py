@@ -29,6 +29,7 @@ from bertstudio.ui.refusals import quiet_refusals
 from bertstudio.ui.session import BrowserMemory, SessionObjects, SessionRegistry
 from bertstudio.ui.style import CSS, launch_options, theme  # noqa: F401  (public face)
 from bertstudio.ui.tokenizer_tab import TokenizerTab
+from bertstudio.ui.relays import Relays
 from bertstudio.ui.wiring import (wire_choices, wire_hyperparams, wire_predict, wire_runs, wire_tokenizer,
                                   wire_train)
 from bertstudio.worker import JobManager
@@ -90,11 +91,12 @@ def build_app(settings: AppSettings, jobs: JobManager) -> gr.Blocks:
                 runs = runs_tab.build()
 
         form = config_form(data, tok, hp, runs_dir)
-        data_tab.wire(data, form, example, limits, settings.uploads_dir)
-        wire_tokenizer(demo, tok, data, hp, objects, limits)
+        relays = Relays()  # one per page: the controls several handlers follow (relays.py)
+        data_tab.wire(data, form, relays, example, limits, settings.uploads_dir)
+        wire_tokenizer(demo, tok, data, hp, relays, objects, limits)
         model_choices.wire(tokenizer_page, demo, tok.model.component, runs_dir, limits.models if limits else None,
                            settings.private_runs, memory)
-        wire_hyperparams(hp, data, tok, train, form, objects, limits)
+        wire_hyperparams(hp, data, tok, train, form, relays, objects, limits)
         wire_train(train, data, form, jobs, memory, objects, limits)
         wire_predict(predict, predict_page, settings, memory, objects)
         wire_runs(runs, runs_page, train, settings, jobs, memory, objects, data=data, hp=hp, form=form)
@@ -114,7 +116,7 @@ def build_app(settings: AppSettings, jobs: JobManager) -> gr.Blocks:
 
         reload = demo.load(on_load, [memory], [train.followed, memory, *train.view, *train.gate],
                            show_progress="hidden")
-        wire_choices(reload, remembered, data, hp, train, form, settings, example, objects)
+        wire_choices(reload, remembered, data, hp, train, form, relays, settings, example, objects)
         device_picker.wire(train.devices, reload, data.loaded, form)
         search_panel.wire(search, reload, data, hp, form, jobs, memory, limits)
 

@@ -22,6 +22,7 @@ from bertstudio.ui.form import (FieldControl, column_choices, column_control, la
 
 if TYPE_CHECKING:
     from bertstudio.hosting import HostingSettings
+    from bertstudio.ui.relays import Relays
     from bertstudio.data.tabular import Table
     from bertstudio.ui.form import ConfigForm
 
@@ -277,9 +278,10 @@ def example_path() -> Path:
     return Path(__file__).resolve().parents[2] / "assets" / "sample_reviews.csv"
 
 
-def wire(tab: DataTab, form: "ConfigForm", example: Path, hosting: "HostingSettings | None" = None,
+def wire(tab: DataTab, form: "ConfigForm", relays: "Relays", example: Path, hosting: "HostingSettings | None" = None,
          uploads_dir: Path | None = None) -> None:
-    """Connect the tab's events; every path that changes the data ends in `prepare`."""
+    """Connect the tab's events; every path that changes the data ends in `prepare`. The settings
+    are followed through `relays` (relays.py): other tabs follow the same controls."""
     from functools import partial
 
     def load(path, progress=gr.Progress()):
@@ -299,19 +301,18 @@ def wire(tab: DataTab, form: "ConfigForm", example: Path, hosting: "HostingSetti
     tab.validation_upload.change(partial(load_validation_file, hosting=hosting, uploads_dir=uploads_dir),
                                  [tab.loaded, tab.validation_upload],
                                  [tab.loaded, tab.validation_problem]).then(**run_prepare)
-    tab.validation_mode.change(switch_validation_mode, [tab.loaded, tab.validation_mode],
-                               [tab.loaded, tab.validation_upload, tab.validation_split.component]).then(
-        **run_prepare)
+    gr.on([relays.change(tab.validation_mode)], switch_validation_mode, [tab.loaded, tab.validation_mode],
+          [tab.loaded, tab.validation_upload, tab.validation_split.component]).then(**run_prepare)
     # Another sheet is another table: read as a fresh file (columns suggested again), then prepared.
-    tab.sheet.component.input(partial(choose_sheet, hosting=hosting), [tab.loaded, tab.sheet.component], loads,
-                              trigger_mode="always_last").then(**run_prepare)
+    gr.on([relays.input(tab.sheet.component)], partial(choose_sheet, hosting=hosting),
+          [tab.loaded, tab.sheet.component], loads, trigger_mode="always_last").then(**run_prepare)
     # Another label column: its separator is found again, not carried over from the last column.
-    tab.label.component.input(lambda: None, None, tab.separator.component, show_progress="hidden",
-                              trigger_mode="always_last").then(**run_prepare)
+    gr.on([relays.input(tab.label.component)], lambda: None, None, tab.separator.component,
+          show_progress="hidden", trigger_mode="always_last").then(**run_prepare)
     for control in tab.controls:
         if control in (tab.label, tab.sheet):
             continue
         # .input fires on the user's own changes only, so filling the pickers after a load (or
         # prepare preselecting the separator it found) does not start a second, overlapping
         # prepare; always_last, so sliding the validation share prepares once, where it stops.
-        control.component.input(**run_prepare, trigger_mode="always_last")
+        gr.on([relays.input(control.component)], **run_prepare, trigger_mode="always_last")

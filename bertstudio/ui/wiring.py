@@ -21,6 +21,7 @@ from bertstudio.ui.data_tab import DataTab
 from bertstudio.ui.form import ConfigForm, from_log
 from bertstudio.ui.hyperparams_tab import HyperparamsTab
 from bertstudio.ui.predict_tab import PredictTab
+from bertstudio.ui.relays import Relays
 from bertstudio.ui.runs_tab import RunsTab
 from bertstudio.ui.session import SessionObjects
 from bertstudio.ui.tokenizer_tab import TokenizerTab
@@ -30,50 +31,50 @@ from bertstudio.worker import JobManager
 Objects = Callable[[gr.Request], SessionObjects]
 
 
-def wire_tokenizer(demo: gr.Blocks, tok: TokenizerTab, data: DataTab, hp: HyperparamsTab,
+def wire_tokenizer(demo: gr.Blocks, tok: TokenizerTab, data: DataTab, hp: HyperparamsTab, relays: Relays,
                    objects: Objects, limits: HostingSettings | None) -> None:
+    # The model, max length and truncation controls are followed by several handlers each, so
+    # through `relays` (relays.py: two direct always_last listeners can re-run each other forever).
+    model, max_length = relays.change(tok.model.component), relays.change(tok.max_length.component)
+    truncation = relays.change(tok.truncation.component)
     def on_tokens(model, text, pair, max_length, truncation, request: gr.Request, progress=gr.Progress()):
         return tokenizer_tab.show_tokens(objects(request), model, text, pair, max_length, truncation, progress,
                                          limits)
 
     token_inputs = [tok.model.component, tok.text, tok.pair, tok.max_length.component, tok.truncation.component]
     token_outputs = [tok.chips, tok.ids, tok.model_about, tok.model_problem]
-    gr.on([tok.model.component.change, tok.text.change, tok.pair.change, tok.max_length.component.change,
-           tok.truncation.component.change], on_tokens, token_inputs, token_outputs,
+    gr.on([model, tok.text.change, tok.pair.change, max_length, truncation], on_tokens, token_inputs, token_outputs,
           trigger_mode="always_last", show_progress="minimal")
     demo.load(on_tokens, token_inputs, token_outputs, show_progress="hidden")  # works with no dataset
 
     def on_measure(model, prepared, max_length, request: gr.Request, progress=gr.Progress()):
         return tokenizer_tab.measure_dataset(objects(request), model, prepared, max_length, progress, limits)
 
-    gr.on([data.prepared.change, tok.model.component.change], on_measure,
+    gr.on([data.prepared.change, model], on_measure,
           [tok.model.component, data.prepared, tok.max_length.component],
           [tok.rows, tok.length_chart, tok.length_facts, tok.apply_suggested, tok.row_rank],
           trigger_mode="always_last", api_name="measure_tokens").then(
         # The max length may have moved while the rows were measured: show the numbers for where it is now.
         tokenizer_tab.length_view, [tok.rows, tok.max_length.component],
         [tok.length_chart, tok.length_facts, tok.apply_suggested], show_progress="hidden")
-    tok.max_length.component.change(tokenizer_tab.length_view, [tok.rows, tok.max_length.component],
-                                    [tok.length_chart, tok.length_facts, tok.apply_suggested],
-                                    show_progress="hidden", trigger_mode="always_last")
+    gr.on([max_length], tokenizer_tab.length_view, [tok.rows, tok.max_length.component],
+          [tok.length_chart, tok.length_facts, tok.apply_suggested], show_progress="hidden", trigger_mode="always_last")
     tok.apply_suggested.click(tokenizer_tab.suggested_length, tok.rows, tok.max_length.component)
 
     def on_row(rows, rank, max_length, truncation, request: gr.Request):
         return tokenizer_tab.show_row(objects(request), rows, rank, max_length, truncation)
 
-    gr.on([tok.rows.change, tok.row_rank.change, tok.max_length.component.change, tok.truncation.component.change],
-          on_row, [tok.rows, tok.row_rank, tok.max_length.component, tok.truncation.component], tok.row_chips,
+    gr.on([tok.rows.change, tok.row_rank.change, max_length, truncation], on_row, [tok.rows, tok.row_rank, tok.max_length.component, tok.truncation.component], tok.row_chips,
           trigger_mode="always_last", show_progress="hidden")
-    wire_masking_preview(tok, hp, objects, limits)
+    wire_masking_preview(tok, hp, relays, objects, limits)
     # One max length, two sliders: each follows the other. `.input` fires only on a person's own
     # move, so a slider set by the other never echoes back.
-    tok.max_length.component.change(lambda v: v, tok.max_length.component, hp.max_length_mirror,
-                                    show_progress="hidden")
+    gr.on([max_length], lambda v: v, tok.max_length.component, hp.max_length_mirror, show_progress="hidden")
     hp.max_length_mirror.input(lambda v: v, hp.max_length_mirror, tok.max_length.component,
                                show_progress="hidden")
 
 
-def wire_masking_preview(tok: TokenizerTab, hp: HyperparamsTab, objects: Objects,
+def wire_masking_preview(tok: TokenizerTab, hp: HyperparamsTab, relays: Relays, objects: Objects,
                          limits: HostingSettings | None) -> None:
     """The masking preview follows the row draw, the model, the dataset, the length settings and the
     masking settings where the Hyperparameters tab has controls for them."""
@@ -92,13 +93,14 @@ def wire_masking_preview(tok: TokenizerTab, hp: HyperparamsTab, objects: Objects
     tok.mask_another.click(tokenizer_tab.another_row, tok.mask_draw, [tok.mask_draw, tok.mask_text],
                            show_progress="hidden").then(**show)
     tok.mask_again.click(tokenizer_tab.mask_again, tok.mask_draw, tok.mask_draw, show_progress="hidden").then(**show)
-    gr.on([tok.rows.change, tok.model.component.change, tok.mask_text.submit, tok.max_length.component.release,
-           tok.truncation.component.change, *(control.component.change for control in settings)],
+    gr.on([tok.rows.change, relays.change(tok.model.component), tok.mask_text.submit,
+           tok.max_length.component.release, relays.change(tok.truncation.component),
+           *(relays.change(control.component) for control in settings)],
           trigger_mode="always_last", **show)
 
 
 def wire_hyperparams(hp: HyperparamsTab, data: DataTab, tok: TokenizerTab, train: TrainTab, form: ConfigForm,
-                     objects: Objects, limits: HostingSettings | None) -> None:
+                     relays: Relays, objects: Objects, limits: HostingSettings | None) -> None:
     max_epochs = limits.max_epochs if limits else None
 
     def on_summary(loaded, prepared, rows, *values):
@@ -123,13 +125,14 @@ def wire_hyperparams(hp: HyperparamsTab, data: DataTab, tok: TokenizerTab, train
 
     plan = dict(fn=on_plan, inputs=[data.loaded, data.prepared, picker.choice, picker.listing, *form.inputs],
                 outputs=[train.plan, picker.need], show_progress="hidden")
-    # The learning-rate slider is followed on `.input` (a person's own move), never `.change`: once
-    # moved, gradio 6 re-fired its change event after every redraw of the summary, so the summary
-    # re-ran once a second for as long as the page stayed open. Its programmatic sets (presets, a
-    # loaded config.json) refresh the summary with `.then` instead.
+    # Every setting is followed by the summary, the plan and the page's memory, so through `relays`:
+    # several always_last listeners on one control re-ran each other once a second for as long as
+    # the page stayed open (relays.py). The learning-rate slider is followed on its `.input` (a
+    # person's own move); its programmatic sets (the box, presets, a loaded config.json) refresh
+    # the summary with `.then`.
     learning_rate = form.control("learning_rate").component
-    triggers = ([data.prepared.change, tok.rows.change, learning_rate.input]
-                + [component.change for component in form.inputs if component is not learning_rate])
+    triggers = ([data.prepared.change, tok.rows.change, relays.input(learning_rate)]
+                + [relays.change(component) for component in form.inputs if component is not learning_rate])
     gr.on(triggers, trigger_mode="always_last", **summary)
     gr.on(triggers, trigger_mode="always_last", **plan)
     # The box beside the slider follows the slider the same way: on a person's move, and after
@@ -138,7 +141,7 @@ def wire_hyperparams(hp: HyperparamsTab, data: DataTab, tok: TokenizerTab, train
     box, box_problem = hp.learning_rate_box, hp.learning_rate_problem
     box_from_slider = dict(fn=from_log, inputs=learning_rate, outputs=box, show_progress="hidden")
     # always_last: a person holding an arrow key sends one input per step; only the last one matters.
-    learning_rate.input(trigger_mode="always_last", **box_from_slider)
+    gr.on([relays.input(learning_rate)], trigger_mode="always_last", **box_from_slider)
     gr.on([box.submit, box.blur], hyperparams_tab.typed_learning_rate, [box, learning_rate],
           [learning_rate, box, box_problem, hp.selected_preset, *hp.presets],
           show_progress="hidden").then(**summary).then(**plan)
@@ -149,7 +152,7 @@ def wire_hyperparams(hp: HyperparamsTab, data: DataTab, tok: TokenizerTab, train
     # `form.inputs` here) is how an event keeps re-firing itself.
     preset_outputs = [*(c.component for c in presets.preset_controls(form)), box, box_problem]
     governed = [c.component for c in form.controls if c.name in presets.governed_settings()]
-    gr.on([component.input for component in governed], presets.leave_preset, None,
+    gr.on([relays.input(component) for component in governed], presets.leave_preset, None,
           [hp.selected_preset, *hp.presets], show_progress="hidden", trigger_mode="always_last")
     model = tok.model.component
     for button in hp.presets:
@@ -158,13 +161,13 @@ def wire_hyperparams(hp: HyperparamsTab, data: DataTab, tok: TokenizerTab, train
                      ).then(**summary).then(**plan)
     # "Recommended" follows the file as well as the model: a new file re-applies it for its rows.
     governed_now = [c.component for c in presets.preset_controls(form)]
-    gr.on([model.change, data.prepared.change], partial(presets.follow_model, form, max_epochs=max_epochs),
+    gr.on([relays.change(model), data.prepared.change], partial(presets.follow_model, form, max_epochs=max_epochs),
           [hp.selected_preset, model, data.prepared, *governed_now], [*preset_outputs, hp.preset_help],
           show_progress="hidden", trigger_mode="always_last").then(**summary).then(**plan)
 
     # The metrics offered and the multi-label option follow the task in force: detected with the
     # data (`prepared`), or chosen while the data cannot be prepared. Neither output is a trigger.
-    gr.on([data.prepared.change, data.task.component.input], hyperparams_tab.follow_task,
+    gr.on([data.prepared.change, relays.input(data.task.component)], hyperparams_tab.follow_task,
           [data.prepared, data.task.component, form.control("metric_for_best").component],
           [form.control("metric_for_best").component, form.control("weight_rare_labels").component],
           show_progress="hidden", trigger_mode="always_last")
@@ -214,7 +217,7 @@ def wire_train(train: TrainTab, data: DataTab, form: ConfigForm, jobs: JobManage
 
 
 def wire_choices(reload: Any, remembered: gr.BrowserState, data: DataTab, hp: HyperparamsTab, train: TrainTab,
-                 form: ConfigForm, settings: AppSettings, example: Path, objects: Objects) -> None:
+                 form: ConfigForm, relays: Relays, settings: AppSettings, example: Path, objects: Objects) -> None:
     """Remember the visitor's choices in their browser on every change, and put them back on a
     reload, after the followed run is picked up (`reload`), so the Train tab can name that run."""
     limits, uploads_dir = settings.limits, settings.uploads_dir
@@ -222,9 +225,9 @@ def wire_choices(reload: Any, remembered: gr.BrowserState, data: DataTab, hp: Hy
     inputs = [data.loaded, data.validation_mode, hp.selected_preset, *form.inputs]
     # The learning-rate slider on `.input` only, like the summary (its `.change` re-fires on
     # redraws); its programmatic sets come with other settings, or from the box beside it.
-    triggers = ([data.loaded.change, data.validation_mode.change, hp.selected_preset.change, learning_rate.input,
-                 hp.learning_rate_box.submit, hp.learning_rate_box.blur]
-                + [component.change for component in form.inputs if component is not learning_rate])
+    triggers = ([data.loaded.change, relays.change(data.validation_mode), hp.selected_preset.change,
+                 relays.input(learning_rate), hp.learning_rate_box.submit, hp.learning_rate_box.blur]
+                + [relays.change(component) for component in form.inputs if component is not learning_rate])
     gr.on(triggers, partial(choices.remember, form), inputs, remembered, trigger_mode="always_last",
           show_progress="hidden", queue=False)
 
