@@ -29,6 +29,7 @@ from bertstudio.training.adaptation import adapt_first, adapted_source
 from bertstudio.training.allocator import reuse_freed_memory
 from bertstudio.training.checkpoints import SaveFailed, load_checkpoint, remove_checkpoint, save_failed
 from bertstudio.training.fast_dropout import fast_dropout
+from bertstudio.training.first_token import first_token_only
 from bertstudio.training.fused_projections import fused_qkv
 from bertstudio.training.loaders import build_loaders
 from bertstudio.training.optimizer import build_optimizer
@@ -274,6 +275,8 @@ def _build(config: TrainConfig, accelerator, cpu_kernels: contextlib.ExitStack, 
 def _training_swaps(config: TrainConfig, accelerator, model, cpu_kernels: contextlib.ExitStack):
     """The training-only replacements, undone (by `cpu_kernels`) before the model is saved; returns
     the word embedding when it takes sparse gradients (the optimizer is then RowSparseAdamW), else None."""
+    # The head reads the last layer at the first token only: compute no other row there (first_token.py).
+    cpu_kernels.enter_context(first_token_only(model))
     if accelerator.device.type == "cpu":  # CUDA's own dropout is fast (fast_dropout.py)
         cpu_kernels.enter_context(fast_dropout(model))
         cpu_kernels.enter_context(fused_qkv(model))  # one product for Q, K and V (fused_projections.py)
