@@ -100,3 +100,16 @@ def test_a_decoder_layout_is_left_as_it_is():
     model = tf.BertForSequenceClassification(tf.BertConfig(**SMALL, is_decoder=True))
     with first_token_only(model) as applied:
         assert not applied
+
+
+def test_a_padding_free_batch_gets_the_whole_last_layer():
+    """Rows packed into one sequence (flash attention's varlen keywords): the first token is only the
+    first row's, so the layer runs as it always does."""
+    model = _classifier("bert").eval()
+    last = model.bert.encoder.layer[-1]
+    hidden = torch.randn(1, 7, 32)
+    with torch.no_grad():
+        full = type(last).forward(last, hidden)
+        with first_token_only(model):
+            packed = last(hidden, None, cu_seq_lens_q=torch.tensor([0, 3, 7]))
+    assert packed.shape == full.shape == (1, 7, 32)

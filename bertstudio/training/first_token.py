@@ -30,9 +30,16 @@ FIRST_TOKEN_HEADS = frozenset({
 })
 
 
+# Keyword arguments of a padding-free batch (rows packed into one sequence): its first token is only
+# the first row's, so such a batch gets the whole layer.
+PACKED_BATCH_KEYS = ("cu_seq_lens_q", "cu_seq_lens_k")
+
+
 def _bert_style_forward(layer: nn.Module):
     """BertLayer and its copies: self-attention, its output block, then intermediate and output."""
     def forward(hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, *args, **kwargs):
+        if any(key in kwargs for key in PACKED_BATCH_KEYS):
+            return type(layer).forward(layer, hidden_states, attention_mask, *args, **kwargs)
         kwargs.pop("encoder_attention_mask", None)
         kwargs.pop("cache", None)
         attended, _ = layer.attention.self(hidden_states, attention_mask=attention_mask, **kwargs)
@@ -45,6 +52,8 @@ def _bert_style_forward(layer: nn.Module):
 def _distilbert_forward(layer: nn.Module):
     """DistilBERT's TransformerBlock: attention (with its output projection), norm, FFN, norm."""
     def forward(hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs):
+        if any(key in kwargs for key in PACKED_BATCH_KEYS):
+            return type(layer).forward(layer, hidden_states, attention_mask, **kwargs)
         attended, _ = layer.attention(hidden_states, attention_mask=attention_mask, **kwargs)
         first = layer.sa_layer_norm(attended[:, :1] + hidden_states[:, :1])
         return layer.output_layer_norm(layer.ffn(first) + first)
