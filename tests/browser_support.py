@@ -155,6 +155,29 @@ def set_number(page, elem_id: str, value) -> None:
     box.blur()
 
 
+def events_sent(page) -> list[float]:
+    """The times the page sends an event to the server (a queue join), from now on."""
+    sent: list[float] = []
+    page.on("request", lambda r: sent.append(time.monotonic()) if "queue/join" in r.url else None)
+    return sent
+
+
+def wait_until_quiet(page, requests: list[float], quiet_s: float = 2.0, timeout_s: float = 300) -> None:
+    """Until the page has sent no event to the server for `quiet_s` (its own requests, counted by
+    `events_sent` or the caller's listener). Not the network going idle: gradio keeps a heartbeat
+    stream open. A test types into the form once the page is quiet, as a person types once the
+    values they see have landed: an answer still on its way (a preset re-applied for the file)
+    would otherwise land mid-typing and join the typed digits. Minutes, not seconds: beside the
+    other test worker's trainings on two cores, CI has twice seen the queued events of a few
+    settings' changes take over 120 s to drain. An endless loop still fails: it never goes quiet."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(250)  # lets Playwright deliver the request events meanwhile
+        if not requests or time.monotonic() - requests[-1] >= quiet_s:
+            return
+    raise AssertionError(f"the page kept sending events for {timeout_s:.0f} s")
+
+
 def keep_screenshot(shot: Path, name: str) -> None:
     """A screenshot a test took, checked to hold a drawn page, and copied to
     $BERTSTUDIO_SCREENSHOTS/<name> when that is set: for a person to look at; nothing reads it back."""

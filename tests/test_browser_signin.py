@@ -15,7 +15,7 @@ import re
 import pytest
 
 from browser_support import BROWSER_MARKS, keep_screenshot, launched_chromium, running_app
-from browser_support import open_tab, set_number, wait_for_the_files_settings
+from browser_support import events_sent, open_tab, set_number, wait_for_the_files_settings, wait_until_quiet
 
 pytestmark = BROWSER_MARKS
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright for Python")
@@ -88,10 +88,14 @@ def test_start_waits_for_sign_in_and_a_signed_in_run_follows_the_account(server,
 
     # Signed in, from the same address: Start comes on and trains.
     signed, mine = _visitor(browser, url, office)
+    sent = events_sent(mine)
     _sign_in(mine)
     _load_example(mine)
     open_tab(mine, "Hyperparameters")
     wait_for_the_files_settings(mine)
+    # What the reload, the file and the model set off has landed: no preset answer on its way
+    # comes back over the numbers typed below (CI saw the patience typed as 0 put back to 2).
+    wait_until_quiet(mine, sent)
     set_number(mine, "cfg-epochs", 30)
     # Recommended stops early; this run must still train when the account comes back for it.
     if not mine.locator("#cfg-early_stopping_patience input[type=number]").first.is_visible():
