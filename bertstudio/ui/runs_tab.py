@@ -196,7 +196,12 @@ def open_run(runs_dir: Path, private: bool, downloads: Callable[[], Path], memor
               "running": "Still training",
               "interrupted": "Interrupted: the app stopped before the end. Resume continues from the last "
                              "checkpoint", "damaged": "Damaged"}
-    summary = f"**{status.get(results.status, results.status)}** · " + results_text.metrics_summary(results.metrics)
+    state = results.status
+    if state == "interrupted" and jobs is not None and jobs.is_live(run_id):
+        # Its folder is just being written (config.json before the run's start is logged): the
+        # job manager knows it trains, which the files say only a moment later.
+        state = "running"
+    summary = f"**{status.get(state, state)}** · " + results_text.metrics_summary(results.metrics)
     if results.checkpoint_step is not None:
         summary += f" (the evaluation at step {results.checkpoint_step}, where its checkpoint was taken)"
     if results.damage:
