@@ -14,7 +14,7 @@ from browser_support import (BROWSER_MARKS, BUNDLED, CHROMIUM, CHROMIUM_ARGS, EX
 from browser_support import open_tab as _tab
 from browser_support import wait_for_the_files_settings
 from browser_support import set_number as _set_number
-from browser_support import wait_until_quiet
+from browser_support import events_sent, wait_until_quiet
 
 pytestmark = BROWSER_MARKS
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright for Python")
@@ -165,8 +165,7 @@ def test_moving_the_learning_rate_slider_updates_the_summary_once_and_the_page_g
     url, _ = server
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.set_default_timeout(EXPECT_TIMEOUT_MS)
-    requests: list[float] = []
-    page.on("request", lambda r: requests.append(time.monotonic()) if "queue/join" in r.url else None)
+    requests = events_sent(page)
     page.goto(url)
     # The path scripts/screenshots.py takes, which is where the loop showed: the example data, the
     # Tokenizer tab's length statistics and its max-length slider, a preset, then the slider.
@@ -252,8 +251,7 @@ def test_a_reload_keeps_the_file_columns_model_and_max_length_in_that_browser_on
     # Another browser (its own localStorage) starts from nothing.
     stranger = browser.new_page(viewport={"width": 1280, "height": 800})
     stranger.set_default_timeout(EXPECT_TIMEOUT_MS)
-    asked: list[float] = []
-    stranger.on("request", lambda r: asked.append(time.monotonic()) if "queue/join" in r.url else None)
+    asked = events_sent(stranger)
     stranger.goto(url)
     _tab(stranger, "Tokenizer")
     sync_api.expect(stranger.locator("#tok-chips .tok-special").first).to_be_visible()  # the page has loaded

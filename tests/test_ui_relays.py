@@ -15,7 +15,7 @@ from bertstudio.ui.app import build_app
 from bertstudio.ui.app_settings import AppSettings
 from bertstudio.ui.relays import Relays
 from bertstudio.worker import JobManager
-from browser_support import BROWSER_MARKS, free_port, launched_chromium
+from browser_support import BROWSER_MARKS, events_sent, free_port, launched_chromium
 
 
 def _always_last_listeners(demo: gr.Blocks) -> dict[tuple[str, str], list[str]]:
@@ -68,8 +68,7 @@ def test_quick_changes_of_a_control_four_handlers_follow_end_with_each_showing_t
     try:
         with launched_chromium(sync_api) as browser:
             page = browser.new_page()
-            events: list[float] = []
-            page.on("request", lambda r: events.append(time.monotonic()) if "queue/join" in r.url else None)
+            events = events_sent(page)
             page.goto(f"http://127.0.0.1:{port}")
             box = page.locator("#length input[type=number]").first
             for value in (24, 32, 40):

@@ -62,7 +62,7 @@ def _distilbert_forward(layer: nn.Module):
 
 
 def _last_layer_forward(model: nn.Module):
-    """The first-row forward for `model`'s last layer, or None where this does not apply."""
+    """(the last layer, its first-row forward), or (None, None) where this does not apply."""
     if type(model).__name__ not in FIRST_TOKEN_HEADS:
         return None, None
     base = model.base_model

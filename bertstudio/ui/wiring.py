@@ -35,41 +35,44 @@ def wire_tokenizer(demo: gr.Blocks, tok: TokenizerTab, data: DataTab, hp: Hyperp
                    objects: Objects, limits: HostingSettings | None) -> None:
     # The model, max length and truncation controls are followed by several handlers each, so
     # through `relays` (relays.py: two direct always_last listeners can re-run each other forever).
-    model, max_length = relays.change(tok.model.component), relays.change(tok.max_length.component)
-    truncation = relays.change(tok.truncation.component)
+    model_changed = relays.change(tok.model.component)
+    length_changed = relays.change(tok.max_length.component)
+    truncation_changed = relays.change(tok.truncation.component)
+
     def on_tokens(model, text, pair, max_length, truncation, request: gr.Request, progress=gr.Progress()):
         return tokenizer_tab.show_tokens(objects(request), model, text, pair, max_length, truncation, progress,
                                          limits)
 
     token_inputs = [tok.model.component, tok.text, tok.pair, tok.max_length.component, tok.truncation.component]
     token_outputs = [tok.chips, tok.ids, tok.model_about, tok.model_problem]
-    gr.on([model, tok.text.change, tok.pair.change, max_length, truncation], on_tokens, token_inputs, token_outputs,
-          trigger_mode="always_last", show_progress="minimal")
+    gr.on([model_changed, tok.text.change, tok.pair.change, length_changed, truncation_changed], on_tokens,
+          token_inputs, token_outputs, trigger_mode="always_last", show_progress="minimal")
     demo.load(on_tokens, token_inputs, token_outputs, show_progress="hidden")  # works with no dataset
 
     def on_measure(model, prepared, max_length, request: gr.Request, progress=gr.Progress()):
         return tokenizer_tab.measure_dataset(objects(request), model, prepared, max_length, progress, limits)
 
-    gr.on([data.prepared.change, model], on_measure,
+    gr.on([data.prepared.change, model_changed], on_measure,
           [tok.model.component, data.prepared, tok.max_length.component],
           [tok.rows, tok.length_chart, tok.length_facts, tok.apply_suggested, tok.row_rank],
           trigger_mode="always_last", api_name="measure_tokens").then(
         # The max length may have moved while the rows were measured: show the numbers for where it is now.
         tokenizer_tab.length_view, [tok.rows, tok.max_length.component],
         [tok.length_chart, tok.length_facts, tok.apply_suggested], show_progress="hidden")
-    gr.on([max_length], tokenizer_tab.length_view, [tok.rows, tok.max_length.component],
+    gr.on([length_changed], tokenizer_tab.length_view, [tok.rows, tok.max_length.component],
           [tok.length_chart, tok.length_facts, tok.apply_suggested], show_progress="hidden", trigger_mode="always_last")
     tok.apply_suggested.click(tokenizer_tab.suggested_length, tok.rows, tok.max_length.component)
 
     def on_row(rows, rank, max_length, truncation, request: gr.Request):
         return tokenizer_tab.show_row(objects(request), rows, rank, max_length, truncation)
 
-    gr.on([tok.rows.change, tok.row_rank.change, max_length, truncation], on_row, [tok.rows, tok.row_rank, tok.max_length.component, tok.truncation.component], tok.row_chips,
+    gr.on([tok.rows.change, tok.row_rank.change, length_changed, truncation_changed], on_row,
+          [tok.rows, tok.row_rank, tok.max_length.component, tok.truncation.component], tok.row_chips,
           trigger_mode="always_last", show_progress="hidden")
     wire_masking_preview(tok, hp, relays, objects, limits)
     # One max length, two sliders: each follows the other. `.input` fires only on a person's own
     # move, so a slider set by the other never echoes back.
-    gr.on([max_length], lambda v: v, tok.max_length.component, hp.max_length_mirror, show_progress="hidden")
+    gr.on([length_changed], lambda v: v, tok.max_length.component, hp.max_length_mirror, show_progress="hidden")
     hp.max_length_mirror.input(lambda v: v, hp.max_length_mirror, tok.max_length.component,
                                show_progress="hidden")
 
@@ -223,8 +226,8 @@ def wire_choices(reload: Any, remembered: gr.BrowserState, data: DataTab, hp: Hy
     limits, uploads_dir = settings.limits, settings.uploads_dir
     learning_rate = form.control("learning_rate").component
     inputs = [data.loaded, data.validation_mode, hp.selected_preset, *form.inputs]
-    # The learning-rate slider on `.input` only, like the summary (its `.change` re-fires on
-    # redraws); its programmatic sets come with other settings, or from the box beside it.
+    # The learning-rate slider on `.input` only, like the summary; its programmatic sets come with
+    # other settings, or from the box beside it. Every control through `relays` (relays.py).
     triggers = ([data.loaded.change, relays.change(data.validation_mode), hp.selected_preset.change,
                  relays.input(learning_rate), hp.learning_rate_box.submit, hp.learning_rate_box.blur]
                 + [relays.change(component) for component in form.inputs if component is not learning_rate])
